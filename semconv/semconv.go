@@ -1,0 +1,162 @@
+package semconv
+
+import "go.opentelemetry.io/otel/attribute"
+
+// GenAISchemaVersion is the OpenTelemetry semantic-conventions release whose
+// gen_ai.* names this module uses (through go.opentelemetry.io/otel/semconv/v1.41.0/genaiconv).
+const GenAISchemaVersion = "1.41.0"
+
+// SchemaURL is the schema URL matching [GenAISchemaVersion].
+const SchemaURL = "https://opentelemetry.io/schemas/1.41.0"
+
+// Upstream GenAI and HTTP attribute keys reused verbatim.
+const (
+	// GenAIOperationName is gen_ai.operation.name (string; e.g. "chat").
+	GenAIOperationName = attribute.Key("gen_ai.operation.name")
+	// GenAIProviderName is gen_ai.provider.name (string; e.g. "openai").
+	GenAIProviderName = attribute.Key("gen_ai.provider.name")
+	// GenAIRequestModel is gen_ai.request.model (string).
+	GenAIRequestModel = attribute.Key("gen_ai.request.model")
+	// GenAIResponseModel is gen_ai.response.model (string).
+	GenAIResponseModel = attribute.Key("gen_ai.response.model")
+	// GenAIUsageInputTokens is gen_ai.usage.input_tokens (int).
+	GenAIUsageInputTokens = attribute.Key("gen_ai.usage.input_tokens")
+	// GenAIUsageOutputTokens is gen_ai.usage.output_tokens (int).
+	GenAIUsageOutputTokens = attribute.Key("gen_ai.usage.output_tokens")
+	// GenAIResponseFinishReasons is gen_ai.response.finish_reasons (string slice).
+	GenAIResponseFinishReasons = attribute.Key("gen_ai.response.finish_reasons")
+	// GenAITokenType is gen_ai.token.type ("input" or "output").
+	GenAITokenType = attribute.Key("gen_ai.token.type")
+	// ErrorType is error.type (string; an HTTP status code or an error class).
+	ErrorType = attribute.Key("error.type")
+	// ServerAddress is server.address (string).
+	ServerAddress = attribute.Key("server.address")
+	// ServerPort is server.port (int).
+	ServerPort = attribute.Key("server.port")
+	// HTTPRoute is http.route (string).
+	HTTPRoute = attribute.Key("http.route")
+	// HTTPResponseStatusCode is http.response.status_code (int).
+	HTTPResponseStatusCode = attribute.Key("http.response.status_code")
+)
+
+// Application-side SLO attributes (llm.slo.*). Durations are float64 milliseconds.
+const (
+	// SLOTTFTMs is llm.slo.ttft_ms: request start to the first output-bearing chunk.
+	SLOTTFTMs = attribute.Key("llm.slo.ttft_ms")
+	// SLOTTFBMs is llm.slo.ttfb_ms: request start to the first response body byte.
+	SLOTTFBMs = attribute.Key("llm.slo.ttfb_ms")
+	// SLOTPOTMs is llm.slo.tpot_ms: (E2E − TTFT) / (output tokens − 1).
+	SLOTPOTMs = attribute.Key("llm.slo.tpot_ms")
+	// SLOE2EMs is llm.slo.e2e_ms: request start to the last byte or handler return.
+	SLOE2EMs = attribute.Key("llm.slo.e2e_ms")
+	// SLOITLMaxMs is llm.slo.itl_max_ms: the largest gap between consecutive output chunks.
+	SLOITLMaxMs = attribute.Key("llm.slo.itl_max_ms")
+	// SLOITLMeanMs is llm.slo.itl_mean_ms: the mean gap between consecutive output chunks.
+	SLOITLMeanMs = attribute.Key("llm.slo.itl_mean_ms")
+	// SLOTokensPerSec is llm.slo.tokens_per_sec: (output tokens − 1) / (E2E − TTFT).
+	SLOTokensPerSec = attribute.Key("llm.slo.tokens_per_sec")
+	// SLOOutputChunks is llm.slo.output_chunks (int): chunks that carried output.
+	SLOOutputChunks = attribute.Key("llm.slo.output_chunks")
+	// SLOTokensEstimated is llm.slo.tokens.estimated (bool): output tokens were
+	// counted from chunks because the stream reported no usage.
+	SLOTokensEstimated = attribute.Key("llm.slo.tokens.estimated")
+	// SLOStreamFormat is llm.slo.stream.format (string: sse, ndjson, json, text, unknown).
+	SLOStreamFormat = attribute.Key("llm.slo.stream.format")
+	// SLOStreamDialect is llm.slo.stream.dialect (string: openai_chat, openai_responses, anthropic, ollama, unknown).
+	SLOStreamDialect = attribute.Key("llm.slo.stream.dialect")
+	// SLOObjective is llm.slo.objective (string slice): the objectives judged on this request.
+	SLOObjective = attribute.Key("llm.slo.objective")
+	// SLOGood is llm.slo.good (bool): every objective judged this request good.
+	SLOGood = attribute.Key("llm.slo.good")
+	// SLOBreached is llm.slo.breached (string slice): the objectives this request missed.
+	SLOBreached = attribute.Key("llm.slo.breached")
+	// SLOCancelled is llm.slo.cancelled (bool): the client went away before the end.
+	SLOCancelled = attribute.Key("llm.slo.cancelled")
+	// SLOProviderWaitMs is llm.slo.provider.wait_ms: time this server request spent in outbound provider calls.
+	SLOProviderWaitMs = attribute.Key("llm.slo.provider.wait_ms")
+
+	// SLORetrievalDNSMs is llm.slo.retrieval.dns_ms: DNS time of a client call (httptrace).
+	SLORetrievalDNSMs = attribute.Key("llm.slo.retrieval.dns_ms")
+	// SLORetrievalNetworkMs is llm.slo.retrieval.network_ms: connect + TLS time of a client call.
+	SLORetrievalNetworkMs = attribute.Key("llm.slo.retrieval.network_ms")
+	// SLORetrievalVectorDBMs is llm.slo.retrieval.vectordb_ms: a retrieval backend's own time.
+	SLORetrievalVectorDBMs = attribute.Key("llm.slo.retrieval.vectordb_ms")
+	// SLONetConnectMs is llm.slo.net.connect_ms: TCP connect time of a client call.
+	SLONetConnectMs = attribute.Key("llm.slo.net.connect_ms")
+	// SLONetTLSMs is llm.slo.net.tls_ms: TLS handshake time of a client call.
+	SLONetTLSMs = attribute.Key("llm.slo.net.tls_ms")
+	// SLONetConnReused is llm.slo.net.conn_reused (bool): the client call reused a pooled connection.
+	SLONetConnReused = attribute.Key("llm.slo.net.conn_reused")
+	// SLOProviderTTFBMs is llm.slo.provider.ttfb_ms: client call start to the first response byte.
+	SLOProviderTTFBMs = attribute.Key("llm.slo.provider.ttfb_ms")
+	// SLOProviderRetryAfterMs is llm.slo.provider.retry_after_ms: the provider's Retry-After.
+	SLOProviderRetryAfterMs = attribute.Key("llm.slo.provider.retry_after_ms")
+	// SLORetries is llm.slo.retries (int): retries of this logical client operation.
+	SLORetries = attribute.Key("llm.slo.retries")
+)
+
+// Kernel-side attributes (llm.ebpf.*). Durations are float64 milliseconds.
+const (
+	EBPFDNSLatencyMs            = attribute.Key("llm.ebpf.dns.latency_ms")                 // DNS query→response time
+	EBPFTCPRetransmits          = attribute.Key("llm.ebpf.tcp.retransmits")                // retransmits on the request's connections (int)
+	EBPFTCPRetryStorm           = attribute.Key("llm.ebpf.tcp.retry_storm")                // a retry storm toward the destination (bool)
+	EBPFSchedRunqueueDelayMs    = attribute.Key("llm.ebpf.sched.runqueue_delay_ms")        // run-queue delay apportioned to the request
+	EBPFCPUStealPct             = attribute.Key("llm.ebpf.cpu.steal_pct")                  // hypervisor steal during the request
+	EBPFCPUCFSThrottledMs       = attribute.Key("llm.ebpf.cpu.cfs_throttled_ms")           // CFS throttled time apportioned to the request
+	EBPFNetConnectLatencyMs     = attribute.Key("llm.ebpf.net.connect_latency_ms")         // SYN_SENT→ESTABLISHED
+	EBPFNetConnectErrorsTotal   = attribute.Key("llm.ebpf.net.connect_errors_total")       // failed connects (int)
+	EBPFTLSHandshakeMs          = attribute.Key("llm.ebpf.tls.handshake_ms")               // TLS handshake time
+	EBPFMMReclaimLatencyMs      = attribute.Key("llm.ebpf.mm.reclaim_latency_ms")          // direct reclaim stall
+	EBPFBlkIOLatencyMs          = attribute.Key("llm.ebpf.blk.io_latency_ms")              // block I/O latency outliers
+	EBPFSyscallLatencyMs        = attribute.Key("llm.ebpf.syscall.latency_ms")             // syscall latency outliers
+	EBPFGoSchedLatencyMs        = attribute.Key("llm.ebpf.go.sched_latency_ms")            // Go scheduler latency (unprivileged floor)
+	EBPFPSISomeCPUPct           = attribute.Key("llm.ebpf.psi.cpu_some_pct")               // PSI cpu some avg10
+	EBPFRetrievalKernelAttribMs = attribute.Key("llm.ebpf.retrieval.kernel_attributed_ms") // part of a slow client call the kernel explains
+	EBPFCorrelationConfidence   = attribute.Key("llm.ebpf.correlation_confidence")         // highest tier confidence used (float64)
+	EBPFCorrelationTier         = attribute.Key("llm.ebpf.correlation_tier")               // name of that tier
+	EBPFSignalPath              = attribute.Key("llm.ebpf.path")                           // in_process, sidecar or floor
+)
+
+// Incident and attribution attributes.
+const (
+	// SLOFaultDomain is llm.slo.fault_domain: the top-ranked fault domain of a bad request.
+	SLOFaultDomain = attribute.Key("llm.slo.fault_domain")
+	// SLOFaultPosterior is llm.slo.fault_posterior (float64): its posterior probability.
+	SLOFaultPosterior = attribute.Key("llm.slo.fault_posterior")
+)
+
+// Correlation tiers (DESIGN.md §2): names and confidences.
+const (
+	TierTraceIDExact = "trace_id_exact" // 1.00
+	TierPodPID100ms  = "pod_pid_100ms"  // 0.90
+	TierPodConn250ms = "pod_conn_250ms" // 0.80
+	TierSvcNode500ms = "svc_node_500ms" // 0.65
+)
+
+// Fault domains (DESIGN.md §3).
+const (
+	DomainNetworkDNS       = "network_dns"
+	DomainNetworkEgress    = "network_egress"
+	DomainCPUThrottle      = "cpu_throttle"
+	DomainCPUContention    = "cpu_contention"
+	DomainMemoryPressure   = "memory_pressure"
+	DomainProviderThrottle = "provider_throttle"
+	DomainProviderError    = "provider_error"
+	DomainProviderLatency  = "provider_latency"
+	DomainRetrievalBackend = "retrieval_backend"
+	DomainUnknown          = "unknown"
+)
+
+// Metric names beyond the upstream GenAI ones (OTel names; Prometheus mirrors
+// them with dots as underscores and _seconds/_total suffixes).
+const (
+	MetricServerTTFB         = "llm.slo.server.time_to_first_byte"    // histogram, s
+	MetricServerITL          = "llm.slo.server.inter_token_latency"   // histogram, s
+	MetricServerTokensPerSec = "llm.slo.server.decode_tokens_per_sec" // histogram, {token}/s
+	MetricRequests           = "llm.slo.requests"                     // counter, by objective and good
+	MetricBurnRate           = "llm.slo.burn_rate"                    // gauge, by objective and window
+	MetricBudgetRemaining    = "llm.slo.error_budget.remaining"       // gauge, fraction
+	MetricIncidents          = "llm.slo.incidents"                    // counter
+	MetricCorrelation        = "llm.slo.correlation"                  // counter, by tier and enriched
+	MetricDropped            = "llm.slo.dropped"                      // counter, by cause
+)
