@@ -1,0 +1,58 @@
+// Package burn keeps SLO error budgets and decides multi-window,
+// multi-burn-rate alerts, in memory, without a metrics backend.
+//
+// A [Series] holds the good/total request counts of one objective in
+// fixed-size rings of time buckets, one ring per standard window (5m, 30m,
+// 1h, 6h, 1d, 3d) plus the budget period (30d by default). [Series.BurnRate]
+// and [Series.BudgetRemaining] read them; [Series.Evaluate] applies a rule set
+// such as [DefaultRules] (page on 1h/5m above 14.4 or 6h/30m above 6, ticket on
+// 3d/6h above 1); an [Alerter] turns evaluations into alerts that fire once
+// per condition and re-arm only after it has cleared.
+//
+// # Definitions
+//
+// The burn rate over a window is the fraction of bad requests divided by the
+// error budget fraction: (bad/total)/(1-target). A burn rate of 1 spends the
+// budget exactly over the period; 14.4 spends 2% of a 30-day budget in one
+// hour. The budget remaining over the period is 1 - bad/((1-target)*total):
+// 1 when nothing is spent (or nothing was measured), 0 when the budget is
+// exhausted, negative when overspent.
+//
+// # Approximation
+//
+// Each window of duration w is cut into 60 buckets of width ⌈w/60⌉ (5 s for
+// 5m, 1 min for 1h, 12 h for 30d), aligned on the time of the first
+// [Series.Add]. A query at time t covers the buckets from the one holding t
+// back to 60 buckets earlier: every event in [t-w, t] is counted, plus
+// possibly events up to one bucket width (w/60) older. The error is therefore
+// at most 1/60 of the window's duration, always towards counting slightly
+// more history, never less. A query for a duration that is not a configured
+// window is answered from the next larger window's ring with that ring's
+// granularity, and a duration longer than the longest window is clamped to it.
+//
+// Memory is O(windows × 61 buckets), about 10 KiB per Series, independent of
+// the request rate. [Series.Add] is O(windows); queries at or after the
+// newest event are O(1) amortised (running sums per ring), at worst O(30).
+//
+// # Time
+//
+// Nothing in this package reads the clock: every method takes the time. Time
+// is measured from the first Add with [time.Time.Sub], so times carrying a
+// monotonic reading (from [time.Now]) are immune to wall-clock steps. Events
+// may arrive out of order: an event older than a ring's span (61 buckets
+// behind the newest event seen) is dropped from that ring only, which loses
+// nothing, because it lies outside every window that ring answers for queries
+// at or after the newest event. An event far in the future advances the
+// windows and expires older buckets, so pass times from one clock.
+//
+// # Concurrency
+//
+// A Series and an Alerter are not safe for concurrent use; the caller holds
+// a lock. Neither allocates after construction nor starts goroutines.
+//
+// # Errors
+//
+// Only the constructors fail, on invalid targets, periods or rules. Methods
+// never panic: an empty window yields a burn rate of 0 and a rule never holds
+// on a window without traffic.
+package burn

@@ -1,0 +1,44 @@
+package burn_test
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/llmslo/slo/internal/burn"
+)
+
+func Example() {
+	s, err := burn.NewSeries(0.99, 0) // 99% good over 30 days
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	alerts, err := burn.NewAlerter(s, burn.DefaultRules())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	start := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+	// One request per second: a clean hour, then every fourth request fails.
+	for i := range 2 * 3600 {
+		now := start.Add(time.Duration(i) * time.Second)
+		s.Add(now, i < 3600 || i%4 != 0)
+		if a, ok := alerts.Fire(now); ok {
+			fmt.Printf("+%v %s: %s burn %.1f, %s burn %.1f\n", now.Sub(start), a.Severity,
+				burn.WindowName(a.Rule.Long), a.LongBurn, burn.WindowName(a.Rule.Short), a.ShortBurn)
+		}
+	}
+	end := start.Add(2 * time.Hour)
+	for _, w := range s.Windows()[:3] {
+		fmt.Printf("%s burn rate %.1f\n", w.Name, s.BurnRate(end, w.Dur))
+	}
+	fmt.Printf("budget remaining %.1f\n", s.BudgetRemaining(end))
+	// Output:
+	// +1h2m28s ticket: 3d burn 1.0, 6h burn 1.0
+	// +1h18m52s page: 6h burn 6.0, 30m burn 15.6
+	// 5m burn rate 25.0
+	// 30m burn rate 25.0
+	// 1h burn rate 25.0
+	// budget remaining -11.5
+}
