@@ -1,0 +1,46 @@
+// Package probes delivers kernel and runtime evidence about the running
+// process — run-queue delay, TCP retransmissions, connect latency and
+// failures, DNS latency, direct reclaim, block I/O and syscall latency from
+// eBPF programs loaded in-process, CPU steal, CFS throttling and PSI from
+// pollers, and Go scheduler latency from runtime/metrics — as typed
+// [Event] values.
+//
+// # Usage
+//
+//	set, err := probes.Start(ctx, probes.Config{Signals: []probes.Signal{probes.DNSLatency, probes.TCPRetransmit}})
+//	if err != nil { ... } // nothing at all could start
+//	defer set.Close()
+//	events, cancel := set.Subscribe(1024)
+//	defer cancel()
+//	for ev := range events { ... }
+//
+// # Kernel support
+//
+// The BPF programs (internal/bpf) are CO-RE tp_btf tracing programs plus two
+// cgroup_skb programs for DNS, built for amd64. They need BTF
+// (/sys/kernel/btf/vmlinux), ring buffers (Linux 5.8+) and CAP_BPF +
+// CAP_PERFMON (CAP_NET_ADMIN for cgroup_skb), or root. kprobes and fentry
+// are not used. Every signal reports [On], [Degraded] or [Off] with a
+// reason in [Set.Status]; without privileges the pollers and
+// [GoSchedLatency] keep working. RLIMIT_MEMLOCK is raised only when
+// [Config].RemoveMemlock asks for it.
+//
+// Events are filtered in the kernel to one process (its thread-group id).
+// Network events that fire in softirq context are attributed through the
+// socket's owner, registered when the process connected, sent or received
+// on it, or tagged it with [Set.TagConn].
+//
+// # Concurrency
+//
+// A [Set]'s methods are safe for concurrent use. Each subscriber gets a
+// bounded channel; a slow subscriber loses events (counted in
+// [Set.Stats]) and never slows the readers. Per-signal rate limits and the
+// overhead guard ([Config].OverheadBudget) bound the cost.
+//
+// # Errors
+//
+// [Start] fails on an invalid [Config] or when no requested signal can
+// work; on non-Linux platforms it returns [ErrNotSupported]. Load failures
+// of single signals are [*LoadError] values in the status reasons, never
+// fatal. After [Set.Close] methods return [ErrClosed].
+package probes

@@ -1,0 +1,486 @@
+//go:build linux && (386 || amd64)
+
+package probes
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/features"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+
+	"github.com/llmslo/slo/internal/bpf"
+)
+
+// attachment is one program and how to attach it.
+type attachment struct {
+	name   string
+	prog   *ebpf.Program
+	attach func(*ebpf.Program) (link.Link, error)
+	link   link.Link
+}
+
+// bpfKernel owns every BPF object of a Set.
+type bpfKernel struct {
+	events, owner, trace, lostMap *ebpf.Map
+	hists                         [numSignals]*ebpf.Map
+	atts                          [numSignals][]*attachment
+	closers                       []io.Closer
+	colls                         []*ebpf.Collection
+	netColl                       *ebpf.Collection
+	reader                        *ringbuf.Reader
+	dec                           *decoder
+	stats                         io.Closer
+
+	mu     sync.Mutex // guards atts[*].link and closed
+	closed bool
+}
+
+// loadKernel loads and attaches the BPF programs of the requested kernel
+// signals, recording each signal's status in s. It returns nil when no
+// program could be attached.
+func loadKernel(s *Set, wallOffset int64) kernel {
+	cfg := s.cfg
+	var want []Signal
+	for _, sig := range AllSignals() {
+		if sig.kernel() && cfg.wants(sig) {
+			want = append(want, sig)
+		}
+	}
+	offAll := func(reason string) kernel {
+		for _, sig := range want {
+			s.setStatus(sig, Off, reason)
+		}
+		return nil
+	}
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		return offAll("kernel has no BTF (/sys/kernel/btf/vmlinux): CO-RE programs cannot load")
+	}
+	// features.HaveProgramType(ebpf.Tracing) probes fentry, which some
+	// kernels refuse (EPERM) while tp_btf loads fine: probe raw tracepoints
+	// for privileges and let loading the real programs decide the rest.
+	if err := features.HaveProgramType(ebpf.RawTracepoint); err != nil {
+		return offAll(featureReason("raw tracepoint programs", err))
+	}
+	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
+		return offAll(featureReason("ring buffers", err))
+	}
+	if cfg.RemoveMemlock {
+		if err := rlimit.RemoveMemlock(); err != nil {
+			return offAll("remove memlock rlimit: " + err.Error())
+		}
+	}
+
+	k := &bpfKernel{dec: newDecoder(wallOffset)}
+	spec, err := bpf.LoadSched()
+	if err != nil {
+		return offAll("parse BPF object: " + err.Error())
+	}
+	shared := map[string]*ebpf.Map{}
+	// The maps in event.h that every object shares.
+	for _, name := range [...]string{"events", "sock_owner", "sock_trace", "lost"} {
+		ms := spec.Maps[name].Copy()
+		if name == "events" {
+			ms.MaxEntries = uint32(cfg.RingBufferSize)
+		}
+		m, err := ebpf.NewMap(ms)
+		if err != nil {
+			for _, m := range shared {
+				m.Close()
+			}
+			return offAll(featureReason("create map "+name, err))
+		}
+		shared[name] = m
+	}
+	k.events, k.owner, k.trace, k.lostMap = shared["events"], shared["sock_owner"], shared["sock_trace"], shared["lost"]
+	k.closers = append(k.closers, k.events, k.owner, k.trace, k.lostMap)
+
+	for _, sig := range want {
+		if err := k.loadSignal(s, sig, shared); err != nil {
+			s.setStatus(sig, Off, err.Error())
+		}
+	}
+	var any bool
+	for _, sig := range want {
+		if s.StatusOf(sig).State != Off {
+			any = true
+		}
+	}
+	if !any {
+		k.close()
+		return nil
+	}
+	rd, err := ringbuf.NewReader(k.events)
+	if err != nil {
+		k.close()
+		return offAll("open ring buffer: " + err.Error())
+	}
+	k.reader = rd
+	if cfg.OverheadBudget > 0 {
+		if c, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME); err == nil {
+			k.stats = c
+		}
+	}
+	return k
+}
+
+func featureReason(what string, err error) string {
+	switch {
+	case errors.Is(err, ebpf.ErrNotSupported):
+		return "kernel lacks " + what + ": " + err.Error()
+	case errors.Is(err, os.ErrPermission):
+		return what + ": permission denied (needs CAP_BPF and CAP_PERFMON, or root)"
+	default:
+		return what + ": " + err.Error()
+	}
+}
+
+// loadSignal loads the object of sig and attaches its programs.
+func (k *bpfKernel) loadSignal(s *Set, sig Signal, shared map[string]*ebpf.Map) error {
+	cfg := s.cfg
+	var (
+		spec    *ebpf.CollectionSpec
+		err     error
+		name    string
+		outlier time.Duration
+	)
+	switch sig {
+	case RunqueueDelay:
+		name, outlier = "sched", cfg.RunqueueThreshold
+		spec, err = bpf.LoadSched()
+	case TCPRetransmit, ConnectLatency:
+		name = "net"
+		if (sig == ConnectLatency && k.atts[TCPRetransmit] != nil) || (sig == TCPRetransmit && k.atts[ConnectLatency] != nil) {
+			return k.netSecond(s, sig)
+		}
+		spec, err = bpf.LoadNet()
+	case DNSLatency:
+		name = "dns"
+		if err := features.HaveProgramType(ebpf.CGroupSKB); err != nil {
+			return errors.New(featureReason("cgroup_skb programs", err))
+		}
+		spec, err = bpf.LoadDns()
+	case MemReclaim:
+		name, outlier = "mm", cfg.ReclaimThreshold
+		spec, err = bpf.LoadMm()
+	case BlockIO:
+		name, outlier = "blk", cfg.BlockIOThreshold
+		spec, err = bpf.LoadBlk()
+	case SyscallLatency:
+		name, outlier = "sys", cfg.SyscallThreshold
+		spec, err = bpf.LoadSys()
+	default:
+		return fmt.Errorf("no BPF program for %s", sig)
+	}
+	if err != nil {
+		return &LoadError{Probe: name, Err: err}
+	}
+	if v := spec.Variables["target_tgid"]; v != nil {
+		if err := v.Set(s.target); err != nil {
+			return &LoadError{Probe: name, Err: err}
+		}
+	}
+	if v := spec.Variables["outlier_ns"]; v != nil {
+		if err := v.Set(uint64(outlier)); err != nil {
+			return &LoadError{Probe: name, Err: err}
+		}
+	}
+	repl := map[string]*ebpf.Map{}
+	for n, m := range shared {
+		if _, ok := spec.Maps[n]; ok {
+			repl[n] = m
+		}
+	}
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: repl})
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			return &LoadError{Probe: name, Err: fmt.Errorf("permission denied (needs CAP_BPF and CAP_PERFMON, or root): %w", err)}
+		}
+		return &LoadError{Probe: name, Err: err}
+	}
+	k.colls = append(k.colls, coll)
+
+	tracing := func(p *ebpf.Program) (link.Link, error) {
+		return link.AttachTracing(link.TracingOptions{Program: p})
+	}
+	add := func(sig Signal, prog string, attach func(*ebpf.Program) (link.Link, error)) {
+		p := coll.Programs[prog]
+		k.atts[sig] = append(k.atts[sig], &attachment{name: prog, prog: p, attach: attach})
+	}
+	switch sig {
+	case RunqueueDelay:
+		add(sig, "slo_sched_wakeup", tracing)
+		add(sig, "slo_sched_wakeup_new", tracing)
+		add(sig, "slo_sched_switch", tracing)
+		k.hists[sig] = coll.Maps["runq_hist"]
+	case TCPRetransmit, ConnectLatency:
+		k.netColl = coll
+		return k.netSecond(s, sig)
+	case DNSLatency:
+		cg, err := cgroup2Dir()
+		if err != nil {
+			return err
+		}
+		ports := coll.Maps["dns_ports"]
+		for _, p := range cfg.DNSPorts {
+			if err := ports.Put(p, uint8(1)); err != nil {
+				return &LoadError{Probe: name, Err: fmt.Errorf("set DNS port %d: %w", p, err)}
+			}
+		}
+		add(sig, "slo_dns_egress", func(p *ebpf.Program) (link.Link, error) {
+			return link.AttachCgroup(link.CgroupOptions{Path: cg, Attach: ebpf.AttachCGroupInetEgress, Program: p})
+		})
+		add(sig, "slo_dns_ingress", func(p *ebpf.Program) (link.Link, error) {
+			return link.AttachCgroup(link.CgroupOptions{Path: cg, Attach: ebpf.AttachCGroupInetIngress, Program: p})
+		})
+	case MemReclaim:
+		add(sig, "slo_reclaim_begin", tracing)
+		add(sig, "slo_reclaim_end", tracing)
+		k.hists[sig] = coll.Maps["reclaim_hist"]
+	case BlockIO:
+		add(sig, "slo_block_io_start", tracing)
+		add(sig, "slo_block_io_done", tracing)
+		k.hists[sig] = coll.Maps["blk_hist"]
+	case SyscallLatency:
+		skip := coll.Maps["sys_skip"]
+		for _, nr := range blockingSyscalls() {
+			_ = skip.Put(uint32(nr), uint8(1))
+		}
+		add(sig, "slo_sys_enter", tracing)
+		add(sig, "slo_sys_exit", tracing)
+		k.hists[sig] = coll.Maps["sys_hist"]
+	}
+	return k.attachSignal(s, sig)
+}
+
+// netSecond attaches the programs of the net object that sig needs, the
+// object being loaded once for TCPRetransmit and ConnectLatency.
+func (k *bpfKernel) netSecond(s *Set, sig Signal) error {
+	coll := k.netColl
+	if coll == nil {
+		return &LoadError{Probe: "net", Err: errors.New("object not loaded")}
+	}
+	tracing := func(p *ebpf.Program) (link.Link, error) {
+		return link.AttachTracing(link.TracingOptions{Program: p})
+	}
+	add := func(prog string) {
+		k.atts[sig] = append(k.atts[sig], &attachment{name: prog, prog: coll.Programs[prog], attach: tracing})
+	}
+	switch sig {
+	case TCPRetransmit:
+		add("slo_tcp_retransmit")
+		add("slo_sock_send")
+		add("slo_sock_recv")
+		if !s.cfg.wants(ConnectLatency) {
+			// Registers connecting sockets and cleans up closed ones.
+			add("slo_inet_sock_set_state")
+		}
+	case ConnectLatency:
+		add("slo_inet_sock_set_state")
+	}
+	return k.attachSignal(s, sig)
+}
+
+// attachSignal attaches every program of sig: all → On, some → Degraded,
+// none → error.
+func (k *bpfKernel) attachSignal(s *Set, sig Signal) error {
+	var failed []string
+	var firstErr error
+	for _, a := range k.atts[sig] {
+		if a.prog == nil {
+			failed = append(failed, a.name+": missing")
+			continue
+		}
+		l, err := a.attach(a.prog)
+		if err != nil {
+			failed = append(failed, a.name+": "+err.Error())
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		a.link = l
+	}
+	switch {
+	case len(failed) == 0:
+		s.setStatus(sig, On, "")
+	case len(failed) < len(k.atts[sig]):
+		s.setStatus(sig, Degraded, "attach: "+strings.Join(failed, "; "))
+	default:
+		return &LoadError{Probe: sig.String(), Err: fmt.Errorf("attach: %s: %w", strings.Join(failed, "; "), firstErr)}
+	}
+	return nil
+}
+
+// cgroup2Dir returns the process's own cgroup v2 directory, where the DNS
+// programs attach (so they see only this cgroup's packets).
+func cgroup2Dir() (string, error) {
+	_, v2 := cgroupMounts()
+	if v2 == "" {
+		return "", errors.New("no cgroup2 mount (cgroup_skb programs need one)")
+	}
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return "", fmt.Errorf("read /proc/self/cgroup: %w", err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if p, ok := strings.CutPrefix(strings.TrimSpace(line), "0::"); ok {
+			return filepath.Join(v2, p), nil
+		}
+	}
+	return v2, nil
+}
+
+func (k *bpfKernel) tagConn(cookie uint64, traceID [16]byte, spanID [8]byte) error {
+	v := bpf.NetTraceTag{TraceId: traceID, SpanId: spanID}
+	if err := k.trace.Put(cookie, &v); err != nil {
+		return fmt.Errorf("probes: tag connection: %w", err)
+	}
+	return nil
+}
+
+func (k *bpfKernel) untagConn(cookie uint64) error {
+	if err := k.trace.Delete(cookie); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("probes: untag connection: %w", err)
+	}
+	return nil
+}
+
+func (k *bpfKernel) histogram(sig Signal, tgid uint32) (Histogram, error) {
+	m := k.hists[sig]
+	if m == nil {
+		return Histogram{}, fmt.Errorf("probes: %s has no histogram", sig)
+	}
+	var h bpf.SchedHist
+	if err := m.Lookup(tgid, &h); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return Histogram{}, nil
+		}
+		return Histogram{}, fmt.Errorf("probes: read %s histogram: %w", sig, err)
+	}
+	return Histogram{Buckets: h.Slots, Count: h.Count, Sum: time.Duration(h.SumNs)}, nil
+}
+
+func (k *bpfKernel) setAttached(sig Signal, on bool) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return ErrClosed
+	}
+	var errs []error
+	for _, a := range k.atts[sig] {
+		switch {
+		case on && a.link == nil && a.prog != nil:
+			l, err := a.attach(a.prog)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			a.link = l
+		case !on && a.link != nil:
+			errs = append(errs, a.link.Close())
+			a.link = nil
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (k *bpfKernel) runTime(sig Signal) time.Duration {
+	var d time.Duration
+	for _, a := range k.atts[sig] {
+		if a.prog == nil {
+			continue
+		}
+		if st, err := a.prog.Stats(); err == nil {
+			d += st.Runtime
+		}
+	}
+	return d
+}
+
+func (k *bpfKernel) lost(sig Signal) uint64 {
+	var per []uint64
+	if err := k.lostMap.Lookup(uint32(sig), &per); err != nil {
+		return 0
+	}
+	var n uint64
+	for _, v := range per {
+		n += v
+	}
+	return n
+}
+
+func (k *bpfKernel) close() error {
+	k.mu.Lock()
+	if k.closed {
+		k.mu.Unlock()
+		return nil
+	}
+	k.closed = true
+	var errs []error
+	for sig := range k.atts {
+		for _, a := range k.atts[sig] {
+			if a.link != nil {
+				errs = append(errs, a.link.Close())
+				a.link = nil
+			}
+		}
+	}
+	k.mu.Unlock()
+	if k.reader != nil {
+		errs = append(errs, k.reader.Close())
+	}
+	if k.stats != nil {
+		errs = append(errs, k.stats.Close())
+	}
+	for _, c := range k.colls {
+		c.Close()
+	}
+	for _, c := range k.closers {
+		c.Close()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("probes: close: %w", err)
+	}
+	return nil
+}
+
+// readLoop decodes ring-buffer records until the reader is closed.
+func (k *bpfKernel) readLoop(s *Set) {
+	var rec ringbuf.Record
+	var ev Event
+	for {
+		if err := k.reader.ReadInto(&rec); err != nil {
+			if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed) {
+				return
+			}
+			continue
+		}
+		t0 := time.Now()
+		if err := k.dec.decode(rec.RawSample, &ev); err != nil {
+			s.decodeErrors.Add(1)
+		} else {
+			s.emit(&ev)
+		}
+		s.readerBusy.Add(int64(time.Since(t0)))
+	}
+}
+
+// blockingSyscalls returns the x86-64 syscalls that block by design and
+// are no latency evidence: futex, epoll_wait, epoll_pwait, epoll_pwait2,
+// nanosleep, clock_nanosleep, select, pselect6, poll, ppoll, wait4, waitid,
+// pause, rt_sigsuspend, rt_sigtimedwait, io_getevents, io_uring_enter,
+// accept, accept4.
+func blockingSyscalls() [19]int {
+	return [...]int{202, 232, 281, 441, 35, 230, 23, 270, 7, 271, 61, 247, 34, 130, 128, 208, 426, 43, 288}
+}
