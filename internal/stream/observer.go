@@ -1,0 +1,762 @@
+package stream
+
+import "bytes"
+
+// Usage is the token usage a stream reports. A field is -1 when the stream
+// did not report it; nothing is ever estimated here.
+type Usage struct {
+	// Input is the number of input (prompt) tokens, cached ones included.
+	Input int64
+	// Output is the number of output (completion) tokens.
+	Output int64
+}
+
+// Event describes one decoded chunk. The zero value (with Usage fields 0)
+// is never delivered: absent usage is reported as -1.
+type Event struct {
+	// Output reports that the chunk carries output: text, tool-call
+	// arguments, reasoning/thinking or a refusal delta.
+	Output bool
+	// Usage is the usage this chunk reported (fields -1 when absent).
+	Usage Usage
+	// Done marks the terminal chunk: [DONE], message_stop,
+	// response.completed or response.incomplete, Ollama "done":true, or a
+	// successfully decoded non-streaming JSON body.
+	Done bool
+	// Error marks a stream-level error: {"error":...}, an SSE "event: error",
+	// an Anthropic error event, response.failed.
+	Error bool
+	// FinishReason is set only on the chunk that carries one. It is one of
+	// the constant strings "stop", "length", "tool_calls", "content_filter",
+	// "function_call", "end_turn", "max_tokens", "stop_sequence", "tool_use",
+	// "pause_turn", "refusal", "model_context_window_exceeded", "load",
+	// "unload", "max_output_tokens", "completed", "incomplete", "failed",
+	// "cancelled", "error", or "other" for any unknown value. For the OpenAI
+	// Responses API, which has no finish reason, it is the final status
+	// ("completed", "failed") or the incomplete_details reason.
+	FinishReason string
+}
+
+// Config bounds the memory an Observer uses. The zero value gives the
+// defaults.
+type Config struct {
+	// MaxEventBytes caps the bytes kept of one SSE event or NDJSON line
+	// (0 or less: 256 KiB). A larger event is classified from its first
+	// MaxEventBytes bytes and counted by Observer.Overflowed.
+	MaxEventBytes int
+	// MaxJSONBytes caps the bytes kept of a non-streaming JSON body (0 or
+	// less: 1 MiB). Beyond it, usage is not extracted.
+	MaxJSONBytes int
+}
+
+const (
+	defaultMaxEventBytes = 256 << 10
+	defaultMaxJSONBytes  = 1 << 20
+	tailSize             = 4 << 10  // tail window of an oversized event
+	maxEventName         = 64       // bytes kept of an SSE event name
+	maxModelLen          = 256      // bytes kept of a model name
+	keepBufBytes         = 64 << 10 // Reset keeps buffers up to this capacity
+)
+
+// SSE line states.
+const (
+	lsStart      uint8 = iota // at the start of a line
+	lsName                    // reading a field name
+	lsValueStart              // after the colon, before the optional space
+	lsValue                   // reading a field value
+	lsSkip                    // skipping a comment line
+)
+
+// SSE fields of interest.
+const (
+	fOther uint8 = iota
+	fData
+	fEvent
+)
+
+// JSON body phases (looking for an NDJSON second line).
+const (
+	jFirstLine uint8 = iota
+	jSecondLine
+	jDecided
+)
+
+// Observer decodes one response body incrementally. Create it with
+// NewObserver; the zero value is not usable. See the package documentation
+// for the concurrency contract.
+type Observer struct {
+	sink     func(Event)
+	maxEvent int
+	maxJSON  int
+	hint     Dialect
+	dialect  Dialect
+	format   Format
+	closed   bool
+
+	// Start of the body: byte order mark and format sniffing.
+	bomDone bool
+	bomN    uint8
+	sniffN  uint8
+	sniff   [8]byte
+
+	// SSE line state.
+	ls       uint8
+	field    uint8
+	nameN    uint8
+	nameLong bool
+	lastCR   bool
+	name     [8]byte
+	evNameN  int
+	evName   [maxEventName]byte
+	hasData  bool
+
+	// The current event's data: ref points into the slice being written
+	// (valid only during Write), data is the observer's own copy.
+	ref      []byte
+	refSet   bool
+	data     []byte
+	over     bool
+	tail     []byte // ring of the last tailSize bytes beyond the cap
+	tailPos  int
+	tailFull bool
+	tailLin  []byte
+
+	// Non-streaming JSON body.
+	jbuf   []byte
+	jover  bool
+	jphase uint8
+
+	usage      Usage
+	hasUsage   bool
+	model      string
+	overflowed int
+}
+
+// NewObserver returns an Observer for a body with the given Content-Type
+// (may be empty: the format is then sniffed), a dialect hint (DialectUnknown:
+// detect from the content) and a sink called synchronously for every decoded
+// chunk (may be nil).
+func NewObserver(contentType string, hint Dialect, sink func(Event), cfg Config) *Observer {
+	o := &Observer{maxEvent: cfg.MaxEventBytes, maxJSON: cfg.MaxJSONBytes}
+	if o.maxEvent <= 0 {
+		o.maxEvent = defaultMaxEventBytes
+	}
+	if o.maxJSON <= 0 {
+		o.maxJSON = defaultMaxJSONBytes
+	}
+	o.Reset(contentType, hint, sink)
+	return o
+}
+
+// Reset prepares the Observer for a new body, keeping its Config and its
+// buffers (up to 64 KiB each), as if it had just been returned by
+// NewObserver.
+func (o *Observer) Reset(contentType string, hint Dialect, sink func(Event)) {
+	data, jbuf, tail, tailLin := o.data[:0], o.jbuf[:0], o.tail, o.tailLin
+	if cap(data) > keepBufBytes {
+		data = nil
+	}
+	if cap(jbuf) > keepBufBytes {
+		jbuf = nil
+	}
+	*o = Observer{
+		sink:     sink,
+		maxEvent: o.maxEvent,
+		maxJSON:  o.maxJSON,
+		hint:     hint,
+		dialect:  hint,
+		format:   formatFromContentType(contentType),
+		data:     data,
+		jbuf:     jbuf,
+		tail:     tail,
+		tailLin:  tailLin,
+		usage:    Usage{-1, -1},
+	}
+}
+
+// Format returns the body's format: from the Content-Type, else sniffed from
+// the first bytes (FormatUnknown until then). A body sniffed or declared as
+// JSON turns into FormatNDJSON when its second line starts with '{'.
+func (o *Observer) Format() Format { return o.format }
+
+// Dialect returns the hint given to NewObserver or Reset when it is not
+// DialectUnknown, else the dialect detected from the content so far.
+func (o *Observer) Dialect() Dialect { return o.dialect }
+
+// Usage returns the usage merged over the stream (for each field, the last
+// value reported) and whether any was reported.
+func (o *Observer) Usage() (Usage, bool) { return o.usage, o.hasUsage }
+
+// Model returns the response's model name as the stream reported it ("" if
+// not yet seen), truncated to 256 bytes.
+func (o *Observer) Model() string { return o.model }
+
+// Overflowed returns how many events (or JSON bodies) were larger than the
+// configured caps and were classified from their bounded prefix.
+func (o *Observer) Overflowed() int { return o.overflowed }
+
+// Write observes the next bytes of the body. It never modifies p and does
+// not retain it after returning. Writes after Close are ignored.
+func (o *Observer) Write(p []byte) {
+	if o == nil || o.closed || len(p) == 0 {
+		return
+	}
+	if !o.bomDone || o.format == FormatUnknown {
+		rest, ok := o.start(p)
+		if !ok {
+			return
+		}
+		pre := o.sniff[:o.sniffN]
+		o.sniffN = 0
+		if o.format == FormatText {
+			if len(pre)+len(rest) > 0 {
+				o.emit(textEvent())
+			}
+			return
+		}
+		o.feed(pre)
+		o.feed(rest)
+	} else if o.format == FormatText {
+		o.emit(textEvent())
+		return
+	} else {
+		o.feed(p)
+	}
+	if o.refSet {
+		o.materialize()
+	}
+}
+
+// Close ends the body: it flushes a trailing SSE event or NDJSON line that
+// lacks its terminator and decodes a buffered JSON body. It is idempotent.
+func (o *Observer) Close() {
+	if o == nil || o.closed {
+		return
+	}
+	if !o.bomDone {
+		o.bomDone = true
+		for k := range o.bomN {
+			o.pushSniff(bom[k])
+		}
+		o.bomN = 0
+	}
+	if o.format == FormatUnknown && o.sniffN > 0 {
+		f, ok := sniffFormat(o.sniff[:o.sniffN])
+		if !ok {
+			f = FormatText
+		}
+		o.format = f
+	}
+	if o.sniffN > 0 {
+		pre := o.sniff[:o.sniffN]
+		o.sniffN = 0
+		if o.format == FormatText {
+			o.emit(textEvent())
+		} else {
+			o.feed(pre)
+		}
+	}
+	switch o.format {
+	case FormatSSE:
+		if o.ls != lsStart {
+			o.sseEOL()
+		}
+		o.dispatchSSE()
+	case FormatNDJSON:
+		o.dispatchLine()
+	case FormatJSON:
+		o.finishJSON()
+	}
+	o.resetEvent()
+	o.closed = true
+}
+
+func textEvent() Event { return Event{Output: true, Usage: Usage{-1, -1}} }
+
+func (o *Observer) pushSniff(c byte) {
+	if int(o.sniffN) < len(o.sniff) {
+		o.sniff[o.sniffN] = c
+		o.sniffN++
+	}
+}
+
+// start consumes a leading byte order mark and, when the format is unknown,
+// leading whitespace and the first few bytes until the format is decided.
+// The bytes consumed but not discarded are left in o.sniff; rest is what
+// follows them in p.
+func (o *Observer) start(p []byte) (rest []byte, ok bool) {
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if !o.bomDone {
+			if c == bom[o.bomN] {
+				o.bomN++
+				if o.bomN == 3 {
+					o.bomDone = true
+					o.bomN = 0
+				}
+				continue
+			}
+			o.bomDone = true
+			for k := range o.bomN {
+				o.pushSniff(bom[k])
+			}
+			o.bomN = 0
+			if o.format == FormatUnknown && o.sniffN > 0 {
+				if f, ok := sniffFormat(o.sniff[:o.sniffN]); ok {
+					o.format = f
+					return p[i:], true
+				}
+			}
+		}
+		if o.format != FormatUnknown {
+			return p[i:], true
+		}
+		if o.sniffN == 0 && isSpace(c) {
+			continue
+		}
+		o.pushSniff(c)
+		if f, ok := sniffFormat(o.sniff[:o.sniffN]); ok {
+			o.format = f
+			return p[i+1:], true
+		}
+	}
+	if o.bomDone && o.format != FormatUnknown {
+		return nil, true
+	}
+	return nil, false
+}
+
+func (o *Observer) feed(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	switch o.format {
+	case FormatSSE:
+		o.feedSSE(b)
+	case FormatNDJSON:
+		o.feedNDJSON(b)
+	case FormatJSON:
+		o.feedJSON(b)
+	}
+}
+
+// --- event data buffer ---
+
+// appendBounded appends b to dst, growing it to at most limit bytes of
+// capacity; callers guarantee len(dst)+len(b) <= limit.
+func appendBounded(dst, b []byte, limit int) []byte {
+	need := len(dst) + len(b)
+	if need <= cap(dst) {
+		return append(dst, b...)
+	}
+	nc := max(2*cap(dst), 512, need)
+	nc = min(nc, max(limit, need))
+	nd := make([]byte, len(dst), nc)
+	copy(nd, dst)
+	return append(nd, b...)
+}
+
+func (o *Observer) curLen() int {
+	if o.refSet {
+		return len(o.ref)
+	}
+	return len(o.data)
+}
+
+// materialize copies the data referenced in the caller's slice into the
+// observer's own buffer.
+func (o *Observer) materialize() {
+	o.data = appendBounded(o.data[:0], o.ref, o.maxEvent)
+	o.ref = nil
+	o.refSet = false
+}
+
+func (o *Observer) appendData(b []byte) {
+	if o.over {
+		o.tailWrite(b)
+		return
+	}
+	if room := o.maxEvent - o.curLen(); len(b) > room {
+		o.appendData0(b[:room])
+		o.over = true
+		o.overflowed++
+		o.tailWrite(b[room:])
+		return
+	}
+	o.appendData0(b)
+}
+
+func (o *Observer) appendData0(b []byte) {
+	if !o.refSet && len(o.data) == 0 {
+		o.ref = b
+		o.refSet = true
+		return
+	}
+	if o.refSet {
+		o.materialize()
+	}
+	o.data = appendBounded(o.data, b, o.maxEvent)
+}
+
+// appendNL joins a further SSE data line.
+func (o *Observer) appendNL() {
+	if !o.over && o.curLen() < o.maxEvent {
+		if o.refSet {
+			o.materialize()
+		}
+		o.data = appendBounded(o.data, []byte{'\n'}, o.maxEvent)
+		return
+	}
+	if !o.over {
+		o.over = true
+		o.overflowed++
+	}
+	o.tailWrite([]byte{'\n'})
+}
+
+func (o *Observer) tailWrite(b []byte) {
+	if o.tail == nil {
+		o.tail = make([]byte, tailSize)
+	}
+	if len(b) >= tailSize {
+		b = b[len(b)-tailSize:]
+	}
+	for len(b) > 0 {
+		n := copy(o.tail[o.tailPos:], b)
+		o.tailPos += n
+		b = b[n:]
+		if o.tailPos == tailSize {
+			o.tailPos = 0
+			o.tailFull = true
+		}
+	}
+}
+
+// tailWindow returns the last (up to) tailSize bytes of an oversized event:
+// the end of its kept prefix followed by the tail ring.
+func (o *Observer) tailWindow(prefix []byte) []byte {
+	if o.tailLin == nil {
+		o.tailLin = make([]byte, 0, tailSize)
+	}
+	w := o.tailLin[:0]
+	if o.tailFull {
+		w = append(w, o.tail[o.tailPos:]...)
+	} else {
+		keep := min(len(prefix), tailSize-o.tailPos)
+		w = append(w, prefix[len(prefix)-keep:]...)
+	}
+	w = append(w, o.tail[:o.tailPos]...)
+	o.tailLin = w
+	return w
+}
+
+func (o *Observer) payload() []byte {
+	if o.refSet {
+		return o.ref
+	}
+	return o.data
+}
+
+func (o *Observer) resetEvent() {
+	o.hasData = false
+	o.data = o.data[:0]
+	o.ref = nil
+	o.refSet = false
+	o.over = false
+	o.tailPos = 0
+	o.tailFull = false
+}
+
+// --- SSE ---
+
+// indexEOL returns the index of the first CR or LF in b, or -1.
+func indexEOL(b []byte) int {
+	n := bytes.IndexByte(b, '\n')
+	s := b
+	if n >= 0 {
+		s = b[:n]
+	}
+	if r := bytes.IndexByte(s, '\r'); r >= 0 {
+		return r
+	}
+	return n
+}
+
+func (o *Observer) feedSSE(b []byte) {
+	if o.lastCR {
+		o.lastCR = false
+		if b[0] == '\n' {
+			b = b[1:]
+		}
+	}
+	for len(b) > 0 {
+		k := indexEOL(b)
+		if k < 0 {
+			o.sseSeg(b)
+			return
+		}
+		o.sseSeg(b[:k])
+		o.sseEOL()
+		if b[k] == '\r' {
+			if k+1 < len(b) {
+				if b[k+1] == '\n' {
+					k++
+				}
+			} else {
+				o.lastCR = true
+			}
+		}
+		b = b[k+1:]
+	}
+}
+
+// sseSeg processes a piece of the current line (lines may span Writes).
+func (o *Observer) sseSeg(s []byte) {
+	for {
+		switch o.ls {
+		case lsStart:
+			if len(s) == 0 {
+				return
+			}
+			if s[0] == ':' {
+				o.ls = lsSkip
+				return
+			}
+			o.ls = lsName
+		case lsName:
+			k := bytes.IndexByte(s, ':')
+			if k < 0 {
+				o.addName(s)
+				return
+			}
+			o.addName(s[:k])
+			o.startField()
+			s = s[k+1:]
+			o.ls = lsValueStart
+		case lsValueStart:
+			if len(s) == 0 {
+				return
+			}
+			if s[0] == ' ' {
+				s = s[1:]
+			}
+			o.ls = lsValue
+		case lsValue:
+			if len(s) > 0 {
+				switch o.field {
+				case fData:
+					o.appendData(s)
+				case fEvent:
+					n := copy(o.evName[o.evNameN:], s)
+					o.evNameN += n
+				}
+			}
+			return
+		default:
+			return
+		}
+	}
+}
+
+func (o *Observer) addName(s []byte) {
+	if o.nameLong || int(o.nameN)+len(s) > len(o.name) {
+		o.nameLong = true
+		return
+	}
+	o.nameN += uint8(copy(o.name[o.nameN:], s))
+}
+
+func (o *Observer) startField() {
+	o.field = fOther
+	if o.nameLong {
+		return
+	}
+	switch string(o.name[:o.nameN]) {
+	case "data":
+		o.field = fData
+		if o.hasData {
+			o.appendNL()
+		}
+		o.hasData = true
+	case "event":
+		o.field = fEvent
+		o.evNameN = 0
+	}
+}
+
+func (o *Observer) sseEOL() {
+	switch o.ls {
+	case lsStart:
+		o.dispatchSSE()
+	case lsName:
+		o.startField()
+	}
+	o.ls = lsStart
+	o.nameN = 0
+	o.nameLong = false
+	o.field = fOther
+}
+
+func (o *Observer) dispatchSSE() {
+	if !o.hasData {
+		o.evNameN = 0
+		return
+	}
+	ev := o.classify(o.payload(), o.evName[:o.evNameN], true)
+	o.resetEvent()
+	o.evNameN = 0
+	o.emit(ev)
+}
+
+// --- NDJSON ---
+
+func (o *Observer) feedNDJSON(b []byte) {
+	for len(b) > 0 {
+		k := bytes.IndexByte(b, '\n')
+		if k < 0 {
+			o.appendData(b)
+			o.hasData = true
+			return
+		}
+		o.appendData(b[:k])
+		o.hasData = true
+		o.dispatchLine()
+		b = b[k+1:]
+	}
+}
+
+func (o *Observer) dispatchLine() {
+	if !o.hasData {
+		return
+	}
+	p := trimWS(o.payload())
+	if len(p) == 0 && !o.over {
+		o.resetEvent()
+		return
+	}
+	ev := o.classify(p, nil, false)
+	o.resetEvent()
+	o.emit(ev)
+}
+
+// --- JSON body ---
+
+func (o *Observer) jappend(b []byte) {
+	if o.jover {
+		return
+	}
+	if room := o.maxJSON - len(o.jbuf); len(b) > room {
+		b = b[:room]
+		o.jover = true
+		o.overflowed++
+	}
+	o.jbuf = appendBounded(o.jbuf, b, o.maxJSON)
+}
+
+func (o *Observer) feedJSON(b []byte) {
+	for len(b) > 0 {
+		switch o.jphase {
+		case jFirstLine:
+			k := bytes.IndexByte(b, '\n')
+			if k < 0 {
+				o.jappend(b)
+				if o.jover {
+					o.jphase = jDecided
+				}
+				return
+			}
+			o.jappend(b[:k+1])
+			b = b[k+1:]
+			if o.jover {
+				o.jphase = jDecided
+				continue
+			}
+			o.jphase = jSecondLine
+			if firstLineStreams(o.jbuf) {
+				o.switchNDJSON(b)
+				return
+			}
+		case jSecondLine:
+			i := skipWS(b, 0)
+			o.jappend(b[:i])
+			b = b[i:]
+			if len(b) == 0 {
+				return
+			}
+			if b[0] == '{' {
+				o.switchNDJSON(b)
+				return
+			}
+			o.jphase = jDecided
+		default:
+			o.jappend(b)
+			return
+		}
+	}
+}
+
+// firstLineStreams reports whether the first line of a body is a complete
+// JSON object with "done":false: an Ollama stream line, never a final body.
+func firstLineStreams(line []byte) bool {
+	line = trimWS(line)
+	if e, ok := valueEnd(line, 0); !ok || e != len(line) {
+		return false
+	}
+	it := object(line)
+	for {
+		k, v, _, ok := it.next()
+		if !ok {
+			return false
+		}
+		if string(k) == "done" {
+			return string(v) == "false"
+		}
+	}
+}
+
+// switchNDJSON turns a JSON body into an NDJSON stream: the buffered bytes
+// are replayed, then rest.
+func (o *Observer) switchNDJSON(rest []byte) {
+	o.format = FormatNDJSON
+	buf := o.jbuf
+	o.jbuf = o.jbuf[:0]
+	o.feedNDJSON(buf)
+	o.feedNDJSON(rest)
+	if o.refSet {
+		o.materialize()
+	}
+}
+
+func (o *Observer) finishJSON() {
+	body := trimWS(o.jbuf)
+	if len(body) == 0 {
+		return
+	}
+	ev := o.classifyBody(body, o.jover)
+	o.emit(ev)
+}
+
+// --- results ---
+
+func (o *Observer) emit(ev Event) {
+	if ev.Usage.Input >= 0 {
+		o.usage.Input = ev.Usage.Input
+		o.hasUsage = true
+	}
+	if ev.Usage.Output >= 0 {
+		o.usage.Output = ev.Usage.Output
+		o.hasUsage = true
+	}
+	if o.sink != nil {
+		o.sink(ev)
+	}
+}
+
+func (o *Observer) setModel(v []byte) {
+	if o.model != "" {
+		return
+	}
+	if s, complete, ok := strc(v); ok && complete && len(s) > 0 {
+		o.model = string(s[:min(len(s), maxModelLen)])
+	}
+}
