@@ -463,9 +463,9 @@ func TestOverflow(t *testing.T) {
 			overflowed: 1,
 		},
 		{
-			name: "usage inside a string in the tail is not taken",
-			ct:   "application/x-ndjson",
-			body: `{"model":"m","done":false,"response":"` + big + `\"prompt_eval_count\":5,\"eval_count\":6"}` + "\n",
+			name:       "usage inside a string in the tail is not taken",
+			ct:         "application/x-ndjson",
+			body:       `{"model":"m","done":false,"response":"` + big + `\"prompt_eval_count\":5,\"eval_count\":6"}` + "\n",
 			cfg:        Config{MaxEventBytes: 512},
 			events:     []string{"O"},
 			usage:      Usage{-1, -1},
