@@ -1,0 +1,270 @@
+//go:build linux
+
+package faults
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// NewNetns creates a network namespace and a veth pair into it.
+//
+// name is the namespace name; NetnsPrefix is prepended when missing and a
+// random name is chosen when it is empty. It must not exist yet. subnet must
+// hold at least two usable addresses (an IPv4 /30 or larger, an IPv6 /126 or
+// larger): the host end gets the first, the namespace end the second. NewNetns
+// refuses a subnet that overlaps an address already on a host interface.
+//
+// Without CAP_NET_ADMIN+CAP_SYS_ADMIN it returns an error matching
+// [ErrPrivilege] and changes nothing. On any failure it removes what it
+// created.
+func NewNetns(name string, subnet netip.Prefix) (*Netns, error) {
+	return newNetns(name, subnet, nil)
+}
+
+func newNetns(name string, subnet netip.Prefix, hook stepHook) (_ *Netns, err error) {
+	if err := requireCaps("faults: network namespace", unix.CAP_NET_ADMIN, unix.CAP_SYS_ADMIN); err != nil {
+		return nil, err
+	}
+	if name == "" {
+		name = NetnsPrefix + randomSuffix(6)
+	} else if !strings.HasPrefix(name, NetnsPrefix) {
+		name = NetnsPrefix + name
+	}
+	if len(name) > 200 || strings.ContainsAny(name, "/ \t\n\x00") || name == NetnsPrefix {
+		return nil, fmt.Errorf("faults: invalid netns name %q", name)
+	}
+	if !subnet.IsValid() {
+		return nil, errors.New("faults: netns needs a valid subnet")
+	}
+	subnet = subnet.Masked()
+	host := subnet.Addr().Next()
+	nsAddr := host.Next()
+	last := 32
+	if subnet.Addr().Is6() {
+		last = 128
+	}
+	if subnet.Bits() > last-2 || !subnet.Contains(host) || !subnet.Contains(nsAddr) {
+		return nil, fmt.Errorf("faults: subnet %s too small for a veth pair", subnet)
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		return nil, fmt.Errorf("faults: netns needs the ip command (iproute2): %w", err)
+	}
+	if err := subnetFree(subnet); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat("/run/netns/" + name); err == nil {
+		return nil, fmt.Errorf("faults: netns %s already exists: %w", name, os.ErrExist)
+	}
+	// n is a local, not the named result: the undo closures below must
+	// still see it after a failing return has set the result to nil.
+	n := &Netns{
+		name:   name,
+		hostIf: hostIfName(name),
+		prefix: subnet,
+		host:   host,
+		ns:     nsAddr,
+		handle: -1,
+	}
+	defer n.u.onFailure(&err)
+
+	if err := runIP("netns", "add", name); err != nil {
+		return nil, err
+	}
+	n.u.push("delete netns "+name, func() error { return deleteNetns(name) })
+	if err := hook.at("netns"); err != nil {
+		return nil, err
+	}
+	if err := runIP("link", "add", n.hostIf, "type", "veth", "peer", "name", NSIfName, "netns", name); err != nil {
+		return nil, err
+	}
+	n.u.push("delete veth "+n.hostIf, func() error { return deleteLink(n.hostIf) })
+	if err := hook.at("veth"); err != nil {
+		return nil, err
+	}
+	bits := fmt.Sprint(subnet.Bits())
+	var extra []string
+	if subnet.Addr().Is6() {
+		extra = []string{"nodad"}
+	}
+	steps := [][]string{
+		append([]string{"addr", "add", host.String() + "/" + bits, "dev", n.hostIf}, extra...),
+		{"link", "set", n.hostIf, "up"},
+		append([]string{"-n", name, "addr", "add", nsAddr.String() + "/" + bits, "dev", NSIfName}, extra...),
+		{"-n", name, "link", "set", NSIfName, "up"},
+		{"-n", name, "link", "set", "lo", "up"},
+		{"-n", name, "route", "add", "default", "via", host.String()},
+	}
+	for _, s := range steps {
+		if err := runIP(s...); err != nil {
+			return nil, err
+		}
+	}
+	if err := hook.at("addr"); err != nil {
+		return nil, err
+	}
+	h, err := netns.GetFromName(name)
+	if err != nil {
+		return nil, fmt.Errorf("faults: open netns %s: %w", name, err)
+	}
+	n.handle = h
+	n.u.push("close netns handle", func() error {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if n.handle >= 0 {
+			err := n.handle.Close()
+			n.handle = -1
+			return err
+		}
+		return nil
+	})
+	if err := hook.at("handle"); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// fd returns a duplicate of the namespace handle; the caller closes it.
+func (n *Netns) fd() (int, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.handle < 0 {
+		return -1, fmt.Errorf("faults: netns %s: %w", n.name, os.ErrClosed)
+	}
+	fd, err := unix.FcntlInt(uintptr(n.handle), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("faults: dup netns handle: %w", err)
+	}
+	return fd, nil
+}
+
+// Do runs fn on a fresh OS thread that has joined the namespace, and waits for
+// it. Sockets fn creates belong to the namespace and stay usable from any
+// goroutine afterwards. fn must not start goroutines that expect to run in the
+// namespace. The thread is discarded afterwards, so the caller's thread never
+// changes namespace. A panic in fn is returned as an error.
+func (n *Netns) Do(fn func() error) error {
+	fd, err := n.fd()
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer unix.Close(fd)
+		// Never unlocked: the thread exits with this goroutine, so it can't
+		// leak the namespace into the scheduler's thread pool.
+		runtime.LockOSThread()
+		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			done <- fmt.Errorf("faults: enter netns %s: %w", n.name, err)
+			return
+		}
+		done <- safeCall(fn)
+	}()
+	return <-done
+}
+
+// Listen is net.Listen with the socket created inside the namespace.
+func (n *Netns) Listen(network, addr string) (l net.Listener, err error) {
+	err = n.Do(func() error {
+		l, err = net.Listen(network, addr)
+		return err
+	})
+	return l, err
+}
+
+// ListenPacket is net.ListenPacket with the socket created inside the
+// namespace.
+func (n *Netns) ListenPacket(network, addr string) (c net.PacketConn, err error) {
+	err = n.Do(func() error {
+		c, err = net.ListenPacket(network, addr)
+		return err
+	})
+	return c, err
+}
+
+// DialContext dials from inside the namespace (the socket belongs to it).
+func (n *Netns) DialContext(ctx context.Context, network, addr string) (c net.Conn, err error) {
+	err = n.Do(func() error {
+		var d net.Dialer
+		c, err = d.DialContext(ctx, network, addr)
+		return err
+	})
+	return c, err
+}
+
+// Command returns a command that runs name inside the namespace
+// (`ip netns exec`).
+func (n *Netns) Command(ctx context.Context, name string, arg ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", n.name, name}, arg...)...)
+}
+
+func runIP(args ...string) error {
+	cmd := exec.Command("ip", args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if strings.Contains(msg, "Operation not permitted") {
+			err = errors.Join(err, ErrPrivilege)
+		}
+		return fmt.Errorf("faults: ip %s: %s: %w", strings.Join(args, " "), msg, err)
+	}
+	return nil
+}
+
+func deleteNetns(name string) error {
+	if _, err := os.Stat("/run/netns/" + name); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	err := runIP("netns", "delete", name)
+	if _, serr := os.Stat("/run/netns/" + name); errors.Is(serr, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+func deleteLink(name string) error {
+	if _, err := net.InterfaceByName(name); err != nil {
+		return nil // gone (deleting the namespace removes the pair)
+	}
+	err := runIP("link", "delete", name)
+	if _, ierr := net.InterfaceByName(name); ierr != nil {
+		return nil
+	}
+	return err
+}
+
+// subnetFree fails when an address of subnet is already on a host interface.
+func subnetFree(subnet netip.Prefix) error {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return fmt.Errorf("faults: list host addresses: %w", err)
+	}
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		p, ok := netip.AddrFromSlice(ipn.IP)
+		if !ok {
+			continue
+		}
+		ones, _ := ipn.Mask.Size()
+		pp := netip.PrefixFrom(p.Unmap(), ones)
+		if pp.Overlaps(subnet) {
+			return fmt.Errorf("faults: subnet %s overlaps host address %s: %w", subnet, a, os.ErrExist)
+		}
+	}
+	return nil
+}
