@@ -1,0 +1,152 @@
+//go:build linux
+
+package probes
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// startDelayDNS serves A queries on 127.0.0.1:53 inside ns, answering after
+// delay; it counts queries per name.
+func startDelayDNS(t *testing.T, ns *testNetns, delay time.Duration) (addr string, counts func(string) int64) {
+	t.Helper()
+	var pc net.PacketConn
+	if err := ns.do(func() (err error) {
+		pc, err = net.ListenPacket("udp4", "127.0.0.1:53")
+		return err
+	}); err != nil {
+		t.Fatalf("listen in netns: %v", err)
+	}
+	var mu atomicCounts
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		if len(r.Question) > 0 {
+			mu.inc(r.Question[0].Name)
+		}
+		time.Sleep(delay)
+		m := new(dns.Msg)
+		m.SetReply(r)
+		if len(r.Question) > 0 {
+			m.Answer = append(m.Answer, &dns.A{
+				Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 5},
+				A:   net.IPv4(10, 213, 7, 7),
+			})
+		}
+		_ = w.WriteMsg(m)
+	})}
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	go func() { _ = srv.ActivateAndServe() }()
+	<-started
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	return "127.0.0.1:53", mu.get
+}
+
+// atomicCounts counts by key, safely for concurrent use.
+type atomicCounts struct {
+	mu sync.Mutex
+	m  map[string]int64
+}
+
+func (c *atomicCounts) inc(k string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]int64{}
+	}
+	c.m[k]++
+}
+
+func (c *atomicCounts) get(k string) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[k]
+}
+
+func TestDNSLatencyPrivileged(t *testing.T) {
+	requireBPF(t)
+	ns := newTestNetns(t)
+	const delay = 150 * time.Millisecond
+	addr, counts := startDelayDNS(t, ns, delay)
+
+	set := startSet(t, Config{Signals: []Signal{DNSLatency}})
+	if st := set.StatusOf(DNSLatency); st.State != On {
+		t.Fatalf("dns_latency %s: %s", st.State, st.Reason)
+	}
+	events, cancel := set.Subscribe(256)
+	defer cancel()
+
+	// Another process queries the same server at the same time: its
+	// exchanges must never be delivered.
+	child := startHelper(t, "dns", "SLO_PROBES_NETNS="+ns.path, "SLO_PROBES_ADDR="+addr,
+		"SLO_PROBES_QNAME=child-process.example.", "SLO_PROBES_N=3")
+
+	var conn *dns.Conn
+	c := &dns.Client{Timeout: 5 * time.Second}
+	if err := ns.do(func() (err error) {
+		conn, err = c.Dial(addr)
+		return err
+	}); err != nil {
+		t.Fatalf("dial in netns: %v", err)
+	}
+	defer conn.Close()
+	m := new(dns.Msg)
+	m.SetQuestion("slo-probe-test.example.", dns.TypeA)
+	t0 := time.Now()
+	if _, _, err := c.ExchangeWithConn(m, conn); err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	userRTT := time.Since(t0)
+	if err := child.wait(10 * time.Second); err != nil {
+		t.Fatalf("child: %v", err)
+	}
+	if n := counts("child-process.example."); n != 3 {
+		t.Fatalf("server saw %d child queries, want 3", n)
+	}
+	local := conn.LocalAddr().(*net.UDPAddr).AddrPort()
+
+	var got *Event
+	deadline := time.After(2 * time.Second)
+collect:
+	for {
+		select {
+		case ev := <-events:
+			if ev.PID != uint32(os.Getpid()) || strings.HasPrefix(ev.DNS.Name, "child-process") {
+				t.Errorf("event of another process delivered: %+v", ev)
+			}
+			if ev.DNS.Name == "slo-probe-test.example" && got == nil {
+				e := ev
+				got = &e
+			}
+		case <-deadline:
+			break collect
+		}
+	}
+	if got == nil {
+		t.Fatal("no dns_latency event for slo-probe-test.example")
+	}
+	t.Logf("dns event: %v name=%s qtype=%d rcode=%d server=%v local=%v (user-space RTT %v)",
+		got.Duration, got.DNS.Name, got.DNS.QType, got.DNS.Rcode, got.DNS.Server, got.Local, userRTT)
+	if d := got.Duration - delay; d < -20*time.Millisecond || d > 20*time.Millisecond {
+		t.Errorf("duration %v, want %v ± 20ms", got.Duration, delay)
+	}
+	if got.DNS.QType != dns.TypeA || got.DNS.Rcode != dns.RcodeSuccess || got.DNS.ID != m.Id {
+		t.Errorf("qtype %d rcode %d id %d, want A, NOERROR, %d", got.DNS.QType, got.DNS.Rcode, got.DNS.ID, m.Id)
+	}
+	if want := netip.MustParseAddrPort(addr); got.DNS.Server != want || got.Remote != want {
+		t.Errorf("server %v remote %v, want %v", got.DNS.Server, got.Remote, want)
+	}
+	if got.Local != local {
+		t.Errorf("local %v, want %v", got.Local, local)
+	}
+	if got.TID == 0 || got.Cookie == 0 {
+		t.Errorf("tid %d cookie %d, want both set", got.TID, got.Cookie)
+	}
+}
