@@ -76,19 +76,16 @@ func Bootstrap(a, b []float64, o BootstrapOptions) BootstrapResult {
 		res.Ratio = qb / qa
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x9e3779b97f4a7c15))
-	ra, rb := make([]float64, len(a)), make([]float64, len(b))
+	// A resample of a sorted sample is described by how many times each
+	// value is drawn; its order statistics follow from the cumulative
+	// counts, so no replicate needs sorting.
+	sa, sb := sortedCopy(a), sortedCopy(b)
+	ca, cb := make([]int, len(a)), make([]int, len(b))
 	ratios := make([]float64, 0, o.Resamples)
 	diffs := make([]float64, 0, o.Resamples)
 	for range o.Resamples {
-		for i := range ra {
-			ra[i] = a[rng.IntN(len(a))]
-		}
-		for i := range rb {
-			rb[i] = b[rng.IntN(len(b))]
-		}
-		slices.Sort(ra)
-		slices.Sort(rb)
-		xa, xb := quantileSorted(ra, o.Quantile), quantileSorted(rb, o.Quantile)
+		xa := resampleQuantile(rng, sa, ca, o.Quantile)
+		xb := resampleQuantile(rng, sb, cb, o.Quantile)
 		diffs = append(diffs, xb-xa)
 		if xa != 0 {
 			ratios = append(ratios, xb/xa)
@@ -103,6 +100,54 @@ func Bootstrap(a, b []float64, o BootstrapOptions) BootstrapResult {
 		res.RatioLo, res.RatioHi = percentileSorted(ratios, alpha), percentileSorted(ratios, 1-alpha)
 	}
 	return res
+}
+
+// resampleQuantile draws len(s) values from the ascending s with
+// replacement and returns the R8 q-quantile of the draw (as
+// quantileSorted would on the sorted draw). counts is scratch space of
+// len(s).
+func resampleQuantile(rng *rand.Rand, s []float64, counts []int, q float64) float64 {
+	clear(counts)
+	for range s {
+		counts[rng.IntN(len(s))]++
+	}
+	n := len(s)
+	// The order statistics quantileSorted needs: k (1-based) and k+1.
+	var k int
+	var frac float64
+	switch {
+	case q <= 0:
+		k, frac = 1, 0
+	case q >= 1:
+		k, frac = n, 0
+	default:
+		h := 1/3.0 + q*(float64(n)+1/3.0)
+		kf, f := math.Modf(h)
+		k, frac = int(kf), f
+		if k <= 0 {
+			k, frac = 1, 0
+		} else if k >= n {
+			k, frac = n, 0
+		}
+	}
+	lo := orderStat(s, counts, k)
+	if frac == 0 {
+		return lo
+	}
+	return lo + frac*(orderStat(s, counts, k+1)-lo)
+}
+
+// orderStat returns the k-th smallest (1-based) value of the draw given by
+// counts over the ascending s.
+func orderStat(s []float64, counts []int, k int) float64 {
+	cum := 0
+	for i, c := range counts {
+		cum += c
+		if cum >= k {
+			return s[i]
+		}
+	}
+	return s[len(s)-1]
 }
 
 // percentileSorted is the linear-interpolation (R7) percentile of the

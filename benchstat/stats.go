@@ -343,6 +343,12 @@ func MannWhitneyU(a, b []float64) (UTest, error) {
 		// Double the smaller tail at the observed U: P(U ≤ u1) and
 		// P(U ≥ u1) = P(U' ≤ n1·n2 − u1) for the mirror statistic U' of b.
 		res.Exact = true
+		if !hasTies {
+			// The null distribution is symmetric: both tails are the
+			// lower tail at min(U, U').
+			res.P = min(1, 2*uCDFNoTies(n1, n2, int(min(u1, float64(n1*n2)-u1))))
+			return res, nil
+		}
 		lower := uCDF(n1, u1, ties, twoRank)
 		upper := uCDF(n2, float64(n1*n2)-u1, ties, twoRank)
 		res.P = min(1, 2*min(lower, upper))
@@ -415,6 +421,46 @@ func uCDF(n1 int, u float64, ties, twoRank []int) float64 {
 		count += w
 	}
 	return count / chooseF(total, n1)
+}
+
+// uCDFNoTies returns P(U ≤ u) for samples of m and n distinct values under
+// the null hypothesis, from the recurrence on the largest pooled value:
+// f(m, n, u) = f(m−1, n, u−n) + f(m, n−1, u), f(·, ·, 0)-only at m·n = 0.
+// It costs O(m·n·u) additions of non-negative counts.
+func uCDFNoTies(m, n, u int) float64 {
+	if u < 0 {
+		return 0
+	}
+	if u >= m*n {
+		return 1
+	}
+	w := u + 1
+	// prev[j*w+v] = f(i−1, j, v); cur[j*w+v] = f(i, j, v).
+	prev := make([]float64, (n+1)*w)
+	cur := make([]float64, (n+1)*w)
+	for j := 0; j <= n; j++ {
+		prev[j*w] = 1 // f(0, j, 0) = 1
+	}
+	for i := 1; i <= m; i++ {
+		clear(cur)
+		cur[0] = 1 // f(i, 0, 0) = 1
+		for j := 1; j <= n; j++ {
+			row, left, up := cur[j*w:(j+1)*w], cur[(j-1)*w:j*w], prev[j*w:(j+1)*w]
+			for v := range row {
+				c := left[v]
+				if v >= j {
+					c += up[v-j]
+				}
+				row[v] = c
+			}
+		}
+		prev, cur = cur, prev
+	}
+	var count float64
+	for _, c := range prev[n*w : (n+1)*w] {
+		count += c
+	}
+	return count / chooseF(m+n, m)
 }
 
 // binom is C(n, k) for the small group sizes of uCDF.
