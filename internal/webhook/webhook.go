@@ -245,7 +245,7 @@ func (s *Sender) Close(ctx context.Context) error {
 			pending := len(s.queue)
 			s.cancel()
 			<-s.done
-			err = fmt.Errorf("webhook: close: abandoned %d queued payload(s) and the one in flight: %w", pending, ctx.Err())
+			err = fmt.Errorf("webhook: close: abandoned %d queued payload(s): %w", pending, ctx.Err())
 		}
 	}
 	s.cancel()

@@ -464,14 +464,28 @@ func TestStatusError(t *testing.T) {
 	}
 }
 
+// BenchmarkEnqueue measures Enqueue against an endpoint that never answers,
+// so that after the first QueueSize calls every call takes the drop path: the
+// cost a request path pays when the sink is down.
 func BenchmarkEnqueue(b *testing.B) {
-	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
 	defer srv.Close()
+	defer close(release)
 	s, err := webhook.New(webhook.Config{URL: srv.URL, QueueSize: 1024})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer func() { _ = s.Close(context.Background()) }()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		defer cancel()
+		_ = s.Close(ctx)
+	}()
 	body := []byte(`{"incident_id":"i-1","service":"rag"}`)
 	b.ReportAllocs()
 	for b.Loop() {
