@@ -2,6 +2,7 @@ package burn
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -130,4 +131,62 @@ func FuzzSeries(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestAlerterInvariants drives an Alerter with random bursts and checks:
+// a reported alert holds and is more severe than what was active; a rule is
+// reported again only after a step at which both its windows were at or
+// below its factor.
+func TestAlerterInvariants(t *testing.T) {
+	rules := DefaultRules()
+	for seed := range uint64(4) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		s, _ := NewSeries(0.99, 0)
+		al, err := NewAlerter(s, rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		cleared := make([]bool, len(rules)) // since the rule was last reported
+		for i := range cleared {
+			cleared[i] = true
+		}
+		reports := 0
+		badFrac := 0.0
+		for range 3000 {
+			now = now.Add(time.Duration(rng.Int64N(int64(2 * time.Minute))))
+			if rng.IntN(40) == 0 { // change regime
+				badFrac = []float64{0, 0.005, 0.02, 0.1, 0.5}[rng.IntN(5)]
+			}
+			for range rng.IntN(50) {
+				s.Add(now, rng.Float64() >= badFrac)
+			}
+			before := al.Active()
+			a, ok := al.Fire(now)
+			for i, r := range rules {
+				if s.BurnRate(now, r.Long) <= r.Factor && s.BurnRate(now, r.Short) <= r.Factor {
+					cleared[i] = true
+				}
+			}
+			if !ok {
+				continue
+			}
+			reports++
+			if !(a.LongBurn > a.Rule.Factor && a.ShortBurn > a.Rule.Factor) || a.Severity <= before {
+				t.Fatalf("seed %d: reported %+v with %v active", seed, a, before)
+			}
+			i := slices.Index(rules, a.Rule)
+			if !cleared[i] {
+				t.Fatalf("seed %d: rule %d reported again without clearing", seed, i)
+			}
+			cleared[i] = false
+			if al.Active() != a.Severity {
+				t.Fatalf("seed %d: Active %v after reporting %v", seed, al.Active(), a.Severity)
+			}
+		}
+		t.Logf("seed %d: %d alerts", seed, reports)
+		if reports == 0 {
+			t.Errorf("seed %d: no alerts at all; the test exercises nothing", seed)
+		}
+	}
 }
