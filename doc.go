@@ -1,4 +1,59 @@
-// Package slo measures how fast tokens reach the user of an LLM-serving Go
-// process and, when a service-level objective is missed, which layer of the
-// machine is to blame.
+// Package slo measures how fast tokens reach the users of an LLM-serving Go
+// process — time to first byte, time to first token, inter-token latency,
+// time per output token, decode tokens/s, end-to-end latency, token usage and
+// errors — judges every request against service-level objectives, keeps error
+// budgets and multi-window burn rates in-process, and raises an [Incident]
+// seconds after a burn-rate alert condition starts to hold.
+//
+// # Quick start
+//
+//	t, err := slo.New(slo.WithObjectives(slo.TTFT(500*time.Millisecond, 0.99)))
+//	if err != nil {
+//		return err
+//	}
+//	defer t.Close()
+//	http.Handle("/v1/chat/completions", t.Instrument(chatHandler))
+//
+// # Concepts
+//
+// [Tracker.Instrument] wraps a handler. Every Write and Flush of the response
+// passes byte-for-byte unchanged through an incremental stream observer that
+// recognises the format (SSE, NDJSON, JSON, text) and the dialect (OpenAI chat
+// completions, OpenAI Responses, Anthropic messages, Ollama) and notes, in
+// monotonic time, the first body byte (TTFB), the first chunk that carries
+// output (TTFT), the gaps between output chunks (ITL), the end (E2E), and the
+// usage the stream reports. The definitions:
+//
+//   - TTFB: request start → first response body byte.
+//   - TTFT: request start → first chunk carrying output (text, tool-call or
+//     reasoning delta); the first chunk when the dialect is unknown. Not
+//     recorded for a non-streaming response.
+//   - TPOT: (E2E − TTFT) / (output tokens − 1). Decode tokens/s: its inverse.
+//   - Output tokens: the stream's own usage when present, else the handler's
+//     report ([Request.Usage], [Request.Tokens]), else the number of output
+//     chunks, marked estimated (llm.slo.tokens.estimated=true).
+//
+// The results go to the request's span (the one otelhttp started, or one
+// Instrument starts), to OpenTelemetry metrics named by the GenAI semantic
+// conventions (gen_ai.server.time_to_first_token, …) with the specification's
+// bucket boundaries, and, with [WithRegisterer], to Prometheus.
+//
+// An [Objective] such as [TTFT](500ms, 0.99) judges each request good or bad.
+// Burn rates are kept over 5m, 30m, 1h, 6h, 1d and 3d in bounded memory; an
+// incident is raised when the 1h and 5m burn rates both exceed 14.4 or the 6h
+// and 30m both exceed 6 (page), or the 3d and 6h both exceed 1 (ticket), and
+// goes to the sinks given with [WithIncidentSink] ([SlogSink], [NewWebhookSink]).
+//
+// # Concurrency
+//
+// A [Tracker] and a [Request] are safe for concurrent use. Incidents are
+// evaluated and delivered on the tracker's single background goroutine; the
+// request path never waits for a sink.
+//
+// # Errors
+//
+// [New] fails only on invalid options. A failure that merely degrades the
+// tracker (an instrument that cannot be created, a sink that fails) goes to the
+// error handler ([WithErrorHandler], default otel.Handle) and never to the
+// request. Prompt and completion text are never recorded.
 package slo

@@ -160,3 +160,13 @@ const (
 	MetricCorrelation        = "llm.slo.correlation"                  // counter, by tier and enriched
 	MetricDropped            = "llm.slo.dropped"                      // counter, by cause
 )
+
+// Metric and attribute names of the tracker's own instruments.
+const (
+	// MetricServerTokenUsage is the per-request token usage histogram of the server side, by gen_ai.token.type.
+	MetricServerTokenUsage = "llm.slo.server.token.usage"
+	// SLOWindow is llm.slo.window: the window of a burn-rate gauge ("5m", "1h", ...).
+	SLOWindow = attribute.Key("llm.slo.window")
+	// SLOSeverity is llm.slo.severity: "page" or "ticket".
+	SLOSeverity = attribute.Key("llm.slo.severity")
+)

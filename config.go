@@ -1,0 +1,203 @@
+package slo
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// config is the resolved configuration of a Tracker.
+type config struct {
+	tracerProvider trace.TracerProvider
+	meterProvider  metric.MeterProvider
+	propagators    propagation.TextMapPropagator
+	registerer     prometheus.Registerer
+	objectives     []Objective
+	logger         *slog.Logger
+	sinks          []IncidentSink
+	service        string
+	cluster        string
+	namespace      string
+	errorHandler   func(error)
+	budgetPeriod   time.Duration
+	evalInterval   time.Duration
+	exemplars      int
+	recordContent  bool
+	now            func() time.Time
+}
+
+// Option configures a [Tracker]. Options are applied in order; a later option
+// overrides an earlier one.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+func newConfig(opts []Option) *config {
+	c := &config{
+		budgetPeriod: 30 * 24 * time.Hour,
+		evalInterval: time.Second,
+		exemplars:    10,
+		service:      "unknown_service",
+		now:          time.Now,
+	}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(c)
+		}
+	}
+	// The otel globals are read once, here, and never written.
+	if c.tracerProvider == nil {
+		c.tracerProvider = otel.GetTracerProvider()
+	}
+	if c.meterProvider == nil {
+		c.meterProvider = otel.GetMeterProvider()
+	}
+	if c.propagators == nil {
+		c.propagators = otel.GetTextMapPropagator()
+	}
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
+	if c.errorHandler == nil {
+		c.errorHandler = otel.Handle
+	}
+	return c
+}
+
+// WithTracerProvider sets the TracerProvider used for server and client spans.
+// The default is the global provider at the time [New] is called. A nil
+// provider is ignored.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(c *config) {
+		if tp != nil {
+			c.tracerProvider = tp
+		}
+	})
+}
+
+// WithMeterProvider sets the MeterProvider used for the OpenTelemetry metrics.
+// The default is the global provider at the time [New] is called. A nil
+// provider is ignored.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c *config) {
+		if mp != nil {
+			c.meterProvider = mp
+		}
+	})
+}
+
+// WithPropagators sets the propagators used to extract the incoming trace
+// context when no span is active yet. The default is the global propagator at
+// the time [New] is called. A nil value is ignored.
+func WithPropagators(p propagation.TextMapPropagator) Option {
+	return optionFunc(func(c *config) {
+		if p != nil {
+			c.propagators = p
+		}
+	})
+}
+
+// WithRegisterer registers the tracker's Prometheus collectors with r. The
+// default is none: no Prometheus metrics. [Tracker.Close] unregisters them.
+// A nil registerer is ignored.
+func WithRegisterer(r prometheus.Registerer) Option {
+	return optionFunc(func(c *config) {
+		if r != nil {
+			c.registerer = r
+		}
+	})
+}
+
+// WithObjectives adds service-level objectives judged on every request. The
+// default is none: SLIs are still measured and exported, nothing is judged.
+func WithObjectives(objs ...Objective) Option {
+	return optionFunc(func(c *config) { c.objectives = append(c.objectives, objs...) })
+}
+
+// WithLogger sets the logger for the tracker's own diagnostics (at most one
+// line per cause). The default discards everything. A nil logger is ignored.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	})
+}
+
+// WithIncidentSink adds destinations for incidents raised by burn-rate alerts.
+// The tracker delivers from its own goroutine, never from a request. A sink
+// that also has a Close(context.Context) error method is closed by
+// [Tracker.Close]. Nil sinks are ignored.
+func WithIncidentSink(sinks ...IncidentSink) Option {
+	return optionFunc(func(c *config) {
+		for _, s := range sinks {
+			if s != nil {
+				c.sinks = append(c.sinks, s)
+			}
+		}
+	})
+}
+
+// WithService names the service in incidents and SLO events. The default is
+// "unknown_service".
+func WithService(name string) Option {
+	return optionFunc(func(c *config) {
+		if name != "" {
+			c.service = name
+		}
+	})
+}
+
+// WithCluster sets the cluster and namespace reported in incidents. Empty
+// values are left out of the output.
+func WithCluster(cluster, namespace string) Option {
+	return optionFunc(func(c *config) {
+		c.cluster, c.namespace = cluster, namespace
+	})
+}
+
+// WithErrorHandler receives errors that happen in the background (a failed
+// sink delivery, a metric registration). The default is otel.Handle. A nil
+// handler is ignored.
+func WithErrorHandler(h func(error)) Option {
+	return optionFunc(func(c *config) {
+		if h != nil {
+			c.errorHandler = h
+		}
+	})
+}
+
+// WithBudgetPeriod sets the period over which error budgets are computed.
+// The default is 30 days. Values under an hour are ignored.
+func WithBudgetPeriod(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d >= time.Hour {
+			c.budgetPeriod = d
+		}
+	})
+}
+
+// WithRecordContent allows prompt and completion text on spans. The default
+// is off, and this version never records content even when allowed; the
+// option exists so that a future version cannot start doing it silently.
+func WithRecordContent(on bool) Option {
+	return optionFunc(func(c *config) { c.recordContent = on })
+}
+
+// withClock replaces the clock; for tests.
+func withClock(now func() time.Time) Option {
+	return optionFunc(func(c *config) {
+		if now != nil {
+			c.now = now
+		}
+	})
+}

@@ -1,0 +1,189 @@
+package slo
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+	"unsafe"
+
+	"github.com/felixge/httpsnoop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Instrument wraps h so that every request it serves is measured: TTFB, TTFT,
+// inter-token latency, TPOT, decode tokens/s, end-to-end latency, token usage
+// and errors, exported as span attributes and metrics and judged against the
+// tracker's objectives.
+//
+// The response bytes pass through unchanged, and the wrapped ResponseWriter
+// keeps the optional interfaces of the original (http.Flusher, http.Hijacker,
+// io.ReaderFrom, http.Pusher) and supports http.ResponseController. When a
+// span is already active in the request context (otelhttp.NewHandler outside
+// Instrument), that span is enriched; otherwise Instrument starts a server
+// span, continuing the trace context of the incoming headers.
+//
+// A panic in h is recorded (as a failed request) and re-panicked, so net/http
+// handles it as it would without instrumentation.
+func (t *Tracker) Instrument(h http.Handler) http.Handler {
+	if h == nil {
+		h = http.NotFoundHandler()
+	}
+	return &handler{t: t, next: h}
+}
+
+// Instrument wraps h with the default tracker; see [Tracker.Instrument] and
+// [Default].
+func Instrument(h http.Handler) http.Handler {
+	return Default().Instrument(h)
+}
+
+type handler struct {
+	t    *Tracker
+	next http.Handler
+}
+
+func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t := hd.t
+	rq := &Request{t: t, start: time.Now(), route: r.Pattern, inTokens: -1, outTokens: -1}
+	rq.requestID = r.Header.Get("X-Request-Id")
+	if rq.route == "" {
+		rq.route = r.URL.Path
+	}
+	ctx := r.Context()
+	rq.span = trace.SpanFromContext(ctx)
+	if !rq.span.SpanContext().IsValid() {
+		ctx = t.cfg.propagators.Extract(ctx, propagation.HeaderCarrier(r.Header))
+		name := r.Method
+		if r.Pattern != "" {
+			name = r.Pattern
+			if r.Method != "" && !hasMethodPrefix(r.Pattern) {
+				name = r.Method + " " + r.Pattern
+			}
+		}
+		ctx, rq.span = t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(rq.start))
+		rq.own = true
+	}
+	ctx = contextWithRequest(ctx, rq)
+
+	ww := httpsnoop.Wrap(w, httpsnoop.Hooks{
+		WriteHeader: func(next httpsnoop.WriteHeaderFunc) httpsnoop.WriteHeaderFunc {
+			return func(code int) {
+				if rq.status == 0 && code >= 200 || code == http.StatusSwitchingProtocols {
+					rq.status = code
+				}
+				next(code)
+			}
+		},
+		Write: func(next httpsnoop.WriteFunc) httpsnoop.WriteFunc {
+			return func(p []byte) (int, error) {
+				n, err := next(p)
+				if n > 0 {
+					if rq.status == 0 {
+						rq.status = http.StatusOK
+					}
+					rq.onWrite(p[:n], time.Now(), w.Header().Get("Content-Type"))
+				}
+				if err != nil {
+					rq.writeErr = true
+				}
+				return n, err
+			}
+		},
+		WriteString: func(next httpsnoop.WriteStringFunc) httpsnoop.WriteStringFunc {
+			return func(s string) (int, error) {
+				n, err := next(s)
+				if n > 0 {
+					if rq.status == 0 {
+						rq.status = http.StatusOK
+					}
+					// The observer only reads the bytes and never keeps them.
+					rq.onWrite(unsafe.Slice(unsafe.StringData(s), n), time.Now(), w.Header().Get("Content-Type"))
+				}
+				if err != nil {
+					rq.writeErr = true
+				}
+				return n, err
+			}
+		},
+		Flush: func(next httpsnoop.FlushFunc) httpsnoop.FlushFunc {
+			return func() {
+				rq.flushed = true
+				next()
+			}
+		},
+		ReadFrom: func(next httpsnoop.ReadFromFunc) httpsnoop.ReadFromFunc {
+			// Passed through untouched so sendfile keeps working; the bytes
+			// are counted but not decoded (io.Copy of a file is no token stream).
+			return func(src io.Reader) (int64, error) {
+				if rq.status == 0 {
+					rq.status = http.StatusOK
+				}
+				start := time.Now()
+				n, err := next(src)
+				if n > 0 && rq.bytes == 0 {
+					rq.firstByte = start
+				}
+				rq.bytes += n
+				if err != nil {
+					rq.writeErr = true
+				}
+				return n, err
+			}
+		},
+		Hijack: func(next httpsnoop.HijackFunc) httpsnoop.HijackFunc {
+			return func() (net.Conn, *bufio.ReadWriter, error) {
+				c, rw, err := next()
+				if err == nil {
+					rq.hijacked = true
+					if rq.status == 0 {
+						rq.status = http.StatusSwitchingProtocols
+					}
+				}
+				return c, rw, err
+			}
+		},
+	})
+
+	defer func() {
+		if p := recover(); p != nil {
+			rq.panicked = true
+			t.finish(rq, ctx.Err())
+			panic(p)
+		}
+	}()
+	hd.next.ServeHTTP(ww, r.WithContext(ctx))
+	t.finish(rq, ctx.Err())
+}
+
+func hasMethodPrefix(pattern string) bool {
+	for i := 0; i < len(pattern); i++ {
+		switch c := pattern[i]; {
+		case c == ' ':
+			return i > 0
+		case c < 'A' || c > 'Z':
+			return false
+		}
+	}
+	return false
+}
+
+// httpStatusText returns the status code as error.type; common codes do not allocate.
+func httpStatusText(code int) string {
+	switch code {
+	case 429:
+		return "429"
+	case 500:
+		return "500"
+	case 502:
+		return "502"
+	case 503:
+		return "503"
+	case 504:
+		return "504"
+	}
+	return strconv.Itoa(code)
+}

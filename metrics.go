@@ -1,0 +1,178 @@
+package slo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/llmslo/slo/semconv"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/semconv/v1.41.0/genaiconv"
+)
+
+// Explicit bucket boundaries from the OpenTelemetry GenAI semantic conventions.
+var (
+	bucketsTTFT     = []float64{0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0}
+	bucketsTPOT     = []float64{0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5}
+	bucketsDuration = []float64{0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92}
+	bucketsTokens   = []float64{1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864}
+	bucketsTPS      = []float64{1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 1000}
+)
+
+// ScopeName is the instrumentation scope of the tracker's tracer and meter.
+const ScopeName = "github.com/llmslo/slo"
+
+// otelInstruments are the OpenTelemetry instruments of the server side.
+type otelInstruments struct {
+	ttft     genaiconv.ServerTimeToFirstToken
+	tpot     genaiconv.ServerTimePerOutputToken
+	duration genaiconv.ServerRequestDuration
+	tokens   metric.Int64Histogram
+	ttfb     metric.Float64Histogram
+	tps      metric.Float64Histogram
+	requests metric.Int64Counter
+	incident metric.Int64Counter
+	burnReg  metric.Registration
+}
+
+func newOTelInstruments(m metric.Meter) (*otelInstruments, error) {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	o := &otelInstruments{}
+	var err error
+	o.ttft, err = genaiconv.NewServerTimeToFirstToken(m, metric.WithExplicitBucketBoundaries(bucketsTTFT...))
+	add(err)
+	o.tpot, err = genaiconv.NewServerTimePerOutputToken(m, metric.WithExplicitBucketBoundaries(bucketsTPOT...))
+	add(err)
+	o.duration, err = genaiconv.NewServerRequestDuration(m, metric.WithExplicitBucketBoundaries(bucketsDuration...))
+	add(err)
+	o.tokens, err = m.Int64Histogram(semconv.MetricServerTokenUsage, metric.WithUnit("{token}"),
+		metric.WithDescription("Tokens used per request served, by gen_ai.token.type."),
+		metric.WithExplicitBucketBoundaries(bucketsTokens...))
+	add(err)
+	o.ttfb, err = m.Float64Histogram(semconv.MetricServerTTFB, metric.WithUnit("s"),
+		metric.WithDescription("Time from request start to the first response body byte."),
+		metric.WithExplicitBucketBoundaries(bucketsTTFT...))
+	add(err)
+	o.tps, err = m.Float64Histogram(semconv.MetricServerTokensPerSec, metric.WithUnit("{token}/s"),
+		metric.WithDescription("Decode rate: (output tokens - 1) / (E2E - TTFT)."),
+		metric.WithExplicitBucketBoundaries(bucketsTPS...))
+	add(err)
+	o.requests, err = m.Int64Counter(semconv.MetricRequests, metric.WithUnit("{request}"),
+		metric.WithDescription("Requests judged by an SLO objective, by objective and good."))
+	add(err)
+	o.incident, err = m.Int64Counter(semconv.MetricIncidents, metric.WithUnit("{incident}"),
+		metric.WithDescription("Incidents raised by burn-rate alerts."))
+	add(err)
+	return o, errors.Join(errs...)
+}
+
+// promMetrics mirror the OTel instruments for a Prometheus registry.
+type promMetrics struct {
+	reg        prometheus.Registerer
+	collectors []prometheus.Collector
+	ttft       *prometheus.HistogramVec
+	tpot       *prometheus.HistogramVec
+	duration   *prometheus.HistogramVec
+	ttfb       *prometheus.HistogramVec
+	tps        *prometheus.HistogramVec
+	tokens     *prometheus.HistogramVec
+	requests   *prometheus.CounterVec
+	incidents  *prometheus.CounterVec
+}
+
+var promBaseLabels = []string{"gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model"}
+
+func newPromMetrics(reg prometheus.Registerer, t *Tracker) (*promMetrics, error) {
+	p := &promMetrics{reg: reg}
+	h := func(name, help string, buckets []float64, extra ...string) *prometheus.HistogramVec {
+		v := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets},
+			append(append([]string(nil), promBaseLabels...), extra...))
+		p.collectors = append(p.collectors, v)
+		return v
+	}
+	p.ttft = h("gen_ai_server_time_to_first_token_seconds", "Time to generate the first output token (streaming responses).", bucketsTTFT)
+	p.tpot = h("gen_ai_server_time_per_output_token_seconds", "Time per output token after the first one.", bucketsTPOT)
+	p.duration = h("gen_ai_server_request_duration_seconds", "GenAI server request duration, start to last byte.", bucketsDuration, "error_type")
+	p.ttfb = h("llm_slo_server_time_to_first_byte_seconds", "Time from request start to the first response body byte.", bucketsTTFT)
+	p.tps = h("llm_slo_server_decode_tokens_per_sec", "Decode rate: (output tokens - 1) / (E2E - TTFT).", bucketsTPS)
+	p.tokens = h("llm_slo_server_token_usage_tokens", "Tokens used per request served.", bucketsTokens, "gen_ai_token_type")
+	p.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "llm_slo_requests_total",
+		Help: "Requests judged by an SLO objective."}, []string{"objective", "good"})
+	p.incidents = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "llm_slo_incidents_total",
+		Help: "Incidents raised by burn-rate alerts."}, []string{"objective", "severity"})
+	p.collectors = append(p.collectors, p.requests, p.incidents, &budgetCollector{t: t})
+	for i, c := range p.collectors {
+		if err := reg.Register(c); err != nil {
+			for _, done := range p.collectors[:i] {
+				reg.Unregister(done)
+			}
+			return nil, fmt.Errorf("register prometheus collector: %w", err)
+		}
+	}
+	return p, nil
+}
+
+func (p *promMetrics) unregister() {
+	for _, c := range p.collectors {
+		p.reg.Unregister(c)
+	}
+}
+
+var (
+	descBurnRate = prometheus.NewDesc("llm_slo_burn_rate", "Error-budget burn rate of an objective over a window.",
+		[]string{"objective", "window"}, nil)
+	descBudget = prometheus.NewDesc("llm_slo_error_budget_remaining", "Remaining error budget over the budget period (1 = untouched, < 0 = exhausted).",
+		[]string{"objective"}, nil)
+	descTarget = prometheus.NewDesc("llm_slo_objective_target", "Target share of good requests of an objective.",
+		[]string{"objective"}, nil)
+)
+
+// budgetCollector exposes live burn rates and budgets at scrape time.
+type budgetCollector struct{ t *Tracker }
+
+func (c *budgetCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descBurnRate
+	ch <- descBudget
+	ch <- descTarget
+}
+
+func (c *budgetCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, b := range c.t.Budget() {
+		for _, w := range b.BurnRates {
+			ch <- prometheus.MustNewConstMetric(descBurnRate, prometheus.GaugeValue, w.Rate, b.Objective, w.Window)
+		}
+		ch <- prometheus.MustNewConstMetric(descBudget, prometheus.GaugeValue, b.Remaining, b.Objective)
+		ch <- prometheus.MustNewConstMetric(descTarget, prometheus.GaugeValue, b.Target, b.Objective)
+	}
+}
+
+// registerBurnGauges exports the burn rates and budgets as OTel observable gauges.
+func (o *otelInstruments) registerBurnGauges(m metric.Meter, t *Tracker) error {
+	burn, err := m.Float64ObservableGauge(semconv.MetricBurnRate, metric.WithUnit("1"),
+		metric.WithDescription("Error-budget burn rate of an objective over a window."))
+	if err != nil {
+		return err
+	}
+	budget, err := m.Float64ObservableGauge(semconv.MetricBudgetRemaining, metric.WithUnit("1"),
+		metric.WithDescription("Remaining error budget over the budget period."))
+	if err != nil {
+		return err
+	}
+	o.burnReg, err = m.RegisterCallback(func(_ context.Context, obs metric.Observer) error {
+		for _, b := range t.Budget() {
+			obj := semconv.SLOObjective.String(b.Objective)
+			for _, w := range b.BurnRates {
+				obs.ObserveFloat64(burn, w.Rate, metric.WithAttributes(obj, semconv.SLOWindow.String(w.Window)))
+			}
+			obs.ObserveFloat64(budget, b.Remaining, metric.WithAttributes(obj))
+		}
+		return nil
+	}, burn, budget)
+	return err
+}

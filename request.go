@@ -1,0 +1,287 @@
+package slo
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/llmslo/slo/internal/stream"
+	"go.opentelemetry.io/otel/trace"
+)
+
+type requestKey struct{}
+
+// Request is the per-request handle that [Tracker.Instrument] puts in the
+// request's context. A handler uses it to report what the response stream
+// cannot show: the model, token usage, the provider. Get it with [RequestFrom].
+//
+// All methods are safe on a nil *Request (they do nothing) and safe for
+// concurrent use. Reports made after the handler returned are ignored.
+type Request struct {
+	t     *Tracker
+	start time.Time
+	route string
+	span  trace.Span
+	own   bool // the span was started by us and must be ended by us
+
+	// Observation state, written only by the goroutine that writes the response.
+	obs        *stream.Observer
+	now        time.Time // timestamp of the Write being observed
+	status     int
+	bytes      int64
+	firstByte  time.Time
+	firstOut   time.Time
+	lastOut    time.Time
+	outChunks  int64
+	itlMax     time.Duration
+	flushed    bool
+	hijacked   bool
+	panicked   bool
+	writeErr   bool
+	streamErr  bool
+	finishText string
+	requestID  string
+
+	mu           sync.Mutex // guards the fields below
+	done         bool
+	model        string
+	provider     string
+	operation    string
+	inTokens     int64 // -1 when not reported
+	outTokens    int64 // -1 when not reported
+	providerWait time.Duration
+}
+
+// RequestFrom returns the [Request] of the instrumented request ctx belongs
+// to, or nil when there is none. The nil *Request is usable.
+func RequestFrom(ctx context.Context) *Request {
+	if ctx == nil {
+		return nil
+	}
+	r, _ := ctx.Value(requestKey{}).(*Request)
+	return r
+}
+
+// Model reports the model that serves the request (gen_ai.request.model).
+func (r *Request) Model(model string) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	if !r.done {
+		r.model = model
+	}
+	r.mu.Unlock()
+}
+
+// Provider reports the GenAI provider behind the request
+// (gen_ai.provider.name, e.g. "openai", "anthropic", "ollama").
+func (r *Request) Provider(name string) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	if !r.done {
+		r.provider = name
+	}
+	r.mu.Unlock()
+}
+
+// Operation reports the GenAI operation (gen_ai.operation.name); the default
+// is "chat".
+func (r *Request) Operation(name string) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	if !r.done {
+		r.operation = name
+	}
+	r.mu.Unlock()
+}
+
+// Usage reports input and output token counts. Usage reported inside the
+// response stream takes precedence; negative values mean "unknown".
+func (r *Request) Usage(input, output int64) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	if !r.done {
+		r.inTokens, r.outTokens = max(input, -1), max(output, -1)
+	}
+	r.mu.Unlock()
+}
+
+// Tokens reports the number of output tokens, when the handler knows it but
+// not the input count. It is shorthand for Usage with an unknown input count
+// that keeps an input count reported before.
+func (r *Request) Tokens(output int64) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	if !r.done {
+		r.outTokens = max(output, -1)
+	}
+	r.mu.Unlock()
+}
+
+// addProviderWait adds time spent waiting on an outbound provider call.
+func (r *Request) addProviderWait(d time.Duration) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	if !r.done {
+		r.providerWait += d
+	}
+	r.mu.Unlock()
+}
+
+// onWrite observes p, written at now, on the response.
+func (r *Request) onWrite(p []byte, now time.Time, contentType string) {
+	if len(p) == 0 {
+		return
+	}
+	if r.bytes == 0 {
+		r.firstByte = now
+		r.obs = r.t.getObserver(contentType, r.onEvent)
+	}
+	r.bytes += int64(len(p))
+	r.now = now
+	r.obs.Write(p)
+}
+
+// onEvent is the stream observer's sink; it runs inside onWrite.
+func (r *Request) onEvent(ev stream.Event) {
+	if ev.Error {
+		r.streamErr = true
+	}
+	if ev.FinishReason != "" {
+		r.finishText = ev.FinishReason
+	}
+	if !ev.Output {
+		return
+	}
+	if r.outChunks == 0 {
+		r.firstOut = r.now
+	} else if gap := r.now.Sub(r.lastOut); gap > r.itlMax {
+		r.itlMax = gap
+	}
+	r.lastOut = r.now
+	r.outChunks++
+}
+
+// sli holds the indicators of one finished request, per DESIGN.md §3.
+type sli struct {
+	e2e, ttfb, ttft, tpot     time.Duration
+	hasTTFB, hasTTFT, hasTPOT bool
+	itlMax, itlMean           time.Duration
+	tokensPerSec              float64
+	inTokens, outTokens       int64 // -1 = unknown
+	estimated                 bool
+	streaming                 bool
+	failed, cancelled         bool
+	errorType                 string
+	status                    int
+	outChunks                 int64
+	route, model, respModel   string
+	provider, operation       string
+	finishReason              string
+	format, dialect           string
+	providerWait              time.Duration
+	hijacked                  bool
+}
+
+// compute derives the SLIs at end, the moment the handler returned.
+func (r *Request) compute(end time.Time, ctxErr error) sli {
+	s := sli{e2e: end.Sub(r.start), inTokens: -1, outTokens: -1, status: r.status, route: r.route,
+		outChunks: r.outChunks, finishReason: r.finishText, hijacked: r.hijacked}
+	if s.status == 0 {
+		s.status = 200
+	}
+	r.mu.Lock()
+	r.done = true
+	s.model, s.provider, s.operation = r.model, r.provider, r.operation
+	s.providerWait = r.providerWait
+	explicitIn, explicitOut := r.inTokens, r.outTokens
+	r.mu.Unlock()
+
+	s.format, s.dialect = "unknown", "unknown"
+	var streamUsage stream.Usage
+	var hasStreamUsage bool
+	if r.obs != nil {
+		r.obs.Close() // may deliver a trailing event
+		f := r.obs.Format()
+		s.format, s.dialect = f.String(), r.obs.Dialect().String()
+		s.streaming = f == stream.FormatSSE || f == stream.FormatNDJSON || (r.flushed && f != stream.FormatJSON)
+		streamUsage, hasStreamUsage = r.obs.Usage()
+		s.respModel = r.obs.Model()
+	}
+	if r.bytes > 0 {
+		s.ttfb, s.hasTTFB = r.firstByte.Sub(r.start), true
+	}
+	if s.streaming && r.outChunks > 0 {
+		s.ttft, s.hasTTFT = r.firstOut.Sub(r.start), true
+		if r.outChunks > 1 {
+			s.itlMax = r.itlMax
+			s.itlMean = r.lastOut.Sub(r.firstOut) / time.Duration(r.outChunks-1)
+		}
+	}
+	// Output tokens: the stream's own usage is authoritative, then the
+	// handler's report, then the count of output chunks (estimated).
+	switch {
+	case hasStreamUsage && streamUsage.Output >= 0:
+		s.outTokens = streamUsage.Output
+	case explicitOut >= 0:
+		s.outTokens = explicitOut
+	case r.outChunks > 0:
+		s.outTokens, s.estimated = r.outChunks, true
+	}
+	switch {
+	case hasStreamUsage && streamUsage.Input >= 0:
+		s.inTokens = streamUsage.Input
+	case explicitIn >= 0:
+		s.inTokens = explicitIn
+	}
+	if s.hasTTFT && s.outTokens >= 2 {
+		decode := s.e2e - s.ttft
+		s.tpot, s.hasTPOT = decode/time.Duration(s.outTokens-1), true
+		if decode > 0 {
+			s.tokensPerSec = float64(s.outTokens-1) / decode.Seconds()
+		}
+	}
+	switch {
+	case r.panicked:
+		s.failed, s.errorType, s.status = true, "panic", 500
+	case ctxErr != nil || r.writeErr:
+		s.cancelled, s.errorType = true, "cancelled"
+	case s.status >= 500 || s.status == 429:
+		s.failed, s.errorType = true, httpStatusText(s.status)
+	case r.streamErr:
+		s.failed, s.errorType = true, "stream_error"
+	}
+	if s.model == "" {
+		s.model = s.respModel
+	}
+	if s.operation == "" {
+		s.operation = "chat"
+	}
+	if s.provider == "" {
+		s.provider = providerForDialect(s.dialect)
+	}
+	return s
+}
+
+func providerForDialect(d string) string {
+	switch d {
+	case "openai_chat", "openai_responses":
+		return "openai"
+	case "anthropic":
+		return "anthropic"
+	case "ollama":
+		return "ollama"
+	}
+	return "unknown"
+}
