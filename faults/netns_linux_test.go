@@ -563,3 +563,7 @@ func TestDNSInNetns(t *testing.T) {
 		t.Error("lookup succeeded through 100% loss")
 	}
 }
+
+// lockThreadForever locks the calling goroutine to its thread and never
+// unlocks: the thread exits with the goroutine.
+func lockThreadForever() { runtime.LockOSThread() }

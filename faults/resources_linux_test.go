@@ -1,0 +1,411 @@
+//go:build linux
+
+package faults
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/llmslo/slo/internal/testutil"
+	"golang.org/x/sys/unix"
+)
+
+// faultChildren returns the PIDs of live helper processes this test binary
+// started (their argv[0] of the script is "llmslo-fault").
+func faultChildren(t *testing.T) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := os.Getpid()
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		rest := string(stat[strings.LastIndexByte(string(stat), ')')+2:])
+		f := strings.Fields(rest)
+		if len(f) < 2 || f[1] != strconv.Itoa(me) || f[0] == "Z" {
+			continue
+		}
+		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if strings.Contains(string(cmdline), "llmslo-fault") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func assertNoFaultChildren(t *testing.T) {
+	t.Helper()
+	if pids := faultChildren(t); len(pids) > 0 {
+		t.Errorf("helper processes left behind: %v", pids)
+	}
+}
+
+// startVictim starts a process the test owns (a spinner or a sleeper) and
+// kills it at the end.
+func startVictim(t *testing.T, script string) int {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", "-c", script)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return cmd.Process.Pid
+}
+
+// threadShare pins a fresh thread to cpu, spins for d and returns the share
+// of d it got on the CPU and how long it waited in the run queue.
+func threadShare(t *testing.T, cpu int, d time.Duration) (share float64, wait time.Duration) {
+	t.Helper()
+	type res struct {
+		share float64
+		wait  time.Duration
+		err   error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		lockThreadForever()
+		var set unix.CPUSet
+		set.Set(cpu)
+		if err := unix.SchedSetaffinity(0, &set); err != nil {
+			ch <- res{err: err}
+			return
+		}
+		run0, wait0, err := schedstat()
+		if err != nil {
+			ch <- res{err: err}
+			return
+		}
+		start := time.Now()
+		for time.Since(start) < d {
+			for i := 0; i < 10000; i++ {
+			}
+		}
+		wall := time.Since(start)
+		run1, wait1, err := schedstat()
+		ch <- res{float64(run1-run0) / float64(wall), wait1 - wait0, err}
+	}()
+	r := <-ch
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return r.share, r.wait
+}
+
+// schedstat reads the calling thread's on-CPU and run-queue wait time.
+func schedstat() (run, wait time.Duration, err error) {
+	b, err := os.ReadFile("/proc/thread-self/schedstat")
+	if err != nil {
+		return 0, 0, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, 0, errors.New("short schedstat")
+	}
+	r, _ := strconv.ParseInt(f[0], 10, 64)
+	w, _ := strconv.ParseInt(f[1], 10, 64)
+	return time.Duration(r), time.Duration(w), nil
+}
+
+func TestCPUContention(t *testing.T) {
+	cpus, err := allowedCPUs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpu := cpus[len(cpus)-1]
+	baseShare, baseWait := threadShare(t, cpu, 300*time.Millisecond)
+	undo, err := CPUContention{CPUs: []int{cpu}, Workers: 2}.Inject(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = undo() })
+	if n := len(faultChildren(t)); n != 2 {
+		t.Errorf("%d spinners running, want 2", n)
+	}
+	time.Sleep(20 * time.Millisecond)
+	share, wait := threadShare(t, cpu, 300*time.Millisecond)
+	t.Logf("cpu %d: share %.2f -> %.2f, run-queue wait %v -> %v (2 spinners)", cpu, baseShare, share, baseWait, wait)
+	if share > 0.7*baseShare {
+		t.Errorf("share under contention %.2f, want < 0.7 × %.2f", share, baseShare)
+	}
+	if wait <= baseWait {
+		t.Errorf("run-queue wait did not grow: %v -> %v", baseWait, wait)
+	}
+	if err := undo(); err != nil {
+		t.Fatal(err)
+	}
+	if err := undo(); err != nil {
+		t.Fatal(err)
+	}
+	assertNoFaultChildren(t)
+}
+
+func TestCPUContentionFailsHalfway(t *testing.T) {
+	injected := errors.New("injected")
+	n := 0
+	_, err := CPUContention{Workers: 3, hook: func(string) error {
+		if n++; n == 2 {
+			return injected
+		}
+		return nil
+	}}.Inject(t.Context())
+	if !errors.Is(err, injected) {
+		t.Fatalf("err = %v", err)
+	}
+	assertNoFaultChildren(t)
+	func() {
+		defer func() { _ = recover() }()
+		_, _ = CPUContention{Workers: 2, hook: func(string) error { panic(injected) }}.Inject(t.Context())
+	}()
+	assertNoFaultChildren(t)
+	if _, err := (CPUContention{CPUs: []int{-1}}).Inject(t.Context()); err == nil {
+		t.Error("negative cpu accepted")
+	}
+}
+
+// procCPU returns the user+system CPU time of pid.
+func procCPU(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ = 100
+}
+
+func TestCPUThrottle(t *testing.T) {
+	testutil.RequireRootNet(t)
+	victim := startVictim(t, "while :; do :; done")
+	orig, err := CgroupOf(victim, "cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	undo, err := CPUThrottle{QuotaPct: 10, PIDs: []int{victim}}.Inject(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = undo() })
+	cg, err := CgroupOf(victim, "cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(filepath.Base(cg), CgroupPrefix+"cpu-") {
+		t.Fatalf("victim in %s, not in a throttle cgroup", cg)
+	}
+	c0 := procCPU(t, victim)
+	time.Sleep(time.Second)
+	share := float64(procCPU(t, victim)-c0) / float64(time.Second)
+	stat, err := readKV(filepath.Join(cg, "cpu.stat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("10%% quota: victim share %.3f, cpu.stat %v", share, stat)
+	if stat["nr_throttled"] == 0 {
+		t.Error("nr_throttled = 0")
+	}
+	if share > 0.2 {
+		t.Errorf("victim used %.2f of a CPU under a 10%% quota", share)
+	}
+	if err := undo(); err != nil {
+		t.Fatal(err)
+	}
+	if err := undo(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := CgroupOf(victim, "cpu"); got != orig {
+		t.Errorf("victim in %s after undo, want %s", got, orig)
+	}
+	if _, err := os.Stat(cg); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("cgroup %s left behind", cg)
+	}
+}
+
+func TestCgroupSetupFailsHalfway(t *testing.T) {
+	testutil.RequireRootNet(t)
+	victim := startVictim(t, "sleep 60")
+	origCPU, _ := CgroupOf(victim, "cpu")
+	origMem, _ := CgroupOf(victim, "memory")
+	injected := errors.New("injected")
+	for _, step := range []string{"cgroup", "enter", "allocator"} {
+		for _, panics := range []bool{false, true} {
+			var path string
+			hook := func(s string) error {
+				if p, ok := strings.CutPrefix(s, "cgroup "); ok {
+					path, s = p, "cgroup"
+				}
+				if s != step {
+					return nil
+				}
+				if panics {
+					panic(injected)
+				}
+				return injected
+			}
+			var inj Injector = CPUThrottle{QuotaPct: 50, PIDs: []int{victim}, hook: hook}
+			if step == "allocator" {
+				inj = MemoryPressure{LimitBytes: 32 << 20, PIDs: []int{victim}, hook: hook}
+			}
+			var err error
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						err = r.(error)
+					}
+				}()
+				_, err = inj.Inject(t.Context())
+			}()
+			if !errors.Is(err, injected) {
+				t.Errorf("%s panics=%v: err = %v", step, panics, err)
+			}
+			if path == "" {
+				t.Fatalf("%s: no cgroup path seen", step)
+			}
+			if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s panics=%v: cgroup %s left behind", step, panics, path)
+			}
+			if got, _ := CgroupOf(victim, "cpu"); got != origCPU {
+				t.Errorf("%s: victim in cpu cgroup %s, want %s", step, got, origCPU)
+			}
+			if got, _ := CgroupOf(victim, "memory"); got != origMem {
+				t.Errorf("%s: victim in memory cgroup %s, want %s", step, got, origMem)
+			}
+			assertNoFaultChildren(t)
+		}
+	}
+}
+
+// psiMemSome returns the total "some" memory stall time from PSI, or 0
+// when PSI is off.
+func psiMemSome(t *testing.T) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile("/proc/pressure/memory")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	_, tot, _ := strings.Cut(line, "total=")
+	us, _ := strconv.ParseInt(strings.TrimSpace(tot), 10, 64)
+	return time.Duration(us) * time.Microsecond
+}
+
+func TestMemoryPressure(t *testing.T) {
+	testutil.RequireRootNet(t)
+	victim := startVictim(t, "sleep 60")
+	orig, err := CgroupOf(victim, "memory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	psi0 := psiMemSome(t)
+	undo, err := MemoryPressure{LimitBytes: 64 << 20, PIDs: []int{victim}, Dir: dir}.Inject(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = undo() })
+	cg, err := CgroupOf(victim, "memory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(filepath.Base(cg), CgroupPrefix+"mem-") {
+		t.Fatalf("victim in %s, not in a pressure cgroup", cg)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	psi := psiMemSome(t) - psi0
+	stat, err := readKV(filepath.Join(cg, "memory.stat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := !strings.Contains(cg, "unified") && fileExists(filepath.Join(cg, "memory.failcnt"))
+	var hits int64
+	if v1 {
+		b, _ := os.ReadFile(filepath.Join(cg, "memory.failcnt"))
+		hits, _ = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	} else {
+		ev, _ := readKV(filepath.Join(cg, "memory.events"))
+		hits = ev["max"]
+	}
+	// Limit reclaim is counted only per memcg (v2 memory.stat pgscan*), not
+	// in /proc/vmstat; v1 exposes the limit hits (failcnt) and pgpgout.
+	t.Logf("64 MiB limit, 1.5 s: limit hits %d, cgroup pgpgout %d pgscan_direct %d, PSI memory some +%v",
+		hits, stat["pgpgout"], stat["pgscan_direct"], psi)
+	if hits == 0 {
+		t.Error("the cgroup never hit its limit")
+	}
+	if v1 && stat["pgpgout"] == 0 {
+		t.Error("no pages reclaimed from the cgroup (pgpgout 0)")
+	}
+	if !v1 && stat["pgscan_direct"] == 0 {
+		t.Error("no direct reclaim scanning in the cgroup (pgscan_direct 0)")
+	}
+	if err := undo(); err != nil {
+		t.Fatal(err)
+	}
+	if err := undo(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := CgroupOf(victim, "memory"); got != orig {
+		t.Errorf("victim in %s after undo, want %s", got, orig)
+	}
+	if _, err := os.Stat(cg); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("cgroup %s left behind", cg)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("allocator file left behind: %v", ents)
+	}
+	assertNoFaultChildren(t)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func TestCgroupRefusesWithoutPrivilege(t *testing.T) {
+	testutil.RequireRootNet(t)
+	victim := startVictim(t, "sleep 60")
+	err := withoutCap(t, unix.CAP_DAC_OVERRIDE, func() error {
+		// Drop to an unprivileged fsuid on this thread so the cgroupfs
+		// permission check fails as it would for a normal user.
+		unix.Setfsuid(65534)
+		_, err := CPUThrottle{QuotaPct: 10, PIDs: []int{victim}}.Inject(t.Context())
+		return err
+	})
+	if !errors.Is(err, ErrPrivilege) || !errors.Is(err, os.ErrPermission) {
+		t.Fatalf("err = %v, want ErrPrivilege", err)
+	}
+}
+
+func TestResourceValidation(t *testing.T) {
+	for name, inj := range map[string]Injector{
+		"throttle-no-pid":  CPUThrottle{QuotaPct: 10},
+		"throttle-quota":   CPUThrottle{QuotaPct: 0, PIDs: []int{1}},
+		"throttle-period":  CPUThrottle{QuotaPct: 10, PIDs: []int{1}, Period: time.Hour},
+		"memory-limit":     MemoryPressure{LimitBytes: 1 << 20},
+		"memory-file-size": MemoryPressure{LimitBytes: 32 << 20, FileBytes: 10},
+	} {
+		if _, err := inj.Inject(t.Context()); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
