@@ -31,12 +31,26 @@ func trimWS(b []byte) []byte {
 // content starts at b[i] (just after the opening quote).
 func stringEnd(b []byte, i int) (int, bool) {
 	start := i
-	for i <= len(b) {
-		k := bytes.IndexByte(b[i:], '"')
-		if k < 0 {
-			return len(b), false
+	for {
+		// Most strings are short: a plain loop beats the IndexByte call.
+		j := -1
+		lim := min(len(b), i+16)
+		for k := i; k < lim; k++ {
+			if b[k] == '"' {
+				j = k
+				break
+			}
 		}
-		j := i + k
+		if j < 0 {
+			if lim >= len(b) {
+				return len(b), false
+			}
+			k := bytes.IndexByte(b[lim:], '"')
+			if k < 0 {
+				return len(b), false
+			}
+			j = lim + k
+		}
 		n := 0
 		for m := j - 1; m >= start && b[m] == '\\'; m-- {
 			n++
@@ -46,7 +60,6 @@ func stringEnd(b []byte, i int) (int, bool) {
 		}
 		i = j + 1
 	}
-	return len(b), false
 }
 
 func isDelim(c byte) bool {
