@@ -32,8 +32,10 @@ type Gate struct {
 	// units are not gated. nil means only "sec/op".
 	Units []string
 	// Strict requires, for a pass, that the upper bound of the bootstrap
-	// confidence interval of the overhead is within MaxOverhead; when it
-	// is not (and the test does not fail), the verdict is inconclusive.
+	// confidence interval of the overhead (Comparison.Bootstrap: of the
+	// medians unless Options.Bootstrap.Quantile says otherwise) is within
+	// MaxOverhead; when it is not (and the check does not fail), the
+	// verdict is inconclusive.
 	Strict bool
 }
 
@@ -184,7 +186,7 @@ func (g Gate) CheckReport(r Report) GateResult {
 		}
 		res.Decisions = append(res.Decisions, g.Check(c))
 		for _, w := range c.Warnings {
-			res.Warnings = append(res.Warnings, fmt.Errorf("%s %s vs %s: %w", c.Name, c.TestLabel, c.BaseLabel, w))
+			res.Warnings = append(res.Warnings, fmt.Errorf("%s %s %s vs %s: %w", displayName(c.Name), c.Unit, c.TestLabel, c.BaseLabel, w))
 		}
 	}
 	return res

@@ -13,12 +13,20 @@ import (
 // WriteText writes the report as an aligned text table (text/tabwriter),
 // one row per comparison, followed by its warnings. Columns: benchmark,
 // unit, the two labels, each median ± the half-width of its confidence
-// interval in percent (as benchstat prints it), the change of the median,
-// the bootstrap interval of the ratio, the U test p-value and sample
-// sizes, Cliff's delta and its label, and each coefficient of variation.
+// interval in percent (as benchstat prints it), the change of the median
+// ("~" appended when the U test finds no significant difference), the
+// bootstrap interval of the ratio (of medians, or of the quantile set in
+// [BootstrapOptions]), the U test p-value and sample sizes, Cliff's delta
+// and its label, and each coefficient of variation.
 func (r Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "benchmark\tunit\tbase\ttest\tbase median\ttest median\tchange\tratio CI\tp\tn\tcliff's δ\tCV base\tCV test")
+	ratioHdr := "ratio CI"
+	if len(r.Comparisons) > 0 {
+		if q := r.Comparisons[0].Bootstrap.Quantile; q != 0.5 && q != 0 {
+			ratioHdr = fmt.Sprintf("p%g ratio CI", 100*q)
+		}
+	}
+	fmt.Fprintf(tw, "benchmark\tunit\tbase\ttest\tbase median\ttest median\tchange\t%s\tp\tn\tcliff's δ\tCV base\tCV test\n", ratioHdr)
 	for _, c := range r.Comparisons {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			displayName(c.Name), c.Unit, c.BaseLabel, c.TestLabel,
