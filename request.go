@@ -50,6 +50,75 @@ type Request struct {
 	inTokens     int64 // -1 when not reported
 	outTokens    int64 // -1 when not reported
 	providerWait time.Duration
+	calls        callSummary
+}
+
+// ClientCall summarises one outbound call made on behalf of a server request
+// (through [Tracker.Transport]); the client side reports it with noteClientCall.
+type clientCall struct {
+	Retrieval  bool          // a retrieval backend, not an LLM provider
+	Provider   string        // gen_ai.provider.name of the upstream
+	Duration   time.Duration // call start → body fully read or closed
+	TTFB       time.Duration // call start → first response byte; 0 when none
+	Status     int           // HTTP status; 0 when no response arrived
+	ErrorType  string        // "" on success; a status code, "timeout", "reset", "dns", "connect", "cancelled" …
+	RetryAfter time.Duration // Retry-After of a 429/503
+	Retry      bool          // the SDK marked this attempt as a retry
+	DNS        time.Duration
+	Connect    time.Duration
+	TLS        time.Duration
+}
+
+// callSummary aggregates the client calls of one server request; attribution reads it.
+type callSummary struct {
+	Calls, Retrieval, Retries   int
+	Throttled, ServerErrors     int // 429s; 5xx
+	Resets, Timeouts            int
+	ProviderWait, RetrievalWait time.Duration
+	ProviderTTFB                time.Duration // the largest provider TTFB
+	MaxRetryAfter               time.Duration
+	DNS, Connect, TLS           time.Duration
+}
+
+// noteClientCall records an outbound call made on behalf of r.
+func (r *Request) noteClientCall(c clientCall) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done {
+		return
+	}
+	s := &r.calls
+	s.Calls++
+	if c.Retry {
+		s.Retries++
+	}
+	if c.Retrieval {
+		s.Retrieval++
+		s.RetrievalWait += c.Duration
+	} else {
+		s.ProviderWait += c.Duration
+		r.providerWait += c.Duration
+		s.ProviderTTFB = max(s.ProviderTTFB, c.TTFB)
+	}
+	switch {
+	case c.Status == 429:
+		s.Throttled++
+	case c.Status >= 500:
+		s.ServerErrors++
+	}
+	switch c.ErrorType {
+	case "reset":
+		s.Resets++
+	case "timeout":
+		s.Timeouts++
+	}
+	s.MaxRetryAfter = max(s.MaxRetryAfter, c.RetryAfter)
+	s.DNS += c.DNS
+	s.Connect += c.Connect
+	s.TLS += c.TLS
 }
 
 // RequestFrom returns the [Request] of the instrumented request ctx belongs
@@ -127,18 +196,6 @@ func (r *Request) Tokens(output int64) {
 	r.mu.Unlock()
 }
 
-// addProviderWait adds time spent waiting on an outbound provider call.
-func (r *Request) addProviderWait(d time.Duration) {
-	if r == nil {
-		return
-	}
-	r.mu.Lock()
-	if !r.done {
-		r.providerWait += d
-	}
-	r.mu.Unlock()
-}
-
 // onWrite observes p, written at now, on the response.
 func (r *Request) onWrite(p []byte, now time.Time, contentType string) {
 	if len(p) == 0 {
@@ -192,6 +249,7 @@ type sli struct {
 	format, dialect           string
 	providerWait              time.Duration
 	hijacked                  bool
+	calls                     callSummary
 }
 
 // compute derives the SLIs at end, the moment the handler returned.
@@ -205,6 +263,7 @@ func (r *Request) compute(end time.Time, ctxErr error) sli {
 	r.done = true
 	s.model, s.provider, s.operation = r.model, r.provider, r.operation
 	s.providerWait = r.providerWait
+	s.calls = r.calls
 	explicitIn, explicitOut := r.inTokens, r.outTokens
 	r.mu.Unlock()
 
