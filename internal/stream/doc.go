@@ -20,6 +20,33 @@
 // except error events and the [DONE] marker. The sink is called for every
 // chunk, also those that carry nothing (keep-alive pings, lifecycle events).
 //
+// # Output, usage and finish reasons per dialect
+//
+//   - OpenAI chat completions: a choice's delta (or message) with a non-empty
+//     content, reasoning_content, reasoning or refusal string, or with
+//     tool_calls or function_call; finish_reason; usage from the final usage
+//     chunk (stream_options.include_usage) or any chunk that carries it;
+//     "data: [DONE]" is Done.
+//   - OpenAI Responses: response.output_text.delta, response.refusal.delta,
+//     response.function_call_arguments.delta, response.reasoning_text.delta,
+//     response.reasoning_summary_text.delta (and the custom-tool, MCP,
+//     code-interpreter argument and audio transcript deltas) unless the
+//     delta is empty; response.completed and response.incomplete are Done and
+//     carry the usage; response.failed and error events are Error.
+//   - Anthropic: content_block_delta with a non-empty text_delta,
+//     input_json_delta or thinking_delta (the empty partial_json that opens a
+//     tool call carries nothing); message_start carries the input usage
+//     (input_tokens plus the cache creation and cache read tokens),
+//     message_delta the stop reason and the output usage; message_stop is
+//     Done; an error event is Error.
+//   - Ollama /api/chat and /api/generate: non-empty message.content,
+//     message.thinking, thinking or response, or message.tool_calls;
+//     "done":true is Done with done_reason, prompt_eval_count (input) and
+//     eval_count (output).
+//
+// [Observer.Usage] merges what the chunks reported, field by field, the last
+// report winning; usage is never estimated.
+//
 // # Memory and allocation
 //
 // The observer never modifies or retains the caller's slices. An event that

@@ -82,8 +82,9 @@ const (
 )
 
 // Observer decodes one response body incrementally. Create it with
-// NewObserver; the zero value is not usable. See the package documentation
-// for the concurrency contract.
+// NewObserver; the zero value is also usable and behaves like
+// NewObserver("", DialectUnknown, nil, Config{}). See the package
+// documentation for the concurrency contract.
 type Observer struct {
 	sink     func(Event)
 	maxEvent int
@@ -126,8 +127,9 @@ type Observer struct {
 	jover  bool
 	jphase uint8
 
-	usage      Usage
-	hasUsage   bool
+	usage      Usage // valid where hasIn/hasOut
+	hasIn      bool
+	hasOut     bool
 	model      string
 	overflowed int
 }
@@ -146,6 +148,16 @@ func NewObserver(contentType string, hint Dialect, sink func(Event), cfg Config)
 	}
 	o.Reset(contentType, hint, sink)
 	return o
+}
+
+// setDefaults applies the default Config to a zero Observer.
+func (o *Observer) setDefaults() {
+	if o.maxEvent <= 0 {
+		o.maxEvent = defaultMaxEventBytes
+	}
+	if o.maxJSON <= 0 {
+		o.maxJSON = defaultMaxJSONBytes
+	}
 }
 
 // Reset prepares the Observer for a new body, keeping its Config and its
@@ -170,7 +182,6 @@ func (o *Observer) Reset(contentType string, hint Dialect, sink func(Event)) {
 		jbuf:     jbuf,
 		tail:     tail,
 		tailLin:  tailLin,
-		usage:    Usage{-1, -1},
 	}
 }
 
@@ -185,7 +196,16 @@ func (o *Observer) Dialect() Dialect { return o.dialect }
 
 // Usage returns the usage merged over the stream (for each field, the last
 // value reported) and whether any was reported.
-func (o *Observer) Usage() (Usage, bool) { return o.usage, o.hasUsage }
+func (o *Observer) Usage() (Usage, bool) {
+	u := Usage{-1, -1}
+	if o.hasIn {
+		u.Input = o.usage.Input
+	}
+	if o.hasOut {
+		u.Output = o.usage.Output
+	}
+	return u, o.hasIn || o.hasOut
+}
 
 // Model returns the response's model name as the stream reported it ("" if
 // not yet seen), truncated to 256 bytes.
@@ -200,6 +220,9 @@ func (o *Observer) Overflowed() int { return o.overflowed }
 func (o *Observer) Write(p []byte) {
 	if o == nil || o.closed || len(p) == 0 {
 		return
+	}
+	if o.maxEvent <= 0 || o.maxJSON <= 0 {
+		o.setDefaults()
 	}
 	if !o.bomDone || o.format == FormatUnknown {
 		rest, ok := o.start(p)
@@ -233,6 +256,7 @@ func (o *Observer) Close() {
 	if o == nil || o.closed {
 		return
 	}
+	o.setDefaults()
 	if !o.bomDone {
 		o.bomDone = true
 		for k := range o.bomN {
@@ -741,11 +765,11 @@ func (o *Observer) finishJSON() {
 func (o *Observer) emit(ev Event) {
 	if ev.Usage.Input >= 0 {
 		o.usage.Input = ev.Usage.Input
-		o.hasUsage = true
+		o.hasIn = true
 	}
 	if ev.Usage.Output >= 0 {
 		o.usage.Output = ev.Usage.Output
-		o.hasUsage = true
+		o.hasOut = true
 	}
 	if o.sink != nil {
 		o.sink(ev)

@@ -655,3 +655,17 @@ func TestScanner(t *testing.T) {
 		}
 	}
 }
+
+func TestZeroObserver(t *testing.T) {
+	var o Observer
+	o.Write(readTestdata(t, "openai_chat.sse"))
+	o.Close()
+	if u, ok := o.Usage(); !ok || u != (Usage{19, 10}) || o.Format() != FormatSSE || o.Dialect() != DialectOpenAIChat {
+		t.Errorf("zero Observer: usage %+v %v format %v dialect %v", u, ok, o.Format(), o.Dialect())
+	}
+	var z Observer
+	if u, ok := z.Usage(); ok || u != (Usage{-1, -1}) {
+		t.Errorf("zero Observer usage %+v %v", u, ok)
+	}
+	z.Close()
+}
