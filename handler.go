@@ -68,6 +68,7 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rq.own = true
 	}
 	ctx = contextWithRequest(ctx, rq)
+	t.kernelRequestStart(rq)
 
 	ww := httpsnoop.Wrap(w, httpsnoop.Hooks{
 		WriteHeader: func(next httpsnoop.WriteHeaderFunc) httpsnoop.WriteHeaderFunc {

@@ -26,6 +26,7 @@ import (
 type Tracker struct {
 	cfg    *config
 	tracer trace.Tracer
+	kern   *kernelState
 	otel   *otelInstruments
 	prom   *promMetrics
 	objs   []*objState
@@ -145,6 +146,7 @@ func New(opts ...Option) (*Tracker, error) {
 			return nil, fmt.Errorf("slo: %w", err)
 		}
 	}
+	t.startKernel()
 	t.wg.Add(1)
 	go t.loop()
 	return t, nil
@@ -158,6 +160,7 @@ func New(opts ...Option) (*Tracker, error) {
 func (t *Tracker) Close() error {
 	t.closeOnce.Do(func() {
 		t.closed.Store(true)
+		t.stopKernel()
 		close(t.stop)
 		t.wg.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -491,10 +494,14 @@ func (t *Tracker) finish(rq *Request, ctxErr error) {
 				attrs = append(attrs, semconv.SLOBreached.StringSlice(breached))
 			}
 		}
+		attrs = append(attrs, t.kernelFinish(rq, &s)...)
 		span.SetAttributes(attrs...)
 		if rq.own && s.failed {
 			span.SetStatus(codes.Error, s.errorType)
 		}
+	}
+	if !recording {
+		t.kernelFinish(rq, &s)
 	}
 	if rq.own {
 		span.End(trace.WithTimestamp(end))
