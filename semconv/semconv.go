@@ -170,3 +170,21 @@ const (
 	// SLOSeverity is llm.slo.severity: "page" or "ticket".
 	SLOSeverity = attribute.Key("llm.slo.severity")
 )
+
+// Client-side (Transport) names: metrics beyond the upstream GenAI client
+// ones, and attributes of client spans.
+const (
+	MetricClientDNS       = "llm.slo.client.dns.duration"       // histogram, s: DNS time of a client call (httptrace)
+	MetricClientConnect   = "llm.slo.client.connect.duration"   // histogram, s: TCP connect time of a client call
+	MetricClientTLS       = "llm.slo.client.tls.duration"       // histogram, s: TLS handshake time of a client call
+	MetricClientTTFB      = "llm.slo.client.time_to_first_byte" // histogram, s: call start to the first response byte
+	MetricClientRetries   = "llm.slo.client.retries"            // counter: attempts the SDK marked as retries, by provider
+	MetricClientRetrieval = "llm.slo.client.retrieval.duration" // histogram, s: retrieval-backend call duration
+
+	// SLOClientRetrieval is llm.slo.client.retrieval (bool): the call went to a retrieval backend, not an LLM provider.
+	SLOClientRetrieval = attribute.Key("llm.slo.client.retrieval")
+	// SLONetSocketCookie is llm.slo.net.socket_cookie (int): SO_COOKIE of the connection the call used (Linux).
+	SLONetSocketCookie = attribute.Key("llm.slo.net.socket_cookie")
+	// SLOStreamTruncated is llm.slo.stream.truncated (bool): a streamed body ended without its terminal event.
+	SLOStreamTruncated = attribute.Key("llm.slo.stream.truncated")
+)
