@@ -51,7 +51,7 @@ type Results struct {
 // fails only on an I/O error.
 func Parse(r io.Reader, fileName string) (*Results, error) {
 	res := &Results{}
-	if err := res.read(r, fileName); err != nil {
+	if err := res.Read(r, fileName); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -62,7 +62,7 @@ func ParseFiles(paths ...string) (*Results, error) {
 	res := &Results{}
 	for _, p := range paths {
 		if p == "-" {
-			if err := res.read(os.Stdin, "<stdin>"); err != nil {
+			if err := res.Read(os.Stdin, "<stdin>"); err != nil {
 				return nil, err
 			}
 			continue
@@ -71,7 +71,7 @@ func ParseFiles(paths ...string) (*Results, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open bench results: %w", err)
 		}
-		err = res.read(f, p)
+		err = res.Read(f, p)
 		cerr := f.Close()
 		if err != nil {
 			return nil, err
@@ -83,7 +83,10 @@ func ParseFiles(paths ...string) (*Results, error) {
 	return res, nil
 }
 
-func (r *Results) read(in io.Reader, fileName string) error {
+// Read parses more benchmark output from in into r, as [Parse] does;
+// samples of the same package, name and unit are merged. Configuration
+// lines (pkg:, goos:, …) do not carry over from earlier inputs.
+func (r *Results) Read(in io.Reader, fileName string) error {
 	rd := benchfmt.NewReader(in, fileName)
 	for rd.Scan() {
 		switch rec := rd.Result().(type) {

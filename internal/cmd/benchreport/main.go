@@ -30,10 +30,33 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+// parse reads the named files ("-" is stdin) into one result set.
+func parse(files []string, stdin io.Reader) (*benchstat.Results, error) {
+	res := &benchstat.Results{}
+	for _, f := range files {
+		if f == "-" {
+			if err := res.Read(stdin, "<stdin>"); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		fh, err := os.Open(f)
+		if err != nil {
+			return nil, fmt.Errorf("open bench results: %w", err)
+		}
+		err = res.Read(fh, f)
+		_ = fh.Close() // read-only: a close error loses nothing
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("benchreport", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	d := benchstat.DefaultThresholds()
@@ -70,7 +93,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if len(files) == 0 {
 			files = []string{"-"}
 		}
-		res, err := benchstat.ParseFiles(files...)
+		res, err := parse(files, stdin)
 		if err != nil {
 			fmt.Fprintf(stderr, "benchreport: %v\n", err)
 			return 2
@@ -88,12 +111,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if len(files) == 0 {
 			files = []string{"-"}
 		}
-		bres, err := benchstat.ParseFiles(baseFile)
+		bres, err := parse([]string{baseFile}, stdin)
 		if err != nil {
 			fmt.Fprintf(stderr, "benchreport: %v\n", err)
 			return 2
 		}
-		tres, err := benchstat.ParseFiles(files...)
+		tres, err := parse(files, stdin)
 		if err != nil {
 			fmt.Fprintf(stderr, "benchreport: %v\n", err)
 			return 2
