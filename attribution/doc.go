@@ -1,0 +1,19 @@
+// Package attribution turns a bad request's timings and evidence into ranked
+// fault domains: which layer — DNS, the network, CPU contention, CFS
+// throttling, memory reclaim, the upstream provider, the retrieval backend —
+// most likely made it miss its objective, or "unknown" when the evidence is
+// too weak to say.
+//
+// It has two parts. [Decompose] is a latency-budget decomposition: how many
+// milliseconds of the request each domain explains, from the excess of each
+// signal over its healthy baseline. [Model] is a naive-Bayes posterior over
+// the domains, with likelihood tables fitted by [Fit] from labelled runs of
+// the incident lab (never typed by hand) and stored as JSON with their
+// provenance; without a fitted model, [Attribute] derives the posterior from
+// the decomposition. A signal that was not observed is left out of the
+// posterior (marginalised), never read as "normal".
+//
+// The package is pure and deterministic: no goroutines, no clocks, no I/O.
+// Every function is safe for concurrent use; a [Model] is read-only after Fit
+// or Unmarshal.
+package attribution
