@@ -50,3 +50,4 @@ func FuzzObserverSSE(f *testing.F)    { fuzzObserver(f, "text/event-stream") }
 func FuzzObserverNDJSON(f *testing.F) { fuzzObserver(f, "application/x-ndjson") }
 func FuzzObserverJSON(f *testing.F)   { fuzzObserver(f, "application/json") }
 func FuzzObserverSniff(f *testing.F)  { fuzzObserver(f, "") }
+func FuzzObserverText(f *testing.F)   { fuzzObserver(f, "text/plain") }
