@@ -85,6 +85,24 @@ func runHelper(mode string) int {
 		for {
 			x++
 		}
+	case "serve":
+		// A request-serving thread: works 2ms, sleeps 1ms, pinned to
+		// SLO_PROBES_CPU, until killed.
+		cpu, _ := strconv.Atoi(os.Getenv("SLO_PROBES_CPU"))
+		runtime.GOMAXPROCS(1)
+		runtime.LockOSThread()
+		var set unix.CPUSet
+		set.Set(cpu)
+		if err := unix.SchedSetaffinity(0, &set); err != nil {
+			fmt.Fprintln(os.Stderr, "affinity:", err)
+			return 1
+		}
+		ts := unix.NsecToTimespec(int64(time.Millisecond))
+		for {
+			for w := time.Now().Add(2 * time.Millisecond); time.Now().Before(w); {
+			}
+			_ = unix.Nanosleep(&ts, nil)
+		}
 	case "unpriv":
 		// Starts every signal and prints the status lines.
 		set, err := Start(context.Background(), Config{PollInterval: 50 * time.Millisecond})
