@@ -41,7 +41,7 @@ func mapF(xs []float64, f func(float64) float64) []float64 {
 // (U' = n1·n2 − U) and keeps the two-sided p-value.
 func TestSymmetry(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	for trial := range 300 {
+	for trial := range 150 {
 		a, b := randomPair(r)
 		if d1, d2 := CliffsDelta(a, b), CliffsDelta(b, a); d1 != -d2 {
 			t.Fatalf("trial %d: δ(a,b)=%v δ(b,a)=%v", trial, d1, d2)
