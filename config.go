@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/llmslo/slo/attribution"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
@@ -28,6 +29,7 @@ type config struct {
 	evalInterval   time.Duration
 	exemplars      int
 	recordContent  bool
+	model          *attribution.Model
 	now            func() time.Time
 }
 
@@ -45,7 +47,7 @@ func newConfig(opts []Option) *config {
 	c := &config{
 		budgetPeriod: 30 * 24 * time.Hour,
 		evalInterval: time.Second,
-		exemplars:    10,
+		exemplars:    64,
 		service:      "unknown_service",
 		now:          time.Now,
 	}

@@ -206,3 +206,44 @@ func TestIncidentJSONShape(t *testing.T) {
 		}
 	}
 }
+
+func TestIncidentAttributesProviderThrottle(t *testing.T) {
+	sink := &captureSink{ch: make(chan struct{}, 8)}
+	tr, err := New(WithObjectives(ErrorRate(0.99)), WithIncidentSink(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	h := tr.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rq := RequestFrom(r.Context())
+		if r.URL.Query().Get("s") == "500" {
+			// The upstream answered 429: what the client transport reports.
+			rq.noteClientCall(clientCall{Provider: "openai", Status: 429, ErrorType: "429", RetryAfter: time.Second,
+				Duration: 3 * time.Millisecond, TTFB: 3 * time.Millisecond})
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		rq.noteClientCall(clientCall{Provider: "openai", Status: 200, Duration: 40 * time.Millisecond, TTFB: 20 * time.Millisecond})
+		w.Write([]byte("ok"))
+	}))
+	for range 50 {
+		serve(h, "200")
+	}
+	for range 10 {
+		serve(h, "500")
+	}
+	select {
+	case <-sink.ch:
+	case <-time.After(2 * time.Second):
+		t.Fatal("no incident")
+	}
+	sink.mu.Lock()
+	inc := sink.got[0]
+	sink.mu.Unlock()
+	if inc.PredictedFaultDomain != "provider_throttle" || inc.Confidence < 0.5 {
+		t.Fatalf("incident attributed to %s (%.2f), want provider_throttle: %+v", inc.PredictedFaultDomain, inc.Confidence, inc.Hypotheses)
+	}
+	if len(inc.Evidence) == 0 || inc.Evidence[0].Signal != "app.throttled" || inc.Evidence[0].Value != 1 {
+		t.Errorf("evidence = %+v", inc.Evidence)
+	}
+}

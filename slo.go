@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/llmslo/slo/attribution"
 	"github.com/llmslo/slo/internal/burn"
 	"github.com/llmslo/slo/internal/stream"
 	"github.com/llmslo/slo/semconv"
@@ -27,6 +28,7 @@ type Tracker struct {
 	cfg    *config
 	tracer trace.Tracer
 	kern   *kernelState
+	attr   *attributor
 	otel   *otelInstruments
 	prom   *promMetrics
 	objs   []*objState
@@ -71,7 +73,10 @@ var alertRules = []alertRule{
 	{"ticket", 72 * time.Hour, 6 * time.Hour, 1, "3d>1 and 6h>1"},
 }
 
-const recentIncidents = 20
+const (
+	recentIncidents = 20
+	maxIncidentIDs  = 10
+)
 
 func (r alertRule) level() int {
 	if r.severity == "page" {
@@ -97,6 +102,7 @@ type exemplar struct {
 	requestID string
 	value     float64
 	at        time.Time
+	obs       attribution.Observation // evidence, as excess over the healthy baselines
 }
 
 // New returns a Tracker configured by opts. It fails only on invalid options
@@ -120,6 +126,7 @@ func New(opts ...Option) (*Tracker, error) {
 		tracer:    cfg.tracerProvider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version()), trace.WithSchemaURL(semconv.SchemaURL)),
 		incidents: make(chan Incident, 64),
 		stop:      make(chan struct{}),
+		attr:      &attributor{model: cfg.model},
 	}
 	for _, o := range cfg.objectives {
 		series, err := burn.NewSeries(o.target, cfg.budgetPeriod)
@@ -308,15 +315,23 @@ func (t *Tracker) evaluate(o *objState, now time.Time) (Incident, bool) {
 	for _, w := range burnWindows {
 		inc.BurnRates = append(inc.BurnRates, WindowRate{Window: w.name, Rate: o.series.BurnRate(now, w.d)})
 	}
-	for i := range o.exemplars {
+	// Exemplars, newest first; attribution reads all of them (the bad
+	// requests of the burning window), the ID lists keep the newest ten.
+	obs := make([]attribution.Observation, 0, len(o.exemplars))
+	for i := len(o.exemplars) - 1; i >= 0; i-- {
 		ex := o.exemplars[(o.next+i)%len(o.exemplars)]
-		if ex.traceID != "" {
+		if now.Sub(ex.at) > r.long {
+			continue
+		}
+		obs = append(obs, ex.obs)
+		if ex.traceID != "" && len(inc.TraceIDs) < maxIncidentIDs {
 			inc.TraceIDs = append(inc.TraceIDs, ex.traceID)
 		}
-		if ex.requestID != "" {
+		if ex.requestID != "" && len(inc.RequestIDs) < maxIncidentIDs {
 			inc.RequestIDs = append(inc.RequestIDs, ex.requestID)
 		}
 	}
+	t.attr.fill(&inc, obs)
 	t.incidentCount.Add(1)
 	if t.otel != nil {
 		t.otel.incident.Add(context.Background(), 1, metric.WithAttributes(
@@ -403,6 +418,9 @@ func (t *Tracker) finish(rq *Request, ctxErr error) {
 
 	span := rq.span
 	recording := span.IsRecording()
+	kattrs := t.kernelFinish(rq, &s)
+	obs := observation(&s, kattrs)
+	var badObs *attribution.Observation
 	var traceID string
 	now := t.cfg.now()
 	allGood := true
@@ -425,7 +443,11 @@ func (t *Tracker) finish(rq *Request, ctxErr error) {
 			if traceID == "" && span.SpanContext().HasTraceID() {
 				traceID = span.SpanContext().TraceID().String()
 			}
-			ex = exemplar{traceID: traceID, requestID: rq.requestID, value: value, at: now}
+			if badObs == nil {
+				x := t.attr.excess(obs)
+				badObs = &x
+			}
+			ex = exemplar{traceID: traceID, requestID: rq.requestID, value: value, at: now, obs: *badObs}
 		}
 		t.record(o, now, ok, ex)
 		if t.otel != nil {
@@ -437,6 +459,9 @@ func (t *Tracker) finish(rq *Request, ctxErr error) {
 		}
 	}
 
+	if len(judged) > 0 && allGood {
+		t.attr.learn(obs)
+	}
 	t.recordMetrics(trace.ContextWithSpan(context.Background(), span), &s)
 
 	if recording {
@@ -494,14 +519,15 @@ func (t *Tracker) finish(rq *Request, ctxErr error) {
 				attrs = append(attrs, semconv.SLOBreached.StringSlice(breached))
 			}
 		}
-		attrs = append(attrs, t.kernelFinish(rq, &s)...)
+		attrs = append(attrs, kattrs...)
+		if badObs != nil {
+			v := attribution.Attribute(*badObs, t.attr.model)
+			attrs = append(attrs, semconv.SLOFaultDomain.String(v.Top.String()), semconv.SLOFaultPosterior.Float64(v.Confidence))
+		}
 		span.SetAttributes(attrs...)
 		if rq.own && s.failed {
 			span.SetStatus(codes.Error, s.errorType)
 		}
-	}
-	if !recording {
-		t.kernelFinish(rq, &s)
 	}
 	if rq.own {
 		span.End(trace.WithTimestamp(end))

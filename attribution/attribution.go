@@ -309,3 +309,12 @@ func Aggregate(vs []Verdict) Verdict {
 	}
 	return out
 }
+
+// AllFeatures returns every feature in order.
+func AllFeatures() []Feature {
+	out := make([]Feature, numFeatures)
+	for i := range out {
+		out[i] = Feature(i)
+	}
+	return out
+}
