@@ -3,6 +3,7 @@
 package probes
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -97,13 +98,30 @@ func TestDNSLatencyPrivileged(t *testing.T) {
 		t.Fatalf("dial in netns: %v", err)
 	}
 	defer conn.Close()
-	m := new(dns.Msg)
-	m.SetQuestion("slo-probe-test.example.", dns.TypeA)
-	t0 := time.Now()
-	if _, _, err := c.ExchangeWithConn(m, conn); err != nil {
-		t.Fatalf("exchange: %v", err)
+	// A loaded host can delay the server's answer beyond its 150ms: up to
+	// five exchanges, until one takes 150ms ± 20ms as seen from user space;
+	// the kernel must report every one within a hair of user space.
+	type exchange struct {
+		name string
+		id   uint16
+		rtt  time.Duration
 	}
-	userRTT := time.Since(t0)
+	var sent []exchange
+	chosen := -1
+	for i := 0; i < 5 && chosen < 0; i++ {
+		m := new(dns.Msg)
+		name := fmt.Sprintf("slo-probe-test-%d.example.", i)
+		m.SetQuestion(name, dns.TypeA)
+		t0 := time.Now()
+		if _, _, err := c.ExchangeWithConn(m, conn); err != nil {
+			t.Fatalf("exchange: %v", err)
+		}
+		rtt := time.Since(t0)
+		sent = append(sent, exchange{name: strings.TrimSuffix(name, "."), id: m.Id, rtt: rtt})
+		if d := rtt - delay; d >= -20*time.Millisecond && d <= 20*time.Millisecond {
+			chosen = i
+		}
+	}
 	if err := child.wait(10 * time.Second); err != nil {
 		t.Fatalf("child: %v", err)
 	}
@@ -112,7 +130,7 @@ func TestDNSLatencyPrivileged(t *testing.T) {
 	}
 	local := conn.LocalAddr().(*net.UDPAddr).AddrPort()
 
-	var got *Event
+	byName := map[string]Event{}
 	deadline := time.After(2 * time.Second)
 collect:
 	for {
@@ -121,30 +139,41 @@ collect:
 			if ev.PID != uint32(os.Getpid()) || strings.HasPrefix(ev.DNS.Name, "child-process") {
 				t.Errorf("event of another process delivered: %+v", ev)
 			}
-			if ev.DNS.Name == "slo-probe-test.example" && got == nil {
-				e := ev
-				got = &e
-			}
+			byName[ev.DNS.Name] = ev
 		case <-deadline:
 			break collect
 		}
 	}
-	if got == nil {
-		t.Fatal("no dns_latency event for slo-probe-test.example")
+	for _, x := range sent {
+		ev, ok := byName[x.name]
+		if !ok {
+			t.Errorf("no dns_latency event for %s", x.name)
+			continue
+		}
+		t.Logf("dns event: %v name=%s qtype=%d rcode=%d id=%d server=%v local=%v (user-space RTT %v)",
+			ev.Duration, ev.DNS.Name, ev.DNS.QType, ev.DNS.Rcode, ev.DNS.ID, ev.DNS.Server, ev.Local, x.rtt)
+		if ev.Duration > x.rtt || ev.Duration < x.rtt-20*time.Millisecond {
+			t.Errorf("%s: kernel latency %v outside [user RTT − 20ms, user RTT] = [%v, %v]", x.name, ev.Duration, x.rtt-20*time.Millisecond, x.rtt)
+		}
+		if ev.DNS.QType != dns.TypeA || ev.DNS.Rcode != dns.RcodeSuccess || ev.DNS.ID != x.id {
+			t.Errorf("qtype %d rcode %d id %d, want A, NOERROR, %d", ev.DNS.QType, ev.DNS.Rcode, ev.DNS.ID, x.id)
+		}
+		if want := netip.MustParseAddrPort(addr); ev.DNS.Server != want || ev.Remote != want {
+			t.Errorf("server %v remote %v, want %v", ev.DNS.Server, ev.Remote, want)
+		}
+		if ev.Local != local {
+			t.Errorf("local %v, want %v", ev.Local, local)
+		}
 	}
-	t.Logf("dns event: %v name=%s qtype=%d rcode=%d server=%v local=%v (user-space RTT %v)",
-		got.Duration, got.DNS.Name, got.DNS.QType, got.DNS.Rcode, got.DNS.Server, got.Local, userRTT)
+	if chosen < 0 {
+		t.Fatalf("no exchange took %v ± 20ms even in user space (host overloaded): %+v", delay, sent)
+	}
+	got, ok := byName[sent[chosen].name]
+	if !ok {
+		t.FailNow()
+	}
 	if d := got.Duration - delay; d < -20*time.Millisecond || d > 20*time.Millisecond {
 		t.Errorf("duration %v, want %v ± 20ms", got.Duration, delay)
-	}
-	if got.DNS.QType != dns.TypeA || got.DNS.Rcode != dns.RcodeSuccess || got.DNS.ID != m.Id {
-		t.Errorf("qtype %d rcode %d id %d, want A, NOERROR, %d", got.DNS.QType, got.DNS.Rcode, got.DNS.ID, m.Id)
-	}
-	if want := netip.MustParseAddrPort(addr); got.DNS.Server != want || got.Remote != want {
-		t.Errorf("server %v remote %v, want %v", got.DNS.Server, got.Remote, want)
-	}
-	if got.Local != local {
-		t.Errorf("local %v, want %v", got.Local, local)
 	}
 	if got.TID == 0 || got.Cookie == 0 {
 		t.Errorf("tid %d cookie %d, want both set", got.TID, got.Cookie)
