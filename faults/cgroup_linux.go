@@ -76,26 +76,32 @@ func (h hierarchy) cgroupOf(pid int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+	p, ok := parseProcCgroup(b, h.v2, h.ctl)
+	if !ok {
+		return "", fmt.Errorf("pid %d has no %s cgroup", pid, h.ctl)
+	}
+	if h.root != "/" {
+		p = strings.TrimPrefix(p, h.root)
+	}
+	return filepath.Join(h.mount, p), nil
+}
+
+// parseProcCgroup finds, in the contents of /proc/PID/cgroup, the path of the
+// v2 cgroup (v2) or of the v1 hierarchy that has controller ctl.
+func parseProcCgroup(b []byte, v2 bool, ctl string) (string, bool) {
+	for _, line := range strings.Split(string(b), "\n") {
 		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
+		if len(parts) != 3 || !strings.HasPrefix(parts[2], "/") {
 			continue
 		}
-		match := false
-		if h.v2 {
-			match = parts[0] == "0" && parts[1] == ""
-		} else {
-			match = slices.Contains(strings.Split(parts[1], ","), h.ctl)
+		if v2 && parts[0] == "0" && parts[1] == "" {
+			return parts[2], true
 		}
-		if match {
-			p := parts[2]
-			if h.root != "/" {
-				p = strings.TrimPrefix(p, h.root)
-			}
-			return filepath.Join(h.mount, p), nil
+		if !v2 && slices.Contains(strings.Split(parts[1], ","), ctl) {
+			return parts[2], true
 		}
 	}
-	return "", fmt.Errorf("pid %d has no %s cgroup", pid, h.ctl)
+	return "", false
 }
 
 // CgroupOf returns the directory of pid's cgroup for controller ("cpu",

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/llmslo/slo/faults"
@@ -81,4 +84,58 @@ func ExamplePlan() {
 	// Output:
 	// servfail
 	// answer
+}
+
+// Provider faults around a fake provider: 429s with Retry-After for a share
+// of requests, and slow decode.
+func ExampleProviderFaults() {
+	var pf faults.ProviderFaults // zero value: no faults
+	h := pf.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "data: {}\n\n")
+	}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	pf.Set(faults.ProviderPlan{ThrottleRate: 1, RetryAfter: 2 * time.Second, Seed: 1})
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode, resp.Header.Get("Retry-After"))
+
+	pf.Set(faults.ProviderPlan{})
+	resp, err = http.Get(srv.URL)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode, pf.Stats().Throttled)
+	// Output:
+	// 429 2
+	// 200 1
+}
+
+// Throttle this process to a quarter of one CPU for a while (needs root).
+func ExampleCPUThrottle() {
+	undo, err := faults.CPUThrottle{QuotaPct: 25, PIDs: []int{os.Getpid()}}.Inject(context.Background())
+	if err != nil {
+		fmt.Println(err) // errors.Is(err, faults.ErrPrivilege) without root
+		return
+	}
+	defer undo()
+	// ... run the workload and watch cpu.stat nr_throttled in
+	// faults.CgroupOf(os.Getpid(), "cpu").
+}
+
+// Noisy neighbours on CPU 0 (no privilege needed).
+func ExampleCPUContention() {
+	undo, err := faults.CPUContention{CPUs: []int{0}, Workers: 2}.Inject(context.Background())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer undo()
 }
