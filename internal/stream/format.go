@@ -153,3 +153,26 @@ func DetectFormat(contentType string, firstBytes []byte) Format {
 	}
 	return f
 }
+
+// DialectFromPath returns the dialect a request path implies, for use as the
+// hint of NewObserver: ".../chat/completions" and ".../completions" (OpenAI
+// chat and legacy completions, also served by vLLM, Ollama's /v1 and most
+// gateways), ".../responses" (OpenAI Responses), ".../messages" (Anthropic),
+// "/api/chat" and "/api/generate" (Ollama). Anything else is DialectUnknown.
+func DialectFromPath(path string) Dialect {
+	if i := strings.IndexAny(path, "?#"); i >= 0 {
+		path = path[:i]
+	}
+	path = strings.TrimRight(path, "/")
+	switch {
+	case strings.HasSuffix(path, "/chat/completions"), strings.HasSuffix(path, "/completions"):
+		return DialectOpenAIChat
+	case strings.HasSuffix(path, "/responses"):
+		return DialectOpenAIResponses
+	case strings.HasSuffix(path, "/messages"):
+		return DialectAnthropic
+	case strings.HasSuffix(path, "/api/chat"), strings.HasSuffix(path, "/api/generate"):
+		return DialectOllama
+	}
+	return DialectUnknown
+}

@@ -669,3 +669,26 @@ func TestZeroObserver(t *testing.T) {
 	}
 	z.Close()
 }
+
+func TestDialectFromPath(t *testing.T) {
+	tests := []struct {
+		path string
+		want Dialect
+	}{
+		{"/v1/chat/completions", DialectOpenAIChat},
+		{"/openai/deployments/gpt4/chat/completions?api-version=2024-10-21", DialectOpenAIChat},
+		{"/v1/completions", DialectOpenAIChat},
+		{"/v1/responses", DialectOpenAIResponses},
+		{"/v1/messages", DialectAnthropic},
+		{"/v1/messages/", DialectAnthropic},
+		{"/api/chat", DialectOllama},
+		{"/api/generate", DialectOllama},
+		{"/v1/embeddings", DialectUnknown},
+		{"", DialectUnknown},
+	}
+	for _, tt := range tests {
+		if got := DialectFromPath(tt.path); got != tt.want {
+			t.Errorf("DialectFromPath(%q) = %v, want %v", tt.path, got, tt.want)
+		}
+	}
+}
