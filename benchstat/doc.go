@@ -7,7 +7,9 @@
 // non-parametric defaults (benchmath AssumeNothing: medians, order-statistic
 // confidence intervals, the Mann-Whitney U test at α = 0.05), so its
 // medians, intervals and p-values agree with the benchstat command on the
-// same input. On top it adds what an overhead claim needs: bootstrap
+// same input (tested against the command's output in testdata; the one
+// deliberate difference is the exact p-value with tied values, see
+// [MannWhitneyU]). On top it adds what an overhead claim needs: bootstrap
 // confidence intervals of the ratio of medians (or of any percentile),
 // Cliff's delta with its effect-size label, the coefficient of variation,
 // and gates with a pass / fail / inconclusive verdict.
@@ -21,7 +23,9 @@
 // # Comparing
 //
 // [Compare] compares two result sets (two files, "before" and "after").
-// [CompareKey] compares sub-benchmark variants within one run, which is how
+// [Results.Add] records values measured in-process (repeated
+// testing.Benchmark calls). [CompareKey] compares sub-benchmark variants
+// within one run, which is how
 // this project measures its overhead: BenchmarkServe/impl=bare,
 // BenchmarkServe/impl=slo and BenchmarkServe/impl=otelhttp run side by side
 // in one `go test -count 10` process, so machine drift hits all of them

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"golang.org/x/perf/benchfmt"
+	"golang.org/x/perf/benchunit"
 )
 
 // A Sample is the repeated measurements of one benchmark in one unit.
@@ -104,6 +105,18 @@ func (r *Results) Read(in io.Reader, fileName string) error {
 		return fmt.Errorf("read bench results %s: %w", fileName, err)
 	}
 	return nil
+}
+
+// Add records measurements made without going through benchmark output,
+// e.g. from repeated [testing.Benchmark] calls in a test. name follows the
+// benchfmt convention (no "Benchmark" prefix, e.g. "Serve/impl=bare");
+// unit is tidied as the parser tidies it (ns/op becomes sec/op, MB/s
+// becomes B/s, with the values scaled). The package is empty.
+func (r *Results) Add(name, unit string, values ...float64) {
+	for _, v := range values {
+		tv, tu := benchunit.Tidy(v, unit)
+		r.add("", name, tu, benchfmt.UnitMetadataMap(nil).GetBetter(tu), tv)
+	}
 }
 
 func (r *Results) add(pkg, name, unit string, better int, vals ...float64) {

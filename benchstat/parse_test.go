@@ -148,3 +148,18 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestAdd(t *testing.T) {
+	var r Results
+	r.Add("Serve/impl=bare", "ns/op", 1500, 1510)
+	r.Add("Serve/impl=bare", "MB/s", 2)
+	r.Add("Serve/impl=slo", "allocs/op", 3)
+	want := []Sample{
+		{Name: "Serve/impl=bare", Unit: "sec/op", Better: -1, Values: []float64{1500e-9, 1510e-9}},
+		{Name: "Serve/impl=bare", Unit: "B/s", Better: 1, Values: []float64{2e6}},
+		{Name: "Serve/impl=slo", Unit: "allocs/op", Better: -1, Values: []float64{3}},
+	}
+	if diff := cmp.Diff(want, r.Samples(), approx); diff != "" {
+		t.Errorf("Add (-want +got):\n%s", diff)
+	}
+}
