@@ -2,8 +2,9 @@
 // reports, chunk by chunk, what each chunk carries: output, usage, a finish
 // reason, a terminal marker or an error.
 //
-// An [Observer] is fed the exact byte slices that pass through an
-// [net/http.ResponseWriter] or a client response body. It detects the framing
+// An [Observer] is fed the exact byte slices that pass through a
+// [net/http.ResponseWriter] or a client response body (uncompressed: a
+// gzip-encoded body is not decoded here and reads as text). It detects the framing
 // ([Format]: Server-Sent Events, NDJSON, a single JSON body or plain text)
 // from the Content-Type and the first bytes, and the provider protocol
 // ([Dialect]: OpenAI chat completions, OpenAI Responses, Anthropic messages,
