@@ -170,7 +170,7 @@ func Compare(base, test *Results, baseLabel, testLabel string, o Options) Report
 	for _, bs := range base.samples {
 		i, ok := test.index[sampleKey{bs.Pkg, bs.Name, bs.Unit}]
 		if !ok {
-			rep.Warnings = append(rep.Warnings, fmt.Errorf("%s %s: %w (no %q)", bs.Name, bs.Unit, errMissing, testLabel))
+			rep.Warnings = append(rep.Warnings, fmt.Errorf("%s %s: %w (no %q)", bs.Name, bs.Unit, ErrUnmatched, testLabel))
 			continue
 		}
 		ts := test.samples[i]
@@ -181,7 +181,7 @@ func Compare(base, test *Results, baseLabel, testLabel string, o Options) Report
 	}
 	for _, ts := range test.samples {
 		if _, ok := base.index[sampleKey{ts.Pkg, ts.Name, ts.Unit}]; !ok {
-			rep.Warnings = append(rep.Warnings, fmt.Errorf("%s %s: %w (no %q)", ts.Name, ts.Unit, errMissing, baseLabel))
+			rep.Warnings = append(rep.Warnings, fmt.Errorf("%s %s: %w (no %q)", ts.Name, ts.Unit, ErrUnmatched, baseLabel))
 		}
 	}
 	return rep

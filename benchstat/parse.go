@@ -221,5 +221,6 @@ func dropKey(name, key string) string {
 	return b.String()
 }
 
-// errMissing reports a sample present on one side of a comparison only.
-var errMissing = errors.New("missing on one side")
+// ErrUnmatched is wrapped by the Report warnings of benchmarks present on
+// one side of a comparison only.
+var ErrUnmatched = errors.New("present on one side only")
