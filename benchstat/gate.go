@@ -31,6 +31,10 @@ type Gate struct {
 	// Units lists the units the gate applies to; comparisons in other
 	// units are not gated. nil means only "sec/op".
 	Units []string
+	// Labels lists the test-side labels (Comparison.TestLabel) the gate
+	// applies to, e.g. ["slo"] to gate impl=slo against impl=bare while
+	// impl=otelhttp is only reported. nil means every label.
+	Labels []string
 	// Strict requires, for a pass, that the upper bound of the bootstrap
 	// confidence interval of the overhead (Comparison.Bootstrap: of the
 	// medians unless Options.Bootstrap.Quantile says otherwise) is within
@@ -66,9 +70,11 @@ func (g Gate) withDefaults() Gate {
 	return g
 }
 
-// Applies reports whether the gate judges comparisons in unit.
-func (g Gate) Applies(unit string) bool {
-	return slices.Contains(g.withDefaults().Units, unit)
+// Applies reports whether [Gate.CheckReport] judges c: its unit is in
+// Units and its test label in Labels.
+func (g Gate) Applies(c Comparison) bool {
+	g = g.withDefaults()
+	return slices.Contains(g.Units, c.Unit) && (g.Labels == nil || slices.Contains(g.Labels, c.TestLabel))
 }
 
 // Verdict is the outcome of a gate. The zero value is Inconclusive: no
@@ -117,7 +123,7 @@ type Decision struct {
 //     exceeds MaxOverhead;
 //   - pass otherwise.
 //
-// Check does not look at Units; see [Gate.CheckReport].
+// Check does not look at Units or Labels; see [Gate.CheckReport].
 func (g Gate) Check(c Comparison) Decision {
 	g = g.withDefaults()
 	d := Decision{Comparison: c}
@@ -174,14 +180,14 @@ type GateResult struct {
 	Warnings []error
 }
 
-// CheckReport applies the gate to every comparison in a unit the gate
-// applies to.
+// CheckReport applies the gate to every comparison it applies to (see
+// [Gate.Applies]).
 func (g Gate) CheckReport(r Report) GateResult {
 	g = g.withDefaults()
 	res := GateResult{Gate: g}
 	res.Warnings = append(res.Warnings, r.Warnings...)
 	for _, c := range r.Comparisons {
-		if !slices.Contains(g.Units, c.Unit) {
+		if !g.Applies(c) {
 			continue
 		}
 		res.Decisions = append(res.Decisions, g.Check(c))

@@ -65,7 +65,11 @@ func TestGateDefaults(t *testing.T) {
 	if diff := cmp.Diff(want, Gate{}.withDefaults()); diff != "" {
 		t.Errorf("zero Gate (-want +got):\n%s", diff)
 	}
-	if !(Gate{}).Applies("sec/op") || (Gate{}).Applies("B/op") || !(Gate{Units: []string{"B/op"}}).Applies("B/op") {
+	sec := Comparison{Unit: "sec/op", TestLabel: "slo"}
+	bop := Comparison{Unit: "B/op", TestLabel: "slo"}
+	otel := Comparison{Unit: "sec/op", TestLabel: "otelhttp"}
+	if !(Gate{}).Applies(sec) || (Gate{}).Applies(bop) || !(Gate{Units: []string{"B/op"}}).Applies(bop) ||
+		!(Gate{}).Applies(otel) || (Gate{Labels: []string{"slo"}}).Applies(otel) || !(Gate{Labels: []string{"slo"}}).Applies(sec) {
 		t.Error("Applies")
 	}
 	if Verdict(0) != Inconclusive || Verdict(7).String() != "Verdict(7)" {

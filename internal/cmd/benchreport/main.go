@@ -13,7 +13,13 @@
 // file, or "-", reads standard input.
 //
 // It prints one table of changes with confidence intervals and, with
-// -gate, the gate verdicts. Exit status: 0 when no gate failed, 1 when a
+// -gate, the gate verdicts (see benchstat.Gate; -gate-only limits the gate
+// to some test labels, so impl=otelhttp can be reported without being
+// gated). The project's own overhead check is
+//
+//	go test -run '^$' -bench . -benchmem -count 10 ./... > bench.out
+//	go run ./internal/cmd/benchreport -key impl -base bare -gate -gate-only slo bench.out
+// Exit status: 0 when no gate failed, 1 when a
 // gate failed (or was inconclusive with -fail-inconclusive), 2 on usage or
 // input errors.
 package main
@@ -70,6 +76,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		alpha       = fs.Float64("alpha", d.Alpha, "significance level of the Mann-Whitney U test")
 		units       = fs.String("units", strings.Join(d.Units, ","), "gate: comma-separated units to gate")
 		strict      = fs.Bool("strict", false, "gate: pass only when the CI upper bound is within -max-overhead")
+		gateOnly    = fs.String("gate-only", "", "gate: comma-separated test `labels` to gate (e.g. slo); default all")
 		failInconcl = fs.Bool("fail-inconclusive", false, "gate: exit 1 also when the verdict is inconclusive")
 		seed        = fs.Uint64("seed", 1, "bootstrap seed")
 		resamples   = fs.Int("resamples", 10000, "bootstrap resamples")
@@ -140,6 +147,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	g := benchstat.Gate{
 		MaxOverhead: *maxOverhead, MaxCV: *maxCV, MinSamples: *minSamples, Alpha: *alpha,
 		Units: strings.Split(*units, ","), Strict: *strict,
+	}
+	if *gateOnly != "" {
+		g.Labels = strings.Split(*gateOnly, ",")
 	}
 	gr := g.CheckReport(rep)
 	if !*quietReport {
