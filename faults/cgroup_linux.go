@@ -175,7 +175,7 @@ func enableController(dir, ctl string) error {
 
 func privErr(err error) error {
 	if errors.Is(err, os.ErrPermission) || errors.Is(err, unix.EROFS) {
-		return errors.Join(err, ErrPrivilege)
+		return fmt.Errorf("%w: %w", err, ErrPrivilege)
 	}
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/llmslo/slo/internal/testutil"
 	"github.com/miekg/dns"
 )
 
@@ -168,6 +169,7 @@ func TestDNSDelay(t *testing.T) {
 }
 
 func TestDNSCloseAbandonsDelayed(t *testing.T) {
+	defer testutil.CheckGoroutines(t, 2*time.Second)()
 	s, err := StartDNS(DNSConfig{Delay: time.Hour})
 	if err != nil {
 		t.Fatal(err)

@@ -216,7 +216,7 @@ func runIP(args ...string) error {
 	if err := cmd.Run(); err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if strings.Contains(msg, "Operation not permitted") {
-			err = errors.Join(err, ErrPrivilege)
+			err = fmt.Errorf("%w: %w", err, ErrPrivilege)
 		}
 		return fmt.Errorf("faults: ip %s: %s: %w", strings.Join(args, " "), msg, err)
 	}

@@ -245,7 +245,7 @@ func withConn(ns *Netns, fn func(c *nftables.Conn) error) error {
 	}
 	err = fn(c)
 	if errors.Is(err, unix.EPERM) {
-		err = errors.Join(err, ErrPrivilege)
+		err = fmt.Errorf("%w: %w", err, ErrPrivilege)
 	}
 	return err
 }

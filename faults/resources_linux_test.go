@@ -3,6 +3,7 @@
 package faults
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -418,4 +419,32 @@ func TestResourceValidation(t *testing.T) {
 			t.Errorf("%s: no error", name)
 		}
 	}
+}
+
+// TestRefusesUnprivileged runs only without root and checks that every
+// privileged injector refuses with ErrPrivilege and creates nothing. (As root
+// the same is covered by the tests that drop a capability on one thread.)
+func TestRefusesUnprivileged(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("runs only unprivileged")
+	}
+	fakeNS := &Netns{name: NetnsPrefix + "fake", handle: -1}
+	for name, inj := range map[string]Injector{
+		"loss":      PacketLoss{NS: fakeNS, Percent: 10},
+		"partition": Partition{NS: fakeNS},
+		"throttle":  CPUThrottle{QuotaPct: 10, PIDs: []int{os.Getpid()}},
+		"memory":    MemoryPressure{LimitBytes: 64 << 20, PIDs: []int{os.Getpid()}},
+		"netns": InjectorFunc(func(context.Context) (func() error, error) {
+			_, err := NewNetns("", Subnet(252))
+			return nil, err
+		}),
+	} {
+		_, err := inj.Inject(t.Context())
+		if !errors.Is(err, ErrPrivilege) || !errors.Is(err, os.ErrPermission) {
+			t.Errorf("%s: err = %v, want ErrPrivilege", name, err)
+		} else {
+			t.Logf("%s: %v", name, err)
+		}
+	}
+	assertNoFaultChildren(t)
 }
