@@ -19,6 +19,7 @@
 //
 //	go test -run '^$' -bench . -benchmem -count 10 ./... > bench.out
 //	go run ./internal/cmd/benchreport -key impl -base bare -gate -gate-only slo bench.out
+//
 // Exit status: 0 when no gate failed, 1 when a
 // gate failed (or was inconclusive with -fail-inconclusive), 2 on usage or
 // input errors.
