@@ -176,7 +176,12 @@ func TestDNSCloseAbandonsDelayed(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
-	go func() { _, _ = s.Resolver().LookupNetIP(ctx, "ip4", "x.test") }()
+	go func() {
+		// Not net.Resolver: its lookups outlive the caller's context.
+		m := new(dns.Msg)
+		m.SetQuestion("x.test.", dns.TypeA)
+		_, _, _ = (&dns.Client{Timeout: 300 * time.Millisecond}).ExchangeContext(ctx, m, s.Addr().String())
+	}()
 	for s.Queries() == 0 && ctx.Err() == nil {
 		time.Sleep(5 * time.Millisecond)
 	}
