@@ -54,7 +54,8 @@ type Comparison struct {
 	Better int
 	// Base and Test summarize the two samples.
 	Base, Test Summary
-	// Ratio is Test.Median / Base.Median (NaN when Base.Median is 0).
+	// Ratio is Test.Median / Base.Median: 1 when both are 0, NaN when
+	// only Base.Median is 0 or a side is empty.
 	Ratio float64
 	// Bootstrap holds the bootstrap intervals of the ratio and difference
 	// of the compared quantile (the median by default).
@@ -93,8 +94,11 @@ func CompareValues(base, test []float64, o Options) Comparison {
 		Ratio:       math.NaN(),
 	}
 	c.Effect = EffectOf(c.CliffsDelta)
-	if c.Base.Median != 0 && !math.IsNaN(c.Base.Median) {
+	switch {
+	case c.Base.Median != 0 && !math.IsNaN(c.Base.Median):
 		c.Ratio = c.Test.Median / c.Base.Median
+	case c.Base.Median == 0 && c.Test.Median == 0:
+		c.Ratio = 1
 	}
 	c.Bootstrap = Bootstrap(base, test, o.Bootstrap)
 	c.Warnings = append(c.Warnings, prefixErrs("base", c.Base.Warnings)...)

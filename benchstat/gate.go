@@ -106,8 +106,9 @@ type Decision struct {
 	Comparison Comparison
 	Verdict    Verdict
 	// Overhead is the relative slowdown of the median (see
-	// Gate.MaxOverhead); OverheadLo and OverheadHi bound its bootstrap
-	// confidence interval.
+	// Gate.MaxOverhead), +Inf from a zero base median to a worse non-zero
+	// one (0 → 1 allocs/op); OverheadLo and OverheadHi bound its bootstrap
+	// confidence interval (NaN when undefined).
 	Overhead, OverheadLo, OverheadHi float64
 	// Reason explains the verdict in a few words.
 	Reason string
@@ -155,6 +156,16 @@ func (g Gate) Check(c Comparison) Decision {
 // oriented so that positive is worse.
 func overhead(c Comparison) (oh, lo, hi float64) {
 	b := c.Bootstrap
+	if c.Base.Median == 0 && c.Test.Median != 0 && !math.IsNaN(c.Test.Median) && c.Base.N > 0 {
+		// From zero to something: e.g. 0 → 1 allocs/op is an unbounded
+		// relative regression (or, for higher-is-better units, a gain).
+		nan := math.NaN()
+		worse := (c.Test.Median > 0) == (c.Better <= 0)
+		if worse {
+			return math.Inf(1), nan, nan
+		}
+		return -1, nan, nan
+	}
 	if c.Better > 0 {
 		inv := func(r float64) float64 {
 			if r == 0 || math.IsNaN(r) {

@@ -41,6 +41,9 @@ func TestGateCheck(t *testing.T) {
 		{"strict: CI within budget", Gate{Strict: true, MaxOverhead: 0.05}, spread(100, 0.005, 15), spread(101, 0.005, 15), -1, Pass, ""},
 		{"higher is better: throughput drop", Gate{}, spread(100, 0.01, 10), spread(90, 0.01, 10), 1, Fail, "+11.1% > 3.0%"},
 		{"higher is better: throughput gain", Gate{}, spread(100, 0.01, 10), spread(110, 0.01, 10), 1, Pass, ""},
+		{"zero to one alloc", Gate{}, spread(0, 0, 10), spread(1, 0, 10), -1, Fail, "+Inf% > 3.0%"},
+		{"zero stays zero", Gate{}, spread(0, 0, 10), spread(0, 0, 10), -1, Pass, "no significant difference"},
+		{"zero to one, higher is better", Gate{}, spread(0, 0, 10), spread(1, 0, 10), 1, Pass, "-100.0%"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -49,11 +49,21 @@ func TestGoldenTables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Degenerate input: a zero base median, too few values, a variant
+	// missing on one side.
+	var degen Results
+	degen.Add("Alloc/impl=bare", "allocs/op", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+	degen.Add("Alloc/impl=slo", "allocs/op", 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+	degen.Add("One/impl=bare", "ns/op", 5)
+	degen.Add("One/impl=slo", "ns/op", 6)
+	degen.Add("Only/impl=slo", "ns/op", 6, 7)
 	tests := []struct {
 		name string
 		rep  Report
 		gate *Gate
 	}{
+		{"degenerate-report.golden", CompareKey(&degen, "impl", "bare", Options{}), nil},
+		{"degenerate-gate.golden", CompareKey(&degen, "impl", "bare", Options{}), &Gate{Units: []string{"sec/op", "allocs/op"}}},
 		{"impl-report.golden", CompareKey(impl, "impl", "bare", Options{}), nil},
 		{"impl-gate.golden", CompareKey(impl, "impl", "bare", Options{}), &Gate{}},
 		{"impl-gate-strict.golden", CompareKey(impl, "impl", "", Options{}), &Gate{Strict: true, MaxOverhead: 0.06, Units: []string{"sec/op", "ttft-µs"}}},
