@@ -1,15 +1,10 @@
 package slo
 
 import (
-	"bufio"
-	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
-	"unsafe"
 
-	"github.com/felixge/httpsnoop"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -64,101 +59,25 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				name = r.Method + " " + r.Pattern
 			}
 		}
-		ctx, rq.span = t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(rq.start))
+		ctx, rq.span = t.tracer.Start(ctx, name, serverSpanOpts...)
 		rq.own = true
 	}
 	ctx = contextWithRequest(ctx, rq)
 	t.kernelRequestStart(rq)
 
-	ww := httpsnoop.Wrap(w, httpsnoop.Hooks{
-		WriteHeader: func(next httpsnoop.WriteHeaderFunc) httpsnoop.WriteHeaderFunc {
-			return func(code int) {
-				if rq.status == 0 && code >= 200 || code == http.StatusSwitchingProtocols {
-					rq.status = code
-				}
-				next(code)
-			}
-		},
-		Write: func(next httpsnoop.WriteFunc) httpsnoop.WriteFunc {
-			return func(p []byte) (int, error) {
-				n, err := next(p)
-				if n > 0 {
-					if rq.status == 0 {
-						rq.status = http.StatusOK
-					}
-					rq.onWrite(p[:n], time.Now(), w.Header().Get("Content-Type"))
-				}
-				if err != nil {
-					rq.writeErr = true
-				}
-				return n, err
-			}
-		},
-		WriteString: func(next httpsnoop.WriteStringFunc) httpsnoop.WriteStringFunc {
-			return func(s string) (int, error) {
-				n, err := next(s)
-				if n > 0 {
-					if rq.status == 0 {
-						rq.status = http.StatusOK
-					}
-					// The observer only reads the bytes and never keeps them.
-					rq.onWrite(unsafe.Slice(unsafe.StringData(s), n), time.Now(), w.Header().Get("Content-Type"))
-				}
-				if err != nil {
-					rq.writeErr = true
-				}
-				return n, err
-			}
-		},
-		Flush: func(next httpsnoop.FlushFunc) httpsnoop.FlushFunc {
-			return func() {
-				rq.flushed = true
-				next()
-			}
-		},
-		ReadFrom: func(next httpsnoop.ReadFromFunc) httpsnoop.ReadFromFunc {
-			// Passed through untouched so sendfile keeps working; the bytes
-			// are counted but not decoded (io.Copy of a file is no token stream).
-			return func(src io.Reader) (int64, error) {
-				if rq.status == 0 {
-					rq.status = http.StatusOK
-				}
-				start := time.Now()
-				n, err := next(src)
-				if n > 0 && rq.bytes == 0 {
-					rq.firstByte = start
-				}
-				rq.bytes += n
-				if err != nil {
-					rq.writeErr = true
-				}
-				return n, err
-			}
-		},
-		Hijack: func(next httpsnoop.HijackFunc) httpsnoop.HijackFunc {
-			return func() (net.Conn, *bufio.ReadWriter, error) {
-				c, rw, err := next()
-				if err == nil {
-					rq.hijacked = true
-					if rq.status == 0 {
-						rq.status = http.StatusSwitchingProtocols
-					}
-				}
-				return c, rw, err
-			}
-		},
-	})
-
+	ww := wrapWriter(w, rq)
 	defer func() {
 		if p := recover(); p != nil {
 			rq.panicked = true
-			t.finish(rq, ctx.Err())
+			t.finish(ctx, rq, ctx.Err())
 			panic(p)
 		}
 	}()
 	hd.next.ServeHTTP(ww, r.WithContext(ctx))
-	t.finish(rq, ctx.Err())
+	t.finish(ctx, rq, ctx.Err())
 }
+
+var serverSpanOpts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
 
 func hasMethodPrefix(pattern string) bool {
 	for i := 0; i < len(pattern); i++ {

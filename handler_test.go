@@ -133,7 +133,7 @@ func TestStreamingSLIs(t *testing.T) {
 		{"stream usage", 50, 50, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, WithObjectives(TTFT(500*time.Millisecond, 0.99), TPOT(50*time.Millisecond, 0.99)))
+			h := newHarness(t, WithObjectives(TTFT(5*time.Second, 0.99), TPOT(time.Second, 0.99)))
 			var truth paceTruth
 			srv := httptest.NewServer(h.t.Instrument(openAIStream(120*time.Millisecond, 10*time.Millisecond, 50, tc.usage, &truth)))
 			defer srv.Close()
@@ -172,7 +172,7 @@ func TestStreamingSLIs(t *testing.T) {
 			if got := a[semconv.SLOTokensEstimated].AsBool(); got != tc.estimated {
 				t.Errorf("estimated = %v, want %v", got, tc.estimated)
 			}
-			if diff := cmp.Diff([]string{"ttft_500ms_p99", "tpot_50ms_p99"}, a[semconv.SLOObjective].AsStringSlice()); diff != "" {
+			if diff := cmp.Diff([]string{"ttft_5s_p99", "tpot_1s_p99"}, a[semconv.SLOObjective].AsStringSlice()); diff != "" {
 				t.Errorf("objectives (-want +got):\n%s", diff)
 			}
 			if !a[semconv.SLOGood].AsBool() {
@@ -562,4 +562,64 @@ func TestCloseIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 
+}
+
+// TestRealServerInterfaces checks the dedicated wrappers against what net/http
+// itself hands to handlers over HTTP/1 and HTTP/2.
+func TestRealServerInterfaces(t *testing.T) {
+	h := newHarness(t)
+	type seen struct{ flusher, hijacker, readerFrom, pusher, closeNotifier bool }
+	for _, tc := range []struct {
+		name  string
+		http2 bool
+		want  seen
+	}{
+		{"http1", false, seen{flusher: true, hijacker: true, readerFrom: true, closeNotifier: true}},
+		{"http2", true, seen{flusher: true, pusher: true, closeNotifier: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got, orig seen
+			probe := func(w http.ResponseWriter, s *seen) {
+				_, s.flusher = w.(http.Flusher)
+				_, s.hijacker = w.(http.Hijacker)
+				_, s.readerFrom = w.(io.ReaderFrom)
+				_, s.pusher = w.(http.Pusher)
+				_, s.closeNotifier = w.(http.CloseNotifier) //nolint:staticcheck // checking it is preserved
+			}
+			inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				probe(w, &got)
+				rc := http.NewResponseController(w)
+				if err := rc.SetWriteDeadline(time.Now().Add(time.Minute)); err != nil {
+					t.Errorf("ResponseController.SetWriteDeadline through the wrapper: %v", err)
+				}
+				io.WriteString(w, "data: x\n\n")
+				if err := rc.Flush(); err != nil {
+					t.Error(err)
+				}
+			})
+			outer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				probe(w, &orig)
+				h.t.Instrument(inner).ServeHTTP(w, r)
+			})
+			srv := httptest.NewUnstartedServer(outer)
+			srv.EnableHTTP2 = tc.http2
+			srv.StartTLS()
+			defer srv.Close()
+			resp, err := srv.Client().Get(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(body) != "data: x\n\n" || resp.ProtoMajor != map[bool]int{false: 1, true: 2}[tc.http2] {
+				t.Fatalf("proto %s body %q", resp.Proto, body)
+			}
+			if orig != tc.want {
+				t.Fatalf("net/http's writer has %+v, test expects %+v", orig, tc.want)
+			}
+			if got != orig {
+				t.Errorf("wrapped writer has %+v, original %+v", got, orig)
+			}
+		})
+	}
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 
 	"github.com/llmslo/slo/semconv"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/semconv/v1.41.0/genaiconv"
 )
@@ -175,4 +178,62 @@ func (o *otelInstruments) registerBurnGauges(m metric.Meter, t *Tracker) error {
 		return nil
 	}, burn, budget)
 	return err
+}
+
+// attrKey identifies the attribute combination of a request's metrics.
+type attrKey struct{ op, prov, model, errType string }
+
+// attrEntry holds precomputed measurement options and Prometheus children
+// for one attrKey, so that recording a request builds no attribute set.
+type attrEntry struct {
+	base, dur, in, out                         []metric.RecordOption
+	pTTFT, pTPOT, pTPS, pTTFB, pDur, pIn, pOut prometheus.Observer
+}
+
+// attrCacheMax bounds the cache; combinations beyond it are built per request.
+const attrCacheMax = 512
+
+// attrCache caches attrEntry values by attrKey, bounded by attrCacheMax.
+type attrCache struct {
+	m sync.Map // attrKey → *attrEntry
+	n atomic.Int64
+}
+
+func (c *attrCache) get(k attrKey, p *promMetrics) *attrEntry {
+	if e, ok := c.m.Load(k); ok {
+		return e.(*attrEntry)
+	}
+	e := newAttrEntry(k, p)
+	if c.n.Load() < attrCacheMax {
+		if prev, loaded := c.m.LoadOrStore(k, e); loaded {
+			return prev.(*attrEntry)
+		}
+		c.n.Add(1)
+	}
+	return e
+}
+
+func newAttrEntry(k attrKey, p *promMetrics) *attrEntry {
+	base := []attribute.KeyValue{semconv.GenAIOperationName.String(k.op), semconv.GenAIProviderName.String(k.prov)}
+	if k.model != "" {
+		base = append(base, semconv.GenAIRequestModel.String(k.model))
+	}
+	with := func(extra ...attribute.KeyValue) []metric.RecordOption {
+		return []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(append(append([]attribute.KeyValue(nil), base...), extra...)...))}
+	}
+	e := &attrEntry{base: with(), dur: with(), in: with(semconv.GenAITokenType.String("input")),
+		out: with(semconv.GenAITokenType.String("output"))}
+	if k.errType != "" {
+		e.dur = with(semconv.ErrorType.String(k.errType))
+	}
+	if p != nil {
+		e.pTTFT = p.ttft.WithLabelValues(k.op, k.prov, k.model)
+		e.pTPOT = p.tpot.WithLabelValues(k.op, k.prov, k.model)
+		e.pTPS = p.tps.WithLabelValues(k.op, k.prov, k.model)
+		e.pTTFB = p.ttfb.WithLabelValues(k.op, k.prov, k.model)
+		e.pDur = p.duration.WithLabelValues(k.op, k.prov, k.model, k.errType)
+		e.pIn = p.tokens.WithLabelValues(k.op, k.prov, k.model, "input")
+		e.pOut = p.tokens.WithLabelValues(k.op, k.prov, k.model, "output")
+	}
+	return e
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/llmslo/slo/internal/burn"
 	"github.com/llmslo/slo/internal/stream"
 	"github.com/llmslo/slo/semconv"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
@@ -29,6 +30,7 @@ type Tracker struct {
 	tracer trace.Tracer
 	kern   *kernelState
 	attr   *attributor
+	attrs  attrCache
 	otel   *otelInstruments
 	prom   *promMetrics
 	objs   []*objState
@@ -87,7 +89,11 @@ func (r alertRule) level() int {
 
 // objState is the live state of one objective.
 type objState struct {
-	obj Objective
+	obj  Objective
+	name string // obj.Name(), computed once
+
+	reqOpt  [2][]metric.AddOption // llm.slo.requests attributes, by good
+	promReq [2]prometheus.Counter // llm_slo_requests_total children, by good; nil without a registerer
 
 	mu        sync.Mutex
 	series    *burn.Series
@@ -133,7 +139,7 @@ func New(opts ...Option) (*Tracker, error) {
 		if err != nil {
 			return nil, fmt.Errorf("slo: objective %s: %w", o.Name(), err)
 		}
-		t.objs = append(t.objs, &objState{obj: o, series: series, exemplars: make([]exemplar, 0, cfg.exemplars)})
+		t.objs = append(t.objs, &objState{obj: o, name: o.Name(), series: series, exemplars: make([]exemplar, 0, cfg.exemplars)})
 	}
 	meter := cfg.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version()), metric.WithSchemaURL(semconv.SchemaURL))
 	var err error
@@ -151,6 +157,14 @@ func New(opts ...Option) (*Tracker, error) {
 				_ = t.otel.burnReg.Unregister()
 			}
 			return nil, fmt.Errorf("slo: %w", err)
+		}
+	}
+	for _, o := range t.objs {
+		for i, good := range []bool{false, true} {
+			o.reqOpt[i] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(semconv.SLOObjective.String(o.obj.Name()), semconv.SLOGood.Bool(good)))}
+			if t.prom != nil {
+				o.promReq[i] = t.prom.requests.WithLabelValues(o.obj.Name(), boolLabel(good))
+			}
 		}
 	}
 	t.startKernel()
@@ -409,7 +423,7 @@ func (t *Tracker) putObserver(o *stream.Observer) {
 
 // finish computes the request's SLIs, judges them, records metrics and
 // annotates the span. It runs once per request, on the handler's goroutine.
-func (t *Tracker) finish(rq *Request, ctxErr error) {
+func (t *Tracker) finish(ctx context.Context, rq *Request, ctxErr error) {
 	end := time.Now()
 	s := rq.compute(end, ctxErr)
 	t.putObserver(rq.obs)
@@ -433,7 +447,7 @@ func (t *Tracker) finish(rq *Request, ctxErr error) {
 		if v == notJudged {
 			continue
 		}
-		name := o.obj.Name()
+		name := o.name
 		judged = append(judged, name)
 		ok := v == good
 		ex := exemplar{}
@@ -451,18 +465,17 @@ func (t *Tracker) finish(rq *Request, ctxErr error) {
 		}
 		t.record(o, now, ok, ex)
 		if t.otel != nil {
-			t.otel.requests.Add(context.Background(), 1, metric.WithAttributes(
-				semconv.SLOObjective.String(name), semconv.SLOGood.Bool(ok)))
+			t.otel.requests.Add(ctx, 1, o.reqOpt[boolIndex(ok)]...)
 		}
-		if t.prom != nil {
-			t.prom.requests.WithLabelValues(name, boolLabel(ok)).Inc()
+		if o.promReq[0] != nil {
+			o.promReq[boolIndex(ok)].Inc()
 		}
 	}
 
 	if len(judged) > 0 && allGood {
 		t.attr.learn(obs)
 	}
-	t.recordMetrics(trace.ContextWithSpan(context.Background(), span), &s)
+	t.recordMetrics(ctx, &s)
 
 	if recording {
 		attrs := make([]attribute.KeyValue, 0, 24)
@@ -530,7 +543,7 @@ func (t *Tracker) finish(rq *Request, ctxErr error) {
 		}
 	}
 	if rq.own {
-		span.End(trace.WithTimestamp(end))
+		span.End()
 	}
 }
 
@@ -539,61 +552,56 @@ func (t *Tracker) recordMetrics(ctx context.Context, s *sli) {
 	if o == nil && p == nil {
 		return
 	}
-	op, prov := s.operation, s.provider
-	var extra []attribute.KeyValue
-	if s.model != "" {
-		extra = append(extra, semconv.GenAIRequestModel.String(s.model))
-	}
+	e := t.attrs.get(attrKey{op: s.operation, prov: s.provider, model: s.model, errType: s.errorType}, p)
 	if o != nil {
 		if s.hasTTFT {
-			o.ttft.Record(ctx, s.ttft.Seconds(), genaiOp(op), genaiProv(prov), extra...)
+			o.ttft.Inst().Record(ctx, s.ttft.Seconds(), e.base...)
 		}
 		if s.hasTPOT {
-			o.tpot.Record(ctx, s.tpot.Seconds(), genaiOp(op), genaiProv(prov), extra...)
+			o.tpot.Inst().Record(ctx, s.tpot.Seconds(), e.base...)
 			if s.tokensPerSec > 0 {
-				o.tps.Record(ctx, s.tokensPerSec, metric.WithAttributes(append(extra,
-					semconv.GenAIOperationName.String(op), semconv.GenAIProviderName.String(prov))...))
+				o.tps.Record(ctx, s.tokensPerSec, e.base...)
 			}
 		}
-		dattrs := extra
-		if s.errorType != "" {
-			dattrs = append(dattrs[:len(dattrs):len(dattrs)], semconv.ErrorType.String(s.errorType))
-		}
-		o.duration.Record(ctx, s.e2e.Seconds(), genaiOp(op), genaiProv(prov), dattrs...)
+		o.duration.Inst().Record(ctx, s.e2e.Seconds(), e.dur...)
 		if s.hasTTFB {
-			o.ttfb.Record(ctx, s.ttfb.Seconds(), metric.WithAttributes(append(extra,
-				semconv.GenAIOperationName.String(op), semconv.GenAIProviderName.String(prov))...))
+			o.ttfb.Record(ctx, s.ttfb.Seconds(), e.base...)
 		}
 		if s.inTokens >= 0 {
-			o.tokens.Record(ctx, s.inTokens, metric.WithAttributes(append(extra, semconv.GenAITokenType.String("input"),
-				semconv.GenAIOperationName.String(op), semconv.GenAIProviderName.String(prov))...))
+			o.tokens.Record(ctx, s.inTokens, e.in...)
 		}
 		if s.outTokens >= 0 {
-			o.tokens.Record(ctx, s.outTokens, metric.WithAttributes(append(extra, semconv.GenAITokenType.String("output"),
-				semconv.GenAIOperationName.String(op), semconv.GenAIProviderName.String(prov))...))
+			o.tokens.Record(ctx, s.outTokens, e.out...)
 		}
 	}
 	if p != nil {
 		if s.hasTTFT {
-			p.ttft.WithLabelValues(op, prov, s.model).Observe(s.ttft.Seconds())
+			e.pTTFT.Observe(s.ttft.Seconds())
 		}
 		if s.hasTPOT {
-			p.tpot.WithLabelValues(op, prov, s.model).Observe(s.tpot.Seconds())
+			e.pTPOT.Observe(s.tpot.Seconds())
 			if s.tokensPerSec > 0 {
-				p.tps.WithLabelValues(op, prov, s.model).Observe(s.tokensPerSec)
+				e.pTPS.Observe(s.tokensPerSec)
 			}
 		}
-		p.duration.WithLabelValues(op, prov, s.model, s.errorType).Observe(s.e2e.Seconds())
+		e.pDur.Observe(s.e2e.Seconds())
 		if s.hasTTFB {
-			p.ttfb.WithLabelValues(op, prov, s.model).Observe(s.ttfb.Seconds())
+			e.pTTFB.Observe(s.ttfb.Seconds())
 		}
 		if s.inTokens >= 0 {
-			p.tokens.WithLabelValues(op, prov, s.model, "input").Observe(float64(s.inTokens))
+			e.pIn.Observe(float64(s.inTokens))
 		}
 		if s.outTokens >= 0 {
-			p.tokens.WithLabelValues(op, prov, s.model, "output").Observe(float64(s.outTokens))
+			e.pOut.Observe(float64(s.outTokens))
 		}
 	}
+}
+
+func boolIndex(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func boolLabel(b bool) string {
