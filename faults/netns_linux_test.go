@@ -153,6 +153,11 @@ func TestNetnsLifecycle(t *testing.T) {
 	}
 	oc.Close()
 
+	out, err := ns.Command(t.Context(), "ip", "-br", "addr", "show", NSIfName).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), ns.NSAddr().String()) {
+		t.Errorf("ip addr inside the namespace: %v: %s", err, out)
+	}
+
 	// Close twice: both succeed, nothing left (checked again by cleanup).
 	if err := ns.Close(); err != nil {
 		t.Fatal(err)
