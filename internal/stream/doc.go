@@ -4,12 +4,13 @@
 //
 // An [Observer] is fed the exact byte slices that pass through a
 // [net/http.ResponseWriter] or a client response body (uncompressed: a
-// gzip-encoded body is not decoded here and reads as text). It detects the framing
-// ([Format]: Server-Sent Events, NDJSON, a single JSON body or plain text)
-// from the Content-Type and the first bytes, and the provider protocol
-// ([Dialect]: OpenAI chat completions, OpenAI Responses, Anthropic messages,
-// Ollama) from a hint or the content, and calls a sink synchronously once per
-// decoded chunk, so that the caller can take the timestamp.
+// gzip-encoded body is not decoded here and yields no meaningful chunks).
+// It detects the framing ([Format]: Server-Sent Events, NDJSON, a single JSON
+// body or plain text) from the Content-Type and the first bytes, and the
+// provider protocol ([Dialect]: OpenAI chat completions, OpenAI Responses,
+// Anthropic messages, Ollama) from a hint ([DialectFromPath]) or the content,
+// and calls a sink synchronously once per decoded chunk, so that the caller
+// can take the timestamp.
 //
 // # Chunks
 //
