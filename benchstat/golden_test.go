@@ -61,24 +61,34 @@ func TestGoldenTables(t *testing.T) {
 		name string
 		rep  Report
 		gate *Gate
+		md   bool
 	}{
-		{"degenerate-report.golden", CompareKey(&degen, "impl", "bare", Options{}), nil},
-		{"degenerate-gate.golden", CompareKey(&degen, "impl", "bare", Options{}), &Gate{Units: []string{"sec/op", "allocs/op"}}},
-		{"impl-report.golden", CompareKey(impl, "impl", "bare", Options{}), nil},
-		{"impl-gate.golden", CompareKey(impl, "impl", "bare", Options{}), &Gate{}},
-		{"impl-gate-strict.golden", CompareKey(impl, "impl", "", Options{}), &Gate{Strict: true, MaxOverhead: 0.06, Units: []string{"sec/op", "ttft-µs"}}},
-		{"oldnew-report.golden", Compare(old, nw, "old.txt", "new.txt", Options{}), nil},
-		{"oldnew-gate.golden", Compare(old, nw, "old.txt", "new.txt", Options{}), &Gate{Units: []string{"sec/op", "B/s", "B/op"}}},
-		{"p99-report.golden", Compare(old, nw, "old.txt", "new.txt", Options{Bootstrap: BootstrapOptions{Quantile: 0.99, Seed: 7}}), nil},
+		{"impl-report.md.golden", CompareKey(impl, "impl", "bare", Options{}), nil, true},
+		{"impl-gate.md.golden", CompareKey(impl, "impl", "bare", Options{}), &Gate{Labels: []string{"slo"}}, true},
+		{"degenerate-report.golden", CompareKey(&degen, "impl", "bare", Options{}), nil, false},
+		{"degenerate-gate.golden", CompareKey(&degen, "impl", "bare", Options{}), &Gate{Units: []string{"sec/op", "allocs/op"}}, false},
+		{"impl-report.golden", CompareKey(impl, "impl", "bare", Options{}), nil, false},
+		{"impl-gate.golden", CompareKey(impl, "impl", "bare", Options{}), &Gate{}, false},
+		{"impl-gate-strict.golden", CompareKey(impl, "impl", "", Options{}), &Gate{Strict: true, MaxOverhead: 0.06, Units: []string{"sec/op", "ttft-µs"}}, false},
+		{"oldnew-report.golden", Compare(old, nw, "old.txt", "new.txt", Options{}), nil, false},
+		{"oldnew-gate.golden", Compare(old, nw, "old.txt", "new.txt", Options{}), &Gate{Units: []string{"sec/op", "B/s", "B/op"}}, false},
+		{"p99-report.golden", Compare(old, nw, "old.txt", "new.txt", Options{Bootstrap: BootstrapOptions{Quantile: 0.99, Seed: 7}}), nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b bytes.Buffer
-			if tt.gate == nil {
-				if err := tt.rep.WriteText(&b); err != nil {
-					t.Fatal(err)
-				}
-			} else if err := tt.gate.CheckReport(tt.rep).WriteText(&b); err != nil {
+			var err error
+			switch {
+			case tt.gate == nil && tt.md:
+				err = tt.rep.WriteMarkdown(&b)
+			case tt.gate == nil:
+				err = tt.rep.WriteText(&b)
+			case tt.md:
+				err = tt.gate.CheckReport(tt.rep).WriteMarkdown(&b)
+			default:
+				err = tt.gate.CheckReport(tt.rep).WriteText(&b)
+			}
+			if err != nil {
 				t.Fatal(err)
 			}
 			checkGolden(t, tt.name, b.Bytes())

@@ -19,25 +19,43 @@ import (
 // [BootstrapOptions]), the U test p-value and sample sizes, Cliff's delta
 // and its label, and each coefficient of variation.
 func (r Report) WriteText(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if err := writeTabbed(w, r.table()); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return writeWarnings(w, r.allWarnings())
+}
+
+// WriteMarkdown writes the same table as [Report.WriteText] as a
+// GitHub-flavoured Markdown table, followed by its warnings as a list.
+func (r Report) WriteMarkdown(w io.Writer) error {
+	if err := writeMarkdown(w, r.table()); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return writeMarkdownWarnings(w, r.allWarnings())
+}
+
+func (r Report) table() [][]string {
 	ratioHdr := "ratio CI"
 	if len(r.Comparisons) > 0 {
-		if q := r.Comparisons[0].Bootstrap.Quantile; q != 0.5 && q != 0 {
-			ratioHdr = fmt.Sprintf("p%g ratio CI", 100*q)
+		b := r.Comparisons[0].Bootstrap
+		if b.Quantile != 0.5 && b.Quantile != 0 {
+			ratioHdr = fmt.Sprintf("p%g ratio CI", 100*b.Quantile)
 		}
 	}
-	fmt.Fprintf(tw, "benchmark\tunit\tbase\ttest\tbase median\ttest median\tchange\t%s\tp\tn\tcliff's δ\tCV base\tCV test\n", ratioHdr)
+	rows := [][]string{{"benchmark", "unit", "base", "test", "base median", "test median", "change", ratioHdr, "p", "n", "cliff's δ", "CV base", "CV test"}}
 	for _, c := range r.Comparisons {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+		rows = append(rows, []string{
 			displayName(c.Name), c.Unit, c.BaseLabel, c.TestLabel,
 			fmtMedian(c.Base, c.Unit), fmtMedian(c.Test, c.Unit),
 			fmtChange(c), fmtInterval(c.Bootstrap.RatioLo, c.Bootstrap.RatioHi),
 			fmtP(c.UTest.P), fmtN(c.Base.N, c.Test.N),
-			fmtCliff(c.CliffsDelta), pct(c.Base.CV), pct(c.Test.CV))
+			fmtCliff(c.CliffsDelta), pct(c.Base.CV), pct(c.Test.CV),
+		})
 	}
-	if err := tw.Flush(); err != nil {
-		return fmt.Errorf("write report: %w", err)
-	}
+	return rows
+}
+
+func (r Report) allWarnings() []error {
 	var warns []error
 	warns = append(warns, r.Warnings...)
 	for _, c := range r.Comparisons {
@@ -45,7 +63,7 @@ func (r Report) WriteText(w io.Writer) error {
 			warns = append(warns, fmt.Errorf("%s %s %s vs %s: %w", displayName(c.Name), c.Unit, c.TestLabel, c.BaseLabel, e))
 		}
 	}
-	return writeWarnings(w, warns)
+	return warns
 }
 
 // WriteText writes the gate decisions as an aligned text table: benchmark,
@@ -53,29 +71,105 @@ func (r Report) WriteText(w io.Writer) error {
 // the largest CV, the verdict and its reason; then the overall verdict and
 // the warnings.
 func (r GateResult) WriteText(w io.Writer) error {
-	g := r.Gate.withDefaults()
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "benchmark\tunit\tbase\ttest\toverhead\t95% CI\tp\tn\tmax CV\tverdict\treason")
-	for _, d := range r.Decisions {
-		c := d.Comparison
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			displayName(c.Name), c.Unit, c.BaseLabel, c.TestLabel,
-			signedPct(d.Overhead), "["+signedPct(d.OverheadLo)+", "+signedPct(d.OverheadHi)+"]",
-			fmtP(c.UTest.P), fmtN(c.Base.N, c.Test.N), pct(maxNaN(c.Base.CV, c.Test.CV)),
-			strings.ToUpper(d.Verdict.String()), d.Reason)
-	}
-	if err := tw.Flush(); err != nil {
+	if err := writeTabbed(w, r.table()); err != nil {
 		return fmt.Errorf("write gate table: %w", err)
 	}
+	if _, err := io.WriteString(w, r.summary()+"\n"); err != nil {
+		return fmt.Errorf("write gate table: %w", err)
+	}
+	return writeWarnings(w, r.Warnings)
+}
+
+// WriteMarkdown writes the same table as [GateResult.WriteText] as a
+// GitHub-flavoured Markdown table, then the overall verdict and the
+// warnings.
+func (r GateResult) WriteMarkdown(w io.Writer) error {
+	if err := writeMarkdown(w, r.table()); err != nil {
+		return fmt.Errorf("write gate table: %w", err)
+	}
+	if _, err := io.WriteString(w, "\n"+r.summary()+"\n"); err != nil {
+		return fmt.Errorf("write gate table: %w", err)
+	}
+	return writeMarkdownWarnings(w, r.Warnings)
+}
+
+func (r GateResult) table() [][]string {
+	ciHdr := "95% CI"
+	if len(r.Decisions) > 0 {
+		if cf := r.Decisions[0].Comparison.Bootstrap.Confidence; cf != 0 && cf != 0.95 {
+			ciHdr = fmt.Sprintf("%g%% CI", 100*cf)
+		}
+	}
+	rows := [][]string{{"benchmark", "unit", "base", "test", "overhead", ciHdr, "p", "n", "max CV", "verdict", "reason"}}
+	for _, d := range r.Decisions {
+		c := d.Comparison
+		rows = append(rows, []string{
+			displayName(c.Name), c.Unit, c.BaseLabel, c.TestLabel,
+			signedPct(d.Overhead), "[" + signedPct(d.OverheadLo) + ", " + signedPct(d.OverheadHi) + "]",
+			fmtP(c.UTest.P), fmtN(c.Base.N, c.Test.N), pct(maxNaN(c.Base.CV, c.Test.CV)),
+			strings.ToUpper(d.Verdict.String()), d.Reason,
+		})
+	}
+	return rows
+}
+
+func (r GateResult) summary() string {
+	g := r.Gate.withDefaults()
 	strict := ""
 	if g.Strict {
 		strict = ", strict"
 	}
-	if _, err := fmt.Fprintf(w, "gate: max overhead %s, max CV %s, min samples %d, alpha %v%s: %s\n",
-		pct(g.MaxOverhead), pct(g.MaxCV), g.MinSamples, g.Alpha, strict, strings.ToUpper(r.Verdict().String())); err != nil {
-		return fmt.Errorf("write gate table: %w", err)
+	return fmt.Sprintf("gate: max overhead %s, max CV %s, min samples %d, alpha %v%s: %s",
+		pct(g.MaxOverhead), pct(g.MaxCV), g.MinSamples, g.Alpha, strict, strings.ToUpper(r.Verdict().String()))
+}
+
+func writeTabbed(w io.Writer, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, row := range rows {
+		if _, err := io.WriteString(tw, strings.Join(row, "\t")+"\n"); err != nil {
+			return err
+		}
 	}
-	return writeWarnings(w, r.Warnings)
+	return tw.Flush()
+}
+
+func writeMarkdown(w io.Writer, rows [][]string) error {
+	var b strings.Builder
+	for i, row := range rows {
+		b.WriteString("|")
+		for _, cell := range row {
+			b.WriteString(" ")
+			b.WriteString(strings.ReplaceAll(cell, "|", "\\|"))
+			b.WriteString(" |")
+		}
+		b.WriteString("\n")
+		if i == 0 {
+			b.WriteString("|")
+			for range row {
+				b.WriteString("---|")
+			}
+			b.WriteString("\n")
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeMarkdownWarnings(w io.Writer, warns []error) error {
+	if len(warns) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("\nWarnings:\n\n")
+	for _, e := range warns {
+		b.WriteString("- ")
+		b.WriteString(e.Error())
+		b.WriteByte('\n')
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("write warnings: %w", err)
+	}
+	return nil
 }
 
 func writeWarnings(w io.Writer, warns []error) error {

@@ -83,6 +83,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		resamples   = fs.Int("resamples", 10000, "bootstrap resamples")
 		quantile    = fs.Float64("quantile", 0.5, "quantile compared by the bootstrap interval (0.5 = median)")
 		quietReport = fs.Bool("q", false, "with -gate, print only the gate table")
+		format      = fs.String("format", "text", "output `format`: text or markdown")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -90,6 +91,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	if *format != "text" && *format != "markdown" {
+		fmt.Fprintf(stderr, "benchreport: unknown -format %q (text or markdown)\n", *format)
+		return 2
+	}
+	md := *format == "markdown"
 	opts := benchstat.Options{
 		Alpha:     *alpha,
 		Bootstrap: benchstat.BootstrapOptions{Seed: *seed, Resamples: *resamples, Quantile: *quantile},
@@ -137,7 +143,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if !*gate || !*quietReport {
-		if err := rep.WriteText(stdout); err != nil {
+		write := rep.WriteText
+		if md {
+			write = rep.WriteMarkdown
+		}
+		if err := write(stdout); err != nil {
 			fmt.Fprintf(stderr, "benchreport: %v\n", err)
 			return 2
 		}
@@ -156,7 +166,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if !*quietReport {
 		fmt.Fprintln(stdout)
 	}
-	if err := gr.WriteText(stdout); err != nil {
+	write := gr.WriteText
+	if md {
+		write = gr.WriteMarkdown
+	}
+	if err := write(stdout); err != nil {
 		fmt.Fprintf(stderr, "benchreport: %v\n", err)
 		return 2
 	}
