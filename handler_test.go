@@ -402,7 +402,11 @@ func TestHijack(t *testing.T) {
 	if string(rest) != "hello" {
 		t.Errorf("hijacked bytes %q", rest)
 	}
-	srv.Close()
+	srv.Close() // does not wait for hijacked connections: poll
+	deadline := time.Now().Add(5 * time.Second)
+	for h.t.Status().Requests != 1 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if n := h.t.Status().Requests; n != 1 {
 		t.Errorf("requests recorded = %d, want 1", n)
 	}
