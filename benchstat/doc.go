@@ -31,7 +31,7 @@
 // in one `go test -count 10` process, so machine drift hits all of them
 // alike. [CompareValues] compares two slices directly. Each yields a
 // [Comparison]; a [Report] renders them as a table with
-// [Report.WriteText].
+// [Report.WriteText] or [Report.WriteMarkdown].
 //
 // The statistics are also exported one by one: [Median], [Quantile],
 // [QuantileCI], [Summarize], [MannWhitneyU], [Bootstrap], [CliffsDelta],
@@ -46,7 +46,8 @@
 // says [Inconclusive] instead of guessing when either side has fewer than
 // MinSamples values or a coefficient of variation above MaxCV.
 // [DefaultThresholds] is the gate the project applies to its own overhead
-// claims (3 %, CV 10 %, 10 samples, α 0.05). [GateResult.Err] returns a
+// claims (3 %, CV 10 %, 10 samples, α 0.05, on sec/op); Gate.Units and
+// Gate.Labels choose what it judges (e.g. impl=slo but not impl=otelhttp). [GateResult.Err] returns a
 // [*GateError] carrying the rendered table, so a test gates with
 //
 //	if err := benchstat.DefaultThresholds().CheckReport(rep).Err(); err != nil {
@@ -61,7 +62,9 @@
 // caveats (too few samples for a finite interval or for the U test to reach
 // α, high coefficient of variation, benchmarks present on one side only)
 // are returned as Warnings []error next to the numbers, as benchmath does.
-// Only I/O errors are returned as errors, wrapped with %w.
+// Only I/O errors (wrapped with %w) and [ErrNoSamples] from [MannWhitneyU]
+// on an empty sample are returned as errors; a failed gate is reported by
+// [GateResult.Err] as a [*GateError].
 //
 // # Determinism and concurrency
 //
