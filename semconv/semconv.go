@@ -188,3 +188,26 @@ const (
 	// SLOStreamTruncated is llm.slo.stream.truncated (bool): a streamed body ended without its terminal event.
 	SLOStreamTruncated = attribute.Key("llm.slo.stream.truncated")
 )
+
+// Kernel correlation (package correlate and the tracker's kernel side).
+const (
+	// TierHTTPTrace marks span evidence measured by the request's own client
+	// calls (httptrace) rather than joined from kernel events; confidence 1.
+	TierHTTPTrace = "httptrace"
+	// PathInProcess, PathSidecar and PathFloor are the values of
+	// llm.ebpf.path and of a signal's path in the tracker status: probes
+	// loaded in this process, a privileged sidecar, or the unprivileged
+	// floor (httptrace, runtime/metrics, /proc pollers).
+	PathInProcess = "in_process"
+	PathSidecar   = "sidecar"
+	PathFloor     = "floor"
+	// SLOCorrelationTier is llm.slo.correlation.tier: the tier of a join
+	// (attribute of the llm.slo.correlation counter).
+	SLOCorrelationTier = attribute.Key("llm.slo.correlation.tier")
+	// SLOCorrelationEnriched is llm.slo.correlation.enriched (bool): the join
+	// reached the enrichment threshold.
+	SLOCorrelationEnriched = attribute.Key("llm.slo.correlation.enriched")
+	// PromCorrelationTotal is the Prometheus name of [MetricCorrelation],
+	// with labels tier and enriched.
+	PromCorrelationTotal = "llm_slo_correlation_total"
+)
