@@ -1,26 +1,32 @@
-// Command rag-service is the llmslo reference service: an OpenAI-compatible
-// chat API (POST /v1/chat/completions, streaming and not) served by an
-// embedded fake model, instrumented with llmslo. It needs no external service.
+// Command rag-service is the llmslo reference service: a retrieval-augmented
+// chat API, OpenAI-compatible (POST /v1/chat/completions, streaming and not)
+// plus a plain POST /chat, instrumented with llmslo on both sides — the
+// server side with Tracker.Instrument, the outbound calls to the vector store
+// and the model provider with Tracker.Transport.
 //
-//	go run ./examples/rag-service                 # listen on 127.0.0.1:8080
-//	go run ./examples/rag-service -load 5         # also drive 5 requests/s against itself
+// Everything runs in one process without any external service: the vector
+// store (a bundled corpus, cosine top-k over hashed bag-of-words embeddings)
+// and a fake OpenAI-compatible provider (prefill time growing with the prompt,
+// per-token decode jitter) each listen on their own loopback port, so both
+// hops are real sockets. With OPENAI_BASE_URL (and OPENAI_API_KEY) or
+// OLLAMA_HOST set, the service talks to that model instead of the fake.
 //
-// Then:
+//	go run ./examples/rag-service                                 # http://127.0.0.1:8080
+//	go run ./examples/rag-service -load 5                         # drive 5 requests/s
+//	go run ./examples/rag-service -load 5 -fault provider_throttle # inject a fault after 20 s
+//	go run ./examples/rag-service -rules > deploy/prometheus/rules.yaml
 //
-//	curl -N http://127.0.0.1:8080/v1/chat/completions -d '{"model":"fake-1","stream":true,"messages":[{"role":"user","content":"hi"}]}'
-//	curl http://127.0.0.1:8080/metrics
-//	curl http://127.0.0.1:8080/slo
+// Open http://127.0.0.1:8080/ for the status page; /api/status is its JSON,
+// /metrics the Prometheus metrics. See README.md beside this file for a tour.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -28,80 +34,118 @@ import (
 	"time"
 
 	"github.com/llmslo/slo"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "rag-service:", err)
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "rag-service:", err)
+		}
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
-	load := flag.Float64("load", 0, "drive this many requests per second against the service itself (0 = off)")
-	statusEvery := flag.Duration("status-every", 10*time.Second, "print the SLO status this often (0 = never)")
-	flag.Parse()
-
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	reg := prometheus.NewRegistry()
-	tracker, err := slo.New(
-		slo.WithService("rag-service"),
-		slo.WithRegisterer(reg),
-		slo.WithLogger(logger),
-		slo.WithIncidentSink(slo.SlogSink(logger)),
-		slo.WithObjectives(
-			slo.TTFT(500*time.Millisecond, 0.99),
-			slo.TPOT(50*time.Millisecond, 0.99),
-			slo.ErrorRate(0.999),
-		),
-	)
-	if err != nil {
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rag-service", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	load := fs.Float64("load", 0, "drive this many requests per second against the service itself (0 = off)")
+	fault := fs.String("fault", "", "inject a fault: "+faultNames()+" (kernel faults need root and the incident lab)")
+	faultAfter := fs.Duration("fault-after", 20*time.Second, "with -fault: inject after this long, so a healthy baseline comes first")
+	faultFor := fs.Duration("fault-for", 0, "with -fault: clear the fault after this long (0 = keep it)")
+	statusEvery := fs.Duration("status-every", 10*time.Second, "log the SLO status this often (0 = never)")
+	model := fs.String("model", "", "upstream model (default: fake-1, $OPENAI_MODEL or gpt-4o-mini, $OLLAMA_MODEL or llama3.2)")
+	rules := fs.Bool("rules", false, "print the Prometheus rules generated from the service's objectives and exit")
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	defer tracker.Close()
-
-	model := &fakeModel{prefillBase: 80 * time.Millisecond, prefillPerChar: 200 * time.Microsecond,
-		tokenDelay: 15 * time.Millisecond, jitter: 5 * time.Millisecond}
-	mux := http.NewServeMux()
-	mux.Handle("POST /v1/chat/completions", tracker.Instrument(http.HandlerFunc(model.chatCompletions)))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /slo", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"budget": tracker.Budget(), "status": tracker.Status(), "incidents": tracker.Incidents()})
-	})
-
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
+	if *rules {
+		b, err := slo.PrometheusRules(serviceName, objectives()...)
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(b)
 		return err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if *fault != "" && *load == 0 {
+		*load = 5
+	}
+
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(shutdown)
-	}()
-	base := "http://" + ln.Addr().String()
-	logger.Info("rag-service listening", "url", base, "try",
-		`curl -N `+base+`/v1/chat/completions -d '{"model":"fake-1","stream":true,"messages":[{"role":"user","content":"hi"}]}'`)
-	if *load > 0 {
-		go drive(ctx, base, *load, logger)
-	}
-	if *statusEvery > 0 {
-		go printStatus(ctx, tracker, *statusEvery, logger)
-	}
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+	a, err := startApp(ctx, config{Addr: *addr, Model: *model, Logger: logger})
+	if err != nil {
 		return err
 	}
+	defer a.Close()
+	if *fault != "" {
+		// Refuse unknown and kernel faults before anything runs.
+		if err := a.checkFault(*fault); err != nil {
+			return err
+		}
+	}
+	base := a.URL()
+	logger.Info("rag-service listening", "status_page", base+"/", "upstream", a.up.Kind, "upstream_url", a.up.BaseURL,
+		"model", a.up.Model, "vector_store", a.storeURL, "otlp", a.tel.otlp)
+	logger.Info("try", "stream", `curl -N `+base+`/v1/chat/completions -d '{"model":"fake-1","stream":true,"messages":[{"role":"user","content":"What is TTFT?"}]}'`,
+		"chat", `curl -N `+base+`/chat -d '{"message":"What is a burn rate?"}'`)
+
+	if *load > 0 {
+		go a.drive(ctx, *load, logger)
+		logger.Info("load generator on", "rate_per_second", *load)
+	}
+	if *fault != "" {
+		go a.scheduleFault(ctx, *fault, *faultAfter, *faultFor)
+	}
+	if *statusEvery > 0 {
+		go a.logStatus(ctx, *statusEvery, logger)
+	}
+	<-ctx.Done()
+	logger.Info("shutting down")
 	return nil
 }
 
-func printStatus(ctx context.Context, t *slo.Tracker, every time.Duration, l *slog.Logger) {
+// checkFault validates a fault name without injecting it.
+func (a *app) checkFault(name string) error {
+	for _, f := range appFaults {
+		if f.name == name {
+			if f.needsFake && a.up.Kind != "fake" {
+				return fmt.Errorf("fault %q acts on the embedded fake provider, and the upstream is %s", name, a.up.Kind)
+			}
+			return nil
+		}
+	}
+	return a.injectFault(context.Background(), name) // returns the explanatory error
+}
+
+func (a *app) scheduleFault(ctx context.Context, name string, after, dur time.Duration) {
+	a.log.Info("fault scheduled", "fault", name, "in", after)
+	if !sleepFor(ctx, after) {
+		return
+	}
+	if err := a.injectFault(ctx, name); err != nil {
+		a.log.Error("inject fault", "err", err)
+		return
+	}
+	if dur > 0 && sleepFor(ctx, dur) {
+		a.clearFault()
+	}
+}
+
+func sleepFor(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// logStatus logs the objectives' budgets and the live percentiles every period.
+func (a *app) logStatus(ctx context.Context, every time.Duration, l *slog.Logger) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
@@ -109,47 +153,24 @@ func printStatus(ctx context.Context, t *slo.Tracker, every time.Duration, l *sl
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			for _, b := range t.Budget() {
-				var rates []string
-				for _, w := range b.BurnRates {
-					rates = append(rates, fmt.Sprintf("%s=%.2f", w.Window, w.Rate))
-				}
-				l.Info("slo", "objective", b.Objective, "good", b.Good, "total", b.Total,
-					"budget_remaining", fmt.Sprintf("%.3f", b.Remaining), "burn", strings.Join(rates, " "))
+		}
+		s := a.status()
+		l.Info("latency", "window_s", s.Latency.WindowSeconds, "ttft_p99_ms", fmtMs(s.Latency.TTFT.P99),
+			"tpot_p99_ms", fmtMs(s.Latency.TPOT.P99), "streams", s.Latency.TTFT.Count)
+		for _, o := range s.Objs {
+			var rates []string
+			for _, w := range burnWindows {
+				rates = append(rates, fmt.Sprintf("%s=%.2f", w, o.BurnRates[w]))
 			}
+			l.Info("slo", "objective", o.Name, "good", o.Good, "total", o.Total,
+				"budget_remaining", fmt.Sprintf("%.3f", o.BudgetRemaining), "burn", strings.Join(rates, " "))
 		}
 	}
 }
 
-// drive sends rate streaming requests per second to base until ctx ends.
-func drive(ctx context.Context, base string, rate float64, l *slog.Logger) {
-	client := &http.Client{Timeout: 30 * time.Second}
-	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
-	defer tick.Stop()
-	prompts := []string{"What is an error budget?", "Explain time to first token in one paragraph.", "hi"}
-	for i := 0; ; i++ {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		go func(p string) {
-			body := fmt.Sprintf(`{"model":"fake-1","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":%q}]}`, p)
-			req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/chat/completions", strings.NewReader(body))
-			resp, err := client.Do(req)
-			if err != nil {
-				if ctx.Err() == nil {
-					l.Warn("load request failed", "err", err)
-				}
-				return
-			}
-			defer resp.Body.Close()
-			var sink [4096]byte
-			for {
-				if _, err := resp.Body.Read(sink[:]); err != nil {
-					return
-				}
-			}
-		}(prompts[i%len(prompts)])
+func fmtMs(p *float64) string {
+	if p == nil {
+		return "-"
 	}
+	return fmt.Sprintf("%.0f", *p)
 }

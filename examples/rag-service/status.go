@@ -1,0 +1,288 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/llmslo/slo"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Histograms shown on the status page, by short name.
+var statusHistograms = map[string]string{
+	"ttft": "gen_ai_server_time_to_first_token_seconds",
+	"tpot": "gen_ai_server_time_per_output_token_seconds",
+	"e2e":  "gen_ai_server_request_duration_seconds",
+}
+
+// hist is a histogram merged over all its label sets: cumulative counts per
+// upper bound (the last bound is +Inf).
+type hist struct {
+	bounds []float64
+	cum    []uint64
+}
+
+func (h hist) count() uint64 {
+	if len(h.cum) == 0 {
+		return 0
+	}
+	return h.cum[len(h.cum)-1]
+}
+
+// sub returns h − old (the observations made in between).
+func (h hist) sub(old hist) hist {
+	if len(old.cum) != len(h.cum) {
+		return h
+	}
+	out := hist{bounds: h.bounds, cum: make([]uint64, len(h.cum))}
+	for i := range h.cum {
+		if h.cum[i] >= old.cum[i] {
+			out.cum[i] = h.cum[i] - old.cum[i]
+		}
+	}
+	return out
+}
+
+// quantile estimates the q-quantile the way PromQL's histogram_quantile does:
+// linear interpolation inside the bucket; the highest finite bound when it
+// falls in the +Inf bucket. NaN without observations.
+func (h hist) quantile(q float64) float64 {
+	n := h.count()
+	if n == 0 {
+		return math.NaN()
+	}
+	rank := q * float64(n)
+	for i, c := range h.cum {
+		if float64(c) < rank {
+			continue
+		}
+		if math.IsInf(h.bounds[i], 1) {
+			if i == 0 {
+				return math.NaN()
+			}
+			return h.bounds[i-1]
+		}
+		lo, prev := 0.0, uint64(0)
+		if i > 0 {
+			lo, prev = h.bounds[i-1], h.cum[i-1]
+		}
+		if c == prev {
+			return h.bounds[i]
+		}
+		return lo + (h.bounds[i]-lo)*(rank-float64(prev))/float64(c-prev)
+	}
+	return h.bounds[len(h.bounds)-1]
+}
+
+// latencyWindow keeps snapshots of the tracker's latency histograms so that
+// the status page shows percentiles over the last minute, not since start.
+type latencyWindow struct {
+	g     prometheus.Gatherer
+	mu    sync.Mutex
+	snaps []snapshot // oldest first, at most 6 minutes
+}
+
+type snapshot struct {
+	at time.Time
+	h  map[string]hist
+}
+
+func newLatencyWindow(g prometheus.Gatherer) *latencyWindow { return &latencyWindow{g: g} }
+
+func (l *latencyWindow) run(stop <-chan struct{}, every time.Duration) {
+	l.record()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+			l.record()
+		}
+	}
+}
+
+func (l *latencyWindow) record() {
+	s := l.take()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.snaps = append(l.snaps, s)
+	for len(l.snaps) > 1 && s.at.Sub(l.snaps[0].at) > 6*time.Minute {
+		l.snaps = l.snaps[1:]
+	}
+}
+
+// take gathers the registry and merges every status histogram over its labels.
+func (l *latencyWindow) take() snapshot {
+	s := snapshot{at: time.Now(), h: map[string]hist{}}
+	mfs, _ := l.g.Gather()
+	for short, name := range statusHistograms {
+		for _, mf := range mfs {
+			if mf.GetName() != name {
+				continue
+			}
+			var h hist
+			for _, m := range mf.GetMetric() {
+				ph := m.GetHistogram()
+				if ph == nil {
+					continue
+				}
+				if h.bounds == nil {
+					for _, b := range ph.GetBucket() {
+						h.bounds = append(h.bounds, b.GetUpperBound())
+					}
+					h.bounds = append(h.bounds, math.Inf(1))
+					h.cum = make([]uint64, len(h.bounds))
+				}
+				if len(ph.GetBucket())+1 != len(h.cum) {
+					continue
+				}
+				for i, b := range ph.GetBucket() {
+					h.cum[i] += b.GetCumulativeCount()
+				}
+				h.cum[len(h.cum)-1] += ph.GetSampleCount()
+			}
+			s.h[short] = h
+		}
+	}
+	return s
+}
+
+// Percentiles are latency percentiles in milliseconds (null when no data).
+type Percentiles struct {
+	Count uint64   `json:"count"`
+	P50   *float64 `json:"p50_ms"`
+	P90   *float64 `json:"p90_ms"`
+	P99   *float64 `json:"p99_ms"`
+}
+
+// LatencyStatus is the live latency section of the status.
+type LatencyStatus struct {
+	WindowSeconds float64     `json:"window_seconds"`
+	TTFT          Percentiles `json:"ttft"`
+	TPOT          Percentiles `json:"tpot"`
+	E2E           Percentiles `json:"e2e"`
+}
+
+// summary returns percentiles over the last window (or since the oldest
+// snapshot, when the service is younger).
+func (l *latencyWindow) summary(window time.Duration) LatencyStatus {
+	cur := l.take()
+	l.mu.Lock()
+	var base snapshot
+	for i := len(l.snaps) - 1; i >= 0; i-- {
+		base = l.snaps[i]
+		if cur.at.Sub(l.snaps[i].at) >= window {
+			break
+		}
+	}
+	l.mu.Unlock()
+	out := LatencyStatus{}
+	if !base.at.IsZero() {
+		out.WindowSeconds = math.Round(cur.at.Sub(base.at).Seconds())
+	}
+	pct := func(short string) Percentiles {
+		h := cur.h[short]
+		if b, ok := base.h[short]; ok {
+			h = h.sub(b)
+		}
+		p := Percentiles{Count: h.count()}
+		ms := func(q float64) *float64 {
+			v := h.quantile(q)
+			if math.IsNaN(v) {
+				return nil
+			}
+			v = math.Round(v*1e4) / 10 // ms with one decimal
+			return &v
+		}
+		p.P50, p.P90, p.P99 = ms(0.5), ms(0.9), ms(0.99)
+		return p
+	}
+	out.TTFT, out.TPOT, out.E2E = pct("ttft"), pct("tpot"), pct("e2e")
+	return out
+}
+
+// ObjectiveStatus is one objective's live budget.
+type ObjectiveStatus struct {
+	Name            string             `json:"name"`
+	Target          float64            `json:"target"`
+	Good            int64              `json:"good"`
+	Total           int64              `json:"total"`
+	BudgetRemaining float64            `json:"budget_remaining"`
+	BurnRates       map[string]float64 `json:"burn_rates"`
+	Alerting        []string           `json:"alerting"`
+}
+
+// ProbeStatus is the kernel-probe section (placeholder until probes are wired).
+type ProbeStatus struct {
+	State  string `json:"state"`
+	Detail string `json:"detail"`
+}
+
+// Status is the JSON document of GET /api/status; the page at / renders it.
+type Status struct {
+	Service   string            `json:"service"`
+	Version   string            `json:"version"`
+	Now       time.Time         `json:"now"`
+	Uptime    float64           `json:"uptime_seconds"`
+	Upstream  upstream          `json:"upstream"`
+	Retrieval map[string]any    `json:"retrieval"`
+	OTLP      bool              `json:"otlp_export"`
+	Tracker   slo.Status        `json:"tracker"`
+	Latency   LatencyStatus     `json:"latency"`
+	Objs      []ObjectiveStatus `json:"objectives"`
+	Probes    ProbeStatus       `json:"probes"`
+	Fault     activeFault       `json:"fault"`
+	Load      loadSnapshot      `json:"load"`
+	Incidents []slo.Incident    `json:"incidents"` // newest first
+}
+
+func (a *app) status() Status {
+	s := Status{
+		Service:   serviceName,
+		Version:   slo.Version(),
+		Now:       time.Now().UTC(),
+		Uptime:    math.Round(time.Since(a.start).Seconds()),
+		Upstream:  a.up,
+		Retrieval: map[string]any{"url": a.storeURL, "documents": a.storeDocs, "top_k": 3},
+		OTLP:      a.tel != nil && a.tel.otlp,
+		Tracker:   a.tracker.Status(),
+		Latency:   a.lat.summary(time.Minute),
+		Probes: ProbeStatus{State: "not_wired",
+			Detail: "kernel probes (eBPF: DNS, TCP retransmits, run-queue delay, CFS throttling, reclaim) are not wired into rag-service yet; attribution uses application signals only"},
+		Load:      a.load.snapshot(),
+		Incidents: a.tracker.Incidents(),
+	}
+	slices.Reverse(s.Incidents)
+	if s.Incidents == nil {
+		s.Incidents = []slo.Incident{}
+	}
+	a.faultMu.Lock()
+	s.Fault = a.fault
+	a.faultMu.Unlock()
+	for _, b := range a.tracker.Budget() {
+		o := ObjectiveStatus{Name: b.Objective, Target: b.Target, Good: b.Good, Total: b.Total,
+			BudgetRemaining: b.Remaining, BurnRates: map[string]float64{}, Alerting: b.Alerting}
+		if o.Alerting == nil {
+			o.Alerting = []string{}
+		}
+		for _, w := range b.BurnRates {
+			o.BurnRates[w.Window] = w.Rate
+		}
+		s.Objs = append(s.Objs, o)
+	}
+	return s
+}
+
+func (a *app) statusJSON(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(a.status())
+}
