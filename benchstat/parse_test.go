@@ -133,6 +133,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add("BenchmarkX-2 1 NaN ns/op\nBenchmarkX-2 1 -Inf ns/op\n")
 	f.Add("Unit ns/op better=higher\nBenchmarkX/k=v 3 5 ns/op\n")
+	f.Add("BenchmarkX/k=a 1 NaN ns/op\nBenchmarkX/k=b 1 2 ns/op\nBenchmarkX/k=a 1 NaN ns/op\nBenchmarkX/k=b 1 +Inf ns/op\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		res, err := Parse(strings.NewReader(in), "fuzz")
 		if err != nil {

@@ -3,6 +3,7 @@ package benchstat
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -126,4 +127,60 @@ func TestCVInvariance(t *testing.T) {
 			t.Fatalf("CV %v, scaled %v", c, s)
 		}
 	}
+}
+
+// FuzzCompareValues feeds arbitrary values (NaN, ±Inf, ties, empty sides)
+// through every statistic and both table writers: nothing may panic, and
+// p-values and Cliff's delta stay in range.
+func FuzzCompareValues(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9}, uint8(4))
+	f.Add([]byte{0, 0, 0, 0, 255, 255, 255, 255}, uint8(2))
+	f.Add([]byte{}, uint8(0))
+	f.Fuzz(func(t *testing.T, data []byte, split uint8) {
+		vals := make([]float64, 0, len(data))
+		for _, b := range data {
+			switch b {
+			case 250:
+				vals = append(vals, math.NaN())
+			case 251:
+				vals = append(vals, math.Inf(1))
+			case 252:
+				vals = append(vals, math.Inf(-1))
+			case 253:
+				vals = append(vals, 0)
+			default:
+				vals = append(vals, float64(b%32)-8)
+			}
+		}
+		if len(vals) > 120 {
+			vals = vals[:120]
+		}
+		k := min(int(split), len(vals))
+		a, b := vals[:k], vals[k:]
+		c := CompareValues(a, b, Options{Bootstrap: BootstrapOptions{Resamples: 20}})
+		if p := c.UTest.P; len(a) > 0 && len(b) > 0 && !(p >= 0 && p <= 1) && !hasNaN(vals) {
+			t.Fatalf("p = %v", p)
+		}
+		if d := c.CliffsDelta; !math.IsNaN(d) && (d < -1 || d > 1) {
+			t.Fatalf("δ = %v", d)
+		}
+		c.Name, c.Unit = "X", "sec/op"
+		rep := Report{Comparisons: []Comparison{c}}
+		var sb strings.Builder
+		if err := rep.WriteText(&sb); err != nil {
+			t.Fatal(err)
+		}
+		if err := DefaultThresholds().CheckReport(rep).WriteMarkdown(&sb); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func hasNaN(xs []float64) bool {
+	for _, x := range xs {
+		if math.IsNaN(x) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package benchstat
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -301,15 +302,9 @@ func MannWhitneyU(a, b []float64) (UTest, error) {
 	for _, v := range b {
 		merged = append(merged, lv{v, false})
 	}
-	slices.SortFunc(merged, func(x, y lv) int {
-		switch {
-		case x.v < y.v:
-			return -1
-		case x.v > y.v:
-			return 1
-		}
-		return 0
-	})
+	// cmp.Compare orders NaN first and equal to itself, so NaNs form one
+	// tie group instead of breaking the sort or the grouping below.
+	slices.SortFunc(merged, func(x, y lv) int { return cmp.Compare(x.v, y.v) })
 	var r1x2 int      // 2 × rank sum of a (integral with midranks)
 	var ties []int    // size of each group of equal values
 	var twoRank []int // 2 × midrank of each group
@@ -317,7 +312,7 @@ func MannWhitneyU(a, b []float64) (UTest, error) {
 	for i := 0; i < len(merged); {
 		j := i
 		na := 0
-		for j < len(merged) && merged[j].v == merged[i].v {
+		for j < len(merged) && cmp.Compare(merged[j].v, merged[i].v) == 0 {
 			if merged[j].first {
 				na++
 			}
