@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -61,7 +62,20 @@ func newNetns(name string, subnet netip.Prefix, hook stepHook) (_ *Netns, err er
 	if _, err := exec.LookPath("ip"); err != nil {
 		return nil, fmt.Errorf("faults: netns needs the ip command (iproute2): %w", err)
 	}
-	if err := subnetFree(subnet); err != nil {
+	// Serialise subnet choice with other users of this package on the host
+	// (other test binaries); the check after adding the address covers
+	// everyone else.
+	unlock, err := lockSubnets()
+	if err != nil {
+		return nil, err
+	}
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
+	if err := subnetFree(subnet, ""); err != nil {
 		return nil, err
 	}
 	if _, err := os.Stat("/run/netns/" + name); err == nil {
@@ -106,9 +120,19 @@ func newNetns(name string, subnet netip.Prefix, hook stepHook) (_ *Netns, err er
 		{"-n", name, "link", "set", "lo", "up"},
 		{"-n", name, "route", "add", "default", "via", host.String()},
 	}
-	for _, s := range steps {
+	for i, s := range steps {
 		if err := runIP(s...); err != nil {
 			return nil, err
+		}
+		if i == 0 {
+			// Another process may have taken the subnet since the check
+			// above: whoever adds its address second sees the other's
+			// and backs off (both may; both then report ErrExist).
+			if err := subnetFree(subnet, n.hostIf); err != nil {
+				return nil, err
+			}
+			unlock()
+			locked = false
 		}
 	}
 	if err := hook.at("addr"); err != nil {
@@ -245,12 +269,29 @@ func deleteLink(name string) error {
 	return err
 }
 
-// subnetFree fails when an address of subnet is already on a host interface.
-func subnetFree(subnet netip.Prefix) error {
-	addrs, err := net.InterfaceAddrs()
+// subnetFree fails when an address of subnet is already on a host interface
+// other than except.
+func subnetFree(subnet netip.Prefix, except string) error {
+	ifs, err := net.Interfaces()
 	if err != nil {
-		return fmt.Errorf("faults: list host addresses: %w", err)
+		return fmt.Errorf("faults: list host interfaces: %w", err)
 	}
+	for _, ifc := range ifs {
+		if ifc.Name == except {
+			continue
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue // interface went away
+		}
+		if err := overlaps(subnet, addrs); err != nil {
+			return fmt.Errorf("%w (on %s)", err, ifc.Name)
+		}
+	}
+	return nil
+}
+
+func overlaps(subnet netip.Prefix, addrs []net.Addr) error {
 	for _, a := range addrs {
 		ipn, ok := a.(*net.IPNet)
 		if !ok {
@@ -260,11 +301,34 @@ func subnetFree(subnet netip.Prefix) error {
 		if !ok {
 			continue
 		}
-		ones, _ := ipn.Mask.Size()
+		ones, bits := ipn.Mask.Size()
+		if p.Is4In6() && bits == 128 {
+			ones -= 96
+		}
 		pp := netip.PrefixFrom(p.Unmap(), ones)
 		if pp.Overlaps(subnet) {
 			return fmt.Errorf("faults: subnet %s overlaps host address %s: %w", subnet, a, os.ErrExist)
 		}
 	}
 	return nil
+}
+
+// lockSubnets takes a host-wide lock shared by every process using this
+// package: an abstract unix socket, which vanishes with its holder and
+// leaves nothing behind. It gives up after 10 s.
+func lockSubnets() (unlock func(), err error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l, err := net.Listen("unix", "@llmslo-faults-netns-lock")
+		if err == nil {
+			return func() { l.Close() }, nil
+		}
+		if !errors.Is(err, unix.EADDRINUSE) {
+			return nil, fmt.Errorf("faults: netns lock: %w", err)
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("faults: netns lock: held for more than 10s: %w", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

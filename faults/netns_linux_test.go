@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
 	"github.com/llmslo/slo/internal/testutil"
 	"golang.org/x/sys/unix"
 )
@@ -205,7 +206,13 @@ func TestNetnsSetupFailsHalfway(t *testing.T) {
 						err = injected
 					}
 				}()
-				ns, err = newNetns(name, Subnet(250), hook)
+				// Another test binary may hold a subnet: try the next.
+				for n := 200; n < 256; n++ {
+					ns, err = newNetns(name, Subnet(uint8(n)), hook)
+					if !errors.Is(err, os.ErrExist) {
+						break
+					}
+				}
 			}()
 			if !errors.Is(err, injected) || ns != nil {
 				t.Errorf("step %s panics=%v: got (%v, %v), want injected error", step, panics, ns, err)
@@ -344,7 +351,7 @@ func TestPacketLossRate(t *testing.T) {
 	}
 	n := <-got
 	loss := 1 - float64(n)/sent
-	t.Logf("udp: sent %d, received %d, loss %.3f (want 0.30)", sent, n, loss)
+	t.Logf("udp to %s: sent %d, received %d, loss %.3f (want 0.30)", pc.LocalAddr(), sent, n, loss)
 	// Binomial sd at n=4000, p=0.3 is 0.007; allow 6 sd.
 	if loss < 0.26 || loss > 0.34 {
 		t.Errorf("measured loss %.3f, want 0.30 ± 0.04", loss)
@@ -498,6 +505,10 @@ func TestNFTSetupFailsHalfway(t *testing.T) {
 	}()
 	if tables, err := ns.NFTables(); err != nil || len(tables) != 0 {
 		t.Fatalf("tables after failed setup = %v, %v", tables, err)
+	}
+	// Deleting a table that does not exist is success.
+	if err := deleteTable(ns, &nftables.Table{Name: NFTablePrefix + "never", Family: nftables.TableFamilyINet}); err != nil {
+		t.Errorf("delete missing table: %v", err)
 	}
 	// Undo after the namespace is gone is a successful no-op.
 	undo, err := PacketLoss{NS: ns, Percent: 50}.Inject(t.Context())

@@ -252,14 +252,11 @@ func withConn(ns *Netns, fn func(c *nftables.Conn) error) error {
 
 func deleteTable(ns *Netns, table *nftables.Table) error {
 	err := withConn(ns, func(c *nftables.Conn) error {
-		if _, err := c.ListTableOfFamily(table.Name, table.Family); err != nil {
-			return nil // not there (never created, or already deleted)
-		}
 		c.DelTable(table)
 		return c.Flush()
 	})
-	if errors.Is(err, os.ErrClosed) {
-		return nil // namespace gone, table gone with it
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, os.ErrClosed) {
+		return nil // never created, already deleted, or gone with the namespace
 	}
 	return err
 }

@@ -22,3 +22,8 @@ func (c CPUThrottle) Inject(ctx context.Context) (func() error, error) {
 func (m MemoryPressure) Inject(ctx context.Context) (func() error, error) {
 	return nil, fmt.Errorf("faults: memory pressure: %w", errors.ErrUnsupported)
 }
+
+// CgroupOf returns an error matching errors.ErrUnsupported (Linux only).
+func CgroupOf(pid int, controller string) (string, error) {
+	return "", fmt.Errorf("faults: cgroups: %w", errors.ErrUnsupported)
+}
