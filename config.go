@@ -30,6 +30,7 @@ type config struct {
 	exemplars      int
 	recordContent  bool
 	model          *attribution.Model
+	eventSink      EventSink
 	now            func() time.Time
 }
 

@@ -38,12 +38,12 @@ func (k sliKind) String() string {
 // eventSLIName is the SloEventV1 sli_name of the kind.
 func (k sliKind) eventSLIName() string {
 	switch k {
-	case sliTTFT, sliTPOT:
+	case sliTTFT:
 		return "ttft_ms"
 	case sliLatency:
 		return "request_latency_ms"
-	case sliTokensPerSec:
-		return "token_throughput_tps"
+	case sliTPOT, sliTokensPerSec:
+		return "token_throughput_tps" // TPOT is judged as its inverse, decode tokens/s
 	}
 	return "error_rate"
 }

@@ -36,6 +36,7 @@ type Tracker struct {
 	objs   []*objState
 
 	incidents chan Incident
+	events    chan SLOEvent // nil without an event sink
 	stop      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -45,6 +46,7 @@ type Tracker struct {
 	obsPool sync.Pool
 
 	droppedIncidents atomic.Int64
+	droppedEvents    atomic.Int64
 	incidentCount    atomic.Int64
 	requestCount     atomic.Int64
 
@@ -134,6 +136,9 @@ func New(opts ...Option) (*Tracker, error) {
 		stop:      make(chan struct{}),
 		attr:      &attributor{model: cfg.model},
 	}
+	if cfg.eventSink != nil {
+		t.events = make(chan SLOEvent, eventQueue)
+	}
 	for _, o := range cfg.objectives {
 		series, err := burn.NewSeries(o.target, cfg.budgetPeriod)
 		if err != nil {
@@ -217,6 +222,8 @@ func (t *Tracker) loop() {
 		select {
 		case inc := <-t.incidents:
 			t.deliver(inc)
+		case ev := <-t.events:
+			t.deliverEvent(ev)
 		case <-tick.C:
 			now := t.cfg.now()
 			for _, o := range t.objs {
@@ -229,6 +236,8 @@ func (t *Tracker) loop() {
 				select {
 				case inc := <-t.incidents:
 					t.deliver(inc)
+				case ev := <-t.events:
+					t.deliverEvent(ev)
 				default:
 					return
 				}
@@ -250,6 +259,14 @@ func (t *Tracker) deliver(inc Incident) {
 			t.cfg.errorHandler(fmt.Errorf("slo: incident sink: %w", err))
 		}
 		cancel()
+	}
+}
+
+func (t *Tracker) deliverEvent(ev SLOEvent) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := t.cfg.eventSink.Record(ctx, ev); err != nil {
+		t.cfg.errorHandler(fmt.Errorf("slo: event sink: %w", err))
 	}
 }
 
@@ -395,6 +412,7 @@ type Status struct {
 	Requests         int64 // requests recorded
 	Incidents        int64 // incidents raised
 	DroppedIncidents int64 // incidents dropped because the delivery queue was full
+	DroppedEvents    int64 // SLO events dropped because the delivery queue was full
 }
 
 // Status reports the tracker's own health and counters.
@@ -403,6 +421,7 @@ func (t *Tracker) Status() Status {
 		Requests:         t.requestCount.Load(),
 		Incidents:        t.incidentCount.Load(),
 		DroppedIncidents: t.droppedIncidents.Load(),
+		DroppedEvents:    t.droppedEvents.Load(),
 	}
 }
 
@@ -464,6 +483,16 @@ func (t *Tracker) finish(ctx context.Context, rq *Request, ctxErr error) {
 			ex = exemplar{traceID: traceID, requestID: rq.requestID, value: value, at: now, obs: *badObs}
 		}
 		t.record(o, now, ok, ex)
+		if t.events != nil {
+			if traceID == "" && span.SpanContext().HasTraceID() {
+				traceID = span.SpanContext().TraceID().String()
+			}
+			select {
+			case t.events <- t.sloEvent(o, &s, ok, value, traceID, rq.requestID, now):
+			default:
+				t.droppedEvents.Add(1)
+			}
+		}
 		if t.otel != nil {
 			t.otel.requests.Add(ctx, 1, o.reqOpt[boolIndex(ok)]...)
 		}
