@@ -2,7 +2,7 @@
 GO ?= go
 CLANG ?= clang-19
 
-.PHONY: all test test-privileged vet fmt-check bench-smoke bench generate check-generate cross
+.PHONY: all test bench test-privileged vet fmt-check bench-smoke bench generate check-generate cross
 
 all: vet fmt-check test
 
@@ -20,8 +20,20 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+# bench runs the library's benchmark suite (-count 10; implementations side by
+# side in one run, as sub-benchmarks impl=...) and prints ratios with CIs and
+# the overhead gates through ./benchstat (internal/cmd/benchreport). It exits
+# non-zero when a gate fails. Figures: docs/performance.md.
+BENCH_COUNT ?= 10
+BENCHREPORT = $(GO) run ./internal/cmd/benchreport
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 10 ./... | tee bench.out
+	@mkdir -p bench
+	$(GO) test -run '^$$' -bench '^BenchmarkServer$$' -benchmem -count $(BENCH_COUNT) . > bench/server.out
+	$(GO) test -run '^$$' -bench '^BenchmarkStreamChunk$$' -benchmem -count $(BENCH_COUNT) . > bench/chunk.out
+	@echo "== server: per request, vs otelhttp (target: llmslo <= 1.25x otelhttp) =="
+	$(BENCHREPORT) -key impl -base otelhttp -gate -gate-only llmslo -max-overhead 0.25 -max-cv 0.25 bench/server.out
+	@echo "== server: per streamed chunk, vs bare (target: 0 allocs/chunk) =="
+	$(BENCHREPORT) -key impl -base bare -gate -gate-only llmslo -units allocs/op -max-overhead 0 bench/chunk.out
 
 generate:
 	BPF2GO_CC=$(CLANG) BPF2GO_CFLAGS="-O2 -g -Wall -Werror" $(GO) generate ./internal/bpf
