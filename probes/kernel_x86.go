@@ -42,7 +42,7 @@ type bpfKernel struct {
 	dec                           *decoder
 	stats                         io.Closer
 
-	mu     sync.Mutex // guards atts[*].link and closed
+	mu     sync.Mutex // guards every object against close
 	closed bool
 }
 
@@ -342,6 +342,11 @@ func cgroup2Dir() (string, error) {
 }
 
 func (k *bpfKernel) tagConn(cookie uint64, traceID [16]byte, spanID [8]byte) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return ErrClosed
+	}
 	v := bpf.NetTraceTag{TraceId: traceID, SpanId: spanID}
 	if err := k.trace.Put(cookie, &v); err != nil {
 		return fmt.Errorf("probes: tag connection: %w", err)
@@ -350,6 +355,11 @@ func (k *bpfKernel) tagConn(cookie uint64, traceID [16]byte, spanID [8]byte) err
 }
 
 func (k *bpfKernel) untagConn(cookie uint64) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return ErrClosed
+	}
 	if err := k.trace.Delete(cookie); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("probes: untag connection: %w", err)
 	}
@@ -357,6 +367,11 @@ func (k *bpfKernel) untagConn(cookie uint64) error {
 }
 
 func (k *bpfKernel) histogram(sig Signal, tgid uint32) (Histogram, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return Histogram{}, ErrClosed
+	}
 	m := k.hists[sig]
 	if m == nil {
 		return Histogram{}, fmt.Errorf("probes: %s has no histogram", sig)
@@ -396,6 +411,11 @@ func (k *bpfKernel) setAttached(sig Signal, on bool) error {
 }
 
 func (k *bpfKernel) runTime(sig Signal) time.Duration {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return 0
+	}
 	var d time.Duration
 	for _, a := range k.atts[sig] {
 		if a.prog == nil {
@@ -409,6 +429,11 @@ func (k *bpfKernel) runTime(sig Signal) time.Duration {
 }
 
 func (k *bpfKernel) lost(sig Signal) uint64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return 0
+	}
 	var per []uint64
 	if err := k.lostMap.Lookup(uint32(sig), &per); err != nil {
 		return 0
@@ -436,7 +461,6 @@ func (k *bpfKernel) close() error {
 			}
 		}
 	}
-	k.mu.Unlock()
 	if k.reader != nil {
 		errs = append(errs, k.reader.Close())
 	}
@@ -449,6 +473,7 @@ func (k *bpfKernel) close() error {
 	for _, c := range k.closers {
 		c.Close()
 	}
+	k.mu.Unlock()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("probes: close: %w", err)
 	}
@@ -464,6 +489,9 @@ func (k *bpfKernel) readLoop(s *Set) {
 			if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed) {
 				return
 			}
+			// Unexpected: count it and do not spin.
+			s.decodeErrors.Add(1)
+			time.Sleep(10 * time.Millisecond)
 			continue
 		}
 		t0 := time.Now()

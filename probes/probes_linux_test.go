@@ -39,7 +39,7 @@ func startSet(t *testing.T, cfg Config) *Set {
 
 func TestStartAllSignalsPrivileged(t *testing.T) {
 	requireBPF(t)
-	set := startSet(t, Config{})
+	set := startSet(t, Config{OverheadBudget: 50})
 	for _, st := range set.Status() {
 		t.Logf("%-17s %-8s %s", st.Signal, st.State, st.Reason)
 		if st.Signal.kernel() && st.State != On {
@@ -60,6 +60,16 @@ func TestStartAllSignalsPrivileged(t *testing.T) {
 			t.Fatal("no run-queue samples for this process after 5s")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	// BPF_ENABLE_STATS is on (OverheadBudget > 0): run time is measured.
+	var rq SignalStats
+	for _, ss := range set.Stats().Signals {
+		if ss.Signal == RunqueueDelay {
+			rq = ss
+		}
+	}
+	if rq.BPFRunTime <= 0 || rq.State != On {
+		t.Errorf("runqueue_delay stats %+v, want on with BPF run time > 0", rq)
 	}
 	if err := set.TagConn(1, [16]byte{1}, [8]byte{2}); err != nil {
 		t.Errorf("TagConn: %v", err)

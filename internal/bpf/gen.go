@@ -16,3 +16,4 @@ package bpf
 //go:generate go tool bpf2go -tags linux -target amd64 -type event -type hist Mm mm.bpf.c -- -I./headers -I.
 //go:generate go tool bpf2go -tags linux -target amd64 -type event -type hist Blk blk.bpf.c -- -I./headers -I.
 //go:generate go tool bpf2go -tags linux -target amd64 -type event -type hist Sys sys.bpf.c -- -I./headers -I.
+//go:generate go tool bpf2go -tags linux -target amd64 Bench bench.bpf.c -- -I./headers -I.
