@@ -30,6 +30,7 @@ type config struct {
 	exemplars      int
 	recordContent  bool
 	model          *attribution.Model
+	kernel         kernelConfig // probes and correlation (kernel.go)
 	eventSink      EventSink
 	now            func() time.Time
 }

@@ -2,32 +2,344 @@ package slo
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
 	"net/netip"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/llmslo/slo/correlate"
+	"github.com/llmslo/slo/probes"
+	"github.com/llmslo/slo/semconv"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 )
 
+// kernelConfig is the kernel part of the tracker configuration.
+type kernelConfig struct {
+	off    bool
+	probes probes.Config
+	join   correlate.Config
+}
+
+// WithoutProbes turns the kernel probes off: spans then carry only what the
+// request's own client calls measured (httptrace), marked with the httptrace
+// tier and the floor path.
+func WithoutProbes() Option {
+	return optionFunc(func(c *config) { c.kernel.off = true })
+}
+
+// WithProbes selects and tunes the kernel probes (see [probes.Config]; its
+// zero value, the default, asks for every signal the host supports). It
+// undoes an earlier [WithoutProbes].
+func WithProbes(cfg probes.Config) Option {
+	return optionFunc(func(c *config) { c.kernel.off, c.kernel.probes = false, cfg })
+}
+
+// withCorrelate tunes the joiner; for tests.
+func withCorrelate(cfg correlate.Config) Option {
+	return optionFunc(func(c *config) { c.kernel.join = cfg })
+}
+
+// SignalStatus is the state of one kernel or runtime signal in the tracker.
+type SignalStatus struct {
+	// Signal is the signal name ("dns_latency", "tcp_retransmit", ...).
+	Signal string
+	// Path is how it is observed: "in_process" (probes loaded in this
+	// process), "sidecar", "floor" (an unprivileged substitute, named in
+	// Reason), "off", or "starting" while the probes load.
+	Path string
+	// State is the probe state: "on", "degraded" or "off".
+	State string
+	// Reason says why the signal is not fully on.
+	Reason string
+}
+
+// kernelQueue is the subscription buffer between the probes and the joiner.
+const kernelQueue = 4096
+
 // kernelState joins kernel evidence (package probes, through package
-// correlate) to requests. The zero value, and a nil *kernelState, mean "no
-// kernel signals": every hook below is then a no-op.
-type kernelState struct{}
+// correlate) to requests. A nil *kernelState means "no kernel signals":
+// every hook is then a no-op.
+type kernelState struct {
+	t     *Tracker
+	j     *correlate.Joiner
+	clock *correlate.Clock
+	cfg   kernelConfig
+
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu       sync.Mutex
+	set      *probes.Set // nil until loaded, or when loading failed
+	loading  bool
+	startErr error
+
+	running    atomic.Bool // probes delivering
+	tagErrors  atomic.Int64
+	counter    metric.Int64Counter
+	prom       *prometheus.CounterVec
+	lastJoins  [correlate.NumTiers]uint64
+	lastEnrich [correlate.NumTiers]uint64
+	counterMu  sync.Mutex
+}
+
+// kernelReq is the kernel side of one request.
+type kernelReq struct {
+	id correlate.RequestID
+}
 
 // startKernel starts the probes and the correlation goroutine, or records why
-// not in the tracker status. It runs once, at the end of New.
-func (t *Tracker) startKernel() {}
+// not in the tracker status. It runs once, at the end of New. The probes load
+// in the background: New does not wait for them.
+func (t *Tracker) startKernel() {
+	kc := t.cfg.kernel
+	k := &kernelState{t: t, cfg: kc, clock: correlate.NewClock(), done: make(chan struct{})}
+	k.j = correlate.New(kc.join)
+	meter := t.cfg.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version()), metric.WithSchemaURL(semconv.SchemaURL))
+	var err error
+	k.counter, err = meter.Int64Counter(semconv.MetricCorrelation,
+		metric.WithDescription("Joins of kernel events to requests, by tier and whether they reached the enrichment threshold."))
+	if err != nil {
+		t.cfg.errorHandler(fmt.Errorf("slo: create correlation counter: %w", err))
+	}
+	if t.cfg.registerer != nil {
+		k.prom = prometheus.NewCounterVec(prometheus.CounterOpts{Name: semconv.PromCorrelationTotal,
+			Help: "Joins of kernel events to requests, by tier and whether they reached the enrichment threshold."},
+			[]string{"tier", "enriched"})
+		if err := t.cfg.registerer.Register(k.prom); err != nil {
+			t.cfg.errorHandler(fmt.Errorf("slo: register %s: %w", semconv.PromCorrelationTotal, err))
+			k.prom = nil
+		}
+	}
+	t.kern = k
+	if kc.off {
+		close(k.done)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	k.cancel = cancel
+	k.loading = true
+	go k.run(ctx)
+}
+
+// run loads the probes and feeds their events to the joiner until ctx ends.
+func (k *kernelState) run(ctx context.Context) {
+	defer close(k.done)
+	set, err := probes.Start(ctx, k.cfg.probes)
+	k.mu.Lock()
+	k.loading = false
+	k.set, k.startErr = set, err
+	k.mu.Unlock()
+	if err != nil {
+		k.t.cfg.logger.Info("slo: kernel probes unavailable; spans carry httptrace evidence only", "error", err)
+		return
+	}
+	defer set.Close()
+	if ctx.Err() != nil {
+		return
+	}
+	events, unsubscribe := set.Subscribe(kernelQueue)
+	defer unsubscribe()
+	k.running.Store(true)
+	defer k.running.Store(false)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	batch := make([]probes.Event, 0, 256)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			k.j.Flush(k.clock.Now())
+			k.exportCounts()
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			batch = append(batch[:0], ev)
+		drain:
+			for len(batch) < cap(batch) {
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						break drain
+					}
+					batch = append(batch, ev)
+				default:
+					break drain
+				}
+			}
+			k.j.AddBatch(batch)
+		}
+	}
+}
+
+// exportCounts adds the joins since the last call to the correlation counters.
+func (k *kernelState) exportCounts() {
+	st := k.j.Stats()
+	k.counterMu.Lock()
+	defer k.counterMu.Unlock()
+	for tier := correlate.Tier(1); tier < correlate.NumTiers; tier++ {
+		enr := st.Enriched[tier] - k.lastEnrich[tier]
+		weak := st.Joins[tier] - k.lastJoins[tier] - enr
+		k.lastEnrich[tier], k.lastJoins[tier] = st.Enriched[tier], st.Joins[tier]
+		for _, x := range [2]struct {
+			n   uint64
+			enr bool
+		}{{enr, true}, {weak, false}} {
+			if x.n == 0 {
+				continue
+			}
+			if k.counter != nil {
+				k.counter.Add(context.Background(), int64(x.n), metric.WithAttributes(
+					semconv.SLOCorrelationTier.String(tier.String()), semconv.SLOCorrelationEnriched.Bool(x.enr)))
+			}
+			if k.prom != nil {
+				k.prom.WithLabelValues(tier.String(), boolLabel(x.enr)).Add(float64(x.n))
+			}
+		}
+	}
+}
 
 // stopKernel detaches the probes and stops the correlation goroutine. It runs
 // once, from Close, before the background goroutine is waited for.
-func (t *Tracker) stopKernel() {}
+func (t *Tracker) stopKernel() {
+	k := t.kern
+	if k == nil {
+		return
+	}
+	if k.cancel != nil {
+		k.cancel()
+	}
+	<-k.done
+	k.exportCounts()
+	if k.prom != nil && t.cfg.registerer != nil {
+		t.cfg.registerer.Unregister(k.prom)
+	}
+}
 
 // kernelRequestStart registers rq as live (its interval starts now).
-func (t *Tracker) kernelRequestStart(rq *Request) {}
+func (t *Tracker) kernelRequestStart(rq *Request) {
+	k := t.kern
+	if k == nil {
+		return
+	}
+	rq.kern.id = k.j.Start(k.clock.Mono(rq.start), rq.span.SpanContext())
+}
 
 // kernelFinish ends rq's interval and returns the llm.ebpf.* attributes of its
 // kernel summary, to be added to its span. s holds the request's SLIs.
-func (t *Tracker) kernelFinish(rq *Request, s *sli) []attribute.KeyValue { return nil }
+func (t *Tracker) kernelFinish(rq *Request, s *sli) []attribute.KeyValue {
+	k := t.kern
+	if k == nil {
+		return nil
+	}
+	end := rq.start.Add(s.e2e)
+	sum := k.j.End(rq.kern.id, k.clock.Mono(end))
+	return kernelAttributes(&sum, &s.calls, k.running.Load(), nil)
+}
+
+// kernelAttributes returns the llm.ebpf.* attributes of a request: the
+// kernel summary, completed from the request's client calls (httptrace) for
+// what the kernel did not show. inProcess says the probes were running.
+func kernelAttributes(sum *correlate.Summary, calls *callSummary, inProcess bool, dst []attribute.KeyValue) []attribute.KeyValue {
+	n := len(dst)
+	dst = sum.AppendAttributes(dst)
+	kernel := len(dst) > n
+	var floor bool
+	if sum.DNSLookups == 0 && calls.DNS > 0 {
+		dst = append(dst, semconv.EBPFDNSLatencyMs.Float64(durMs(calls.DNS)))
+		floor = true
+	}
+	if sum.Connects == 0 && calls.Connect > 0 {
+		dst = append(dst, semconv.EBPFNetConnectLatencyMs.Float64(durMs(calls.Connect)))
+		floor = true
+	}
+	if calls.TLS > 0 {
+		dst = append(dst, semconv.EBPFTLSHandshakeMs.Float64(durMs(calls.TLS)))
+		floor = true
+	}
+	if wait := calls.ProviderWait + calls.RetrievalWait; calls.Calls > 0 && wait > 0 {
+		explained := sum.KernelTime() + calls.TLS
+		if sum.DNSLookups == 0 {
+			explained += calls.DNS
+		}
+		if sum.Connects == 0 {
+			explained += calls.Connect
+		}
+		if explained > 0 {
+			dst = append(dst, semconv.EBPFRetrievalKernelAttribMs.Float64(durMs(min(explained, wait))))
+		}
+	}
+	switch {
+	case kernel && inProcess:
+		dst = append(dst, semconv.EBPFSignalPath.String(semconv.PathInProcess))
+	case kernel:
+		// Runtime pollers only (Go scheduler latency, /proc): the floor.
+		dst = append(dst, semconv.EBPFSignalPath.String(semconv.PathFloor))
+	case floor:
+		dst = append(dst, semconv.EBPFCorrelationConfidence.Float64(1),
+			semconv.EBPFCorrelationTier.String(semconv.TierHTTPTrace),
+			semconv.EBPFSignalPath.String(semconv.PathFloor))
+	}
+	return dst
+}
+
+// KernelStatus reports, per kernel or runtime signal, the path in use and
+// why a signal is not fully on.
+func (t *Tracker) KernelStatus() []SignalStatus {
+	k := t.kern
+	out := make([]SignalStatus, 0, len(probes.AllSignals()))
+	if k == nil {
+		return out
+	}
+	k.mu.Lock()
+	set, loading, startErr := k.set, k.loading, k.startErr
+	k.mu.Unlock()
+	for _, sig := range probes.AllSignals() {
+		st := SignalStatus{Signal: sig.String(), Path: "off", State: probes.Off.String()}
+		switch {
+		case k.cfg.off:
+			st.Reason = "disabled by WithoutProbes"
+		case loading:
+			st.Path, st.Reason = "starting", "probes are loading"
+		case set == nil:
+			st.Reason = "probes unavailable"
+			if startErr != nil {
+				st.Reason = startErr.Error()
+			}
+		default:
+			ps := set.StatusOf(sig)
+			st.State, st.Reason = ps.State.String(), ps.Reason
+			if ps.State != probes.Off {
+				st.Path = semconv.PathInProcess
+				if sig == probes.GoSchedLatency {
+					st.Path = semconv.PathFloor
+				}
+			}
+		}
+		if st.Path == "off" || st.Path == "starting" {
+			switch sig {
+			case probes.DNSLatency, probes.ConnectLatency:
+				st.Path, st.Reason = semconv.PathFloor, joinReason(st.Reason, "client calls measure it with httptrace")
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+func joinReason(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
 
 // connInfo describes a client connection while a call owns it. The transport
 // fills it from the connection (SO_COOKIE, 4-tuple) when the call acquires it
@@ -52,20 +364,87 @@ type connInfo struct {
 	Span trace.SpanContext
 }
 
+func (c *connInfo) conn() correlate.Conn {
+	return correlate.Conn{Cookie: c.Cookie, Local: unmap(c.Local), Remote: unmap(c.Remote)}
+}
+
+func unmap(ap netip.AddrPort) netip.AddrPort {
+	if !ap.IsValid() {
+		return ap
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
 // connAcquired registers c as owned by c.Req from now until connReleased,
 // and tags the socket in the kernel with c.Span so kernel events on it carry
 // the trace. It never blocks. ctx is the call's context.
-func (t *Tracker) connAcquired(ctx context.Context, c connInfo) {}
+func (t *Tracker) connAcquired(ctx context.Context, c connInfo) {
+	k := t.kern
+	if k == nil {
+		return
+	}
+	rq := c.Req
+	if rq == nil {
+		rq = RequestFrom(ctx)
+	}
+	if rq != nil && rq.kern.id != 0 {
+		since := c.Since
+		if since.IsZero() {
+			since = time.Now()
+		}
+		k.j.Acquire(rq.kern.id, c.conn(), k.clock.Mono(since))
+	}
+	if c.Cookie != 0 && c.Span.IsValid() && k.running.Load() {
+		k.mu.Lock()
+		set := k.set
+		k.mu.Unlock()
+		if set != nil {
+			if err := set.TagConn(c.Cookie, c.Span.TraceID(), c.Span.SpanID()); err != nil && !errors.Is(err, probes.ErrNotSupported) {
+				k.tagErrors.Add(1)
+			}
+		}
+	}
+}
 
 // connReleased ends the ownership connAcquired registered (the body was
 // read or closed, or the call failed). It never blocks.
-func (t *Tracker) connReleased(c connInfo) {}
+func (t *Tracker) connReleased(c connInfo) {
+	k := t.kern
+	if k == nil {
+		return
+	}
+	k.j.Release(c.conn(), k.clock.Now())
+	if c.Cookie != 0 && k.running.Load() {
+		k.mu.Lock()
+		set := k.set
+		k.mu.Unlock()
+		if set != nil {
+			_ = set.UntagConn(c.Cookie)
+		}
+	}
+}
 
 // kernelDNS reports a DNS lookup of host made by rq's call between start and
 // end (httptrace DNSStart/DNSDone), so kernel DNS events for that name join rq.
-func (t *Tracker) kernelDNS(rq *Request, host string, start, end time.Time) {}
+// host may carry a port.
+func (t *Tracker) kernelDNS(rq *Request, host string, start, end time.Time) {
+	k := t.kern
+	if k == nil || rq == nil || rq.kern.id == 0 {
+		return
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	k.j.Lookup(rq.kern.id, host, k.clock.Mono(start), k.clock.Mono(end))
+}
 
 // kernelDial reports a TCP connect to remote made by rq's call between start
 // and end (httptrace ConnectStart/ConnectDone), so kernel connect events,
 // failed ones included, join rq.
-func (t *Tracker) kernelDial(rq *Request, remote netip.AddrPort, start, end time.Time, failed bool) {}
+func (t *Tracker) kernelDial(rq *Request, remote netip.AddrPort, start, end time.Time, failed bool) {
+	k := t.kern
+	if k == nil || rq == nil || rq.kern.id == 0 {
+		return
+	}
+	k.j.Dial(rq.kern.id, unmap(remote), k.clock.Mono(start), k.clock.Mono(end))
+}

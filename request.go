@@ -22,7 +22,8 @@ type Request struct {
 	start time.Time
 	route string
 	span  trace.Span
-	own   bool // the span was started by us and must be ended by us
+	own   bool      // the span was started by us and must be ended by us
+	kern  kernelReq // the kernel side (kernel.go); set before the handler runs, then read-only
 
 	// Observation state, written only by the goroutine that writes the response.
 	obs        *stream.Observer
