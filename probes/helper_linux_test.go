@@ -103,6 +103,26 @@ func runHelper(mode string) int {
 			}
 			_ = unix.Nanosleep(&ts, nil)
 		}
+	case "pagecache":
+		// After 500ms, writes 192 MiB to SLO_PROBES_FILE (page cache).
+		time.Sleep(500 * time.Millisecond)
+		f, err := os.Create(os.Getenv("SLO_PROBES_FILE"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "create:", err)
+			return 1
+		}
+		defer f.Close()
+		buf := make([]byte, 1<<20)
+		for i := range buf {
+			buf[i] = byte(i)
+		}
+		for i := 0; i < 192; i++ {
+			if _, err := f.Write(buf); err != nil {
+				fmt.Fprintln(os.Stderr, "write:", err)
+				return 1
+			}
+		}
+		return 0
 	case "unpriv":
 		// Starts every signal and prints the status lines.
 		set, err := Start(context.Background(), Config{PollInterval: 50 * time.Millisecond})

@@ -246,6 +246,8 @@ func (k *bpfKernel) loadSignal(s *Set, sig Signal, shared map[string]*ebpf.Map) 
 	case MemReclaim:
 		add(sig, "slo_reclaim_begin", tracing)
 		add(sig, "slo_reclaim_end", tracing)
+		add(sig, "slo_memcg_reclaim_begin", tracing)
+		add(sig, "slo_memcg_reclaim_end", tracing)
 		k.hists[sig] = coll.Maps["reclaim_hist"]
 	case BlockIO:
 		add(sig, "slo_block_io_start", tracing)

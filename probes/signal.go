@@ -27,8 +27,9 @@ const (
 	// DNSLatency is a DNS-over-UDP query → matching response: Duration,
 	// DNS{Name, QType, Rcode, ID, Server}.
 	DNSLatency Signal = 4
-	// MemReclaim is one direct-reclaim stall of a thread: Duration, Count =
-	// pages reclaimed.
+	// MemReclaim is one memory-reclaim stall of a thread: global direct
+	// reclaim (Op 0) or reclaim at its memory cgroup's limit (Op 1);
+	// Duration, Count = pages reclaimed.
 	MemReclaim Signal = 5
 	// BlockIO is a block request submitted by the process: Duration,
 	// Count = bytes, Op = request op (0 read, 1 write, ...).

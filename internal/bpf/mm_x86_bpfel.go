@@ -55,19 +55,21 @@ type MmTraceTag struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	MmMapEvents            = "events"
-	MmMapLost              = "lost"
-	MmMapReclaimHist       = "reclaim_hist"
-	MmMapReclaimStart      = "reclaim_start"
-	MmMapSockOwner         = "sock_owner"
-	MmMapSockTrace         = "sock_trace"
-	MmProgSloReclaimBegin  = "slo_reclaim_begin"
-	MmProgSloReclaimEnd    = "slo_reclaim_end"
-	MmVarOutlierNs         = "outlier_ns"
-	MmVarSloUnusedDnsEvent = "slo_unused_dns_event"
-	MmVarSloUnusedEvent    = "slo_unused_event"
-	MmVarSloZeroHist       = "slo_zero_hist"
-	MmVarTargetTgid        = "target_tgid"
+	MmMapEvents                = "events"
+	MmMapLost                  = "lost"
+	MmMapReclaimHist           = "reclaim_hist"
+	MmMapReclaimStart          = "reclaim_start"
+	MmMapSockOwner             = "sock_owner"
+	MmMapSockTrace             = "sock_trace"
+	MmProgSloMemcgReclaimBegin = "slo_memcg_reclaim_begin"
+	MmProgSloMemcgReclaimEnd   = "slo_memcg_reclaim_end"
+	MmProgSloReclaimBegin      = "slo_reclaim_begin"
+	MmProgSloReclaimEnd        = "slo_reclaim_end"
+	MmVarOutlierNs             = "outlier_ns"
+	MmVarSloUnusedDnsEvent     = "slo_unused_dns_event"
+	MmVarSloUnusedEvent        = "slo_unused_event"
+	MmVarSloZeroHist           = "slo_zero_hist"
+	MmVarTargetTgid            = "target_tgid"
 )
 
 // LoadMm returns the embedded CollectionSpec for Mm.
@@ -112,8 +114,10 @@ type MmSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type MmProgramSpecs struct {
-	SloReclaimBegin *ebpf.ProgramSpec `ebpf:"slo_reclaim_begin"`
-	SloReclaimEnd   *ebpf.ProgramSpec `ebpf:"slo_reclaim_end"`
+	SloMemcgReclaimBegin *ebpf.ProgramSpec `ebpf:"slo_memcg_reclaim_begin"`
+	SloMemcgReclaimEnd   *ebpf.ProgramSpec `ebpf:"slo_memcg_reclaim_end"`
+	SloReclaimBegin      *ebpf.ProgramSpec `ebpf:"slo_reclaim_begin"`
+	SloReclaimEnd        *ebpf.ProgramSpec `ebpf:"slo_reclaim_end"`
 }
 
 // MmMapSpecs contains maps before they are loaded into the kernel.
@@ -193,12 +197,16 @@ type MmVariables struct {
 //
 // It can be passed to LoadMmObjects or ebpf.CollectionSpec.LoadAndAssign.
 type MmPrograms struct {
-	SloReclaimBegin *ebpf.Program `ebpf:"slo_reclaim_begin"`
-	SloReclaimEnd   *ebpf.Program `ebpf:"slo_reclaim_end"`
+	SloMemcgReclaimBegin *ebpf.Program `ebpf:"slo_memcg_reclaim_begin"`
+	SloMemcgReclaimEnd   *ebpf.Program `ebpf:"slo_memcg_reclaim_end"`
+	SloReclaimBegin      *ebpf.Program `ebpf:"slo_reclaim_begin"`
+	SloReclaimEnd        *ebpf.Program `ebpf:"slo_reclaim_end"`
 }
 
 func (p *MmPrograms) Close() error {
 	return _MmClose(
+		p.SloMemcgReclaimBegin,
+		p.SloMemcgReclaimEnd,
 		p.SloReclaimBegin,
 		p.SloReclaimEnd,
 	)
