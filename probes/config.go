@@ -21,6 +21,7 @@ type Config struct {
 	// else v2).
 	CgroupPath string
 	// DNSPorts are the UDP ports carrying DNS; empty means {53}. At most 16.
+	// DNS over TCP, TLS or HTTPS is not observed.
 	DNSPorts []uint16
 
 	// RunqueueThreshold is the run-queue delay at or above which an event is
@@ -46,8 +47,10 @@ type Config struct {
 	// the process's CPU time: BPF program run time (BPF_ENABLE_STATS) plus
 	// the ring-buffer reader's busy time. Above it the costliest signal is
 	// shed (Degraded); a shed signal returns after the overhead stayed below
-	// half the budget for three intervals. 0 disables the guard (and the
-	// kernel run-time statistics).
+	// half the budget for three intervals. 0 disables the guard. The guard
+	// holds a BPF_ENABLE_STATS descriptor while the Set runs, which turns
+	// on run-time accounting for every BPF program on the host (a few ns
+	// per program run).
 	OverheadBudget float64
 	// OverheadInterval is how often the guard measures; 0 means 5s.
 	OverheadInterval time.Duration

@@ -227,7 +227,7 @@ func (k *bpfKernel) loadSignal(s *Set, sig Signal, shared map[string]*ebpf.Map) 
 		k.netColl = coll
 		return k.netSecond(s, sig)
 	case DNSLatency:
-		cg, err := cgroup2Dir()
+		cg, err := cgroup2Dir(int(s.target))
 		if err != nil {
 			return err
 		}
@@ -282,7 +282,6 @@ func (k *bpfKernel) netSecond(s *Set, sig Signal) error {
 	case TCPRetransmit:
 		add("slo_tcp_retransmit")
 		add("slo_sock_send")
-		add("slo_sock_recv")
 		if !s.cfg.wants(ConnectLatency) {
 			// Registers connecting sockets and cleans up closed ones.
 			add("slo_inet_sock_set_state")
@@ -324,16 +323,17 @@ func (k *bpfKernel) attachSignal(s *Set, sig Signal) error {
 	return nil
 }
 
-// cgroup2Dir returns the process's own cgroup v2 directory, where the DNS
-// programs attach (so they see only this cgroup's packets).
-func cgroup2Dir() (string, error) {
+// cgroup2Dir returns the cgroup v2 directory of process pid, where the DNS
+// programs attach (so they see only that cgroup's packets; the root on hosts
+// that keep processes in the cgroup2 root).
+func cgroup2Dir(pid int) (string, error) {
 	_, v2 := cgroupMounts()
 	if v2 == "" {
 		return "", errors.New("no cgroup2 mount (cgroup_skb programs need one)")
 	}
-	b, err := os.ReadFile("/proc/self/cgroup")
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
-		return "", fmt.Errorf("read /proc/self/cgroup: %w", err)
+		return "", fmt.Errorf("read cgroup of pid %d: %w", pid, err)
 	}
 	for line := range strings.Lines(string(b)) {
 		if p, ok := strings.CutPrefix(strings.TrimSpace(line), "0::"); ok {

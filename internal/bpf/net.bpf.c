@@ -3,7 +3,7 @@
 /* net.bpf.c: TCP retransmissions and connect latency/failures of the target
  * process. Retransmissions fire in softirq/timer context where the current
  * pid is meaningless, so ownership comes from sock_owner, filled here in
- * process context (connect, send, receive) and by user space. */
+ * process context (connect, send) and by user space (a tagged socket). */
 #include "event.h"
 
 char __license[] SEC("license") = "Dual MIT/GPL";
@@ -43,7 +43,7 @@ static __always_inline void claim(struct sock *sk)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	if (target_tgid == 0 || tgid != target_tgid)
 		return;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 family = sk->__sk_common.skc_family;
 	if (family != AF_INET && family != AF_INET6)
 		return;
 	__u64 cookie = bpf_get_socket_cookie(sk);
@@ -55,13 +55,6 @@ static __always_inline void claim(struct sock *sk)
 
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(slo_sock_send, struct sock *sk, int ret, int flags)
-{
-	claim(sk);
-	return 0;
-}
-
-SEC("tp_btf/sock_recv_length")
-int BPF_PROG(slo_sock_recv, struct sock *sk, int ret, int flags)
 {
 	claim(sk);
 	return 0;

@@ -69,7 +69,6 @@ const (
 	NetMapSockOwner            = "sock_owner"
 	NetMapSockTrace            = "sock_trace"
 	NetProgSloInetSockSetState = "slo_inet_sock_set_state"
-	NetProgSloSockRecv         = "slo_sock_recv"
 	NetProgSloSockSend         = "slo_sock_send"
 	NetProgSloTcpRetransmit    = "slo_tcp_retransmit"
 	NetVarOutlierNs            = "outlier_ns"
@@ -122,7 +121,6 @@ type NetSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type NetProgramSpecs struct {
 	SloInetSockSetState *ebpf.ProgramSpec `ebpf:"slo_inet_sock_set_state"`
-	SloSockRecv         *ebpf.ProgramSpec `ebpf:"slo_sock_recv"`
 	SloSockSend         *ebpf.ProgramSpec `ebpf:"slo_sock_send"`
 	SloTcpRetransmit    *ebpf.ProgramSpec `ebpf:"slo_tcp_retransmit"`
 }
@@ -202,7 +200,6 @@ type NetVariables struct {
 // It can be passed to LoadNetObjects or ebpf.CollectionSpec.LoadAndAssign.
 type NetPrograms struct {
 	SloInetSockSetState *ebpf.Program `ebpf:"slo_inet_sock_set_state"`
-	SloSockRecv         *ebpf.Program `ebpf:"slo_sock_recv"`
 	SloSockSend         *ebpf.Program `ebpf:"slo_sock_send"`
 	SloTcpRetransmit    *ebpf.Program `ebpf:"slo_tcp_retransmit"`
 }
@@ -210,7 +207,6 @@ type NetPrograms struct {
 func (p *NetPrograms) Close() error {
 	return _NetClose(
 		p.SloInetSockSetState,
-		p.SloSockRecv,
 		p.SloSockSend,
 		p.SloTcpRetransmit,
 	)

@@ -7,11 +7,12 @@
 
 char __license[] SEC("license") = "Dual MIT/GPL";
 
+/* Per-thread enqueue time, in task-local storage (no hash on the hot path). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 32768);
-	__type(key, __u32);   /* tid */
-	__type(value, __u64); /* enqueue time */
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u64);
 } runq_start SEC(".maps");
 
 struct {
@@ -23,14 +24,11 @@ struct {
 
 static __always_inline void enqueue(struct task_struct *p)
 {
-	__u32 tgid = BPF_CORE_READ(p, tgid);
-	if (!slo_want(tgid))
+	if (!slo_want(p->tgid) || p->pid == 0)
 		return;
-	__u32 tid = BPF_CORE_READ(p, pid);
-	if (tid == 0)
-		return;
-	__u64 ts = bpf_ktime_get_ns();
-	bpf_map_update_elem(&runq_start, &tid, &ts, BPF_ANY);
+	__u64 *ts = bpf_task_storage_get(&runq_start, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (ts)
+		*ts = bpf_ktime_get_ns();
 }
 
 SEC("tp_btf/sched_wakeup")
@@ -55,16 +53,16 @@ int BPF_PROG(slo_sched_switch, bool preempt, struct task_struct *prev,
 	if (prev_state == 0 /* TASK_RUNNING */)
 		enqueue(prev);
 
-	__u32 tgid = BPF_CORE_READ(next, tgid);
+	__u32 tgid = next->tgid;
 	if (!slo_want(tgid))
 		return 0;
-	__u32 tid = BPF_CORE_READ(next, pid);
-	__u64 *start = bpf_map_lookup_elem(&runq_start, &tid);
-	if (!start)
+	__u32 tid = next->pid;
+	__u64 *start = bpf_task_storage_get(&runq_start, next, 0, 0);
+	if (!start || *start == 0)
 		return 0;
 	__u64 now = bpf_ktime_get_ns();
 	__u64 d = now - *start;
-	bpf_map_delete_elem(&runq_start, &tid);
+	*start = 0;
 	if ((__s64)d < 0)
 		return 0;
 	slo_hist_add(&runq_hist, tgid, d);

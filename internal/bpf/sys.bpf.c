@@ -13,10 +13,11 @@ struct sys_start {
 	__u64 nr;
 };
 
+/* Per-thread syscall entry, in task-local storage. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 32768);
-	__type(key, __u32); /* tid */
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct sys_start);
 } sys_start SEC(".maps");
 
@@ -44,9 +45,12 @@ int BPF_PROG(slo_sys_enter, struct pt_regs *regs, long id)
 	__u8 *skip = bpf_map_lookup_elem(&sys_skip, &nr);
 	if (skip && *skip)
 		return 0;
-	__u32 tid = (__u32)pt;
-	struct sys_start s = { .ts = bpf_ktime_get_ns(), .nr = (__u64)id };
-	bpf_map_update_elem(&sys_start, &tid, &s, BPF_ANY);
+	struct sys_start *s = bpf_task_storage_get(&sys_start, bpf_get_current_task_btf(), 0,
+						   BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (s) {
+		s->ts = bpf_ktime_get_ns();
+		s->nr = (__u64)id;
+	}
 	return 0;
 }
 
@@ -58,13 +62,13 @@ int BPF_PROG(slo_sys_exit, struct pt_regs *regs, long ret)
 	if (!slo_want(tgid))
 		return 0;
 	__u32 tid = (__u32)pt;
-	struct sys_start *s = bpf_map_lookup_elem(&sys_start, &tid);
-	if (!s)
+	struct sys_start *s = bpf_task_storage_get(&sys_start, bpf_get_current_task_btf(), 0, 0);
+	if (!s || s->ts == 0)
 		return 0;
 	__u64 now = bpf_ktime_get_ns();
 	__u64 d = now - s->ts;
 	__u64 nr = s->nr;
-	bpf_map_delete_elem(&sys_start, &tid);
+	s->ts = 0;
 	slo_hist_add(&sys_hist, tgid, d);
 	if (d < outlier_ns)
 		return 0;
