@@ -394,9 +394,18 @@ func (a *app) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		if _, err := fmt.Fprintf(w, "data: %s\n\n", data); err != nil {
 			return err
 		}
-		return rc.Flush()
+		if err := rc.Flush(); err != nil {
+			return err
+		}
+		if bytes.Equal(data, []byte("[DONE]")) {
+			return errStreamDone // return at once: the client may hang up now
+		}
+		return nil
 	})
 }
+
+// errStreamDone stops relaySSE after the [DONE] marker.
+var errStreamDone = errors.New("stream done")
 
 // isUsageOnly reports whether an SSE data payload is the final usage chunk.
 func isUsageOnly(data []byte) bool {

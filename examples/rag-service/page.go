@@ -68,6 +68,7 @@ var pageFuncs = template.FuncMap{
 	"clock":  func(t time.Time) string { return t.UTC().Format("15:04:05Z") },
 	"uptime": func(s float64) string { return (time.Duration(s) * time.Second).String() },
 	"join":   strings.Join,
+	"trim":   truncate,
 	"short": func(ids []string, n int) string {
 		var out []string
 		for _, id := range ids[:min(n, len(ids))] {
@@ -99,7 +100,7 @@ h2{font-size:13px;text-transform:uppercase;letter-spacing:.06em;color:var(--dim)
 @media(max-width:900px){.w8,.w6,.w4{grid-column:span 12}}
 .cards{display:grid;grid-template-columns:repeat(3,1fr);gap:8px}
 .card{border:1px solid var(--line);border-radius:6px;padding:8px 10px}
-.card .k{color:var(--dim);font-size:12px}.card .v{font-size:19px;font-variant-numeric:tabular-nums;white-space:nowrap}
+.card .k{color:var(--dim);font-size:12px}.card .v{font-size:17px;font-variant-numeric:tabular-nums;white-space:nowrap}
 table{width:100%;border-collapse:collapse;font-variant-numeric:tabular-nums}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);white-space:nowrap}
 th{color:var(--dim);font-weight:500;font-size:12px}td.num,th.num{text-align:right}td.wrap{white-space:normal}
@@ -112,7 +113,7 @@ th{color:var(--dim);font-weight:500;font-size:12px}td.num,th.num{text-align:righ
 .pill.domain{background:#12324f;border-color:var(--acc)}.pill.unknown{color:var(--dim)}
 .fault{background:#4d1f0f;border:1px solid var(--bad);border-radius:6px;padding:6px 12px}
 .dim{color:var(--dim)}code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px}
-a{color:var(--acc)}footer{padding:0 24px 16px;color:var(--dim)}
+.sigs{display:grid;grid-template-columns:repeat(4,1fr);gap:6px}.sig{border:1px solid var(--line);border-radius:6px;padding:4px 8px;font-size:12px}a{color:var(--acc)}footer{padding:0 24px 16px;color:var(--dim)}
 </style></head>
 <body>
 <header><h1>{{.Service}}</h1>
@@ -120,7 +121,7 @@ a{color:var(--acc)}footer{padding:0 24px 16px;color:var(--dim)}
 {{if .Fault.Name}}<span class="fault">fault injected: <b>{{.Fault.Name}}</b> ({{.Fault.Plan}}) since {{clock .Fault.Since}}</span>{{end}}
 </header>
 <main id="main">
-<section class="w8"><h2>Latency · last {{.Latency.WindowSeconds}} s · estimated from the histogram buckets, like histogram_quantile</h2>
+<section class="w8"><h2>Latency · last {{.Latency.WindowSeconds}} s · from histogram buckets</h2>
 <div class="cards">
 {{with .Latency.TTFT}}<div class="card"><div class="k">TTFT p50 / p90 / p99 · {{.Count}} streams</div><div class="v">{{ms .P50}} / {{ms .P90}} / <b>{{ms .P99}}</b></div></div>{{end}}
 {{with .Latency.TPOT}}<div class="card"><div class="k">TPOT p50 / p90 / p99 · {{.Count}} streams</div><div class="v">{{ms .P50}} / {{ms .P90}} / <b>{{ms .P99}}</b></div></div>{{end}}
@@ -128,10 +129,9 @@ a{color:var(--acc)}footer{padding:0 24px 16px;color:var(--dim)}
 </div></section>
 <section class="w4"><h2>Load and probes</h2>
 <table>
-<tr><td>load generator</td><td>{{if .Load.Rate}}{{.Load.Rate}} req/s · {{.Load.Sent}} sent · <span class="ok">{{.Load.OK}} ok</span> · <span class="{{if .Load.Failed}}bad{{end}}">{{.Load.Failed}} failed</span>{{else}}<span class="dim">off (-load N)</span>{{end}}</td></tr>
-<tr><td>kernel probes</td><td><span class="pill unknown">{{.Probes.State}}</span></td></tr>
+<tr><td>load generator</td><td class="wrap">{{if .Load.Rate}}{{.Load.Rate}} req/s · {{.Load.Sent}} sent · <span class="ok">{{.Load.OK}} ok</span> · <span class="{{if .Load.Failed}}bad{{end}}">{{.Load.Failed}} failed</span>{{else}}<span class="dim">off (-load N)</span>{{end}}</td></tr>
+<tr><td>kernel probes</td><td class="wrap"><span class="pill {{if eq .Probes.State "on" "partial"}}domain{{else}}unknown{{end}}">{{.Probes.State}}</span> <span class="dim">{{.Probes.Detail}}</span></td></tr>
 </table>
-<p class="dim">{{.Probes.Detail}}</p>
 </section>
 <section class="w12"><h2>Objectives · error budget over 30 days · burn rates</h2>
 <table><tr><th>objective</th><th class="num">target</th><th class="num">good / judged</th><th>budget left</th>{{range windows}}<th class="num">{{.}}</th>{{end}}<th>alerting</th></tr>
@@ -149,6 +149,9 @@ a{color:var(--acc)}footer{padding:0 24px 16px;color:var(--dim)}
 <td>{{range $i, $e := .Evidence}}{{if lt $i 3}}<code>{{$e.Signal}}={{printf "%.4g" $e.Value}}</code> {{end}}{{end}}</td><td><code>{{short .TraceIDs 2}}</code></td></tr>{{end}}
 </table>{{else}}<p class="dim">No incident yet. Start with <code>-load 5 -fault provider_throttle</code>, or inject one at run time: <code>POST /api/fault {"name":"provider_throttle"}</code>.</p>{{end}}
 </section>
+{{if .Probes.Signals}}<section class="w12"><h2>Kernel probes · signal, state, path, reason</h2>
+<div class="sigs">{{range .Probes.Signals}}<div class="sig"><code>{{.Signal}}</code> <span class="{{if eq .State "on"}}ok{{else if eq .State "degraded"}}warn{{else}}dim{{end}}">{{.State}}</span> <span class="dim">{{.Path}}</span>{{if .Reason}}<div class="dim" title="{{.Reason}}">{{trim .Reason 70}}</div>{{end}}</div>{{end}}</div>
+</section>{{end}}
 </main>
 <footer>Updated {{clock .Now}} · <a href="/api/status">/api/status</a> (JSON) · <a href="/metrics">/metrics</a> (Prometheus) · refreshes every 2 s</footer>
 <script>

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"slices"
@@ -218,10 +219,41 @@ type ObjectiveStatus struct {
 	Alerting        []string           `json:"alerting"`
 }
 
-// ProbeStatus is the kernel-probe section (placeholder until probes are wired).
+// ProbeStatus is the kernel-probe section: a summary and the tracker's
+// per-signal status (slo.Tracker.KernelStatus).
 type ProbeStatus struct {
-	State  string `json:"state"`
-	Detail string `json:"detail"`
+	State   string             `json:"state"` // "on", "partial", "starting" or "off"
+	Detail  string             `json:"detail"`
+	Signals []slo.SignalStatus `json:"signals"`
+}
+
+func probeStatus(sigs []slo.SignalStatus) ProbeStatus {
+	p := ProbeStatus{Signals: sigs}
+	var on, starting int
+	for _, s := range sigs {
+		switch {
+		case s.Path == "starting":
+			starting++
+		case s.State == "on" || s.State == "degraded":
+			on++
+		}
+	}
+	switch {
+	case len(sigs) == 0:
+		p.State, p.Detail = "off", "the tracker runs without kernel probes; attribution uses application signals only"
+	case starting > 0:
+		p.State, p.Detail = "starting", "kernel probes are loading"
+	case on == len(sigs):
+		p.State, p.Detail = "on", fmt.Sprintf("all %d kernel signals on", on)
+	case on > 0:
+		p.State, p.Detail = "partial", fmt.Sprintf("%d of %d kernel signals on; see the reasons below", on, len(sigs))
+	default:
+		p.State, p.Detail = "off", "no kernel signal available (eBPF needs root or CAP_BPF+CAP_PERFMON); attribution uses application signals and unprivileged floors"
+	}
+	if p.Signals == nil {
+		p.Signals = []slo.SignalStatus{}
+	}
+	return p
 }
 
 // Status is the JSON document of GET /api/status; the page at / renders it.
@@ -253,8 +285,7 @@ func (a *app) status() Status {
 		OTLP:      a.tel != nil && a.tel.otlp,
 		Tracker:   a.tracker.Status(),
 		Latency:   a.lat.summary(time.Minute),
-		Probes: ProbeStatus{State: "not_wired",
-			Detail: "kernel probes (eBPF: DNS, TCP retransmits, run-queue delay, CFS throttling, reclaim) are not wired into rag-service yet; attribution uses application signals only"},
+		Probes:    probeStatus(a.tracker.KernelStatus()),
 		Load:      a.load.snapshot(),
 		Incidents: a.tracker.Incidents(),
 	}
