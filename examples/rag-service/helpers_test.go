@@ -106,4 +106,3 @@ func getStatus(t *testing.T, url string) Status {
 	}
 	return s
 }
-
