@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/llmslo/slo"
+	"go.yaml.in/yaml/v3"
 )
 
 var update = flag.Bool("update", false, "rewrite deploy/prometheus/rules.yaml")
@@ -244,5 +246,48 @@ func TestFaultRefusals(t *testing.T) {
 	}
 	if p := a.retrFaults.Plan(); p.Delay != 0 {
 		t.Errorf("retrieval plan after clear: %+v", p)
+	}
+}
+
+// TestKubernetesManifest checks that deploy/kubernetes/rag-service.yaml
+// parses and that its container runs this command's flags.
+func TestKubernetesManifest(t *testing.T) {
+	f, err := os.Open(filepath.Join("..", "..", "deploy", "kubernetes", "rag-service.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	var kinds []string
+	for {
+		var doc struct {
+			Kind string `yaml:"kind"`
+			Spec struct {
+				Template struct {
+					Spec struct {
+						Containers []struct {
+							Args []string `yaml:"args"`
+						} `yaml:"containers"`
+					} `yaml:"spec"`
+				} `yaml:"template"`
+			} `yaml:"spec"`
+		}
+		if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("not YAML: %v", err)
+		}
+		kinds = append(kinds, doc.Kind)
+		for _, c := range doc.Spec.Template.Spec.Containers {
+			fs := flag.NewFlagSet("x", flag.ContinueOnError)
+			fs.String("addr", "", "")
+			fs.Duration("status-every", 0, "")
+			if err := fs.Parse(c.Args); err != nil {
+				t.Errorf("container args %q: %v", c.Args, err)
+			}
+		}
+	}
+	if diff := cmp.Diff([]string{"Deployment", "Service"}, kinds); diff != "" {
+		t.Errorf("kinds (-want +got):\n%s", diff)
 	}
 }
