@@ -381,7 +381,7 @@ func (a *app) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	rc := http.NewResponseController(w)
-	_ = relaySSE(resp.Body, func(data []byte) error {
+	err = relaySSE(resp.Body, func(data []byte) error {
 		if isUsageOnly(data) {
 			var c struct{ Usage *usage }
 			if json.Unmarshal(data, &c) == nil && c.Usage != nil {
@@ -402,6 +402,14 @@ func (a *app) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		}
 		return nil
 	})
+	if err != nil && !errors.Is(err, errStreamDone) && ctx.Err() == nil {
+		// The upstream stream broke after the 200: tell the client in the
+		// stream (an OpenAI-style error event), as providers do.
+		b, _ := json.Marshal(map[string]any{"error": map[string]any{"message": "upstream stream broken: " + err.Error(), "type": "upstream_error"}})
+		if _, werr := fmt.Fprintf(w, "data: %s\n\n", b); werr == nil {
+			_ = rc.Flush()
+		}
+	}
 }
 
 // errStreamDone stops relaySSE after the [DONE] marker.
