@@ -125,7 +125,7 @@ func runHelper(mode string) int {
 		return 0
 	case "unpriv":
 		// Starts every signal and prints the status lines.
-		set, err := Start(context.Background(), Config{PollInterval: 50 * time.Millisecond})
+		set, err := Start(context.Background(), Config{Signals: AllSignals(), PollInterval: 50 * time.Millisecond})
 		if err != nil {
 			fmt.Println("error", err)
 			return 3

@@ -190,3 +190,19 @@ func BenchmarkEmit(b *testing.B) {
 		s.emit(&ev)
 	}
 }
+
+func TestDefaultSignals(t *testing.T) {
+	var c Config
+	for _, sig := range AllSignals() {
+		if got, want := c.wants(sig), sig != SyscallLatency; got != want {
+			t.Errorf("empty Config wants %s = %v, want %v", sig, got, want)
+		}
+	}
+	if diff := cmp.Diff(len(AllSignals())-1, len(DefaultSignals())); diff != "" {
+		t.Error(diff)
+	}
+	c.Signals = []Signal{SyscallLatency}
+	if !c.wants(SyscallLatency) || c.wants(DNSLatency) {
+		t.Error("explicit Signals not honoured")
+	}
+}

@@ -39,7 +39,7 @@ func startSet(t *testing.T, cfg Config) *Set {
 
 func TestStartAllSignalsPrivileged(t *testing.T) {
 	requireBPF(t)
-	set := startSet(t, Config{OverheadBudget: 50})
+	set := startSet(t, Config{Signals: AllSignals(), OverheadBudget: 50})
 	for _, st := range set.Status() {
 		t.Logf("%-17s %-8s %s", st.Signal, st.State, st.Reason)
 		if st.Signal.kernel() && st.State != On {

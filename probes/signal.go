@@ -63,6 +63,20 @@ func AllSignals() []Signal {
 		BlockIO, SyscallLatency, CPUSteal, CFSThrottle, PSI, GoSchedLatency}
 }
 
+// DefaultSignals lists the signals an empty [Config].Signals enables: all
+// but SyscallLatency. On a syscall-bound loopback streaming load,
+// SyscallLatency alone adds about 10% process CPU (BenchmarkStreamingOverhead),
+// so it is opt-in.
+func DefaultSignals() []Signal {
+	var out []Signal
+	for _, s := range AllSignals() {
+		if s != SyscallLatency {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 var signalNames = [numSignals]string{
 	"", "runqueue_delay", "tcp_retransmit", "connect_latency", "dns_latency", "mem_reclaim",
 	"blk_io", "syscall_latency", "cpu_steal", "cfs_throttle", "psi", "go_sched_latency",

@@ -102,9 +102,24 @@ static __always_inline bool is_dns_port(__u16 port)
 	return bpf_map_lookup_elem(&dns_ports, &port) != NULL;
 }
 
+/* udp_socket is the cheap first filter: most packets belong to TCP sockets
+ * and are passed without reading the packet. */
+static __always_inline bool udp_socket(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+	if (!sk)
+		return true; /* unknown: look at the packet */
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return false; /* request/timewait sockets are TCP */
+	return sk->protocol == IPPROTO_UDP_;
+}
+
 SEC("cgroup_skb/egress")
 int slo_dns_egress(struct __sk_buff *skb)
 {
+	if (!udp_socket(skb))
+		return 1;
 	struct udp_loc l = {};
 	if (parse_udp(skb, &l) < 0 || !is_dns_port(l.dport))
 		return 1;
@@ -135,6 +150,8 @@ int slo_dns_egress(struct __sk_buff *skb)
 SEC("cgroup_skb/ingress")
 int slo_dns_ingress(struct __sk_buff *skb)
 {
+	if (!udp_socket(skb))
+		return 1;
 	struct udp_loc l = {};
 	if (parse_udp(skb, &l) < 0 || !is_dns_port(l.sport))
 		return 1;
