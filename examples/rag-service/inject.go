@@ -56,20 +56,29 @@ func faultNames() string {
 // errKernelFault is returned for the kernel-level fault names.
 var errKernelFault = errors.New("kernel-level fault")
 
+// lookupFault returns the named application-level fault, or an error that
+// explains why rag-service does not inject it.
+func lookupFault(name string) (appFault, error) {
+	i := slices.IndexFunc(appFaults, func(f appFault) bool { return f.name == name })
+	if i >= 0 {
+		return appFaults[i], nil
+	}
+	if slices.Contains(kernelFaults, name) {
+		why := "it needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) and runs in the incident lab, not in rag-service"
+		if os.Geteuid() == 0 {
+			why = "rag-service injects only application-level faults; kernel faults run in the incident lab (faults/), around a network namespace or cgroup of their own"
+		}
+		return appFault{}, fmt.Errorf("%w %q: %s; application-level faults: %s", errKernelFault, name, why, faultNames())
+	}
+	return appFault{}, fmt.Errorf("unknown fault %q; application-level faults: %s", name, faultNames())
+}
+
 // injectFault starts the named fault, replacing the active one.
 func (a *app) injectFault(ctx context.Context, name string) error {
-	i := slices.IndexFunc(appFaults, func(f appFault) bool { return f.name == name })
-	if i < 0 {
-		if slices.Contains(kernelFaults, name) {
-			why := "it needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) and runs in the incident lab, not in rag-service"
-			if os.Geteuid() == 0 {
-				why = "rag-service injects only application-level faults; kernel faults run in the incident lab (faults/), around a network namespace or cgroup of their own"
-			}
-			return fmt.Errorf("%w %q: %s; application-level faults: %s", errKernelFault, name, why, faultNames())
-		}
-		return fmt.Errorf("unknown fault %q; application-level faults: %s", name, faultNames())
+	f, err := lookupFault(name)
+	if err != nil {
+		return err
 	}
-	f := appFaults[i]
 	if f.needsFake && a.up.Kind != "fake" {
 		return fmt.Errorf("fault %q acts on the embedded fake provider, and the upstream is %s (%s)", name, a.up.Kind, a.up.BaseURL)
 	}

@@ -67,8 +67,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		_, err = stdout.Write(b)
 		return err
 	}
-	if *fault != "" && *load == 0 {
-		*load = 5
+	if *fault != "" {
+		if _, err := lookupFault(*fault); err != nil {
+			return err // unknown or kernel-level: refuse before starting anything
+		}
+		if *load == 0 {
+			*load = 5
+		}
 	}
 
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
@@ -80,9 +85,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	defer a.Close()
 	if *fault != "" {
-		// Refuse unknown and kernel faults before anything runs.
-		if err := a.checkFault(*fault); err != nil {
-			return err
+		if f, _ := lookupFault(*fault); f.needsFake && a.up.Kind != "fake" {
+			return fmt.Errorf("fault %q acts on the embedded fake provider, and the upstream is %s (%s)", *fault, a.up.Kind, a.up.BaseURL)
 		}
 	}
 	base := a.URL()
@@ -104,19 +108,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 	<-ctx.Done()
 	logger.Info("shutting down")
 	return nil
-}
-
-// checkFault validates a fault name without injecting it.
-func (a *app) checkFault(name string) error {
-	for _, f := range appFaults {
-		if f.name == name {
-			if f.needsFake && a.up.Kind != "fake" {
-				return fmt.Errorf("fault %q acts on the embedded fake provider, and the upstream is %s", name, a.up.Kind)
-			}
-			return nil
-		}
-	}
-	return a.injectFault(context.Background(), name) // returns the explanatory error
 }
 
 func (a *app) scheduleFault(ctx context.Context, name string, after, dur time.Duration) {
