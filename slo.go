@@ -44,6 +44,7 @@ type Tracker struct {
 	closed    atomic.Bool
 
 	obsPool sync.Pool
+	client  clientState // the client side (Transport); see transport*.go
 
 	droppedIncidents atomic.Int64
 	droppedEvents    atomic.Int64
@@ -202,6 +203,7 @@ func (t *Tracker) Close() error {
 		if t.prom != nil {
 			t.prom.unregister()
 		}
+		t.closeClient()
 		if t.otel != nil && t.otel.burnReg != nil {
 			if err := t.otel.burnReg.Unregister(); err != nil {
 				errs = append(errs, err)

@@ -1,0 +1,600 @@
+package slo
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/llmslo/slo/internal/stream"
+	"github.com/llmslo/slo/semconv"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// TransportOption configures one [Tracker.Transport].
+type TransportOption interface {
+	applyTransport(*transportConfig)
+}
+
+type transportConfig struct {
+	retrieval bool
+	provider  string
+	operation string
+}
+
+type transportOptionFunc func(*transportConfig)
+
+func (f transportOptionFunc) applyTransport(c *transportConfig) { f(c) }
+
+// Retrieval marks the transport's calls as calls to a retrieval backend (a
+// vector database, a search service) rather than to an LLM provider: their
+// bodies are not decoded as token streams, no gen_ai.client.* metric is
+// recorded for them, and they count as retrieval time (not provider time)
+// in the enclosing server request.
+func Retrieval() TransportOption {
+	return transportOptionFunc(func(c *transportConfig) { c.retrieval = true })
+}
+
+// WithProviderName sets gen_ai.provider.name for every call of the transport
+// (e.g. "openai", "anthropic", "ollama", "azure.ai.openai") instead of
+// detecting it from the host, path, headers and body. An empty name is
+// ignored.
+func WithProviderName(name string) TransportOption {
+	return transportOptionFunc(func(c *transportConfig) {
+		if name != "" {
+			c.provider = name
+		}
+	})
+}
+
+// WithOperationName sets gen_ai.operation.name for every call of the
+// transport (e.g. "chat", "embeddings") instead of deriving it from the
+// request path. An empty name is ignored.
+func WithOperationName(name string) TransportOption {
+	return transportOptionFunc(func(c *transportConfig) {
+		if name != "" {
+			c.operation = name
+		}
+	})
+}
+
+// Transport returns an http.RoundTripper that measures every outbound call
+// made through base (nil: [http.DefaultTransport], which is used, never
+// modified): a client span per attempt, child of the span in the request
+// context; the GenAI client metrics (gen_ai.client.operation.duration,
+// gen_ai.client.operation.time_to_first_chunk,
+// gen_ai.client.operation.time_per_output_chunk, gen_ai.client.token.usage);
+// the httptrace decomposition of the call (DNS, connect, TLS, time to first
+// response byte, connection reuse); provider throttling and errors (429 and
+// Retry-After, 5xx, resets, timeouts); retries the SDK marks
+// (X-Stainless-Retry-Count).
+//
+// The response body is observed as the caller reads it and is passed on
+// byte for byte unchanged; the call's record is finished exactly once, when
+// the body reaches EOF, fails, is closed, or when the request context ends
+// (a body abandoned before its end is recorded as cancelled). The request is
+// not modified: its JSON body is peeked (at most 64 KiB, through GetBody when
+// the request has one) for "model" and "stream".
+//
+// A call made while serving a request instrumented by [Tracker.Instrument]
+// (its context carries the [Request]) also feeds that request's summary of
+// outbound calls: time waiting on the provider or retrieval backend, TTFB,
+// throttling, errors, retries and network time.
+//
+// Use it wherever an *http.Client is accepted:
+//
+//	client := openai.NewClient(option.WithHTTPClient(&http.Client{Transport: t.Transport(nil)}))
+func (t *Tracker) Transport(base http.RoundTripper, opts ...TransportOption) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if t == nil {
+		return base
+	}
+	tr := &transport{t: t, base: base}
+	for _, o := range opts {
+		if o != nil {
+			o.applyTransport(&tr.cfg)
+		}
+	}
+	return tr
+}
+
+// Transport wraps base with the default tracker; see [Tracker.Transport] and
+// [Default].
+func Transport(base http.RoundTripper, opts ...TransportOption) http.RoundTripper {
+	return Default().Transport(base, opts...)
+}
+
+type transport struct {
+	t    *Tracker
+	base http.RoundTripper
+	cfg  transportConfig
+}
+
+// CloseIdleConnections closes the idle connections of the base transport,
+// when it has that method, so that http.Client.CloseIdleConnections works
+// through the wrapper.
+func (tr *transport) CloseIdleConnections() {
+	if c, ok := tr.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// Unwrap returns the base transport.
+func (tr *transport) Unwrap() http.RoundTripper { return tr.base }
+
+// RoundTrip implements http.RoundTripper.
+func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t := tr.t
+	c := &call{t: t, start: time.Now(), retrieval: tr.cfg.retrieval}
+	ctx := req.Context()
+	c.parent = RequestFrom(ctx)
+	c.ins = t.clientInstruments()
+	body, replaced := c.describe(req, &tr.cfg)
+
+	ctx, span := t.tracer.Start(ctx, c.spanName(), trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithTimestamp(c.start))
+	if span.IsRecording() {
+		c.span = span
+		span.SetAttributes(c.startAttrs()...)
+	}
+	c.ctx = ctx
+	ctx = httptrace.WithClientTrace(ctx, c.clientTrace())
+	r2 := req.WithContext(ctx)
+	if replaced {
+		r2.Body = body
+	}
+	resp, err := tr.base.RoundTrip(r2)
+	if err != nil || resp == nil {
+		if err == nil {
+			err = errors.New("slo: round tripper returned no response and no error")
+		}
+		c.mu.Lock()
+		c.finishLocked(endError, err)
+		c.mu.Unlock()
+		return resp, err
+	}
+	c.status = resp.StatusCode
+	if c.status == http.StatusTooManyRequests || c.status == http.StatusServiceUnavailable {
+		c.retryAfter = parseRetryAfter(resp.Header, c.start)
+	}
+	if resp.Body == nil || resp.Body == http.NoBody || resp.StatusCode == http.StatusSwitchingProtocols ||
+		req.Method == http.MethodHead {
+		// No body to observe (a 101 body is a ReadWriteCloser the caller
+		// type-asserts; it is handed on untouched).
+		c.mu.Lock()
+		c.finishLocked(endEOF, nil)
+		c.mu.Unlock()
+		return resp, nil
+	}
+	if !c.retrieval {
+		c.obs = t.getObserverHint(resp.Header.Get("Content-Type"), c.hint, c.onEvent)
+		if resp.Header.Get("Content-Encoding") != "" && !resp.Uncompressed {
+			c.encoded = true // the caller asked for a compressed body: not decodable here
+		}
+	}
+	c.contentLength = resp.ContentLength
+	b := &observedBody{rc: resp.Body, c: c}
+	if req.Context().Done() != nil {
+		// abandon takes c.mu, so it cannot run before stopAfter is set.
+		c.mu.Lock()
+		c.stopAfter = context.AfterFunc(req.Context(), c.abandon)
+		c.mu.Unlock()
+	}
+	resp.Body = b
+	return resp, nil
+}
+
+// endKind says how a call ended.
+type endKind uint8
+
+const (
+	endEOF      endKind = iota // the body was read to its end
+	endError                   // the round trip or a body read failed
+	endClosed                  // the caller closed the body before its end
+	endCanceled                // the request context ended before the body did
+)
+
+// call is the record of one attempt through the transport.
+type call struct {
+	t         *Tracker
+	ins       *clientInstruments
+	parent    *Request
+	span      trace.Span // nil when not recording
+	ctx       context.Context
+	start     time.Time
+	retrieval bool
+
+	// Described from the request.
+	provider, operation, model string
+	serverAddr                 string
+	serverPort                 int
+	hint                       stream.Dialect
+	streamReq                  bool
+	retryCount                 int // X-Stainless-Retry-Count; -1 when absent
+
+	// httptrace timings, in nanoseconds since start (0 = not seen); written
+	// from the transport's goroutines, hence atomic.
+	dnsStart, dnsDone   atomic.Int64
+	connStart, connDone atomic.Int64
+	tlsStart, tlsDone   atomic.Int64
+	getConn, gotConn    atomic.Int64
+	wroteReq, gotTTB    atomic.Int64
+	reused              atomic.Bool
+	conn                atomic.Pointer[connInfo]
+
+	mu            sync.Mutex // guards everything below, and obs
+	done          bool
+	status        int
+	retryAfter    time.Duration
+	obs           *stream.Observer
+	encoded       bool
+	contentLength int64
+	now           time.Time // timestamp of the Read being observed
+	bytes         int64
+	firstByte     time.Time
+	lastByte      time.Time
+	firstOut      time.Time
+	lastOut       time.Time
+	outChunks     int64
+	sawDone       bool
+	streamErr     bool
+	finish        string
+	chunkOpt      chunkRecorder
+	stopAfter     func() bool
+}
+
+// observedBody wraps a response body: the bytes are handed to the caller
+// unchanged and observed on the way.
+type observedBody struct {
+	rc io.ReadCloser
+	c  *call
+}
+
+func (b *observedBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if n > 0 || err != nil {
+		c := b.c
+		c.mu.Lock()
+		if !c.done {
+			if n > 0 {
+				c.observe(p[:n], time.Now())
+			}
+			if err == io.EOF {
+				c.finishLocked(endEOF, nil)
+			} else if err != nil {
+				c.finishLocked(endError, err)
+			}
+		}
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+func (b *observedBody) Close() error {
+	err := b.rc.Close()
+	c := b.c
+	c.mu.Lock()
+	if !c.done {
+		c.finishLocked(endClosed, nil)
+	}
+	c.mu.Unlock()
+	return err
+}
+
+// abandon runs when the request context ends before the body was finished.
+func (c *call) abandon() {
+	c.mu.Lock()
+	if !c.done {
+		c.finishLocked(endCanceled, context.Cause(c.ctx))
+	}
+	c.mu.Unlock()
+}
+
+// observe notes p, read at now. c.mu is held.
+func (c *call) observe(p []byte, now time.Time) {
+	if c.bytes == 0 {
+		c.firstByte = now
+	}
+	c.bytes += int64(len(p))
+	c.lastByte = now
+	if c.obs != nil && !c.encoded {
+		c.now = now
+		c.obs.Write(p)
+	}
+}
+
+// onEvent is the observer's sink; it runs inside observe (c.mu held).
+func (c *call) onEvent(ev stream.Event) {
+	if ev.Error {
+		c.streamErr = true
+	}
+	if ev.Done {
+		c.sawDone = true
+	}
+	if ev.FinishReason != "" {
+		c.finish = ev.FinishReason
+	}
+	if !ev.Output {
+		return
+	}
+	if c.outChunks == 0 {
+		c.firstOut = c.now
+	} else {
+		c.chunkOpt.record(c, c.now.Sub(c.lastOut))
+	}
+	c.lastOut = c.now
+	c.outChunks++
+}
+
+// finishLocked ends the call's record; c.mu is held and c.done is false.
+func (c *call) finishLocked(kind endKind, err error) {
+	c.done = true
+	end := time.Now()
+	if c.stopAfter != nil {
+		c.stopAfter()
+	}
+	r := c.result(kind, err, end)
+	if c.obs != nil {
+		c.t.putObserver(c.obs)
+		c.obs = nil
+	}
+	if ci := c.conn.Load(); ci != nil {
+		c.t.connReleased(*ci)
+	}
+	c.record(&r)
+	if c.span != nil {
+		c.span.SetAttributes(c.endAttrs(&r)...)
+		if r.errorType != "" && !r.cancelled {
+			c.span.SetStatus(codes.Error, r.errorType)
+		}
+		c.span.End(trace.WithTimestamp(end))
+	}
+	c.parent.noteClientCall(clientCall{
+		Retrieval:  c.retrieval,
+		Provider:   c.provider,
+		Duration:   r.duration,
+		TTFB:       r.ttfb,
+		Status:     c.status,
+		ErrorType:  r.errorType,
+		RetryAfter: c.retryAfter,
+		Retry:      c.retryCount > 0,
+		DNS:        r.dns,
+		Connect:    r.connect,
+		TLS:        r.tls,
+	})
+}
+
+// callResult holds the indicators of one finished call.
+type callResult struct {
+	duration, ttfb, ttft, tpot time.Duration
+	hasTTFB, hasTTFT, hasTPOT  bool
+	dns, connect, tls, server  time.Duration
+	hasDNS, hasConnect, hasTLS bool
+	hasServer, hasConn         bool
+	streaming                  bool
+	inTokens, outTokens        int64 // -1 = not reported
+	chunkTokens                int64 // output tokens used for TPOT (reported, or the chunk count)
+	estimated                  bool
+	respModel                  string
+	format, dialect            string
+	errorType                  string
+	cancelled, truncated       bool
+}
+
+func (c *call) result(kind endKind, err error, end time.Time) callResult {
+	r := callResult{inTokens: -1, outTokens: -1, format: "unknown", dialect: "unknown"}
+	if c.obs != nil {
+		if kind != endEOF || !c.sawDone {
+			c.obs.Close() // a trailing event without terminator, or a JSON body
+		}
+		f := c.obs.Format()
+		r.format, r.dialect = f.String(), c.obs.Dialect().String()
+		r.streaming = f == stream.FormatSSE || f == stream.FormatNDJSON
+		if u, ok := c.obs.Usage(); ok {
+			r.inTokens, r.outTokens = u.Input, u.Output
+		}
+		r.respModel = c.obs.Model()
+	}
+	// A body read to its end (EOF, the terminal event, all its
+	// Content-Length) ends with its last byte, not when it was closed.
+	stop := end
+	if c.bytes > 0 && (kind == endEOF || kind == endClosed && (c.sawDone || c.complete())) {
+		stop = c.lastByte
+	}
+	r.duration = stop.Sub(c.start)
+	if v := c.gotTTB.Load(); v > 0 {
+		r.ttfb, r.hasTTFB = time.Duration(v), true
+	} else if c.bytes > 0 {
+		r.ttfb, r.hasTTFB = c.firstByte.Sub(c.start), true
+	}
+	r.dns, r.hasDNS = span64(&c.dnsStart, &c.dnsDone)
+	r.connect, r.hasConnect = span64(&c.connStart, &c.connDone)
+	r.tls, r.hasTLS = span64(&c.tlsStart, &c.tlsDone)
+	r.hasConn = c.gotConn.Load() > 0
+	if w, g := c.wroteReq.Load(), c.gotTTB.Load(); w > 0 && g >= w {
+		r.server, r.hasServer = time.Duration(g-w), true
+	}
+
+	if r.streaming && c.outChunks > 0 {
+		r.ttft, r.hasTTFT = c.firstOut.Sub(c.start), true
+		r.chunkTokens = r.outTokens
+		if r.chunkTokens < 0 {
+			r.chunkTokens, r.estimated = c.outChunks, true
+		}
+		if r.chunkTokens >= 2 {
+			r.tpot, r.hasTPOT = (stop.Sub(c.firstOut))/time.Duration(r.chunkTokens-1), true
+		}
+	}
+
+	switch {
+	case kind == endError && c.status == 0:
+		r.errorType = classifyErr(err)
+	case c.status >= 400:
+		r.errorType = httpStatusText(c.status)
+	case kind == endError:
+		r.errorType = classifyErr(err)
+	case kind == endClosed && !c.sawDone && !c.complete():
+		r.errorType, r.cancelled = "cancelled", true
+	case kind == endCanceled:
+		r.errorType, r.cancelled = "cancelled", true
+		if errors.Is(err, context.DeadlineExceeded) {
+			r.errorType, r.cancelled = "timeout", false
+		}
+	case c.streamErr:
+		r.errorType = "stream_error"
+	case kind == endEOF && r.streaming && r.dialect != "unknown" && !c.sawDone:
+		r.errorType, r.truncated = "truncated", true
+	}
+	if r.errorType == "cancelled" {
+		r.cancelled = true
+	}
+	if c.provider == "" {
+		c.provider = providerForDialect(r.dialect)
+	}
+	return r
+}
+
+// complete reports whether a body closed before EOF was nevertheless read to
+// the end of its content: all of its Content-Length, or, for a retrieval
+// call whose body is not decoded, any of it (JSON decoders stop reading at
+// the end of the value).
+func (c *call) complete() bool {
+	if c.contentLength >= 0 {
+		return c.bytes >= c.contentLength
+	}
+	return c.retrieval && c.bytes > 0
+}
+
+// span64 returns done − start when both were seen.
+func span64(start, done *atomic.Int64) (time.Duration, bool) {
+	s, d := start.Load(), done.Load()
+	if s <= 0 || d < s {
+		return 0, false
+	}
+	return time.Duration(d - s), true
+}
+
+func (c *call) spanName() string {
+	if c.retrieval {
+		if c.serverAddr != "" {
+			return "retrieval " + c.serverAddr
+		}
+		return "retrieval"
+	}
+	if c.model != "" {
+		return c.operation + " " + c.model
+	}
+	return c.operation
+}
+
+func (c *call) startAttrs() []attribute.KeyValue {
+	attrs := make([]attribute.KeyValue, 0, 8)
+	if c.retrieval {
+		attrs = append(attrs, semconv.SLOClientRetrieval.Bool(true))
+	} else {
+		attrs = append(attrs, semconv.GenAIOperationName.String(c.operation))
+		if c.provider != "" {
+			attrs = append(attrs, semconv.GenAIProviderName.String(c.provider))
+		}
+		if c.model != "" {
+			attrs = append(attrs, semconv.GenAIRequestModel.String(c.model))
+		}
+	}
+	if c.serverAddr != "" {
+		attrs = append(attrs, semconv.ServerAddress.String(c.serverAddr))
+	}
+	if c.serverPort > 0 {
+		attrs = append(attrs, semconv.ServerPort.Int(c.serverPort))
+	}
+	if c.retryCount >= 0 {
+		attrs = append(attrs, semconv.SLORetries.Int(c.retryCount))
+	}
+	return attrs
+}
+
+func (c *call) endAttrs(r *callResult) []attribute.KeyValue {
+	attrs := make([]attribute.KeyValue, 0, 28)
+	if c.status > 0 {
+		attrs = append(attrs, semconv.HTTPResponseStatusCode.Int(c.status))
+	}
+	attrs = append(attrs, semconv.SLOE2EMs.Float64(durMs(r.duration)))
+	if !c.retrieval {
+		attrs = append(attrs, semconv.SLOStreamFormat.String(r.format), semconv.SLOStreamDialect.String(r.dialect))
+		if c.provider != "" {
+			attrs = append(attrs, semconv.GenAIProviderName.String(c.provider))
+		}
+	}
+	if r.respModel != "" {
+		attrs = append(attrs, semconv.GenAIResponseModel.String(r.respModel))
+	}
+	if r.hasTTFB {
+		attrs = append(attrs, semconv.SLOProviderTTFBMs.Float64(durMs(r.ttfb)))
+	}
+	if r.hasDNS {
+		attrs = append(attrs, semconv.SLORetrievalDNSMs.Float64(durMs(r.dns)))
+	}
+	if r.hasConnect {
+		attrs = append(attrs, semconv.SLONetConnectMs.Float64(durMs(r.connect)))
+	}
+	if r.hasTLS {
+		attrs = append(attrs, semconv.SLONetTLSMs.Float64(durMs(r.tls)))
+	}
+	if r.hasConnect || r.hasTLS {
+		attrs = append(attrs, semconv.SLORetrievalNetworkMs.Float64(durMs(r.connect+r.tls)))
+	}
+	if r.hasConn {
+		attrs = append(attrs, semconv.SLONetConnReused.Bool(c.reused.Load()))
+	}
+	if ci := c.conn.Load(); ci != nil && ci.Cookie != 0 {
+		attrs = append(attrs, semconv.SLONetSocketCookie.Int64(int64(ci.Cookie)))
+	}
+	if c.retrieval && r.hasServer {
+		attrs = append(attrs, semconv.SLORetrievalVectorDBMs.Float64(durMs(r.server)))
+	}
+	if r.hasTTFT {
+		attrs = append(attrs, semconv.SLOTTFTMs.Float64(durMs(r.ttft)), semconv.SLOOutputChunks.Int64(c.outChunks))
+	}
+	if r.hasTPOT {
+		attrs = append(attrs, semconv.SLOTPOTMs.Float64(durMs(r.tpot)), semconv.SLOTokensEstimated.Bool(r.estimated))
+	}
+	if r.inTokens >= 0 {
+		attrs = append(attrs, semconv.GenAIUsageInputTokens.Int64(r.inTokens))
+	}
+	if r.outTokens >= 0 {
+		attrs = append(attrs, semconv.GenAIUsageOutputTokens.Int64(r.outTokens))
+	}
+	if c.finish != "" {
+		attrs = append(attrs, semconv.GenAIResponseFinishReasons.StringSlice([]string{c.finish}))
+	}
+	if c.retryAfter > 0 {
+		attrs = append(attrs, semconv.SLOProviderRetryAfterMs.Float64(durMs(c.retryAfter)))
+	}
+	if r.cancelled {
+		attrs = append(attrs, semconv.SLOCancelled.Bool(true))
+	}
+	if r.truncated {
+		attrs = append(attrs, semconv.SLOStreamTruncated.Bool(true))
+	}
+	if r.errorType != "" && !r.cancelled {
+		attrs = append(attrs, semconv.ErrorType.String(r.errorType))
+	}
+	return attrs
+}
+
+// getObserverHint takes an observer from the tracker's pool, reset for a
+// body with the given Content-Type and dialect hint.
+func (t *Tracker) getObserverHint(contentType string, hint stream.Dialect, sink func(stream.Event)) *stream.Observer {
+	if o, ok := t.obsPool.Get().(*stream.Observer); ok {
+		o.Reset(contentType, hint, sink)
+		return o
+	}
+	return stream.NewObserver(contentType, hint, sink, stream.Config{})
+}

@@ -1,0 +1,318 @@
+package slo
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/llmslo/slo/internal/providertest"
+	"github.com/llmslo/slo/semconv"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// clientSpans returns the ended client spans, oldest first.
+func (h *harness) clientSpans() []sdktrace.ReadOnlySpan {
+	var out []sdktrace.ReadOnlySpan
+	for _, s := range h.spans.Ended() {
+		if s.SpanKind() == trace.SpanKindClient {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// lastClientSpan waits briefly for a client span to end (a body may be
+// finished on another goroutine) and returns the last one.
+func (h *harness) lastClientSpan(tb testing.TB) sdktrace.ReadOnlySpan {
+	tb.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if s := h.clientSpans(); len(s) > 0 {
+			return s[len(s)-1]
+		}
+		if time.Now().After(deadline) {
+			tb.Fatal("no client span ended")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func attrMap(s sdktrace.ReadOnlySpan) map[attribute.Key]attribute.Value {
+	out := map[attribute.Key]attribute.Value{}
+	for _, kv := range s.Attributes() {
+		out[kv.Key] = kv.Value
+	}
+	return out
+}
+
+// pacing is what a paced stream should measure.
+type pacing struct {
+	ttft, gap time.Duration
+	chunks    int
+}
+
+// streamTiming compares a client span's TTFT and TPOT with what the
+// server's handler saw (in the same clock: the measurement error) and with
+// the nominal pacing (skipped, with a note, when the handler's own sleeps
+// overshot so much that the scenario did not happen). It returns the
+// deviations found and notes.
+func streamTiming(span sdktrace.ReadOnlySpan, sv providertest.Served, p pacing) (errs, notes []string) {
+	a := attrMap(span)
+	ttft := a[semconv.SLOTTFTMs].AsFloat64()
+	tpot := a[semconv.SLOTPOTMs].AsFloat64()
+	tr := sv.Truth
+	if tr.FirstOutput.IsZero() {
+		return []string{"server wrote no output"}, nil
+	}
+	check := func(name string, got, want, tol float64) {
+		if got < want-tol || got > want+tol {
+			errs = append(errs, fmt.Sprintf("%s = %.2f, want %.2f ± %.2f", name, got, want, tol))
+		}
+	}
+	// The truth is when the handler started writing the first output; the
+	// client sees it when the SDK reads it, after the transit and, when it
+	// came with the headers, after the SDK's own setup.
+	// On a machine so loaded that the handler's own sleeps overshoot, the
+	// client's reads are delayed as much: the tolerance widens by the
+	// scheduling delay the handler itself suffered.
+	trueTTFT := durMs(tr.FirstOutput.Sub(span.StartTime()))
+	handlerGap := durMs(tr.LastOutput.Sub(tr.FirstOutput)) / float64(max(p.chunks-1, 1))
+	jitter := max(0, handlerGap-durMs(p.gap), durMs(tr.FirstOutput.Sub(tr.Headers))-durMs(p.ttft))
+	check("ttft_ms vs server truth", ttft, trueTTFT+2.5+jitter, 2.5+jitter)
+	if p.chunks > 1 {
+		trueTPOT := durMs(tr.LastOutput.Sub(tr.FirstOutput)) / float64(p.chunks-1)
+		check("tpot_ms vs server truth", tpot, trueTPOT, 1+jitter)
+	}
+	if trueTTFT <= durMs(p.ttft)+5 && handlerGap <= durMs(p.gap)+2 {
+		check("ttft_ms vs pacing", ttft, durMs(p.ttft), 10)
+		if p.chunks > 1 {
+			check("tpot_ms vs pacing", tpot, durMs(p.gap), 2)
+		}
+	} else {
+		notes = append(notes, fmt.Sprintf("pacing overshot (first output %.1f ms after the call started, gap %.2f ms): nominal check not possible on this load", trueTTFT, handlerGap))
+	}
+	return errs, notes
+}
+
+func wantAttrs(t *testing.T, span sdktrace.ReadOnlySpan, want map[attribute.Key]any) {
+	t.Helper()
+	a := attrMap(span)
+	for k, w := range want {
+		v, ok := a[k]
+		if !ok {
+			t.Errorf("%s missing", k)
+			continue
+		}
+		if diff := cmp.Diff(w, v.AsInterface()); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", k, diff)
+		}
+	}
+}
+
+func noAttrs(t *testing.T, span sdktrace.ReadOnlySpan, keys ...attribute.Key) {
+	t.Helper()
+	a := attrMap(span)
+	for _, k := range keys {
+		if v, ok := a[k]; ok {
+			t.Errorf("%s = %v, want absent", k, v.Emit())
+		}
+	}
+}
+
+// histogram returns the single data point of a float64 histogram.
+func (h *harness) histPoints(t *testing.T, name string) []metricdata.HistogramDataPoint[float64] {
+	t.Helper()
+	m := h.metrics(t)
+	hist, ok := m[name].(metricdata.Histogram[float64])
+	if !ok {
+		t.Fatalf("metric %s missing: %#v", name, m[name])
+	}
+	return hist.DataPoints
+}
+
+func TestTransportNilBaseAndTracker(t *testing.T) {
+	var nilT *Tracker
+	if got := nilT.Transport(nil); got != http.DefaultTransport {
+		t.Errorf("nil tracker, nil base = %T, want http.DefaultTransport", got)
+	}
+	h := newHarness(t)
+	tr := h.t.Transport(nil).(*transport)
+	if tr.base != http.DefaultTransport {
+		t.Errorf("base = %T", tr.base)
+	}
+}
+
+func TestPeekJSON(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		model  string
+		stream bool
+	}{
+		{`{"model":"gpt-4o","stream":true}`, "gpt-4o", true},
+		{` { "messages":[{"role":"user","content":"a \"model\": x"}], "stream" : false, "model" : "m"}`, "m", false},
+		{`{"stream":true,"nested":{"model":"no"},"model":"yes"}`, "yes", true},
+		{`{"model":"trunc`, "", false},
+		{`{"model":"a\"b"}`, "", false},
+		{`[{"model":"x"}]`, "", false},
+		{`{"a":[1,2,{"b":"]}"}],"model":"after"}`, "after", false},
+		{``, "", false},
+		{`{"model":12,"stream":"true"}`, "", false},
+	} {
+		m, s := peekJSON([]byte(tc.in))
+		if m != tc.model || s != tc.stream {
+			t.Errorf("peekJSON(%q) = %q, %v; want %q, %v", tc.in, m, s, tc.model, tc.stream)
+		}
+	}
+}
+
+func TestClassifyRequest(t *testing.T) {
+	for _, tc := range []struct {
+		host     string
+		port     int
+		path     string
+		header   http.Header
+		provider string
+		op       string
+		dialect  string
+	}{
+		{"api.openai.com", 443, "/v1/chat/completions", nil, "openai", "chat", "openai_chat"},
+		{"api.openai.com", 443, "/v1/responses", nil, "openai", "chat", "openai_responses"},
+		{"api.openai.com", 443, "/v1/embeddings", nil, "openai", "embeddings", "unknown"},
+		{"api.anthropic.com", 443, "/v1/messages", nil, "anthropic", "chat", "anthropic"},
+		{"127.0.0.1", 8080, "/v1/messages", http.Header{"Anthropic-Version": {"2023-06-01"}}, "anthropic", "chat", "anthropic"},
+		{"localhost", 11434, "/api/chat", nil, "ollama", "chat", "ollama"},
+		{"localhost", 11434, "/v1/chat/completions", nil, "ollama", "chat", "openai_chat"},
+		{"ollama.internal", 80, "/api/generate", nil, "ollama", "generate_content", "ollama"},
+		{"vllm.internal", 8000, "/v1/chat/completions", nil, "openai", "chat", "openai_chat"},
+		{"litellm", 4000, "/chat/completions", nil, "openai", "chat", "openai_chat"},
+		{"x.openai.azure.com", 443, "/openai/deployments/d/chat/completions", nil, "azure.ai.openai", "chat", "openai_chat"},
+		{"example.com", 443, "/search", nil, "", "chat", "unknown"},
+	} {
+		h := tc.header
+		if h == nil {
+			h = http.Header{}
+		}
+		p, op, d := classifyRequest(tc.host, tc.port, tc.path, h)
+		if p != tc.provider || op != tc.op || d.String() != tc.dialect {
+			t.Errorf("classifyRequest(%s:%d%s) = %q, %q, %s; want %q, %q, %s", tc.host, tc.port, tc.path, p, op, d, tc.provider, tc.op, tc.dialect)
+		}
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		h    http.Header
+		want time.Duration
+	}{
+		{http.Header{"Retry-After": {"2"}}, 2 * time.Second},
+		{http.Header{"Retry-After": {"0.5"}}, 500 * time.Millisecond},
+		{http.Header{"Retry-After-Ms": {"150"}, "Retry-After": {"1"}}, 150 * time.Millisecond},
+		{http.Header{"Retry-After": {now.Add(3 * time.Second).Format(http.TimeFormat)}}, 3 * time.Second},
+		{http.Header{"Retry-After": {"-1"}}, 0},
+		{http.Header{"Retry-After": {"soon"}}, 0},
+		{http.Header{"Retry-After": {"999999999"}}, 24 * time.Hour},
+		{http.Header{}, 0},
+	} {
+		if got := parseRetryAfter(tc.h, now); got != tc.want {
+			t.Errorf("parseRetryAfter(%v) = %v, want %v", tc.h, got, tc.want)
+		}
+	}
+}
+
+// TestRequestBodyRestored checks that a body without GetBody is peeked and
+// replayed byte for byte, and that one with GetBody is not touched.
+func TestRequestBodyRestored(t *testing.T) {
+	var got [][]byte
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		b, _ := io.ReadAll(r.Body)
+		got = append(got, b)
+		return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader("{}")), Header: http.Header{}, Request: r}, nil
+	})
+	h := newHarness(t)
+	tr := h.t.Transport(base)
+	big := `{"model":"m","stream":true,"messages":"` + strings.Repeat("x", 100<<10) + `"}`
+	for _, body := range []string{`{"model":"m"}`, big} {
+		// Without GetBody.
+		req, _ := http.NewRequest("POST", "http://h/v1/chat/completions", io.NopCloser(strings.NewReader(body)))
+		req.ContentLength = int64(len(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		// With GetBody.
+		req, _ = http.NewRequest("POST", "http://h/v1/chat/completions", bytes.NewReader([]byte(body)))
+		resp, err = tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	want := [][]byte{[]byte(`{"model":"m"}`), []byte(`{"model":"m"}`), []byte(big), []byte(big)}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("bodies (-want +got):\n%s", diff)
+	}
+	for _, s := range h.clientSpans() {
+		if got := attrMap(s)[semconv.GenAIRequestModel].AsString(); got != "m" {
+			t.Errorf("request model = %q", got)
+		}
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestStreamingAbandoned checks that a body closed mid-stream is recorded as
+// cancelled, and that a context cancelled with the body never read or
+// closed is too.
+func TestStreamingAbandoned(t *testing.T) {
+	srv := providertest.NewServer(providertest.Always(providertest.Response{Chunks: 50, Gap: 5 * time.Millisecond}))
+	defer srv.Close()
+	h := newHarness(t)
+	client := &http.Client{Transport: h.t.Transport(nil)}
+
+	req, _ := http.NewRequest("POST", srv.URL+"/v1/chat/completions", strings.NewReader(`{"model":"m","stream":true}`))
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 512)
+	resp.Body.Read(buf)
+	resp.Body.Close()
+	wantAttrs(t, h.lastClientSpan(t), map[attribute.Key]any{semconv.SLOCancelled: true})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ = http.NewRequestWithContext(ctx, "POST", srv.URL+"/v1/chat/completions", strings.NewReader(`{"model":"m2","stream":true}`))
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel() // the body is neither read nor closed
+	deadline := time.Now().Add(2 * time.Second)
+	for len(h.clientSpans()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	s := h.clientSpans()
+	if len(s) != 2 {
+		t.Fatalf("abandoned body not recorded: %d client spans", len(s))
+	}
+	wantAttrs(t, s[1], map[attribute.Key]any{semconv.SLOCancelled: true, semconv.GenAIRequestModel: "m2"})
+	resp.Body.Close()
+	if len(h.clientSpans()) != 2 {
+		t.Error("record finished twice")
+	}
+}
