@@ -296,7 +296,8 @@ func (r *Request) compute(end time.Time, ctxErr error) sli {
 		s.outTokens = streamUsage.Output
 	case explicitOut >= 0:
 		s.outTokens = explicitOut
-	case r.outChunks > 0:
+	case r.outChunks > 0 && s.format != "json":
+		// A non-streaming body is one "chunk": no estimate from it.
 		s.outTokens, s.estimated = r.outChunks, true
 	}
 	switch {
