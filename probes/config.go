@@ -26,6 +26,13 @@ type Config struct {
 	// DNS over TCP, TLS or HTTPS is not observed.
 	DNSPorts []uint16
 
+	// ClaimOnSend also attributes TCP connections the process opened or
+	// accepted before Start, by claiming a socket when the process sends
+	// on it. It runs a BPF program on every send(2) on the host; without
+	// it, connections are attributed when connected, accepted on a port the
+	// process listens on (listen after Start), or tagged with [Set.TagConn].
+	ClaimOnSend bool
+
 	// RunqueueThreshold is the run-queue delay at or above which an event is
 	// emitted (every delay goes to the in-kernel histogram); 0 means 5ms.
 	RunqueueThreshold time.Duration

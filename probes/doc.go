@@ -27,8 +27,9 @@
 //
 // Events are filtered in the kernel to one process (its thread-group id).
 // Network events that fire in softirq context are attributed through the
-// socket's owner, registered when the process connected, sent or received
-// on it, or tagged it with [Set.TagConn].
+// socket's owner, registered when the process connected it, accepted it on
+// a port it listens on, tagged it with [Set.TagConn], or (with
+// [Config].ClaimOnSend) sent on it.
 //
 // # Concurrency
 //

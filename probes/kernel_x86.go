@@ -190,6 +190,11 @@ func (k *bpfKernel) loadSignal(s *Set, sig Signal, shared map[string]*ebpf.Map) 
 			return &LoadError{Probe: name, Err: err}
 		}
 	}
+	if v := spec.Variables["claim_on_send"]; v != nil && cfg.ClaimOnSend {
+		if err := v.Set(true); err != nil {
+			return &LoadError{Probe: name, Err: err}
+		}
+	}
 	if v := spec.Variables["outlier_ns"]; v != nil {
 		if err := v.Set(uint64(outlier)); err != nil {
 			return &LoadError{Probe: name, Err: err}
@@ -281,9 +286,12 @@ func (k *bpfKernel) netSecond(s *Set, sig Signal) error {
 	switch sig {
 	case TCPRetransmit:
 		add("slo_tcp_retransmit")
-		add("slo_sock_send")
+		if s.cfg.ClaimOnSend {
+			add("slo_sock_send")
+		}
 		if !s.cfg.wants(ConnectLatency) {
-			// Registers connecting sockets and cleans up closed ones.
+			// Registers connecting, listening and accepted sockets and
+			// forgets closed ones.
 			add("slo_inet_sock_set_state")
 		}
 	case ConnectLatency:

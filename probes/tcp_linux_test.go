@@ -127,7 +127,8 @@ func TestTCPRetransmitPrivileged(t *testing.T) {
 					if ev.Local != local || ev.Remote != remote {
 						t.Errorf("retransmit 4-tuple %v→%v, want %v→%v", ev.Local, ev.Remote, local, remote)
 					}
-					if !ev.HasTrace || ev.TraceID != traceID || ev.SpanID != spanID {
+					// SYN retransmits precede the tag (set once connected).
+					if ev.State != 2 && (!ev.HasTrace || ev.TraceID != traceID || ev.SpanID != spanID) {
 						t.Errorf("retransmit not stamped with the connection's trace: %+v", ev)
 					}
 				case ev.Signal == TCPRetransmit:
@@ -233,5 +234,98 @@ collect:
 	}
 	if synRetrans < 1 {
 		t.Errorf("got %d SYN retransmit events, want ≥ 1", synRetrans)
+	}
+}
+
+// lossyPair sets up, in a fresh namespace, a listener on 127.0.0.1:port
+// whose outgoing data loses 30% of its packets on input, and returns the
+// namespace.
+func lossyNetns(t *testing.T, match string) *testNetns {
+	t.Helper()
+	ns := newTestNetns(t)
+	ns.nft(t, `table inet slo_probes_loss {
+	chain in {
+		type filter hook input priority 0; policy accept;
+		`+match+` numgen random mod 100 < 30 drop
+	}
+}`)
+	return ns
+}
+
+// TestTCPRetransmitServerSidePrivileged checks attribution of sockets the
+// process did not connect: one accepted on a port it started listening on
+// after Start, and (ClaimOnSend) one connected before Start.
+func TestTCPRetransmitServerSidePrivileged(t *testing.T) {
+	requireBPF(t)
+	for _, tc := range []struct {
+		name       string
+		beforeOpen bool // connect before Start (needs ClaimOnSend)
+	}{
+		{"accepted", false},
+		{"preexisting", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := lossyNetns(t, "tcp sport 9001")
+			var set *Set
+			start := func() { set = startSet(t, Config{Signals: []Signal{TCPRetransmit}, ClaimOnSend: tc.beforeOpen}) }
+			if !tc.beforeOpen {
+				start()
+			}
+			var ln net.Listener
+			if err := ns.do(func() (err error) {
+				ln, err = net.Listen("tcp4", "127.0.0.1:9001")
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			var client net.Conn
+			if err := ns.do(func() (err error) {
+				client, err = net.Dial("tcp4", "127.0.0.1:9001")
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			defer client.Close()
+			server, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer server.Close()
+			if tc.beforeOpen {
+				start()
+			}
+			go func() { _, _ = io.Copy(io.Discard, client) }()
+			events, cancel := set.Subscribe(4096)
+			defer cancel()
+			cookie := socketCookie(t, server.(*net.TCPConn))
+			local := server.LocalAddr().(*net.TCPAddr).AddrPort()
+			remote := server.RemoteAddr().(*net.TCPAddr).AddrPort()
+			buf := make([]byte, 1024)
+			var mine int
+			for deadline := time.Now().Add(15 * time.Second); mine < 3 && time.Now().Before(deadline); {
+				_ = server.SetWriteDeadline(time.Now().Add(time.Second))
+				_, _ = server.Write(buf)
+				time.Sleep(2 * time.Millisecond)
+			drain:
+				for {
+					select {
+					case ev := <-events:
+						if ev.Cookie == cookie {
+							mine++
+							if ev.Local != local || ev.Remote != remote || ev.PID != uint32(os.Getpid()) {
+								t.Errorf("retransmit %+v, want %v→%v of pid %d", ev, local, remote, os.Getpid())
+							}
+						}
+					default:
+						break drain
+					}
+				}
+			}
+			t.Logf("%d retransmit events on the server socket %v→%v", mine, local, remote)
+			if mine < 3 {
+				t.Errorf("got %d retransmit events for the server socket, want ≥ 3", mine)
+			}
+		})
 	}
 }

@@ -2,8 +2,11 @@
 /* SPDX-License-Identifier: (MIT OR GPL-2.0) */
 /* net.bpf.c: TCP retransmissions and connect latency/failures of the target
  * process. Retransmissions fire in softirq/timer context where the current
- * pid is meaningless, so ownership comes from sock_owner, filled here in
- * process context (connect, send) and by user space (a tagged socket). */
+ * pid is meaningless, so ownership comes from sock_owner, filled on connect
+ * (process context), on accept (the connection arrived on a port the target
+ * listens on), on send by the target (sockets that existed before the
+ * probes: only when claim_on_send is set) and by user space (a tagged
+ * socket). */
 #include "event.h"
 
 char __license[] SEC("license") = "Dual MIT/GPL";
@@ -11,7 +14,32 @@ char __license[] SEC("license") = "Dual MIT/GPL";
 #define IPPROTO_TCP_ 6
 #define TCP_ESTABLISHED_ 1
 #define TCP_SYN_SENT_ 2
+#define TCP_SYN_RECV_ 3
 #define TCP_CLOSE_ 7
+#define TCP_LISTEN_ 10
+
+/* A listening socket of the target: accepted connections on it are ours. */
+struct listen_key {
+	__u32 netns;
+	__u16 port;
+	__u16 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct listen_key);
+	__type(value, __u32); /* tgid */
+} listen_ports SEC(".maps");
+
+static __always_inline struct listen_key listen_key_of(const struct sock *sk)
+{
+	struct listen_key k = {
+		.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum),
+		.port = BPF_CORE_READ(sk, __sk_common.skc_num),
+	};
+	return k;
+}
 
 struct conn_start {
 	__u64 ts;
@@ -38,8 +66,14 @@ static __always_inline __u32 owner_of(__u64 cookie)
 	return 0;
 }
 
+/* Claim sockets on every send: catches connections opened before the
+ * probes started, at the cost of a program run per send on the host. */
+const volatile bool claim_on_send = false;
+
 static __always_inline void claim(struct sock *sk)
 {
+	if (!claim_on_send)
+		return;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	if (target_tgid == 0 || tgid != target_tgid)
 		return;
@@ -106,6 +140,32 @@ int BPF_PROG(slo_inet_sock_set_state, const struct sock *sk, const int oldstate,
 		};
 		bpf_map_update_elem(&connect_start, &cookie, &cs, BPF_ANY);
 		bpf_map_update_elem(&sock_owner, &cookie, &tgid, BPF_ANY);
+		return 0;
+	}
+	if (newstate == TCP_LISTEN_) {
+		/* listen(2): process context. */
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		if (!slo_want(tgid))
+			return 0;
+		struct listen_key lk = listen_key_of(sk);
+		bpf_map_update_elem(&listen_ports, &lk, &tgid, BPF_ANY);
+		return 0;
+	}
+	if (oldstate == TCP_LISTEN_) {
+		/* LISTEN -> SYN_RECV is a child socket being created from the
+		 * listener; LISTEN -> CLOSE is the listener going away. */
+		if (newstate == TCP_CLOSE_) {
+			struct listen_key lk = listen_key_of(sk);
+			bpf_map_delete_elem(&listen_ports, &lk);
+		}
+		return 0;
+	}
+	if (oldstate == TCP_SYN_RECV_ && newstate == TCP_ESTABLISHED_) {
+		/* A connection accepted on one of the target's ports (softirq). */
+		struct listen_key lk = listen_key_of(sk);
+		__u32 *tgid = bpf_map_lookup_elem(&listen_ports, &lk);
+		if (tgid)
+			bpf_map_update_elem(&sock_owner, &cookie, tgid, BPF_ANY);
 		return 0;
 	}
 	if (newstate == TCP_CLOSE_) {

@@ -53,6 +53,13 @@ type NetHist struct {
 	SumNs uint64
 }
 
+type NetListenKey struct {
+	_     structs.HostLayout
+	Netns uint32
+	Port  uint16
+	Pad   uint16
+}
+
 type NetTraceTag struct {
 	_       structs.HostLayout
 	TraceId [16]uint8
@@ -65,12 +72,14 @@ type NetTraceTag struct {
 const (
 	NetMapConnectStart         = "connect_start"
 	NetMapEvents               = "events"
+	NetMapListenPorts          = "listen_ports"
 	NetMapLost                 = "lost"
 	NetMapSockOwner            = "sock_owner"
 	NetMapSockTrace            = "sock_trace"
 	NetProgSloInetSockSetState = "slo_inet_sock_set_state"
 	NetProgSloSockSend         = "slo_sock_send"
 	NetProgSloTcpRetransmit    = "slo_tcp_retransmit"
+	NetVarClaimOnSend          = "claim_on_send"
 	NetVarOutlierNs            = "outlier_ns"
 	NetVarSloUnusedDnsEvent    = "slo_unused_dns_event"
 	NetVarSloUnusedEvent       = "slo_unused_event"
@@ -131,6 +140,7 @@ type NetProgramSpecs struct {
 type NetMapSpecs struct {
 	ConnectStart *ebpf.MapSpec `ebpf:"connect_start"`
 	Events       *ebpf.MapSpec `ebpf:"events"`
+	ListenPorts  *ebpf.MapSpec `ebpf:"listen_ports"`
 	Lost         *ebpf.MapSpec `ebpf:"lost"`
 	SockOwner    *ebpf.MapSpec `ebpf:"sock_owner"`
 	SockTrace    *ebpf.MapSpec `ebpf:"sock_trace"`
@@ -140,6 +150,7 @@ type NetMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type NetVariableSpecs struct {
+	ClaimOnSend       *ebpf.VariableSpec `ebpf:"claim_on_send"`
 	OutlierNs         *ebpf.VariableSpec `ebpf:"outlier_ns"`
 	SloUnusedDnsEvent *ebpf.VariableSpec `ebpf:"slo_unused_dns_event"`
 	SloUnusedEvent    *ebpf.VariableSpec `ebpf:"slo_unused_event"`
@@ -169,6 +180,7 @@ func (o *NetObjects) Close() error {
 type NetMaps struct {
 	ConnectStart *ebpf.Map `ebpf:"connect_start"`
 	Events       *ebpf.Map `ebpf:"events"`
+	ListenPorts  *ebpf.Map `ebpf:"listen_ports"`
 	Lost         *ebpf.Map `ebpf:"lost"`
 	SockOwner    *ebpf.Map `ebpf:"sock_owner"`
 	SockTrace    *ebpf.Map `ebpf:"sock_trace"`
@@ -178,6 +190,7 @@ func (m *NetMaps) Close() error {
 	return _NetClose(
 		m.ConnectStart,
 		m.Events,
+		m.ListenPorts,
 		m.Lost,
 		m.SockOwner,
 		m.SockTrace,
@@ -188,6 +201,7 @@ func (m *NetMaps) Close() error {
 //
 // It can be passed to LoadNetObjects or ebpf.CollectionSpec.LoadAndAssign.
 type NetVariables struct {
+	ClaimOnSend       *ebpf.Variable `ebpf:"claim_on_send"`
 	OutlierNs         *ebpf.Variable `ebpf:"outlier_ns"`
 	SloUnusedDnsEvent *ebpf.Variable `ebpf:"slo_unused_dns_event"`
 	SloUnusedEvent    *ebpf.Variable `ebpf:"slo_unused_event"`
