@@ -564,6 +564,18 @@ func (j *Joiner) joinExact(ev *probes.Event) bool {
 	switch ev.Signal {
 	case probes.DNSLatency:
 		j.nameCands(ev, TierExact, 0)
+		// Concurrent lookups of one name all contain the exchange: keep
+		// the lookups whose start and end fit it best (the resolver sends
+		// right after DNSStart and DNSDone follows the answer at once).
+		if c.n > 1 {
+			limit := c.c[0].gap + dnsFit
+			for k := 1; k < c.n; k++ {
+				if c.c[k].gap > limit {
+					c.n = k
+					break
+				}
+			}
+		}
 	default:
 		ci := -1
 		if ev.Cookie != 0 {
@@ -606,6 +618,17 @@ func (j *Joiner) joinExact(ev *probes.Event) bool {
 	return true
 }
 
+// dnsFit is how much worse than the best fit a lookup may fit a DNS
+// exchange and still join it exactly.
+const dnsFit = int64(250 * time.Microsecond)
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
 // slack tolerates the kernel timestamping a connect or DNS answer a little
 // outside the interval user space measured around it.
 const slack = int64(2 * time.Millisecond)
@@ -623,7 +646,7 @@ func (j *Joiner) nameCands(ev *probes.Event, tier Tier, w int64) {
 				}
 				if tier == TierExact {
 					if o.from-slack <= qstart && qend <= o.to+slack {
-						j.offer(o.req, tier, 0, ev.Mono)
+						j.offer(o.req, tier, abs(o.from-qstart)+abs(o.to-qend), ev.Mono)
 					}
 				} else if gap := gapTo(qstart, qend, o.from, o.to); gap <= w {
 					j.offer(o.req, tier, gap, ev.Mono)

@@ -1,0 +1,385 @@
+//go:build linux
+
+package slo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/llmslo/slo/correlate"
+	"github.com/llmslo/slo/faults"
+	"github.com/llmslo/slo/internal/testutil"
+	"github.com/llmslo/slo/probes"
+	"github.com/llmslo/slo/semconv"
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"golang.org/x/sys/unix"
+)
+
+// kernelNetns creates a namespace on a free 10.213.N.0/30 (N in 160..199).
+func kernelNetns(t *testing.T) *faults.Netns {
+	t.Helper()
+	for n := 160; n < 200; n++ {
+		ns, err := faults.NewNetns("", faults.Subnet(uint8(n)))
+		if err != nil {
+			if errors.Is(err, faults.ErrPrivilege) {
+				testutil.Skip(t, err.Error())
+			}
+			continue
+		}
+		t.Cleanup(func() { _ = ns.Close() })
+		return ns
+	}
+	t.Fatal("no free 10.213.N.0/30 subnet in 160..199")
+	return nil
+}
+
+// sseUpstream reads the request body, then streams chunks OpenAI-style.
+func sseUpstream(chunks int, gap time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/event-stream")
+		f, _ := w.(http.Flusher)
+		for i := range chunks {
+			fmt.Fprintf(w, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"tok%d \"}}]}\n\n", i)
+			if f != nil {
+				f.Flush()
+			}
+			time.Sleep(gap)
+		}
+		fmt.Fprint(w, "data: [DONE]\n\n")
+	})
+}
+
+// serveIn serves h on addr inside ns until the test ends.
+func serveIn(t *testing.T, ns *faults.Netns, addr string, h http.Handler) {
+	t.Helper()
+	ln, err := ns.Listen("tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+}
+
+// requireKernelProbes skips (fails under SLO_REQUIRE_BPF=1) unless the
+// process may create namespaces and load the probes. Root tests may not
+// import cilium/ebpf (testutil.RequireBPF's program types), so the probes
+// themselves are the feature test: see waitProbes.
+func requireKernelProbes(t *testing.T) {
+	t.Helper()
+	testutil.RequireRootNet(t)
+}
+
+// waitProbes waits until sigs are delivered in-process; it skips (fails
+// under SLO_REQUIRE_BPF=1) when the probes cannot load.
+func waitProbes(t *testing.T, tr *Tracker, sigs ...probes.Signal) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		tr.kern.mu.Lock()
+		loading, err := tr.kern.loading, tr.kern.startErr
+		tr.kern.mu.Unlock()
+		if !loading && err != nil {
+			testutil.Skip(t, "kernel probes unavailable: "+err.Error())
+		}
+		ok := 0
+		for _, st := range tr.KernelStatus() {
+			for _, s := range sigs {
+				if st.Signal == s.String() && st.Path == semconv.PathInProcess {
+					ok++
+				}
+			}
+		}
+		if ok == len(sigs) && tr.kern.running.Load() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("probes not in process after 60s: %+v", tr.KernelStatus())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func spanAttrs(s sdktrace.ReadOnlySpan) map[attribute.Key]attribute.Value {
+	m := map[attribute.Key]attribute.Value{}
+	for _, kv := range s.Attributes() {
+		m[kv.Key] = kv.Value
+	}
+	return m
+}
+
+// TestKernelRetransmitsPrivileged: 20 concurrent streaming requests, each
+// calling an upstream over its own connection; the 5 whose upstream port
+// loses 30% of the client's packets carry retransmits joined exactly, the
+// 15 others none.
+func TestKernelRetransmitsPrivileged(t *testing.T) {
+	requireKernelProbes(t)
+	ns := kernelNetns(t)
+	up := sseUpstream(20, 10*time.Millisecond)
+	serveIn(t, ns, netip.AddrPortFrom(ns.NSAddr(), 9001).String(), up)
+	serveIn(t, ns, netip.AddrPortFrom(ns.NSAddr(), 9002).String(), up)
+	undo, err := faults.PacketLoss{NS: ns, Port: 9001, Percent: 30}.Inject(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = undo() })
+
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	var obsMu sync.Mutex
+	var cleanRetrans []string
+	tr, err := New(WithTracerProvider(tp), WithProbes(probes.Config{Signals: []probes.Signal{probes.TCPRetransmit, probes.ConnectLatency}}),
+		withCorrelate(correlate.Config{Observe: func(ev *probes.Event, _ correlate.RequestID, tier correlate.Tier) {
+			if ev.Signal == probes.TCPRetransmit && ev.Remote.Port() == 9002 {
+				obsMu.Lock()
+				cleanRetrans = append(cleanRetrans, fmt.Sprintf("%v→%v state %d tier %v", ev.Local, ev.Remote, ev.State, tier))
+				obsMu.Unlock()
+			}
+		}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	waitProbes(t, tr, probes.TCPRetransmit)
+
+	client := &http.Client{Transport: tr.Transport(&http.Transport{DisableKeepAlives: true})}
+	body := bytes.Repeat([]byte("x"), 256<<10)
+	const n, lossy = 20, 5
+	var truthMu sync.Mutex
+	truth := make([]int64, n) // tcpi_total_retrans of each request's upstream connection
+	for i := range truth {
+		truth[i] = -1
+	}
+	mux := http.NewServeMux()
+	for i := range n {
+		port := 9002
+		if i < lossy {
+			port = 9001
+		}
+		url := fmt.Sprintf("http://%s/v1/chat/completions", netip.AddrPortFrom(ns.NSAddr(), uint16(port)))
+		mux.Handle(fmt.Sprintf("POST /r%d", i), tr.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var conn net.Conn
+			ctx := httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{GotConn: func(gi httptrace.GotConnInfo) { conn = gi.Conn }})
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+			resp, err := client.Do(req)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			defer resp.Body.Close()
+			w.Header().Set("Content-Type", "text/event-stream")
+			buf := make([]byte, 4096)
+			for {
+				k, err := resp.Body.Read(buf)
+				if k > 0 {
+					_, _ = w.Write(buf[:k])
+					w.(http.Flusher).Flush()
+				}
+				// The kernel's own count for the connection, while it is open.
+				if tc, ok := conn.(*net.TCPConn); ok && k > 0 {
+					if rc, err := tc.SyscallConn(); err == nil {
+						_ = rc.Control(func(fd uintptr) {
+							if info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
+								truthMu.Lock()
+								truth[i] = int64(info.Total_retrans)
+								truthMu.Unlock()
+							}
+						})
+					}
+				}
+				if err != nil {
+					return
+				}
+			}
+		})))
+	}
+	front := httptest.NewServer(mux)
+	defer front.Close()
+
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/r%d", front.URL, i), nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				errs <- err
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.Contains(string(b), "[DONE]") {
+				errs <- fmt.Errorf("r%d: status %d body %q", i, resp.StatusCode, b)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+
+	// Against the kernel's per-connection truth (TCP_INFO), joins must be
+	// exact: a request carries retransmits iff its connection had some. The
+	// lossy connections must all have them; clean ones normally have none
+	// (a spurious RTO under heavy load is a real retransmit, and is logged).
+	var tpos, fpos, fneg, cleanWithRetrans int
+	for _, s := range rec.Ended() {
+		var i int
+		if _, err := fmt.Sscanf(s.Name(), "POST /r%d", &i); err != nil {
+			continue
+		}
+		a := spanAttrs(s)
+		rt, has := a[semconv.EBPFTCPRetransmits]
+		truthMu.Lock()
+		kt := truth[i]
+		truthMu.Unlock()
+		t.Logf("r%-2d lossy=%-5v kernel_retrans=%d attr=%v tier=%v conf=%v path=%v", i, i < lossy, kt, rt.AsInt64(),
+			a[semconv.EBPFCorrelationTier].AsString(), a[semconv.EBPFCorrelationConfidence].AsFloat64(), a[semconv.EBPFSignalPath].AsString())
+		if kt < 0 {
+			t.Errorf("r%d: no TCP_INFO for its upstream connection", i)
+			continue
+		}
+		if i < lossy && kt == 0 {
+			t.Errorf("r%d: the injected loss caused no retransmit (TCP_INFO)", i)
+		}
+		if i >= lossy && kt > 0 {
+			cleanWithRetrans++
+		}
+		switch {
+		case kt > 0 && has && rt.AsInt64() > 0:
+			tpos++
+			if a[semconv.EBPFCorrelationTier].AsString() != semconv.TierTraceIDExact {
+				t.Errorf("r%d: tier %v, want trace_id_exact", i, a[semconv.EBPFCorrelationTier])
+			}
+		case kt > 0:
+			fneg++
+			t.Errorf("r%d: its connection retransmitted %d times but the span has no retransmit attribute", i, kt)
+		case has:
+			fpos++
+			t.Errorf("r%d: no retransmit on its connection but the span says %d", i, rt.AsInt64())
+		}
+	}
+	precision, recall := float64(tpos)/float64(max(tpos+fpos, 1)), float64(tpos)/float64(max(tpos+fneg, 1))
+	t.Logf("exact tier vs TCP_INFO: precision %.2f recall %.2f (TP %d FP %d FN %d); clean connections that retransmitted anyway: %d",
+		precision, recall, tpos, fpos, fneg, cleanWithRetrans)
+	obsMu.Lock()
+	for _, c := range cleanRetrans {
+		t.Logf("retransmit on a clean connection: %s", c)
+	}
+	obsMu.Unlock()
+	st := tr.kern.j.Stats()
+	t.Logf("joiner: events %d joins %v enriched %v unmatched %d", st.Events, st.Joins, st.Enriched, st.Unmatched)
+}
+
+// TestKernelDNSPrivileged: a DNS server delaying its answers by 150 ms
+// serves one name; another server answers another name at once. Only the
+// requests that resolved the slow name carry the delay.
+func TestKernelDNSPrivileged(t *testing.T) {
+	requireKernelProbes(t)
+	ns := kernelNetns(t)
+	serveIn(t, ns, netip.AddrPortFrom(ns.NSAddr(), 9003).String(), sseUpstream(3, time.Millisecond))
+	hosts := map[string]netip.Addr{"slow.llmslo.test": ns.NSAddr(), "fast.llmslo.test": ns.NSAddr()}
+	slow, err := faults.StartDNS(faults.DNSConfig{NS: ns, Delay: 150 * time.Millisecond, Hosts: hosts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = slow.Close() })
+	fast, err := faults.StartDNS(faults.DNSConfig{Listen: net.JoinHostPort(ns.HostAddr().String(), "53"), Hosts: hosts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = fast.Close() })
+
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	tr, err := New(WithTracerProvider(tp), WithProbes(probes.Config{Signals: []probes.Signal{probes.DNSLatency, probes.ConnectLatency}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	waitProbes(t, tr, probes.DNSLatency)
+
+	base := &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		r := fast.Resolver()
+		if strings.HasPrefix(addr, "slow.") {
+			r = slow.Resolver()
+		}
+		d := net.Dialer{Resolver: r}
+		return d.DialContext(ctx, "tcp4", addr)
+	}}
+	client := &http.Client{Transport: tr.Transport(base)}
+	const n = 8
+	mux := http.NewServeMux()
+	for i := range n {
+		host := "fast.llmslo.test"
+		if i%2 == 0 {
+			host = "slow.llmslo.test"
+		}
+		url := fmt.Sprintf("http://%s:9003/v1/chat/completions", host)
+		mux.Handle(fmt.Sprintf("POST /d%d", i), tr.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			req, _ := http.NewRequestWithContext(r.Context(), http.MethodPost, url, strings.NewReader("{}"))
+			resp, err := client.Do(req)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			defer resp.Body.Close()
+			w.Header().Set("Content-Type", "text/event-stream")
+			_, _ = io.Copy(w, resp.Body)
+		})))
+	}
+	front := httptest.NewServer(mux)
+	defer front.Close()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Post(fmt.Sprintf("%s/d%d", front.URL, i), "application/json", nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}()
+	}
+	wg.Wait()
+	for _, s := range rec.Ended() {
+		var i int
+		if _, err := fmt.Sscanf(s.Name(), "POST /d%d", &i); err != nil {
+			continue
+		}
+		a := spanAttrs(s)
+		dns, has := a[semconv.EBPFDNSLatencyMs]
+		t.Logf("d%d slow=%v dns_ms=%.1f tier=%v", i, i%2 == 0, dns.AsFloat64(), a[semconv.EBPFCorrelationTier].AsString())
+		switch {
+		case i%2 == 0 && (!has || dns.AsFloat64() < 140):
+			t.Errorf("d%d resolved the slow name but dns latency %v (present %v), want ≥ 140ms", i, dns.AsFloat64(), has)
+		case i%2 == 0 && a[semconv.EBPFCorrelationTier].AsString() != semconv.TierTraceIDExact:
+			t.Errorf("d%d: tier %v, want trace_id_exact", i, a[semconv.EBPFCorrelationTier].AsString())
+		case i%2 == 1 && has && dns.AsFloat64() >= 50:
+			t.Errorf("d%d resolved the fast name but dns latency %v ms", i, dns.AsFloat64())
+		}
+	}
+}
