@@ -150,7 +150,7 @@ th{color:var(--dim);font-weight:500;font-size:12px}td.num,th.num{text-align:righ
 </table>{{else}}<p class="dim">No incident yet. Start with <code>-load 5 -fault provider_throttle</code>, or inject one at run time: <code>POST /api/fault {"name":"provider_throttle"}</code>.</p>{{end}}
 </section>
 {{if .Probes.Signals}}<section class="w12"><h2>Kernel probes · signal, state, path, reason</h2>
-<div class="sigs">{{range .Probes.Signals}}<div class="sig"><code>{{.Signal}}</code> <span class="{{if eq .State "on"}}ok{{else if eq .State "degraded"}}warn{{else}}dim{{end}}">{{.State}}</span> <span class="dim">{{.Path}}</span>{{if .Reason}}<div class="dim" title="{{.Reason}}">{{trim .Reason 70}}</div>{{end}}</div>{{end}}</div>
+<div class="sigs">{{range .Probes.Signals}}<div class="sig"><code>{{.Signal}}</code> <span class="{{if eq .State "on"}}ok{{else if eq .State "degraded"}}warn{{else}}dim{{end}}">{{.State}}</span>{{if ne .Path "off"}} <span class="dim">{{.Path}}</span>{{end}}{{if .Reason}}<div class="dim" title="{{.Reason}}">{{trim .Reason 70}}</div>{{end}}</div>{{end}}</div>
 </section>{{end}}
 </main>
 <footer>Updated {{clock .Now}} · <a href="/api/status">/api/status</a> (JSON) · <a href="/metrics">/metrics</a> (Prometheus) · refreshes every 2 s</footer>
