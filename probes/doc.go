@@ -25,6 +25,13 @@
 // [GoSchedLatency] keep working. RLIMIT_MEMLOCK is raised only when
 // [Config].RemoveMemlock asks for it.
 //
+// An empty [Config].Signals means [DefaultSignals]: everything but
+// SyscallLatency, which traces every system call and is opt-in. The
+// high-rate signals (run-queue delay, block I/O, syscalls, reclaim) are
+// aggregated in the kernel into log2 histograms ([Set.Histogram]); only
+// outliers above the configured thresholds become events. DNS is observed
+// over UDP only.
+//
 // Events are filtered in the kernel to one process (its thread-group id).
 // Network events that fire in softirq context are attributed through the
 // socket's owner, registered when the process connected it, accepted it on

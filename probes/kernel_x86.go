@@ -105,6 +105,12 @@ func loadKernel(s *Set, wallOffset int64) kernel {
 	k.events, k.owner, k.trace, k.lostMap = shared["events"], shared["sock_owner"], shared["sock_trace"], shared["lost"]
 	k.closers = append(k.closers, k.events, k.owner, k.trace, k.lostMap)
 
+	if cfg.OverheadBudget > 0 {
+		// Before attaching, so the guard sees every run.
+		if c, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME); err == nil {
+			k.stats = c
+		}
+	}
 	for _, sig := range want {
 		if err := k.loadSignal(s, sig, shared); err != nil {
 			s.setStatus(sig, Off, err.Error())
@@ -126,11 +132,6 @@ func loadKernel(s *Set, wallOffset int64) kernel {
 		return offAll("open ring buffer: " + err.Error())
 	}
 	k.reader = rd
-	if cfg.OverheadBudget > 0 {
-		if c, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME); err == nil {
-			k.stats = c
-		}
-	}
 	return k
 }
 
@@ -199,6 +200,9 @@ func (k *bpfKernel) loadSignal(s *Set, sig Signal, shared map[string]*ebpf.Map) 
 		if err := v.Set(uint64(outlier)); err != nil {
 			return &LoadError{Probe: name, Err: err}
 		}
+	}
+	if ms := spec.Maps["events"]; ms != nil {
+		ms.MaxEntries = uint32(cfg.RingBufferSize)
 	}
 	repl := map[string]*ebpf.Map{}
 	for n, m := range shared {

@@ -34,6 +34,9 @@ func Start(ctx context.Context, cfg Config) (*Set, error) {
 	if len(cfg.DNSPorts) > 16 {
 		return nil, fmt.Errorf("probes: %d DNS ports, at most 16", len(cfg.DNSPorts))
 	}
+	if n := cfg.RingBufferSize; n != 0 && (n < os.Getpagesize() || n&(n-1) != 0) {
+		return nil, fmt.Errorf("probes: ring buffer size %d is not a power of two ≥ the page size", n)
+	}
 	if cfg.Pid < 0 {
 		return nil, fmt.Errorf("probes: invalid pid %d", cfg.Pid)
 	}

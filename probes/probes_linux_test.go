@@ -63,9 +63,10 @@ func TestStartAllSignalsPrivileged(t *testing.T) {
 	}
 	// BPF_ENABLE_STATS is on (OverheadBudget > 0): run time is measured.
 	var rq SignalStats
-	for _, ss := range set.Stats().Signals {
-		if ss.Signal == RunqueueDelay {
-			rq = ss
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		rq = set.Stats().Signals[RunqueueDelay-1]
+		if rq.BPFRunTime > 0 {
+			break
 		}
 	}
 	if rq.BPFRunTime <= 0 || rq.State != On {
@@ -139,10 +140,44 @@ func TestStartInvalidConfig(t *testing.T) {
 		{Signals: []Signal{numSignals}},
 		{DNSPorts: make([]uint16, 17)},
 		{Pid: -1},
+		{RingBufferSize: 1000},
+		{RingBufferSize: 1024},
 	} {
 		if set, err := Start(t.Context(), cfg); err == nil {
 			set.Close()
 			t.Errorf("Start(%+v) succeeded, want error", cfg)
 		}
+	}
+}
+
+// TestFloodAndClose floods the ring buffer (every run-queue sample is an
+// event) with a subscriber that never reads, then closes: drops are counted,
+// nothing blocks, nothing leaks.
+func TestFloodAndClosePrivileged(t *testing.T) {
+	requireBPF(t)
+	set, err := Start(t.Context(), Config{Signals: []Signal{RunqueueDelay}, RunqueueThreshold: time.Nanosecond, RingBufferSize: 1 << 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, cancel := set.Subscribe(1)
+	defer cancel()
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		time.Sleep(50 * time.Microsecond) // wakeups of this process
+	}
+	st := set.Stats().Signals[RunqueueDelay-1]
+	t.Logf("events %d, dropped %d, lost in kernel %d", st.Events, st.Dropped, st.Lost)
+	if st.Events == 0 || st.Dropped == 0 {
+		t.Errorf("stats %+v, want events and subscriber drops", st)
+	}
+	done := make(chan error, 1)
+	go func() { done <- set.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close blocked under load")
 	}
 }

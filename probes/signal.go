@@ -182,7 +182,7 @@ type Stats struct {
 
 // ErrNotSupported is returned by [Start] on platforms without probe support
 // and by [Set.TagConn] when no network probe is loaded.
-var ErrNotSupported = errors.New("probes: not supported on this platform")
+var ErrNotSupported = errors.New("probes: not supported")
 
 // ErrClosed is returned by methods of a closed [Set].
 var ErrClosed = errors.New("probes: set closed")

@@ -1,0 +1,32 @@
+// Package sidecar is the server side of the privileged slo-sidecar: it
+// serves kernel events from a host-wide probes.Set to unprivileged
+// processes over a Unix socket, each client receiving only the events of
+// its own cgroup.
+//
+// A client is identified by the kernel, never by its own word: the
+// server reads the peer's credentials (SO_PEERPIDFD, else SO_PEERCRED),
+// resolves the pid to its cgroup v2 id through /proc/<pid>/cgroup, checks
+// the process is still the same one (the pidfd is alive), and from then on
+// delivers only events whose cgroup id — or, for events the kernel saw in
+// softirq context, the cgroup of the owning pid — is the client's. The
+// byte format is package [github.com/llmslo/slo/probes/sidecar/wire]; the
+// client lives in package probes ([probes.Start] falls back to it).
+//
+// # Limits
+//
+// The socket file is created with mode 0660 (configurable) and an optional
+// group. The server bounds the number of clients, each client's queue (in
+// bytes) and the frame size. Events go to each client through its own
+// queue: a full queue drops the event for that client (counted); a client
+// whose socket accepts nothing for [Config].WriteTimeout, or that sends a
+// malformed or oversized frame, is disconnected with a counted reason. One
+// client never slows another or the event source.
+//
+// # Usage
+//
+//	set, err := probes.Start(ctx, probes.Config{AllProcesses: true})
+//	...
+//	srv, err := sidecar.NewServer(set, sidecar.Config{Socket: "/run/llmslo/sidecar.sock"})
+//	...
+//	err = srv.Serve(ctx)
+package sidecar
