@@ -306,6 +306,8 @@ func (t *Tracker) KernelStatus() []SignalStatus {
 		switch {
 		case k.cfg.off:
 			st.Reason = "disabled by WithoutProbes"
+		case t.closed.Load():
+			st.Reason = "tracker closed"
 		case loading:
 			st.Path, st.Reason = "starting", "probes are loading"
 		case set == nil:

@@ -23,7 +23,6 @@ import (
 	"github.com/llmslo/slo/internal/testutil"
 	"github.com/llmslo/slo/probes"
 	"github.com/llmslo/slo/semconv"
-	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"golang.org/x/sys/unix"
@@ -113,14 +112,6 @@ func waitProbes(t *testing.T, tr *Tracker, sigs ...probes.Signal) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-func spanAttrs(s sdktrace.ReadOnlySpan) map[attribute.Key]attribute.Value {
-	m := map[attribute.Key]attribute.Value{}
-	for _, kv := range s.Attributes() {
-		m[kv.Key] = kv.Value
-	}
-	return m
 }
 
 // TestKernelRetransmitsPrivileged: 20 concurrent streaming requests, each
