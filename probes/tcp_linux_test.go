@@ -200,11 +200,13 @@ func TestConnectErrorPrivileged(t *testing.T) {
 	remote := netip.MustParseAddrPort("10.213.12.2:9")
 	var fail *Event
 	var synRetrans int
+	var all []Event
 	deadline := time.After(3 * time.Second)
 collect:
 	for {
 		select {
 		case ev := <-events:
+			all = append(all, ev)
 			if ev.Remote != remote {
 				continue
 			}
@@ -220,7 +222,10 @@ collect:
 		}
 	}
 	if fail == nil {
-		t.Fatal("no connect_latency event for the blackholed connect")
+		for _, ev := range all {
+			t.Logf("seen: %+v", ev)
+		}
+		t.Fatalf("no connect_latency event for the blackholed connect; stats %+v", set.Stats().Signals[:3])
 	}
 	t.Logf("connect event: failed=%v errno=%v duration=%v state=%d; %d SYN retransmits", fail.Failed, fail.Errno, fail.Duration, fail.State, synRetrans)
 	if !fail.Failed || fail.Errno != syscall.ETIMEDOUT {
