@@ -1,6 +1,7 @@
 package probes
 
 import (
+	"log/slog"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -32,6 +33,25 @@ type Config struct {
 	// it, connections are attributed when connected, accepted on a port the
 	// process listens on (listen after Start), or tagged with [Set.TagConn].
 	ClaimOnSend bool
+
+	// AllProcesses observes every process on the host instead of one (Pid
+	// only names the process the pollers watch): the mode of the
+	// slo-sidecar, which filters per client. It never uses a sidecar.
+	AllProcesses bool
+	// KernelPath chooses where kernel signals come from. 0 (auto) loads
+	// them in-process, asks the slo-sidecar for those that could not load
+	// (when SidecarSocket is set or the socket exists) and otherwise leaves
+	// them off: the floor of pollers and go_sched_latency. PathInProcess,
+	// PathSidecar or PathFloor force one path. [Set.Path] reports the
+	// current one.
+	KernelPath Path
+	// SidecarSocket is the slo-sidecar's Unix socket; "" means
+	// $SLO_SIDECAR_SOCKET, else [DefaultSidecarSocket]; "off" disables the
+	// sidecar.
+	SidecarSocket string
+	// Logger receives the kernel path decision and sidecar connection
+	// changes, each cause once; nil discards them.
+	Logger *slog.Logger
 
 	// RunqueueThreshold is the run-queue delay at or above which an event is
 	// emitted (every delay goes to the in-kernel histogram); 0 means 5ms.

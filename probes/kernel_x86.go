@@ -343,6 +343,9 @@ func cgroup2Dir(pid int) (string, error) {
 	if v2 == "" {
 		return "", errors.New("no cgroup2 mount (cgroup_skb programs need one)")
 	}
+	if pid == 0 { // AllProcesses: the root sees every packet
+		return v2, nil
+	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
 		return "", fmt.Errorf("read cgroup of pid %d: %w", pid, err)

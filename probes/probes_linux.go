@@ -45,7 +45,11 @@ func Start(ctx context.Context, cfg Config) (*Set, error) {
 	if pid == 0 {
 		pid = os.Getpid()
 	}
-	s := newSet(cfg, uint32(pid))
+	target := uint32(pid)
+	if cfg.AllProcesses {
+		target = 0 // every process: the BPF programs' target_tgid 0
+	}
+	s := newSet(cfg, target)
 	offset, err := monoWallOffset()
 	if err != nil {
 		return nil, fmt.Errorf("probes: read clocks: %w", err)
@@ -57,13 +61,14 @@ func Start(ctx context.Context, cfg Config) (*Set, error) {
 			kernelWanted = true
 		}
 	}
-	if kernelWanted {
+	if kernelWanted && cfg.KernelPath != PathSidecar && cfg.KernelPath != PathFloor {
 		s.kern = loadKernel(s, offset)
 	}
 	pollers := s.setupPollers(pid)
 
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
+	s.startSidecar(bg, offset)
 
 	var anyOn bool
 	var errs []error
@@ -77,7 +82,7 @@ func Start(ctx context.Context, cfg Config) (*Set, error) {
 		}
 		errs = append(errs, fmt.Errorf("%s: %s", st.Signal, st.Reason))
 	}
-	if !anyOn {
+	if !anyOn && s.side == nil {
 		s.Close()
 		err := errors.Join(errs...)
 		if os.Geteuid() != 0 && !haveCap(unix.CAP_BPF) {

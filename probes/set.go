@@ -30,7 +30,8 @@ type Set struct {
 	readerBusy   atomic.Int64
 	overheadBits atomic.Uint64
 
-	kern kernel // nil without BPF
+	kern kernel         // nil without BPF
+	side *sidecarClient // nil without a sidecar (sidecar_client.go)
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
