@@ -40,6 +40,7 @@ type Request struct {
 	panicked   bool
 	writeErr   bool
 	streamErr  bool
+	sawDone    bool // the stream's own end marker was written
 	finishText string
 	requestID  string
 
@@ -216,6 +217,9 @@ func (r *Request) onEvent(ev stream.Event) {
 	if ev.Error {
 		r.streamErr = true
 	}
+	if ev.Done {
+		r.sawDone = true
+	}
 	if ev.FinishReason != "" {
 		r.finishText = ev.FinishReason
 	}
@@ -316,7 +320,9 @@ func (r *Request) compute(end time.Time, ctxErr error) sli {
 	switch {
 	case r.panicked:
 		s.failed, s.errorType, s.status = true, "panic", 500
-	case ctxErr != nil || r.writeErr:
+	case r.writeErr || (ctxErr != nil && !r.sawDone):
+		// A client that hangs up right after reading the end marker (as the
+		// OpenAI SDKs do on [DONE]) received the whole response.
 		s.cancelled, s.errorType = true, "cancelled"
 	case s.status >= 500 || s.status == 429:
 		s.failed, s.errorType = true, httpStatusText(s.status)

@@ -185,7 +185,7 @@ var support = [...]struct {
 	{KernReclaimMs, MemoryPressure, 0},
 	{AppThrottled, ProviderThrottle, 1000},
 	{AppServerErrors, ProviderError, 1000}, {AppResets, ProviderError, 1000},
-	{AppProviderTTFBMs, ProviderLatency, 0},
+	{AppProviderTTFBMs, ProviderLatency, 0}, {AppProviderWaitMs, ProviderLatency, 0}, // slow prefill; slow decode
 	{AppRetrievalMs, RetrievalBackend, 0},
 }
 
@@ -205,8 +205,9 @@ func Decompose(o Observation) [numDomains]float64 {
 		}
 		ms[s.d] = max(ms[s.d], v)
 	}
-	// Provider latency is what the provider's first byte took beyond its
-	// baseline, minus what the network and the host explain of that wait.
+	// Provider latency is what the provider's first byte (prefill) or its
+	// whole stream (decode) took beyond the baseline, minus what the network
+	// and the host explain of that wait.
 	if ms[ProviderLatency] > 0 {
 		local := ms[NetworkDNS] + ms[NetworkEgress] + ms[CPUContention] + ms[CPUThrottle] + ms[MemoryPressure]
 		ms[ProviderLatency] = max(0, ms[ProviderLatency]-local)

@@ -198,3 +198,12 @@ func FuzzUnmarshalModel(f *testing.F) {
 		}
 	})
 }
+
+func TestSlowDecodeIsProviderLatency(t *testing.T) {
+	// Prefill 630 ms over baseline, the whole provider stream 2600 ms over:
+	// slow decode explains most of a 3500 ms request.
+	v := Attribute(obs(3500, AppProviderTTFBMs, 630, AppProviderWaitMs, 2600), nil)
+	if v.Top != ProviderLatency {
+		t.Fatalf("verdict = %+v", v)
+	}
+}

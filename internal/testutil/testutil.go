@@ -29,7 +29,8 @@ func Skip(tb testing.TB, reason string) {
 }
 
 // RequireBPF skips tb unless the kernel and the caller's capabilities allow
-// loading BPF programs of the given types (default: tracing). It probes the
+// loading BPF programs of the given types (default: raw tracepoints, the
+// proxy for the tp_btf programs the probes use). It probes the
 // capability rather than checking uid 0. Under SLO_REQUIRE_BPF=1 a would-be
 // skip is a failure. An inconclusive probe is always a failure.
 func RequireBPF(tb testing.TB, progTypes ...ebpf.ProgramType) {
@@ -39,7 +40,10 @@ func RequireBPF(tb testing.TB, progTypes ...ebpf.ProgramType) {
 		return
 	}
 	if len(progTypes) == 0 {
-		progTypes = []ebpf.ProgramType{ebpf.Tracing}
+		// Not ebpf.Tracing: its feature probe loads an fentry program, which
+		// kernels without fentry (like this project's CI kind) refuse with
+		// EPERM even to root, although tp_btf programs load fine.
+		progTypes = []ebpf.ProgramType{ebpf.RawTracepoint}
 	}
 	for _, pt := range progTypes {
 		err := features.HaveProgramType(pt)
