@@ -244,6 +244,12 @@ func (c *childClient) parse(t *testing.T) {
 func TestUnprivilegedClientsSeeOnlyTheirOwn(t *testing.T) {
 	testutil.RequireBPF(t)
 	testutil.RequireRootNet(t)
+	for _, server := range []string{"inprocess", "child"} {
+		t.Run("server="+server, func(t *testing.T) { testIsolation(t, server == "child") })
+	}
+}
+
+func testIsolation(t *testing.T, childServer bool) {
 	ctx := context.Background()
 
 	ns, err := faults.NewNetns("slo-sc", faults.Subnet(73))
@@ -289,21 +295,31 @@ func TestUnprivilegedClientsSeeOnlyTheirOwn(t *testing.T) {
 		dnsAddr[c] = d.Addr().String()
 	}
 
-	set, err := hostWideSet(ctx, ports)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { set.Close() }) // after the server's cleanup
 	dir := sharedDir(t)
-	srv := startServer(t, set, Config{Socket: filepath.Join(dir, "s.sock"), Group: "65534"})
 	bin := copyTestBinary(t, dir)
+	socket := filepath.Join(dir, "s.sock")
+	var srv *Server
+	if childServer {
+		var ps []string
+		for _, p := range ports {
+			ps = append(ps, strconv.Itoa(int(p)))
+		}
+		serverChild(t, bin, socket, strings.Join(ps, ","), "SLO_SC_GROUP=65534")
+	} else {
+		set, err := hostWideSet(ctx, ports)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { set.Close() }) // after the server's cleanup
+		srv = startServer(t, set, Config{Socket: socket, Group: "65534"})
+	}
 
 	for _, c := range clients {
 		fd, cg := newCgroup(t, "sc-"+c.name)
 		c.cg = cg
 		c.cmd = exec.Command(bin)
 		c.cmd.Env = []string{
-			"SLO_SIDECAR_HELPER=client", "SLO_SC_SOCKET=" + srv.Addr(), "SLO_SC_NAME=" + c.name + ".sidecar.test",
+			"SLO_SIDECAR_HELPER=client", "SLO_SC_SOCKET=" + socket, "SLO_SC_NAME=" + c.name + ".sidecar.test",
 			"SLO_SC_DNS=" + dnsAddr[c], "SLO_SC_TCP=" + netip.AddrPortFrom(ns.NSAddr(), port).String(), "SLO_SC_DUR=6s",
 		}
 		c.cmd.Stdout = &c.out
@@ -331,7 +347,9 @@ func TestUnprivilegedClientsSeeOnlyTheirOwn(t *testing.T) {
 		}
 		c.parse(t)
 	}
-	t.Logf("server stats %+v", srv.Stats())
+	if srv != nil {
+		t.Logf("server stats %+v", srv.Stats())
+	}
 
 	for i, c := range clients {
 		other := clients[1-i]
@@ -403,10 +421,10 @@ func TestUnprivilegedClientsSeeOnlyTheirOwn(t *testing.T) {
 }
 
 // serverChild runs the sidecar as a child process and waits until it serves.
-func serverChild(t *testing.T, bin, socket string, ports string) *exec.Cmd {
+func serverChild(t *testing.T, bin, socket string, ports string, env ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin)
-	cmd.Env = []string{"SLO_SIDECAR_HELPER=server", "SLO_SC_SOCKET=" + socket, "SLO_SC_PORTS=" + ports}
+	cmd.Env = append([]string{"SLO_SIDECAR_HELPER=server", "SLO_SC_SOCKET=" + socket, "SLO_SC_PORTS=" + ports}, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
