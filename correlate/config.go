@@ -76,7 +76,9 @@ type Config struct {
 	MaxDestinations int
 	// Pending is the size of the ring of recent network and DNS events
 	// not yet joined exactly (they wait Settle for a late registration);
-	// 0 means 1024.
+	// 0 means 1024. A second ring of a quarter that size (at least 16)
+	// holds SYN retransmissions, which wait four outer windows: their
+	// connection is registered only once established.
 	Pending int
 	// Settle is how long an event with no exact match waits for a late
 	// registration before it is joined at a lower tier; 0 means 20 ms.

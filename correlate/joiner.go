@@ -95,6 +95,15 @@ type connRec struct {
 	used     bool
 }
 
+// firstFrom is the start of the earliest ownership kept.
+func (rec *connRec) firstFrom() int64 {
+	f := int64(forever)
+	for _, o := range rec.own[:rec.n] {
+		f = min(f, o.from)
+	}
+	return f
+}
+
 type tupleKey struct{ local, remote netip.AddrPort }
 
 type lingerEnt struct {
@@ -132,10 +141,11 @@ type Joiner struct {
 	hosts idx[netip.Addr]
 	names idx[string]
 
-	pending []pendingEnt
-	phead   int // next write position
-	ptail   int // oldest entry that may still be waiting
-	pwait   int // number of waiting entries
+	// Events with no exact match yet wait in pendFast for Settle; SYN
+	// retransmissions (the connection is registered only once it is
+	// established, which backoff may delay by seconds) wait in pendSyn for
+	// four outer windows.
+	pendFast, pendSyn pring
 
 	led ledger
 
@@ -151,7 +161,8 @@ func New(cfg Config) *Joiner {
 		traces:   make(map[trace.TraceID]RequestID),
 		byCookie: make(map[uint64]int32),
 		byTuple:  make(map[tupleKey]int32),
-		pending:  make([]pendingEnt, cfg.Pending),
+		pendFast: newPring(cfg.Pending, cfg.Settle),
+		pendSyn:  newPring(max(cfg.Pending/4, 16), 4*cfg.OuterWindow),
 	}
 	j.dests.init(cfg.MaxDestinations)
 	j.hosts.init(cfg.MaxDestinations)
@@ -262,7 +273,7 @@ func (j *Joiner) End(id RequestID, mono int64) Summary {
 		return Summary{}
 	}
 	j.tick(mono)
-	j.resolvePending(j.now - int64(j.cfg.Settle))
+	j.resolvePending()
 	if mono < r.start {
 		mono = r.start
 	}
@@ -519,7 +530,7 @@ func (j *Joiner) AddBatch(evs []probes.Event) {
 func (j *Joiner) Flush(mono int64) {
 	j.mu.Lock()
 	j.tick(mono)
-	j.resolvePending(j.now - int64(j.cfg.Settle))
+	j.resolvePending()
 	j.mu.Unlock()
 }
 
@@ -545,10 +556,14 @@ func (j *Joiner) add(ev *probes.Event) {
 	switch ev.Signal {
 	case probes.TCPRetransmit, probes.ConnectLatency, probes.DNSLatency:
 		if !j.joinExact(ev) {
-			j.pend(ev)
+			if ev.State == tcpSynSent && ev.Signal == probes.TCPRetransmit {
+				j.pend(&j.pendSyn, ev)
+			} else {
+				j.pend(&j.pendFast, ev)
+			}
 		}
-		if j.pwait > 0 {
-			j.resolvePending(j.now - int64(j.cfg.Settle))
+		if j.pendFast.wait+j.pendSyn.wait > 0 {
+			j.resolvePending()
 		}
 	default:
 		j.led.add(j, ev)
@@ -567,15 +582,7 @@ func (j *Joiner) joinExact(ev *probes.Event) bool {
 		// Concurrent lookups of one name all contain the exchange: keep
 		// the lookups whose start and end fit it best (the resolver sends
 		// right after DNSStart and DNSDone follows the answer at once).
-		if c.n > 1 {
-			limit := c.c[0].gap + dnsFit
-			for k := 1; k < c.n; k++ {
-				if c.c[k].gap > limit {
-					c.n = k
-					break
-				}
-			}
-		}
+		c.pruneFit(dnsFit)
 	default:
 		ci := -1
 		if ev.Cookie != 0 {
@@ -584,7 +591,9 @@ func (j *Joiner) joinExact(ev *probes.Event) bool {
 			}
 		}
 		if ci < 0 && ev.Local.IsValid() {
-			if i, ok := j.byTuple[tupleKey{ev.Local, ev.Remote}]; ok {
+			// The 4-tuple names the connection only when one side does not
+			// know the cookie; two cookies on one tuple are two sockets.
+			if i, ok := j.byTuple[tupleKey{ev.Local, ev.Remote}]; ok && (ev.Cookie == 0 || j.conns[i].cookie == 0) {
 				ci = int(i)
 			}
 		}
@@ -595,19 +604,32 @@ func (j *Joiner) joinExact(ev *probes.Event) bool {
 					j.offer(o.req, TierExact, 0, t)
 				}
 			}
+			if c.n == 0 && rec.n > 0 && t >= rec.firstFrom() && !ev.HasTrace {
+				// A registered connection nobody owned at t (between
+				// calls, or closing after its last one): the event is
+				// known to belong to no request; never guess by tier.
+				j.stats.Unmatched++
+				return true
+			}
 		}
 		if c.n == 0 && ev.HasTrace {
 			if id, ok := j.traces[trace.TraceID(ev.TraceID)]; ok {
 				j.offer(id, TierExact, 0, t)
 			}
 		}
-		if c.n == 0 && ev.Signal == probes.ConnectLatency {
+		if c.n == 0 && ev.Signal == probes.ConnectLatency && ev.Failed {
+			// A failed connect never gets a connection registered: join the
+			// dial to that destination whose interval fits it best. (A
+			// successful one waits for its cookie: concurrent dials to one
+			// destination are ambiguous.)
 			if i := j.dests.find(ev.Remote); i >= 0 {
+				start := t - int64(ev.Duration)
 				for _, o := range j.dests.recs[i].own {
-					if o.req != 0 && o.kind == ownDial && o.from-slack <= t && t <= o.to+slack {
-						j.offer(o.req, TierExact, 0, t)
+					if o.req != 0 && o.kind == ownDial && o.from-slack <= start && t <= o.to+slack {
+						j.offer(o.req, TierExact, abs(o.from-start)+abs(o.to-t), t)
 					}
 				}
+				c.pruneFit(dnsFit)
 			}
 		}
 	}
@@ -618,8 +640,8 @@ func (j *Joiner) joinExact(ev *probes.Event) bool {
 	return true
 }
 
-// dnsFit is how much worse than the best fit a lookup may fit a DNS
-// exchange and still join it exactly.
+// dnsFit is how much worse than the best fit a lookup (or dial) may fit a
+// DNS exchange (or failed connect) and still join it exactly.
 const dnsFit = int64(250 * time.Microsecond)
 
 func abs(x int64) int64 {
@@ -628,6 +650,9 @@ func abs(x int64) int64 {
 	}
 	return x
 }
+
+// tcpSynSent is the TCP state of a connect in progress.
+const tcpSynSent = 2
 
 // slack tolerates the kernel timestamping a connect or DNS answer a little
 // outside the interval user space measured around it.
@@ -791,63 +816,82 @@ func (j *Joiner) joinLower(ev *probes.Event) bool {
 	return true
 }
 
-// pend keeps ev for a late exact registration.
-func (j *Joiner) pend(ev *probes.Event) {
-	n := len(j.pending)
-	p := &j.pending[j.phead]
+// pring is a ring of events waiting for a late exact registration.
+type pring struct {
+	buf              []pendingEnt
+	head, tail, wait int
+	settle           int64
+}
+
+func newPring(n int, settle time.Duration) pring {
+	return pring{buf: make([]pendingEnt, n), settle: int64(settle)}
+}
+
+// pend keeps ev in r for a late exact registration.
+func (j *Joiner) pend(r *pring, ev *probes.Event) {
+	n := len(r.buf)
+	p := &r.buf[r.head]
 	if p.waiting {
 		// The ring is full: settle the oldest entry now.
 		p.waiting = false
-		j.pwait--
+		r.wait--
 		if !j.joinLower(&p.ev) {
 			j.stats.Unmatched++
 		}
 	}
-	wasEmpty := j.pwait == 0
+	wasEmpty := r.wait == 0
 	p.ev = *ev
 	p.waiting = true
-	j.pwait++
+	r.wait++
 	switch {
 	case wasEmpty:
-		j.ptail = j.phead
-	case j.ptail == j.phead:
-		j.ptail = (j.phead + 1) % n
+		r.tail = r.head
+	case r.tail == r.head:
+		r.tail = (r.head + 1) % n
 	}
-	j.phead = (j.phead + 1) % n
+	r.head = (r.head + 1) % n
 }
 
-// resolvePending settles waiting events older than before, oldest first;
-// it stops at the first waiting event that is too young (the ring is in
-// arrival order, close to time order).
-func (j *Joiner) resolvePending(before int64) {
-	n := len(j.pending)
-	for j.pwait > 0 {
-		p := &j.pending[j.ptail]
+// resolvePending settles the waiting events whose settle time has passed.
+func (j *Joiner) resolvePending() {
+	j.resolve(&j.pendFast)
+	j.resolve(&j.pendSyn)
+}
+
+// resolve settles waiting events of r older than its settle time, oldest
+// first; it stops at the first waiting event that is too young (the ring is
+// in arrival order, close to time order).
+func (j *Joiner) resolve(r *pring) {
+	n := len(r.buf)
+	before := j.now - r.settle
+	for r.wait > 0 {
+		p := &r.buf[r.tail]
 		if p.waiting {
 			if p.ev.Mono > before {
 				return
 			}
 			p.waiting = false
-			j.pwait--
+			r.wait--
 			if !j.joinLower(&p.ev) {
 				j.stats.Unmatched++
 			}
 		}
-		j.ptail = (j.ptail + 1) % n
+		r.tail = (r.tail + 1) % n
 	}
 }
 
 // rescan retries the exact join of waiting events after a registration.
 func (j *Joiner) rescan() {
-	if j.pwait == 0 {
-		return
-	}
-	n := len(j.pending)
-	for i := 0; i < n; i++ {
-		p := &j.pending[i]
-		if p.waiting && j.joinExact(&p.ev) {
-			p.waiting = false
-			j.pwait--
+	for _, r := range [2]*pring{&j.pendFast, &j.pendSyn} {
+		if r.wait == 0 {
+			continue
+		}
+		for i := range r.buf {
+			p := &r.buf[i]
+			if p.waiting && j.joinExact(&p.ev) {
+				p.waiting = false
+				r.wait--
+			}
 		}
 	}
 }
@@ -911,6 +955,20 @@ type candidates struct {
 }
 
 func (c *candidates) reset(k int) { c.n, c.k = 0, k }
+
+// pruneFit keeps the candidates whose gap is within tol of the best.
+func (c *candidates) pruneFit(tol int64) {
+	if c.n < 2 {
+		return
+	}
+	limit := c.c[0].gap + tol
+	for k := 1; k < c.n; k++ {
+		if c.c[k].gap > limit {
+			c.n = k
+			return
+		}
+	}
+}
 
 func better(a, b candidate) bool {
 	if a.tier != b.tier {

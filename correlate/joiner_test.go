@@ -151,7 +151,7 @@ func TestLateRegistration(t *testing.T) {
 	j.Add(&dnsEv)
 	j.Add(&conn)
 	j.Lookup(a, "x.test", at(10*time.Millisecond), at(31*time.Millisecond))
-	j.Acquire(a, Conn{Cookie: 5, Local: local1, Remote: remoteA}, at(41*time.Millisecond))
+	j.Acquire(a, Conn{Cookie: 5, Local: local1, Remote: remoteA}, at(10*time.Millisecond)) // since GetConn
 	j.Dial(a, remoteA, at(31*time.Millisecond), at(40*time.Millisecond))
 	s := j.End(a, at(60*time.Millisecond))
 	want := Summary{DNS: 20 * time.Millisecond, DNSLookups: 1, Connects: 1, ConnectLatency: 9 * time.Millisecond,

@@ -1,0 +1,257 @@
+//go:build linux
+
+package correlate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/llmslo/slo/faults"
+	"github.com/llmslo/slo/internal/testutil"
+	"github.com/llmslo/slo/probes"
+	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/sys/unix"
+)
+
+// recorder drives a Joiner and records every input as a Dataset op.
+type recorder struct {
+	mu  sync.Mutex
+	j   *Joiner
+	ds  Dataset
+	ids map[int]RequestID
+}
+
+func (r *recorder) op(o Op) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch o.Kind {
+	case OpStart:
+		r.ids[o.Req] = r.j.Start(o.Mono, trace.SpanContext{})
+	case OpEnd:
+		r.j.End(r.ids[o.Req], o.Mono)
+	case OpAcquire:
+		r.j.Acquire(r.ids[o.Req], Conn{Cookie: o.Cookie, Local: o.Local, Remote: o.Remote}, o.Mono)
+	case OpRelease:
+		r.j.Release(Conn{Cookie: o.Cookie, Local: o.Local, Remote: o.Remote}, o.Mono)
+	case OpDial:
+		r.j.Dial(r.ids[o.Req], o.Remote, o.From, o.To)
+	case OpEvent:
+		r.j.Add(o.Event)
+	}
+	r.ds.Ops = append(r.ds.Ops, o)
+}
+
+func cookieOf(c net.Conn) uint64 {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return 0
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	var v uint64
+	_ = rc.Control(func(fd uintptr) { v, _ = unix.GetsockoptUint64(int(fd), unix.SOL_SOCKET, unix.SO_COOKIE) })
+	return v
+}
+
+// TestRecordLossPrivileged is the labelled-data harness: 20 concurrent
+// streaming requests over their own connections to two servers in a
+// network namespace, one port losing 30% of the client's packets. The
+// harness knows which request owned which connection (socket cookie) and
+// when, so every kernel event on those sockets is labelled. It checks the
+// live joins and, with SLO_RECORD=1, writes testdata/loss.json, which
+// TestEvaluateRecorded replays without privileges.
+func TestRecordLossPrivileged(t *testing.T) {
+	testutil.RequireRootNet(t)
+	set, err := probes.Start(t.Context(), probes.Config{Signals: []probes.Signal{probes.TCPRetransmit, probes.ConnectLatency}})
+	if err != nil {
+		testutil.Skip(t, "probes: "+err.Error())
+	}
+	defer set.Close()
+	if set.StatusOf(probes.TCPRetransmit).State == probes.Off {
+		testutil.Skip(t, "tcp_retransmit off: "+set.StatusOf(probes.TCPRetransmit).Reason)
+	}
+	var ns *faults.Netns
+	for n := 200; n < 240 && ns == nil; n++ {
+		ns, err = faults.NewNetns("", faults.Subnet(uint8(n)))
+		if errors.Is(err, faults.ErrPrivilege) {
+			testutil.Skip(t, err.Error())
+		}
+	}
+	if ns == nil {
+		t.Fatal("no free subnet")
+	}
+	defer ns.Close()
+	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := range 20 {
+			fmt.Fprintf(w, "data: {\"choices\":[{\"delta\":{\"content\":\"t%d\"}}]}\n\n", i)
+			w.(http.Flusher).Flush()
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	for _, port := range []int{9001, 9002} {
+		ln, err := ns.Listen("tcp4", fmt.Sprintf("%s:%d", ns.NSAddr(), port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: up}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+	}
+	undo, err := faults.PacketLoss{NS: ns, Port: 9001, Percent: 30}.Inject(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer undo()
+
+	clock := NewClock()
+	rec := &recorder{j: New(Config{}), ids: map[int]RequestID{}, ds: Dataset{Name: "20 concurrent streaming requests, 5 with 30% client-side loss (faults.PacketLoss), one connection each"}}
+	events, unsubscribe := set.Subscribe(8192)
+	fed := make(chan struct{})
+	go func() {
+		defer close(fed)
+		for ev := range events {
+			e := ev
+			rec.op(Op{Kind: OpEvent, Event: &e})
+		}
+	}()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	body := bytes.Repeat([]byte("x"), 256<<10)
+	type own struct {
+		req      int
+		from, to int64
+	}
+	var ownMu sync.Mutex
+	owners := map[uint64]*own{}
+	const n, lossy = 20, 5
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			port := 9002
+			if i < lossy {
+				port = 9001
+			}
+			rec.op(Op{Kind: OpStart, Req: i, Mono: clock.Now()})
+			var getConn, connStart int64
+			var c Conn
+			ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+				GetConn:      func(string) { getConn = clock.Now() },
+				ConnectStart: func(string, string) { connStart = clock.Now() },
+				ConnectDone: func(_, addr string, _ error) {
+					if ap, err := netip.ParseAddrPort(addr); err == nil {
+						rec.op(Op{Kind: OpDial, Req: i, From: connStart, To: clock.Now(), Remote: ap})
+					}
+				},
+				GotConn: func(gi httptrace.GotConnInfo) {
+					c = Conn{Cookie: cookieOf(gi.Conn), Local: gi.Conn.LocalAddr().(*net.TCPAddr).AddrPort(), Remote: gi.Conn.RemoteAddr().(*net.TCPAddr).AddrPort()}
+					ownMu.Lock()
+					owners[c.Cookie] = &own{req: i, from: getConn, to: 1 << 62}
+					ownMu.Unlock()
+					rec.op(Op{Kind: OpAcquire, Req: i, Mono: getConn, Cookie: c.Cookie, Local: c.Local, Remote: c.Remote})
+				},
+			})
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("http://%s:%d/", ns.NSAddr(), port), bytes.NewReader(body))
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			now := clock.Now()
+			ownMu.Lock()
+			if o := owners[c.Cookie]; o != nil {
+				o.to = now
+			}
+			ownMu.Unlock()
+			rec.op(Op{Kind: OpRelease, Mono: now, Cookie: c.Cookie, Local: c.Local, Remote: c.Remote})
+			rec.op(Op{Kind: OpEnd, Req: i, Mono: clock.Now()})
+		}()
+	}
+	wg.Wait()
+	time.Sleep(300 * time.Millisecond) // trailing events
+	unsubscribe()
+	<-fed
+
+	// Truth: an event on a socket belongs to the request that owned it at
+	// that instant.
+	ds := &rec.ds
+	retrans := map[int]int{}
+	for i, o := range ds.Ops {
+		if o.Kind != OpEvent || o.Event.Cookie == 0 {
+			continue
+		}
+		if w := owners[o.Event.Cookie]; w != nil && w.from <= o.Event.Mono && o.Event.Mono <= w.to {
+			ds.Truth = append(ds.Truth, Pair{Event: i, Req: w.req})
+			if o.Event.Signal == probes.TCPRetransmit {
+				retrans[w.req]++
+			}
+		}
+	}
+	for i := range lossy {
+		if retrans[i] == 0 {
+			t.Errorf("lossy request %d: no retransmit recorded", i)
+		}
+	}
+	res, err := Evaluate(ds, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logResult(t, ds, res)
+	if p := res.TierPrecision(TierExact); p != 1 || res.Recall() != 1 {
+		t.Errorf("exact precision %.3f, recall %.3f; want 1, 1", p, res.Recall())
+	}
+	if os.Getenv("SLO_RECORD") == "1" {
+		b, err := json.MarshalIndent(ds, "", " ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join("testdata", "loss.json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote testdata/loss.json: %d ops, %d truth pairs", len(ds.Ops), len(ds.Truth))
+	}
+}
+
+func logResult(t *testing.T, ds *Dataset, res Result) {
+	t.Helper()
+	var evs int
+	for _, o := range ds.Ops {
+		if o.Kind == OpEvent {
+			evs++
+		}
+	}
+	t.Logf("%s: %d events, %d truth pairs", ds.Name, evs, res.Truth)
+	for tier := TierExact; tier > TierNone; tier-- {
+		tr := res.Tiers[tier]
+		t.Logf("  %-15s joins %4d correct %4d precision %.3f", tier, tr.Joins, tr.Correct, res.TierPrecision(tier))
+	}
+	show := func(what string, ps []Pair) {
+		for _, p := range ps {
+			ev := ds.Ops[p.Event].Event
+			t.Logf("  %s: op %d req %d: %v mono %d cookie %d %v→%v state %d", what, p.Event, p.Req, ev.Signal, ev.Mono, ev.Cookie, ev.Local, ev.Remote, ev.State)
+		}
+	}
+	show("wrong", res.Wrong)
+	show("missed", res.Missed)
+	t.Logf("  enriched (≥ threshold): precision %.3f recall %.3f (%d/%d joins correct, %d/%d true pairs found)",
+		res.Precision(), res.Recall(), res.Correct, res.Joins, res.Found, res.Truth)
+}
