@@ -320,7 +320,8 @@ func (t *Tracker) KernelStatus() []SignalStatus {
 			st.State, st.Reason = ps.State.String(), ps.Reason
 			if ps.State != probes.Off {
 				st.Path = semconv.PathInProcess
-				if sig == probes.GoSchedLatency {
+				if sig > probes.SyscallLatency {
+					// /proc and cgroup pollers, runtime/metrics: no privilege.
 					st.Path = semconv.PathFloor
 				}
 			}
@@ -329,6 +330,10 @@ func (t *Tracker) KernelStatus() []SignalStatus {
 			switch sig {
 			case probes.DNSLatency, probes.ConnectLatency:
 				st.Path, st.Reason = semconv.PathFloor, joinReason(st.Reason, "client calls measure it with httptrace")
+			case probes.RunqueueDelay:
+				if !k.cfg.off {
+					st.Reason = joinReason(st.Reason, "go_sched_latency (runtime/metrics) is the floor for scheduling delay")
+				}
 			}
 		}
 		out = append(out, st)

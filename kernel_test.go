@@ -184,3 +184,38 @@ func TestKernelCounter(t *testing.T) {
 		t.Errorf("no OTel %s metric", semconv.MetricCorrelation)
 	}
 }
+
+// TestKernelStatusDefault: New() turns the probes on where they load and
+// degrades quietly where they do not (unprivileged): every signal reports a
+// path, and a reason when it is not fully on.
+func TestKernelStatusDefault(t *testing.T) {
+	tr, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		tr.kern.mu.Lock()
+		loading := tr.kern.loading
+		tr.kern.mu.Unlock()
+		if !loading {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("probes still loading after 30s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, st := range tr.KernelStatus() {
+		t.Logf("%-16s %-10s %-8s %s", st.Signal, st.Path, st.State, st.Reason)
+		switch st.Path {
+		case semconv.PathInProcess, semconv.PathFloor, "off":
+		default:
+			t.Errorf("%s: path %q", st.Signal, st.Path)
+		}
+		if st.State != "on" && st.Reason == "" {
+			t.Errorf("%s: %s without a reason", st.Signal, st.State)
+		}
+	}
+}
