@@ -7,10 +7,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -53,35 +56,153 @@ func cgroup2Mount() (string, error) {
 // record (bpf_get_current_cgroup_id) — by resolving its /proc/<pid>/cgroup
 // entry under the cgroup2 mount v2 ("" finds this process's first cgroup2
 // mount). It fails when the process's cgroup lies outside this process's
-// cgroup namespace.
+// cgroup namespace; a [Server] also resolves those when v2 is the host's
+// whole hierarchy (see [Config].CgroupRoot).
 func CgroupID(v2 string, pid int) (uint64, error) {
-	if v2 == "" {
-		var err error
-		if v2, err = cgroup2Mount(); err != nil {
-			return 0, err
-		}
-	}
+	r := cgroupResolver{v2: v2}
+	return r.id(pid)
+}
+
+// cgroupResolver turns pids into cgroup ids.
+type cgroupResolver struct {
+	v2     string
+	once   sync.Once
+	nsRoot string // this process's cgroup namespace root inside v2
+	nsErr  error
+}
+
+// cgroupPath returns the cleaned cgroup v2 path of pid as /proc shows it
+// (relative to the reader's cgroup namespace, possibly with "..").
+func cgroupPath(pid int) (string, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
-		return 0, fmt.Errorf("read cgroup of pid %d: %w", pid, err)
+		return "", fmt.Errorf("read cgroup of pid %d: %w", pid, err)
 	}
 	for line := range strings.Lines(string(b)) {
-		p, ok := strings.CutPrefix(strings.TrimSpace(line), "0::")
-		if !ok {
-			continue
+		if p, ok := strings.CutPrefix(strings.TrimSpace(line), "0::"); ok {
+			// Not path.Clean: it would drop the leading ".." of a cgroup
+			// outside the reader's namespace and name a wrong cgroup.
+			if !strings.HasPrefix(p, "/") {
+				return "", fmt.Errorf("pid %d: cgroup path %q is not absolute", pid, p)
+			}
+			return p, nil
 		}
-		p = path.Clean("/" + p)
-		if strings.HasPrefix(strings.TrimPrefix(p, "/"), "..") || strings.Contains(p, "/../") {
-			return 0, fmt.Errorf("cgroup %q of pid %d is outside this cgroup namespace", p, pid)
-		}
-		var st unix.Stat_t
-		dir := filepath.Join(v2, p)
-		if err := unix.Stat(dir, &st); err != nil {
-			return 0, fmt.Errorf("stat cgroup %s: %w", dir, err)
-		}
-		return st.Ino, nil
 	}
-	return 0, fmt.Errorf("pid %d has no cgroup v2 entry", pid)
+	return "", fmt.Errorf("pid %d has no cgroup v2 entry", pid)
+}
+
+// joinNS resolves a namespace-relative cgroup path p against nsRoot, the
+// namespace root's path in the mounted hierarchy; it reports false when the
+// result leaves the hierarchy.
+func joinNS(nsRoot, p string) (string, bool) {
+	j := path.Join("/", nsRoot, p)
+	// path.Join drops ".." above "/": check that nothing was dropped.
+	depth := 0
+	for _, part := range strings.Split(strings.Trim(path.Join(nsRoot), "/"), "/") {
+		if part != "" {
+			depth++
+		}
+	}
+	for _, part := range strings.Split(strings.Trim(p, "/"), "/") {
+		switch part {
+		case "", ".":
+		case "..":
+			depth--
+			if depth < 0 {
+				return "", false
+			}
+		default:
+			depth++
+		}
+	}
+	return j, true
+}
+
+func (r *cgroupResolver) id(pid int) (uint64, error) {
+	if r.v2 == "" {
+		v2, err := cgroup2Mount()
+		if err != nil {
+			return 0, err
+		}
+		r.v2 = v2
+	}
+	p, err := cgroupPath(pid)
+	if err != nil {
+		return 0, err
+	}
+	if p == "/.." || strings.HasPrefix(p, "/../") || strings.Contains(p, "/../") || strings.HasSuffix(p, "/..") {
+		r.once.Do(r.findNSRoot)
+		if r.nsErr != nil {
+			return 0, fmt.Errorf("cgroup %q of pid %d is outside this cgroup namespace: %w", p, pid, r.nsErr)
+		}
+		j, ok := joinNS(r.nsRoot, p)
+		if !ok {
+			return 0, fmt.Errorf("cgroup %q of pid %d is outside the mounted cgroup hierarchy %s", p, pid, r.v2)
+		}
+		p = j
+	}
+	var st unix.Stat_t
+	dir := filepath.Join(r.v2, p)
+	if err := unix.Stat(dir, &st); err != nil {
+		return 0, fmt.Errorf("stat cgroup %s: %w", dir, err)
+	}
+	return st.Ino, nil
+}
+
+// findNSRoot locates this process's cgroup namespace root in the mounted
+// hierarchy — possible when the mount is the host's whole hierarchy (a
+// hostPath mount of /sys/fs/cgroup) — by finding the directory whose
+// cgroup.procs lists this process.
+func (r *cgroupResolver) findNSRoot() {
+	own, err := cgroupPath(os.Getpid())
+	if err != nil {
+		r.nsErr = err
+		return
+	}
+	self := strconv.Itoa(os.Getpid())
+	const maxDirs = 200000
+	n := 0
+	found := ""
+	errStop := errors.New("stop")
+	_ = filepath.WalkDir(r.v2, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		if n++; n > maxDirs {
+			return errStop
+		}
+		b, err := os.ReadFile(filepath.Join(p, "cgroup.procs"))
+		if err != nil {
+			return nil
+		}
+		for line := range strings.Lines(string(b)) {
+			if strings.TrimSpace(line) == self {
+				found = p
+				return errStop
+			}
+		}
+		return nil
+	})
+	if found == "" {
+		r.nsErr = errors.New("this process's own cgroup is not in the mounted hierarchy (mount the host's /sys/fs/cgroup)")
+		return
+	}
+	rel, err := filepath.Rel(r.v2, found)
+	if err != nil {
+		r.nsErr = err
+		return
+	}
+	// found = nsRoot + own.
+	rel = path.Clean("/" + filepath.ToSlash(rel))
+	root, ok := strings.CutSuffix(rel, strings.TrimSuffix(own, "/"))
+	if own == "/" {
+		root, ok = rel, true
+	}
+	if !ok {
+		r.nsErr = fmt.Errorf("own cgroup %s found at %s", own, rel)
+		return
+	}
+	r.nsRoot = path.Clean("/" + root)
 }
 
 // peer is what the kernel says about the process on the other end of a
@@ -95,7 +216,7 @@ type peer struct {
 // peerOf authenticates the peer of fd: SO_PEERCRED for the pid, its cgroup
 // id, and — when SO_PEERPIDFD is available — a check that the pid still
 // names the process that connected (not a reused pid).
-func peerOf(fd int, v2 string) (peer, error) {
+func peerOf(fd int, r *cgroupResolver) (peer, error) {
 	uc, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
 	if err != nil {
 		return peer{}, fmt.Errorf("SO_PEERCRED: %w", err)
@@ -107,7 +228,7 @@ func peerOf(fd int, v2 string) (peer, error) {
 	if perr == nil {
 		defer unix.Close(pidfd)
 	}
-	cg, err := CgroupID(v2, int(uc.Pid))
+	cg, err := r.id(int(uc.Pid))
 	if err != nil {
 		return peer{}, err
 	}

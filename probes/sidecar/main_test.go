@@ -16,6 +16,8 @@ func TestMain(m *testing.M) {
 		os.Exit(runServerHelper())
 	case "client":
 		os.Exit(runClientHelper())
+	case "cgid":
+		os.Exit(runCgidHelper())
 	}
 	os.Exit(m.Run())
 }

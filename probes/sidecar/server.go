@@ -65,7 +65,10 @@ type Config struct {
 	// 0 means 65536 events.
 	SourceBuffer int
 	// CgroupRoot is the cgroup2 mount used to resolve pids to cgroup ids;
-	// "" finds it in /proc/self/mountinfo.
+	// "" finds it in /proc/self/mountinfo. In a container with a private
+	// cgroup namespace, other containers' cgroups lie outside it: mount the
+	// host's /sys/fs/cgroup (read-only) and the server finds its own
+	// namespace root in it.
 	CgroupRoot string
 	// Logger receives connection and error logs; nil discards them.
 	Logger *slog.Logger
@@ -146,6 +149,7 @@ type Server struct {
 	ln       *net.UnixListener
 	log      *slog.Logger
 	v2       string
+	cgroups  *cgroupResolver
 	hostPIDs bool
 
 	mu       sync.RWMutex
@@ -195,6 +199,7 @@ func NewServer(src Source, cfg Config) (*Server, error) {
 		}
 		s.v2 = v2
 	}
+	s.cgroups = &cgroupResolver{v2: s.v2}
 	gid := -1
 	if cfg.Group != "" {
 		if n, err := strconv.Atoi(cfg.Group); err == nil {
@@ -454,7 +459,7 @@ func (s *Server) serveConn(conn *net.UnixConn) {
 	var perr error
 	rc, err := conn.SyscallConn()
 	if err == nil {
-		err = rc.Control(func(fd uintptr) { p, perr = peerOf(int(fd), s.v2) })
+		err = rc.Control(func(fd uintptr) { p, perr = peerOf(int(fd), s.cgroups) })
 	}
 	if err == nil {
 		err = perr
@@ -707,7 +712,7 @@ func (d *dispatcher) cgroupOf(ev *probes.Event) uint64 {
 	if e, ok := d.pids[ev.PID]; ok && now.Sub(e.at) < pidTTL {
 		return e.cgroup
 	}
-	cg, err := CgroupID(d.s.v2, int(ev.PID))
+	cg, err := d.s.cgroups.id(int(ev.PID))
 	if err != nil {
 		cg = 0
 	}
