@@ -108,10 +108,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		return err
 	}
 	defer set.Close()
-	for _, st := range set.Status() {
-		if st.Signal <= probes.SyscallLatency {
-			log.Info("signal", "signal", st.Signal.String(), "state", st.State.String(), "reason", st.Reason)
-		}
+	for _, s := range sigs {
+		st := set.StatusOf(s)
+		log.Info("signal", "signal", st.Signal.String(), "state", st.State.String(), "reason", st.Reason)
 	}
 	srv, err := sidecar.NewServer(set, sidecar.Config{
 		Socket: *socket, Group: *group, Mode: os.FileMode(m), MaxClients: *maxClients, QueueBytes: *queue, Logger: log,
@@ -125,7 +124,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 			srv.Close()
 			return fmt.Errorf("health listener: %w", err)
 		}
-		hs := &http.Server{Handler: healthHandler(set, srv), ReadHeaderTimeout: 5 * time.Second}
+		hs := &http.Server{Handler: healthHandler(set, srv, sigs), ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = hs.Serve(ln) }()
 		defer hs.Close()
 		if ready != nil {
@@ -142,7 +141,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 }
 
 // healthHandler serves /healthz.
-func healthHandler(set *probes.Set, srv *sidecar.Server) http.Handler {
+func healthHandler(set *probes.Set, srv *sidecar.Server, sigs []probes.Signal) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		type sig struct {
@@ -154,10 +153,9 @@ func healthHandler(set *probes.Set, srv *sidecar.Server) http.Handler {
 			Signals []sig         `json:"signals"`
 			Server  sidecar.Stats `json:"server"`
 		}{Server: srv.Stats()}
-		for _, st := range set.Status() {
-			if st.Signal <= probes.SyscallLatency {
-				body.Signals = append(body.Signals, sig{st.Signal.String(), st.State.String(), st.Reason})
-			}
+		for _, s := range sigs {
+			st := set.StatusOf(s)
+			body.Signals = append(body.Signals, sig{st.Signal.String(), st.State.String(), st.Reason})
 		}
 		w.Header().Set("Content-Type", "application/json")
 		if err := srv.Health(); err != nil {
