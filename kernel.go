@@ -341,6 +341,26 @@ func (t *Tracker) KernelStatus() []SignalStatus {
 	return out
 }
 
+// kernelDropped counts events the probes could not hand to the correlation
+// goroutine because its queue was full.
+func (t *Tracker) kernelDropped() int64 {
+	k := t.kern
+	if k == nil {
+		return 0
+	}
+	k.mu.Lock()
+	set := k.set
+	k.mu.Unlock()
+	if set == nil {
+		return 0
+	}
+	var n uint64
+	for _, s := range set.Stats().Signals {
+		n += s.Dropped
+	}
+	return int64(n)
+}
+
 func joinReason(a, b string) string {
 	if a == "" {
 		return b

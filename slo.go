@@ -415,6 +415,12 @@ type Status struct {
 	Incidents        int64 // incidents raised
 	DroppedIncidents int64 // incidents dropped because the delivery queue was full
 	DroppedEvents    int64 // SLO events dropped because the delivery queue was full
+	// Signals is, per kernel or runtime signal, the path in use (in_process,
+	// sidecar, floor or off) and why; see [Tracker.KernelStatus].
+	Signals []SignalStatus
+	// DroppedKernelEvents counts kernel events lost before correlation
+	// (the bounded queue to the correlation goroutine was full).
+	DroppedKernelEvents int64
 }
 
 // Status reports the tracker's own health and counters.
@@ -424,6 +430,9 @@ func (t *Tracker) Status() Status {
 		Incidents:        t.incidentCount.Load(),
 		DroppedIncidents: t.droppedIncidents.Load(),
 		DroppedEvents:    t.droppedEvents.Load(),
+
+		Signals:             t.KernelStatus(),
+		DroppedKernelEvents: t.kernelDropped(),
 	}
 }
 
