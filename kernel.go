@@ -149,7 +149,8 @@ func (k *kernelState) run(ctx context.Context) {
 	defer k.running.Store(false)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	batch := make([]probes.Event, 0, 256)
+	// Small batches: the joiner's lock is shared with request start and end.
+	batch := make([]probes.Event, 0, 64)
 	for {
 		select {
 		case <-ctx.Done():
@@ -474,4 +475,17 @@ func (t *Tracker) kernelDial(rq *Request, remote netip.AddrPort, start, end time
 		return
 	}
 	k.j.Dial(rq.kern.id, unmap(remote), k.clock.Mono(start), k.clock.Mono(end))
+}
+
+// kernelRetry reports a client-level retry (an attempt the SDK marked as a
+// retry, or a 429/5xx answer) toward remote, for the retry-storm detector:
+// with retransmits and failed connects, StormCount of them within
+// StormWindow per destination set llm.ebpf.tcp.retry_storm on the requests
+// using it.
+func (t *Tracker) kernelRetry(remote netip.AddrPort) {
+	k := t.kern
+	if k == nil || !remote.IsValid() {
+		return
+	}
+	k.j.Retry(unmap(remote), k.clock.Now())
 }
