@@ -244,7 +244,7 @@ func TestKernelRetransmitsPrivileged(t *testing.T) {
 		truthMu.Lock()
 		kt := truth[i]
 		truthMu.Unlock()
-		t.Logf("r%-2d lossy=%-5v kernel_retrans=%d attr=%v tier=%v conf=%v path=%v", i, i < lossy, kt, rt.AsInt64(),
+		t.Logf("r%-2d lossy=%-5v kernel_retrans=%d attr=%v storm=%v tier=%v conf=%v path=%v", i, i < lossy, kt, rt.AsInt64(), a[semconv.EBPFTCPRetryStorm].AsBool(),
 			a[semconv.EBPFCorrelationTier].AsString(), a[semconv.EBPFCorrelationConfidence].AsFloat64(), a[semconv.EBPFSignalPath].AsString())
 		if kt < 0 {
 			t.Errorf("r%d: no TCP_INFO for its upstream connection", i)

@@ -26,6 +26,16 @@
 //     PSI), or a network event toward a host the request used within
 //     500 ms.
 //
+// An event on a registered connection that nobody owned at that instant
+// (between calls, or closing after the last one) joins nobody: it is never
+// guessed by tier. An event with no exact match waits briefly
+// ([Config].Settle) for a late registration — the transport reports a
+// lookup or a connection after the kernel saw it — and SYN retransmissions
+// wait longer, since their connection is registered only once established.
+// When several concurrent lookups of one name (or dials of one destination,
+// for a failed connect) contain an exchange, only those whose interval fits
+// it best join exactly.
+//
 // No event is joined outside the outer window (2 s) or outside a request's
 // interval widened by its tier's window. An event joins at most
 // [Config].MaxFanout requests (3), ranked by confidence, then by time gap;
@@ -40,6 +50,14 @@
 // latency) are averaged over the request's interval. The ledger behind this
 // has a fixed horizon ([Config].Buckets × [Config].Bucket, 41 s by default):
 // a longer request is credited for its last horizon only.
+//
+// # Evaluation
+//
+// [Evaluate] replays a recorded [Dataset] — the Joiner inputs of a real run
+// and the harness's ground truth of which request owned which connection —
+// and reports precision and recall per tier. testdata/loss.json was recorded
+// from 20 concurrent streaming requests, 5 of them over a link losing 30% of
+// the client's packets.
 //
 // # Clocks
 //
