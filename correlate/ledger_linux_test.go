@@ -1,0 +1,106 @@
+//go:build linux
+
+package correlate
+
+import (
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/llmslo/slo/faults"
+	"github.com/llmslo/slo/internal/testutil"
+	"github.com/llmslo/slo/probes"
+	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/sys/unix"
+)
+
+// TestRunqueueApportionPrivileged: a thread of this process pinned to CPU 0
+// works while spinners load CPU 0. Two requests live over exactly that
+// interval split the run-queue delay the kernel reported during it, half
+// each (not a copy each); a request before the contention gets less.
+func TestRunqueueApportionPrivileged(t *testing.T) {
+	testutil.RequireRootNet(t)
+	set, err := probes.Start(t.Context(), probes.Config{Signals: []probes.Signal{probes.RunqueueDelay}, RunqueueThreshold: time.Millisecond})
+	if err != nil {
+		testutil.Skip(t, "probes: "+err.Error())
+	}
+	defer set.Close()
+	if st := set.StatusOf(probes.RunqueueDelay); st.State == probes.Off {
+		testutil.Skip(t, "runqueue_delay off: "+st.Reason)
+	}
+	j := New(Config{})
+	clock := NewClock()
+	events, unsubscribe := set.Subscribe(8192)
+	var mu sync.Mutex
+	var seen []probes.Event
+	fed := make(chan struct{})
+	go func() {
+		defer close(fed)
+		for ev := range events {
+			mu.Lock()
+			seen = append(seen, ev)
+			mu.Unlock()
+			j.Add(&ev)
+		}
+	}()
+	work := func(d time.Duration) {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			var cpus unix.CPUSet
+			cpus.Set(0)
+			_ = unix.SchedSetaffinity(0, &cpus)
+			for end := time.Now().Add(d); time.Now().Before(end); {
+				for range 1000 {
+				}
+			}
+		}()
+		<-done
+	}
+	quiet := j.Start(clock.Now(), trace.SpanContext{})
+	work(400 * time.Millisecond)
+	sq := j.End(quiet, clock.Now())
+
+	undo, err := faults.CPUContention{CPUs: []int{0}, Workers: 3}.Inject(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := clock.Now()
+	b := j.Start(start, trace.SpanContext{})
+	c := j.Start(start, trace.SpanContext{})
+	work(600 * time.Millisecond)
+	end := clock.Now()
+	time.Sleep(50 * time.Millisecond) // let the last events arrive
+	sb := j.End(b, end)
+	sc := j.End(c, end)
+	_ = undo()
+	unsubscribe()
+	<-fed
+
+	// The run-queue delay reported inside [start, end].
+	var total time.Duration
+	mu.Lock()
+	for _, ev := range seen {
+		a, z := ev.Mono-int64(ev.Duration), ev.Mono
+		a, z = max(a, start), min(z, end)
+		if z > a {
+			total += time.Duration(z - a)
+		}
+	}
+	mu.Unlock()
+	t.Logf("quiet request: %v; contended requests: %v and %v; kernel total in their interval %v", sq.Runqueue, sb.Runqueue, sc.Runqueue, total)
+	if sb.Runqueue <= 0 || sb.Runqueue != sc.Runqueue {
+		t.Errorf("contended shares %v and %v, want equal and positive", sb.Runqueue, sc.Runqueue)
+	}
+	// Apportioned, not copied: the two shares add up to the total, up to
+	// the ledger's 10ms buckets at the interval's edges (2%).
+	if d := sb.Runqueue + sc.Runqueue - total; d < -total/50 || d > total/50 {
+		t.Errorf("shares sum to %v, kernel total %v", sb.Runqueue+sc.Runqueue, total)
+	}
+	if sq.Runqueue >= sb.Runqueue {
+		t.Errorf("quiet request got %v ≥ contended %v", sq.Runqueue, sb.Runqueue)
+	}
+}
