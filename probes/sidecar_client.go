@@ -329,8 +329,13 @@ func (c *sidecarClient) stream(ctx context.Context, conn net.Conn, rd *wire.Read
 
 	const silence = time.Second
 	var ev Event
+	var armed time.Time
 	for {
-		_ = conn.SetReadDeadline(time.Now().Add(silence))
+		// Re-arm the silence deadline at most every 50ms, not per frame.
+		if now := time.Now(); now.Sub(armed) > 50*time.Millisecond {
+			_ = conn.SetReadDeadline(now.Add(silence))
+			armed = now
+		}
 		f, err := rd.Next()
 		if err != nil {
 			var ne net.Error

@@ -3,8 +3,12 @@
 package sidecar
 
 import (
+	"fmt"
 	"os"
+	"runtime"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestMain runs the test binary as a helper process when
@@ -19,5 +23,32 @@ func TestMain(m *testing.M) {
 	case "cgid":
 		os.Exit(runCgidHelper())
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if code == 0 {
+		code = checkLeaks()
+	}
+	os.Exit(code)
+}
+
+// checkLeaks fails when goroutines of this module's probes outlive the tests.
+func checkLeaks() int {
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		buf := make([]byte, 1<<20)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		leaked := false
+		for _, g := range strings.Split(stacks, "\n\n") {
+			if strings.Contains(g, "llmslo/slo/probes") && !strings.Contains(g, "sidecar.TestMain") {
+				leaked = true
+			}
+		}
+		if !leaked {
+			return 0
+		}
+		if time.Now().After(deadline) {
+			fmt.Fprintf(os.Stderr, "goroutine leak:\n%s\n", stacks)
+			return 1
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -447,3 +447,55 @@ func TestServerRestart(t *testing.T) {
 		t.Error("no event after the reconnect")
 	}
 }
+
+func TestStatusUpdates(t *testing.T) {
+	src := newFakeSource()
+	srv := startServer(t, src, Config{})
+	set := startClient(t, srv.Addr(), probes.MemReclaim, probes.BlockIO)
+	if st := set.StatusOf(probes.BlockIO); st.State != probes.On {
+		t.Fatalf("blk_io %+v", st)
+	}
+	src.mu.Lock()
+	for i, st := range src.status {
+		if st.Signal == probes.BlockIO {
+			src.status[i] = probes.SignalStatus{Signal: st.Signal, State: probes.Degraded, Reason: "shed by the overhead guard"}
+		}
+	}
+	src.mu.Unlock()
+	waitFor(t, 3*time.Second, "status update", func() bool { return set.StatusOf(probes.BlockIO).State == probes.Degraded })
+	if st := set.StatusOf(probes.BlockIO); st.Reason != "sidecar: shed by the overhead guard" {
+		t.Errorf("reason %q", st.Reason)
+	}
+	if st := set.StatusOf(probes.MemReclaim); st.State != probes.On {
+		t.Errorf("mem_reclaim changed: %+v", st)
+	}
+	set.Close()
+}
+
+// FuzzClientBytes sends arbitrary bytes to a live server as a client: the
+// server answers or hangs up, and keeps serving.
+func FuzzClientBytes(f *testing.F) {
+	src := newFakeSource()
+	srv := startServer(f, src, Config{HandshakeTimeout: 50 * time.Millisecond, MaxFrame: 4096})
+	f.Add(wire.AppendFrame(nil, wire.TypeHello, wire.AppendHello(nil, wire.Hello{Version: 1, Signals: 1 << 4})))
+	f.Add(append(wire.AppendFrame(nil, wire.TypeHello, wire.AppendHello(nil, wire.Hello{Version: 1, Signals: 1 << 4})), 1, 2, 3, 4, 5))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		c, err := net.Dial("unix", srv.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_, _ = c.Write(in)
+		_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		rd := wire.NewReader(c, 0)
+		for range 4 {
+			if _, err := rd.Next(); err != nil {
+				break
+			}
+		}
+		if err := srv.Health(); err != nil {
+			t.Fatalf("server unhealthy after %q: %v", in, err)
+		}
+	})
+}
