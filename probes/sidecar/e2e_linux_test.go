@@ -536,3 +536,21 @@ func TestSidecarKilledMidStream(t *testing.T) {
 	t.Logf("back on the sidecar %v after it returned", time.Since(t1))
 	lookupUntilEvent("second sidecar")
 }
+
+// TestAutoPathPrefersInProcess: with privileges the library loads its own
+// probes even when a sidecar is reachable.
+func TestAutoPathPrefersInProcess(t *testing.T) {
+	testutil.RequireBPF(t)
+	srv := startServer(t, newFakeSource(), Config{})
+	set, err := probes.Start(context.Background(), probes.Config{Signals: []probes.Signal{probes.TCPRetransmit}, SidecarSocket: srv.Addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	if set.Path() != probes.PathInProcess {
+		t.Errorf("path %v, want inprocess", set.Path())
+	}
+	if n := srv.Stats().Accepted; n != 0 {
+		t.Errorf("%d sidecar sessions, want none", n)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -498,4 +499,20 @@ func FuzzClientBytes(f *testing.F) {
 			t.Fatalf("server unhealthy after %q: %v", in, err)
 		}
 	})
+}
+
+// TestClientBeforeSidecar: a client configured for a sidecar that is not
+// there yet starts on the floor and moves to the sidecar when it appears.
+func TestClientBeforeSidecar(t *testing.T) {
+	socket := filepath.Join(t.TempDir(), "late.sock")
+	set := startClient(t, socket, probes.DNSLatency)
+	if set.Path() != probes.PathFloor {
+		t.Fatalf("path %v before the sidecar exists", set.Path())
+	}
+	st := set.StatusOf(probes.DNSLatency)
+	if st.State != probes.Off || !strings.Contains(st.Reason, "unavailable") {
+		t.Errorf("status before the sidecar: %+v", st)
+	}
+	startServer(t, newFakeSource(), Config{Socket: socket})
+	waitFor(t, 3*time.Second, "sidecar path", func() bool { return set.Path() == probes.PathSidecar })
 }
