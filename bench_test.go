@@ -47,8 +47,12 @@ func benchSDK(b *testing.B) (*sdktrace.TracerProvider, *sdkmetric.MeterProvider)
 }
 
 // BenchmarkServer compares, side by side in one run, the per-request cost of
-// a bare handler, otelhttp.NewHandler, Instrument, and both stacked, with the
-// same OpenTelemetry SDK (always sampling, metrics to a manual reader).
+// a bare handler, otelhttp.NewHandler, Instrument (everything on: objectives,
+// metrics, spans, kernel correlation where probes load), Instrument without
+// probes, and otelhttp and Instrument stacked, with the same OpenTelemetry
+// SDK (always sampling, metrics to a manual reader). Besides ns/op it reports
+// cpu-ns/op, the process CPU time per request, which a shared machine's load
+// does not inflate.
 func BenchmarkServer(b *testing.B) {
 	tp, mp := benchSDK(b)
 	tr, err := New(WithTracerProvider(tp), WithMeterProvider(mp), WithPropagators(propagation.TraceContext{}),
@@ -57,6 +61,12 @@ func BenchmarkServer(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { tr.Close() })
+	noProbes, err := New(WithTracerProvider(tp), WithMeterProvider(mp), WithPropagators(propagation.TraceContext{}), WithoutProbes(),
+		WithObjectives(TTFT(500*time.Millisecond, 0.99), TPOT(50*time.Millisecond, 0.99), ErrorRate(0.999)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { noProbes.Close() })
 	impls := []struct {
 		name string
 		h    http.Handler
@@ -64,6 +74,7 @@ func BenchmarkServer(b *testing.B) {
 		{"bare", sse10},
 		{"otelhttp", otelhttp.NewHandler(sse10, "chat", otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp))},
 		{"llmslo", tr.Instrument(sse10)},
+		{"llmslo_noprobes", noProbes.Instrument(sse10)},
 		{"otelhttp+llmslo", otelhttp.NewHandler(tr.Instrument(sse10), "chat", otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp))},
 	}
 	for _, impl := range impls {
@@ -71,10 +82,12 @@ func BenchmarkServer(b *testing.B) {
 			req := httptest.NewRequest("POST", "/v1/chat/completions", nil)
 			w := &discardWriter{h: http.Header{}}
 			b.ReportAllocs()
+			cpu := startCPU(b)
 			for b.Loop() {
 				clear(w.h)
 				impl.h.ServeHTTP(w, req)
 			}
+			cpu.stop()
 		})
 	}
 }
@@ -103,10 +116,12 @@ func BenchmarkStreamChunk(b *testing.B) {
 				b.ReportAllocs()
 				b.SetBytes(int64(len(benchChunk)))
 				b.ResetTimer()
+				cpu := startCPU(b)
 				for range b.N {
 					w.Write(benchChunk)
 					f.Flush()
 				}
+				cpu.stop()
 				b.StopTimer()
 			}))
 			h.ServeHTTP(&discardWriter{h: http.Header{}}, httptest.NewRequest("POST", "/", nil))
