@@ -91,6 +91,10 @@ type kernelState struct {
 // kernelReq is the kernel side of one request.
 type kernelReq struct {
 	id correlate.RequestID
+	// sum is the request's kernel summary, set by kernelFinish (on the
+	// handler's goroutine, before attribution runs); the zero Summary when
+	// probes are off.
+	sum correlate.Summary
 }
 
 // startKernel starts the probes and the correlation goroutine, or records why
@@ -241,8 +245,8 @@ func (t *Tracker) kernelFinish(rq *Request, s *sli) []attribute.KeyValue {
 		return nil
 	}
 	end := rq.start.Add(s.e2e)
-	sum := k.j.End(rq.kern.id, k.clock.Mono(end))
-	return kernelAttributes(&sum, &s.calls, k.running.Load(), nil)
+	rq.kern.sum = k.j.End(rq.kern.id, k.clock.Mono(end))
+	return kernelAttributes(&rq.kern.sum, &s.calls, k.running.Load(), nil)
 }
 
 // kernelAttributes returns the llm.ebpf.* attributes of a request: the
