@@ -67,6 +67,7 @@ type Reader struct {
 	r   *bufio.Reader
 	max int
 	buf []byte
+	hdr [4]byte
 }
 
 // NewReader returns a Reader of frames of at most max bytes (type byte +
@@ -82,11 +83,10 @@ func NewReader(r io.Reader, max int) *Reader {
 // io.ErrUnexpectedEOF inside a frame, [ErrFrameTooLarge] (the payload is
 // not read) and [ErrMalformed] for a zero-length frame.
 func (r *Reader) Next() (Frame, error) {
-	var hdr [4]byte
-	if _, err := io.ReadFull(r.r, hdr[:]); err != nil {
+	if _, err := io.ReadFull(r.r, r.hdr[:]); err != nil {
 		return Frame{}, err
 	}
-	n := binary.LittleEndian.Uint32(hdr[:])
+	n := binary.LittleEndian.Uint32(r.hdr[:])
 	if n == 0 {
 		return Frame{}, fmt.Errorf("%w: empty frame", ErrMalformed)
 	}
