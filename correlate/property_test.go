@@ -151,3 +151,76 @@ func TestPropertyMemoryBounded(t *testing.T) {
 	}
 	runtime.KeepAlive(j)
 }
+
+// TestPropertyApportion: random requests and run-queue stalls. A request's
+// share never exceeds the stall time around its own interval (nothing from
+// outside its window), and the shares of all requests never exceed the
+// stall time overall (apportioned, not copied).
+func TestPropertyApportion(t *testing.T) {
+	const bucket = int64(10 * time.Millisecond)
+	for seed := range uint64(30) {
+		rng := rand.New(rand.NewPCG(seed, 11))
+		j := New(Config{})
+		type req struct {
+			id         RequestID
+			start, end int64
+			share      time.Duration
+		}
+		var reqs []*req
+		var evs []probes.Event
+		now := t0
+		var live []*req
+		end := func(r *req) {
+			r.end = now
+			r.share = j.End(r.id, now).Runqueue
+		}
+		for step := 0; step < 400; step++ {
+			now += rng.Int64N(int64(3 * time.Millisecond))
+			switch k := rng.IntN(6); {
+			case k == 0 || len(live) == 0:
+				r := &req{id: j.Start(now, trace.SpanContext{}), start: now}
+				reqs = append(reqs, r)
+				live = append(live, r)
+			case k == 1:
+				i := rng.IntN(len(live))
+				end(live[i])
+				live = append(live[:i], live[i+1:]...)
+			default:
+				d := rng.Int64N(int64(20 * time.Millisecond))
+				d = min(d, now-t0)
+				ev := probes.Event{Signal: probes.RunqueueDelay, Mono: now, Duration: time.Duration(d)}
+				evs = append(evs, ev)
+				j.Add(&ev)
+			}
+		}
+		for _, r := range live {
+			end(r)
+		}
+		inside := func(a, z int64) time.Duration {
+			var s time.Duration
+			for _, ev := range evs {
+				lo, hi := max(ev.Mono-int64(ev.Duration), a), min(ev.Mono, z)
+				if hi > lo {
+					s += time.Duration(hi - lo)
+				}
+			}
+			return s
+		}
+		var shares time.Duration
+		for _, r := range reqs {
+			shares += r.share
+			// 10ms buckets: a request may get part of a stall in its edge buckets.
+			a, z := (r.start/bucket)*bucket, (r.end/bucket+1)*bucket
+			if lim := inside(a, z); r.share > lim+time.Microsecond {
+				t.Errorf("seed %d: share %v > stall time %v in the buckets of its interval", seed, r.share, lim)
+			}
+		}
+		// A request ending inside a bucket sees that bucket's occupancy so
+		// far; allow one bucket of slack per request end.
+		if all := inside(t0, now+1); shares > all+time.Duration(len(reqs))*time.Millisecond {
+			t.Errorf("seed %d: shares sum to %v > stall time %v (copied, not apportioned)", seed, shares, all)
+		} else {
+			t.Logf("seed %d: %d requests, shares %v of %v stall time", seed, len(reqs), shares, all)
+		}
+	}
+}
