@@ -17,8 +17,9 @@
 //     instant (same name or destination, inside the call's own interval).
 //   - [TierPodPID] (pod_pid_100ms, 0.90): process-wide evidence of this
 //     process (run-queue delay, direct reclaim, block I/O and syscall
-//     outliers, CFS throttling, Go scheduler latency) within 100 ms of the
-//     request. It is apportioned, see below.
+//     outliers, CFS throttling, Go scheduler latency) overlapping the
+//     request. It is apportioned by overlap, see below, so evidence just
+//     outside the interval credits nothing.
 //   - [TierPodConn] (pod_conn_250ms, 0.80): a network event on another
 //     connection to a destination (address and port) the request used
 //     within 250 ms.
