@@ -135,17 +135,19 @@ func (s *Set) startSidecar(ctx context.Context, wallOffset int64) {
 	if len(c.want) == 0 {
 		return
 	}
-	socket, explicit := sidecarSocket(cfg)
-	if socket == "" {
-		return
-	}
-	if _, err := os.Stat(socket); err != nil && !explicit {
-		return
-	}
-	c.socket = socket
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
+	socket, explicit := sidecarSocket(cfg)
+	if socket == "" {
+		c.log.Info("probes: kernel signals off in-process and the sidecar is disabled: floor only", "signals", c.names(), "reason", c.inproc[c.want[0]])
+		return
+	}
+	if _, err := os.Stat(socket); err != nil && !explicit {
+		c.log.Info("probes: kernel signals off in-process and no slo-sidecar socket: floor only", "socket", socket, "signals", c.names(), "reason", c.inproc[c.want[0]])
+		return
+	}
+	c.socket = socket
 	if inInitPIDNS() {
 		c.filterPID = s.target
 	}
@@ -205,7 +207,7 @@ func (c *sidecarClient) connect(ctx context.Context) (net.Conn, *wire.Reader, er
 	_ = conn.SetDeadline(time.Time{})
 	c.apply(w.Statuses, true)
 	c.connected.Store(true)
-	c.log.Info("probes: kernel signals via the slo-sidecar", "socket", c.socket, "cgroup", w.CgroupID, "signals", c.names())
+	c.log.Info("probes: kernel signals via the slo-sidecar", "socket", c.socket, "cgroup", w.CgroupID, "signals", c.names(), "in_process", c.inproc[c.want[0]])
 	clear(c.logged)
 	return conn, rd, nil
 }

@@ -62,7 +62,7 @@ type Config struct {
 	// before the client is disconnected as slow; 0 means 1s.
 	WriteTimeout time.Duration
 	// SourceBuffer is the capacity of the subscription to the Source;
-	// 0 means 65536 events.
+	// 0 means 8192 events.
 	SourceBuffer int
 	// CgroupRoot is the cgroup2 mount used to resolve pids to cgroup ids;
 	// "" finds it in /proc/self/mountinfo. In a container with a private
@@ -97,7 +97,7 @@ func (c Config) withDefaults() Config {
 		c.WriteTimeout = time.Second
 	}
 	if c.SourceBuffer <= 0 {
-		c.SourceBuffer = 1 << 16
+		c.SourceBuffer = 8192
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -317,7 +317,7 @@ func (s *Server) Health() error {
 		return errors.New("sidecar: not serving")
 	}
 	for _, st := range s.src.Status() {
-		if st.State != probes.Off && st.Signal.String() != "" {
+		if st.State != probes.Off {
 			return nil
 		}
 	}
