@@ -348,7 +348,9 @@ func TestSlowClientDropped(t *testing.T) {
 
 func TestManyClientsAtOnce(t *testing.T) {
 	src := newFakeSource()
-	srv := startServer(t, src, Config{MaxClients: 64})
+	// A long write timeout keeps the 64 non-reading clients connected with
+	// full queues while the heap is measured.
+	srv := startServer(t, src, Config{MaxClients: 64, WriteTimeout: time.Minute})
 	runtime.GC()
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
@@ -397,7 +399,11 @@ func TestManyClientsAtOnce(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&m1)
 	grow := int64(m1.HeapInuse) - int64(m0.HeapInuse)
-	t.Logf("heap in use grew by %d KiB with 64 clients; stats %+v", grow>>10, srv.Stats())
+	st := srv.Stats()
+	t.Logf("heap in use grew by %d KiB with 64 clients; stats %+v", grow>>10, st)
+	if st.Clients != 64 || st.Dropped == 0 {
+		t.Errorf("want 64 connected clients with full queues, got %d clients, %d drops", st.Clients, st.Dropped)
+	}
 	// 64 clients × (2 queues of 256 KiB + reader buffers) is the bound.
 	if grow > 64*(2*256<<10+16<<10) {
 		t.Errorf("heap grew by %d bytes, beyond the configured bound", grow)
