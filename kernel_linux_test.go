@@ -76,11 +76,11 @@ func serveIn(t *testing.T, ns *faults.Netns, addr string, h http.Handler) {
 }
 
 // requireKernelProbes skips (fails under SLO_REQUIRE_BPF=1) unless the
-// process may create namespaces and load the probes. Root tests may not
-// import cilium/ebpf (testutil.RequireBPF's program types), so the probes
-// themselves are the feature test: see waitProbes.
+// process may load the probes (testutil.RequireBPF: raw tracepoints) and
+// create namespaces; waitProbes then checks the probes really loaded.
 func requireKernelProbes(t *testing.T) {
 	t.Helper()
+	testutil.RequireBPF(t)
 	testutil.RequireRootNet(t)
 }
 

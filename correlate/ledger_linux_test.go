@@ -20,6 +20,7 @@ import (
 // interval split the run-queue delay the kernel reported during it, half
 // each (not a copy each); a request before the contention gets less.
 func TestRunqueueApportionPrivileged(t *testing.T) {
+	testutil.RequireBPF(t)
 	testutil.RequireRootNet(t)
 	set, err := probes.Start(t.Context(), probes.Config{Signals: []probes.Signal{probes.RunqueueDelay}, RunqueueThreshold: time.Millisecond})
 	if err != nil {

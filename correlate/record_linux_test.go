@@ -76,6 +76,7 @@ func cookieOf(c net.Conn) uint64 {
 // live joins and, with SLO_RECORD=1, writes testdata/loss.json, which
 // TestEvaluateRecorded replays without privileges.
 func TestRecordLossPrivileged(t *testing.T) {
+	testutil.RequireBPF(t)
 	testutil.RequireRootNet(t)
 	set, err := probes.Start(t.Context(), probes.Config{Signals: []probes.Signal{probes.TCPRetransmit, probes.ConnectLatency}})
 	if err != nil {
