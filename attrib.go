@@ -61,6 +61,13 @@ func observation(s *sli, kattrs []attribute.KeyValue) attribution.Observation {
 		o.Set(attribution.AppLocalMs, max(0, durMs(s.e2e-c.ProviderWait-c.RetrievalWait)))
 	}
 	for _, kv := range kattrs {
+		if kv.Key == semconv.EBPFCorrelationTier && kv.Value.AsString() == semconv.TierHTTPTrace {
+			// No kernel evidence: the llm.ebpf.* values are the httptrace
+			// ones already counted as application features.
+			return o
+		}
+	}
+	for _, kv := range kattrs {
 		if f, ok := kernelFeatures[kv.Key]; ok {
 			switch kv.Value.Type() {
 			case attribute.FLOAT64:
