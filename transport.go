@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -139,8 +140,7 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c.ins = t.clientInstruments()
 	body, replaced := c.describe(req, &tr.cfg)
 
-	ctx, span := t.tracer.Start(ctx, c.spanName(), trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithTimestamp(c.start))
+	ctx, span := t.tracer.Start(ctx, c.spanName(), trace.WithSpanKind(trace.SpanKindClient))
 	if span.IsRecording() {
 		c.span = span
 		span.SetAttributes(c.startAttrs()...)
@@ -181,14 +181,16 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	c.contentLength = resp.ContentLength
-	b := &observedBody{rc: resp.Body, c: c}
-	if req.Context().Done() != nil {
-		// abandon takes c.mu, so it cannot run before stopAfter is set.
+	c.body = observedBody{rc: resp.Body, c: c}
+	if req.Context().Done() != nil && isStreamType(resp.Header.Get("Content-Type")) {
+		// A stream the caller stops reading without closing it is
+		// recorded when its context ends. abandon takes c.mu, so it
+		// cannot run before stopAfter is set.
 		c.mu.Lock()
 		c.stopAfter = context.AfterFunc(req.Context(), c.abandon)
 		c.mu.Unlock()
 	}
-	resp.Body = b
+	resp.Body = &c.body
 	return resp, nil
 }
 
@@ -228,10 +230,12 @@ type call struct {
 	getConn, gotConn    atomic.Int64
 	wroteReq, gotTTB    atomic.Int64
 	reused              atomic.Bool
-	conn                atomic.Pointer[connInfo]
 
 	mu            sync.Mutex // guards everything below, and obs
 	done          bool
+	conn          connInfo // the connection the call got; valid when hasConn
+	hasConn       bool
+	body          observedBody
 	status        int
 	retryAfter    time.Duration
 	obs           *stream.Observer
@@ -346,8 +350,8 @@ func (c *call) finishLocked(kind endKind, err error) {
 		c.t.putObserver(c.obs)
 		c.obs = nil
 	}
-	if ci := c.conn.Load(); ci != nil {
-		c.t.connReleased(*ci)
+	if c.hasConn {
+		c.t.connReleased(c.conn)
 	}
 	c.record(&r)
 	if c.span != nil {
@@ -355,7 +359,7 @@ func (c *call) finishLocked(kind endKind, err error) {
 		if r.errorType != "" && !r.cancelled {
 			c.span.SetStatus(codes.Error, r.errorType)
 		}
-		c.span.End(trace.WithTimestamp(end))
+		c.span.End()
 	}
 	c.parent.noteClientCall(clientCall{
 		Retrieval:  c.retrieval,
@@ -436,11 +440,11 @@ func (c *call) result(kind endKind, err error, end time.Time) callResult {
 
 	switch {
 	case kind == endError && c.status == 0:
-		r.errorType = classifyErr(err)
+		r.errorType = c.classify(err)
 	case c.status >= 400:
 		r.errorType = httpStatusText(c.status)
 	case kind == endError:
-		r.errorType = classifyErr(err)
+		r.errorType = c.classify(err)
 	case kind == endClosed && !c.sawDone && !c.complete():
 		r.errorType, r.cancelled = "cancelled", true
 	case kind == endCanceled:
@@ -460,6 +464,19 @@ func (c *call) result(kind endKind, err error, end time.Time) callResult {
 		c.provider = providerForDialect(r.dialect)
 	}
 	return r
+}
+
+// classify maps a failure of the call to error.type; a failure after the
+// request context's deadline is a timeout whatever the transport reports
+// (http.Client's Timeout cancels wrapped transports with a plain
+// "request canceled").
+func (c *call) classify(err error) string {
+	if ctx := c.ctx; ctx != nil && ctx.Err() != nil {
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= time.Millisecond {
+			return "timeout"
+		}
+	}
+	return classifyErr(err)
 }
 
 // complete reports whether a body closed before EOF was nevertheless read to
@@ -553,8 +570,8 @@ func (c *call) endAttrs(r *callResult) []attribute.KeyValue {
 	if r.hasConn {
 		attrs = append(attrs, semconv.SLONetConnReused.Bool(c.reused.Load()))
 	}
-	if ci := c.conn.Load(); ci != nil && ci.Cookie != 0 {
-		attrs = append(attrs, semconv.SLONetSocketCookie.Int64(int64(ci.Cookie)))
+	if c.hasConn && c.conn.Cookie != 0 {
+		attrs = append(attrs, semconv.SLONetSocketCookie.Int64(int64(c.conn.Cookie)))
 	}
 	if c.retrieval && r.hasServer {
 		attrs = append(attrs, semconv.SLORetrievalVectorDBMs.Float64(durMs(r.server)))
@@ -587,6 +604,12 @@ func (c *call) endAttrs(r *callResult) []attribute.KeyValue {
 		attrs = append(attrs, semconv.ErrorType.String(r.errorType))
 	}
 	return attrs
+}
+
+// isStreamType reports whether a Content-Type is a stream's (SSE, NDJSON).
+func isStreamType(ct string) bool {
+	return strings.HasPrefix(ct, "text/event-stream") || strings.Contains(ct, "ndjson") ||
+		strings.HasPrefix(ct, "application/jsonl")
 }
 
 // getObserverHint takes an observer from the tracker's pool, reset for a

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,9 +29,11 @@ import (
 // created on first use, and a pool of request-body peek buffers. The zero
 // value is ready to use.
 type clientState struct {
-	once sync.Once
-	ins  *clientInstruments
-	peek sync.Pool
+	once   sync.Once
+	ins    *clientInstruments
+	peek   sync.Pool
+	attrs  sync.Map // clientAttrKey → *clientAttrs
+	nattrs atomic.Int64
 }
 
 // clientState returns the tracker's client state, creating its instruments
@@ -192,50 +195,127 @@ func (p *clientProm) unregister() {
 // each output chunk after the first, without allocating: its attribute set
 // and Prometheus child are resolved once per call, at the first gap.
 type chunkRecorder struct {
-	ready bool
-	opts  []metric.RecordOption
-	prom  prometheus.Observer
+	e *clientAttrs
 }
 
 func (r *chunkRecorder) record(c *call, gap time.Duration) {
 	if c.ins == nil {
 		return
 	}
-	if !r.ready {
-		r.ready = true
-		model := c.model
-		if model == "" && c.obs != nil {
-			model = c.obs.Model()
+	if r.e == nil {
+		resp := ""
+		if c.obs != nil {
+			resp = c.obs.Model()
 		}
-		set := attribute.NewSet(c.metricAttrs(model)...)
-		r.opts = []metric.RecordOption{metric.WithAttributeSet(set)}
-		if p := c.ins.prom; p != nil {
-			r.prom = p.tpoc.WithLabelValues(c.operation, c.provider, model)
-		}
+		r.e = c.attrs(resp, "")
 	}
 	v := gap.Seconds()
 	if h := c.ins.tpoc.Float64Histogram; h != nil {
-		h.Record(c.ctx, v, r.opts...)
+		h.Record(c.ctx, v, r.e.base...)
 	}
-	if r.prom != nil {
-		r.prom.Observe(v)
+	if r.e.pTPOC != nil {
+		r.e.pTPOC.Observe(v)
 	}
 }
 
-// metricAttrs are the attributes common to the call's GenAI metrics.
-func (c *call) metricAttrs(model string) []attribute.KeyValue {
-	attrs := make([]attribute.KeyValue, 0, 8)
-	attrs = append(attrs, semconv.GenAIOperationName.String(c.operation), semconv.GenAIProviderName.String(c.provider))
-	if model != "" {
-		attrs = append(attrs, semconv.GenAIRequestModel.String(model))
+// clientAttrKey identifies the attribute sets of a call's metrics.
+type clientAttrKey struct {
+	op, prov, model, resp string
+	addr                  string
+	port                  int
+	errType               string
+	retrieval             bool
+}
+
+// clientAttrs are the precomputed measurement options and Prometheus
+// children of one clientAttrKey.
+type clientAttrs struct {
+	base, dur, in, out, ttfb, net, retrieval []metric.RecordOption
+	retries                                  []metric.AddOption
+
+	pDur, pTTFC, pTPOC, pIn, pOut, pTTFB, pDNS, pConn, pTLS, pRetrieval prometheus.Observer
+	pRetries                                                            prometheus.Counter
+}
+
+// clientAttrCacheMax bounds the cached attribute sets; beyond it they are
+// built per call.
+const clientAttrCacheMax = 1024
+
+// attrs returns the attribute sets of the call, from the tracker's cache.
+func (c *call) attrs(resp, errType string) *clientAttrs {
+	model := c.model
+	if model == "" {
+		model = resp
 	}
-	if c.serverAddr != "" {
-		attrs = append(attrs, semconv.ServerAddress.String(c.serverAddr))
+	k := clientAttrKey{op: c.operation, prov: c.provider, model: model, resp: resp, addr: c.serverAddr,
+		port: c.serverPort, errType: errType, retrieval: c.retrieval}
+	cs := &c.t.client
+	if e, ok := cs.attrs.Load(k); ok {
+		return e.(*clientAttrs)
 	}
-	if c.serverPort > 0 {
-		attrs = append(attrs, semconv.ServerPort.Int(c.serverPort))
+	e := newClientAttrs(k, c.ins.prom)
+	if cs.nattrs.Load() < clientAttrCacheMax {
+		if prev, loaded := cs.attrs.LoadOrStore(k, e); loaded {
+			return prev.(*clientAttrs)
+		}
+		cs.nattrs.Add(1)
 	}
-	return attrs
+	return e
+}
+
+func newClientAttrs(k clientAttrKey, p *clientProm) *clientAttrs {
+	set := func(kv ...attribute.KeyValue) []metric.RecordOption {
+		return []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(kv...))}
+	}
+	addr := semconv.ServerAddress.String(k.addr)
+	e := &clientAttrs{net: set(addr)}
+	if k.retrieval {
+		e.retrieval = set(addr, semconv.ErrorType.String(k.errType))
+		if k.errType == "" {
+			e.retrieval = e.net
+		}
+		if p != nil {
+			e.pRetrieval = p.retrieval.WithLabelValues(k.addr, k.errType)
+			e.pDNS, e.pConn, e.pTLS = p.dns.WithLabelValues(k.addr), p.connect.WithLabelValues(k.addr), p.tls.WithLabelValues(k.addr)
+		}
+		return e
+	}
+	base := []attribute.KeyValue{semconv.GenAIOperationName.String(k.op), semconv.GenAIProviderName.String(k.prov)}
+	if k.model != "" {
+		base = append(base, semconv.GenAIRequestModel.String(k.model))
+	}
+	if k.resp != "" {
+		base = append(base, semconv.GenAIResponseModel.String(k.resp))
+	}
+	if k.addr != "" {
+		base = append(base, addr)
+	}
+	if k.port > 0 {
+		base = append(base, semconv.ServerPort.Int(k.port))
+	}
+	with := func(extra ...attribute.KeyValue) []metric.RecordOption {
+		return set(append(append([]attribute.KeyValue(nil), base...), extra...)...)
+	}
+	e.base, e.dur = with(), with()
+	if k.errType != "" {
+		e.dur = with(semconv.ErrorType.String(k.errType))
+	}
+	e.in = with(semconv.GenAITokenType.String("input"))
+	e.out = with(semconv.GenAITokenType.String("output"))
+	prov := semconv.GenAIProviderName.String(k.prov)
+	e.ttfb = set(prov, addr)
+	e.retries = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(prov))}
+	if p != nil {
+		e.pDur = p.duration.WithLabelValues(k.op, k.prov, k.model, k.errType)
+		e.pTTFC = p.ttfc.WithLabelValues(k.op, k.prov, k.model)
+		e.pTPOC = p.tpoc.WithLabelValues(k.op, k.prov, k.model)
+		e.pIn = p.tokens.WithLabelValues(k.op, k.prov, k.model, "input")
+		e.pOut = p.tokens.WithLabelValues(k.op, k.prov, k.model, "output")
+		e.pTTFB = p.ttfb.WithLabelValues(k.prov, k.addr)
+		e.pDNS, e.pConn, e.pTLS = p.dns.WithLabelValues(k.addr), p.connect.WithLabelValues(k.addr), p.tls.WithLabelValues(k.addr)
+		e.pRetries = p.retries.WithLabelValues(k.prov)
+	}
+	return e
 }
 
 // record records the metrics of a finished call.
@@ -248,90 +328,58 @@ func (c *call) record(r *callResult) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	p := ins.prom
-	netAttrs := metric.WithAttributes(semconv.ServerAddress.String(c.serverAddr))
+	e := c.attrs(r.respModel, r.errorType)
 	if r.hasDNS {
-		recordHist(ctx, ins.dns, r.dns, netAttrs)
-		if p != nil {
-			p.dns.WithLabelValues(c.serverAddr).Observe(r.dns.Seconds())
-		}
+		recordHist(ctx, ins.dns, r.dns, e.net, e.pDNS)
 	}
 	if r.hasConnect {
-		recordHist(ctx, ins.connect, r.connect, netAttrs)
-		if p != nil {
-			p.connect.WithLabelValues(c.serverAddr).Observe(r.connect.Seconds())
-		}
+		recordHist(ctx, ins.connect, r.connect, e.net, e.pConn)
 	}
 	if r.hasTLS {
-		recordHist(ctx, ins.tls, r.tls, netAttrs)
-		if p != nil {
-			p.tls.WithLabelValues(c.serverAddr).Observe(r.tls.Seconds())
-		}
+		recordHist(ctx, ins.tls, r.tls, e.net, e.pTLS)
 	}
 	if c.retrieval {
-		attrs := []attribute.KeyValue{semconv.ServerAddress.String(c.serverAddr)}
-		if r.errorType != "" {
-			attrs = append(attrs, semconv.ErrorType.String(r.errorType))
-		}
-		recordHist(ctx, ins.retrieval, r.duration, metric.WithAttributes(attrs...))
-		if p != nil {
-			p.retrieval.WithLabelValues(c.serverAddr, r.errorType).Observe(r.duration.Seconds())
-		}
+		recordHist(ctx, ins.retrieval, r.duration, e.retrieval, e.pRetrieval)
 		return
 	}
-	model := c.model
-	if model == "" {
-		model = r.respModel
-	}
-	op, prov := genaiOp(c.operation), genaiProv(c.provider)
-	attrs := c.metricAttrs(model)[2:] // without operation and provider, which Record adds
-	if r.respModel != "" {
-		attrs = append(attrs, semconv.GenAIResponseModel.String(r.respModel))
-	}
-	dattrs := attrs
-	if r.errorType != "" {
-		dattrs = append(dattrs[:len(dattrs):len(dattrs)], semconv.ErrorType.String(r.errorType))
-	}
-	ins.duration.Record(ctx, r.duration.Seconds(), op, prov, dattrs...)
+	recordHist(ctx, ins.duration.Float64Histogram, r.duration, e.dur, e.pDur)
 	if r.hasTTFT {
-		ins.ttfc.Record(ctx, r.ttft.Seconds(), op, prov, attrs...)
-	}
-	if r.inTokens >= 0 {
-		ins.tokens.Record(ctx, r.inTokens, op, prov, genaiconv.TokenTypeInput, attrs...)
-	}
-	if r.outTokens >= 0 {
-		ins.tokens.Record(ctx, r.outTokens, op, prov, genaiconv.TokenTypeOutput, attrs...)
+		recordHist(ctx, ins.ttfc.Float64Histogram, r.ttft, e.base, e.pTTFC)
 	}
 	if r.hasTTFB {
-		recordHist(ctx, ins.ttfb, r.ttfb, metric.WithAttributes(semconv.GenAIProviderName.String(c.provider),
-			semconv.ServerAddress.String(c.serverAddr)))
+		recordHist(ctx, ins.ttfb, r.ttfb, e.ttfb, e.pTTFB)
 	}
-	if c.retryCount > 0 && ins.retries != nil {
-		ins.retries.Add(ctx, 1, metric.WithAttributes(semconv.GenAIProviderName.String(c.provider)))
-	}
-	if p != nil {
-		p.duration.WithLabelValues(c.operation, c.provider, model, r.errorType).Observe(r.duration.Seconds())
-		if r.hasTTFT {
-			p.ttfc.WithLabelValues(c.operation, c.provider, model).Observe(r.ttft.Seconds())
-		}
+	if h := ins.tokens.Int64Histogram; h != nil {
 		if r.inTokens >= 0 {
-			p.tokens.WithLabelValues(c.operation, c.provider, model, "input").Observe(float64(r.inTokens))
+			h.Record(ctx, r.inTokens, e.in...)
 		}
 		if r.outTokens >= 0 {
-			p.tokens.WithLabelValues(c.operation, c.provider, model, "output").Observe(float64(r.outTokens))
+			h.Record(ctx, r.outTokens, e.out...)
 		}
-		if r.hasTTFB {
-			p.ttfb.WithLabelValues(c.provider, c.serverAddr).Observe(r.ttfb.Seconds())
+	}
+	if e.pIn != nil && r.inTokens >= 0 {
+		e.pIn.Observe(float64(r.inTokens))
+	}
+	if e.pOut != nil && r.outTokens >= 0 {
+		e.pOut.Observe(float64(r.outTokens))
+	}
+	if c.retryCount > 0 {
+		if ins.retries != nil {
+			ins.retries.Add(ctx, 1, e.retries...)
 		}
-		if c.retryCount > 0 {
-			p.retries.WithLabelValues(c.provider).Inc()
+		if e.pRetries != nil {
+			e.pRetries.Inc()
 		}
 	}
 }
 
-func recordHist(ctx context.Context, h metric.Float64Histogram, d time.Duration, opt metric.RecordOption) {
+func recordHist(ctx context.Context, h metric.Float64Histogram, d time.Duration, opts []metric.RecordOption, p prometheus.Observer) {
+	v := d.Seconds()
 	if h != nil {
-		h.Record(ctx, d.Seconds(), opt)
+		h.Record(ctx, v, opts...)
+	}
+	if p != nil {
+		p.Observe(v)
 	}
 }
 
@@ -384,7 +432,7 @@ func (c *call) gotConnection(info httptrace.GotConnInfo) {
 	if info.Conn == nil {
 		return
 	}
-	ci := &connInfo{Host: c.serverAddr, Req: c.parent}
+	ci := connInfo{Host: c.serverAddr, Req: c.parent}
 	if g := c.getConn.Load(); g > 0 {
 		ci.Since = c.start.Add(time.Duration(g))
 	}
@@ -400,8 +448,16 @@ func (c *call) gotConnection(info httptrace.GotConnInfo) {
 	} else {
 		ci.Span = trace.SpanContextFromContext(c.ctx)
 	}
-	c.conn.Store(ci)
-	c.t.connAcquired(c.ctx, *ci)
+	c.mu.Lock()
+	if c.done {
+		// The call already ended (its context was cancelled while this
+		// connection was being handed over): nothing owns it.
+		c.mu.Unlock()
+		return
+	}
+	c.conn, c.hasConn = ci, true
+	c.mu.Unlock()
+	c.t.connAcquired(c.ctx, ci)
 }
 
 // rawConn unwraps TLS and similar wrappers down to a conn with a file descriptor.
@@ -453,6 +509,8 @@ func classifyErr(err error) string {
 	}
 	msg := err.Error()
 	switch {
+	case strings.Contains(msg, "request canceled"):
+		return "cancelled"
 	case strings.Contains(msg, "stream error"), strings.Contains(msg, "GOAWAY"),
 		strings.Contains(msg, "connection reset"), strings.Contains(msg, "server closed"),
 		strings.Contains(msg, "unexpected EOF"):

@@ -1,0 +1,139 @@
+package slo
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/llmslo/slo/internal/providertest"
+	openai "github.com/openai/openai-go/v3"
+	openaiopt "github.com/openai/openai-go/v3/option"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+// benchProviders are an SDK tracer provider (every span sampled and
+// processed by a no-op processor) and meter provider, shared by otelhttp and
+// llmslo so that both pay the same export-side costs.
+func benchProviders(b *testing.B) (*sdktrace.TracerProvider, *sdkmetric.MeterProvider) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()),
+		sdktrace.WithSpanProcessor(noopProcessor{}))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	b.Cleanup(func() {
+		_ = tp.Shutdown(context.Background())
+		_ = mp.Shutdown(context.Background())
+	})
+	return tp, mp
+}
+
+type noopProcessor struct{}
+
+func (noopProcessor) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (noopProcessor) OnEnd(sdktrace.ReadOnlySpan)                     {}
+func (noopProcessor) Shutdown(context.Context) error                  { return nil }
+func (noopProcessor) ForceFlush(context.Context) error                { return nil }
+
+// benchTransports returns the three implementations compared: the bare
+// base transport, otelhttp.NewTransport and Tracker.Transport.
+func benchTransports(b *testing.B, base http.RoundTripper) []struct {
+	name string
+	rt   http.RoundTripper
+} {
+	tp, mp := benchProviders(b)
+	tr, err := New(WithTracerProvider(tp), WithMeterProvider(mp), WithPropagators(propagation.TraceContext{}),
+		WithoutProbes())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = tr.Close() })
+	return []struct {
+		name string
+		rt   http.RoundTripper
+	}{
+		{"bare", base},
+		{"otelhttp", otelhttp.NewTransport(base, otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp))},
+		{"llmslo", tr.Transport(base)},
+	}
+}
+
+// BenchmarkTransport drives openai-go through each implementation against
+// a local provider: op=call is a non-streamed chat completion, op=stream a
+// streamed one of 64 chunks (ns/chunk reported).
+func BenchmarkTransport(b *testing.B) {
+	const chunks = 64
+	srv := providertest.NewServer(providertest.Always(providertest.Response{Chunks: chunks}))
+	defer srv.Close()
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.MaxIdleConnsPerHost = 16
+	defer base.CloseIdleConnections()
+	params := openai.ChatCompletionNewParams{Model: "m",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}}
+	for _, op := range []string{"call", "stream"} {
+		for _, impl := range benchTransports(b, base) {
+			b.Run("op="+op+"/impl="+impl.name, func(b *testing.B) {
+				client := openai.NewClient(openaiopt.WithBaseURL(srv.URL+"/v1/"), openaiopt.WithAPIKey("k"),
+					openaiopt.WithHTTPClient(&http.Client{Transport: impl.rt}), openaiopt.WithMaxRetries(0))
+				ctx := context.Background()
+				b.ReportAllocs()
+				for b.Loop() {
+					if op == "call" {
+						if _, err := client.Chat.Completions.New(ctx, params); err != nil {
+							b.Fatal(err)
+						}
+						continue
+					}
+					s := client.Chat.Completions.NewStreaming(ctx, params)
+					for s.Next() {
+					}
+					if err := s.Err(); err != nil {
+						b.Fatal(err)
+					}
+					s.Close()
+				}
+				if op == "stream" {
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/chunks, "ns/chunk")
+				}
+			})
+		}
+	}
+}
+
+// chunkBody yields one OpenAI chat-completion SSE event per Read, forever.
+type chunkBody struct{ ev []byte }
+
+func (c *chunkBody) Read(p []byte) (int, error) { return copy(p, c.ev), nil }
+func (c *chunkBody) Close() error               { return nil }
+
+// BenchmarkTransportChunk measures the cost of one streamed chunk read
+// through each implementation's response body, with no network: the
+// per-chunk overhead and allocations of the body wrappers.
+func BenchmarkTransportChunk(b *testing.B) {
+	ev := []byte(`data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"tok "},"finish_reason":null}]}` + "\n\n")
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}},
+			Body: &chunkBody{ev: ev}, ContentLength: -1, Request: r}, nil
+	})
+	for _, impl := range benchTransports(b, base) {
+		b.Run("impl="+impl.name, func(b *testing.B) {
+			req, _ := http.NewRequest("POST", "http://127.0.0.1:1/v1/chat/completions",
+				strings.NewReader(`{"model":"m","stream":true}`))
+			resp, err := impl.rt.RoundTrip(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf := make([]byte, 4096)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := resp.Body.Read(buf); err != nil && err != io.EOF {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			resp.Body.Close()
+		})
+	}
+}
