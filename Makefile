@@ -31,7 +31,7 @@ bench:
 	$(GO) test -run '^$$' -bench '^BenchmarkServer$$' -benchmem -count $(BENCH_COUNT) . > bench/server.out
 	$(GO) test -run '^$$' -bench '^BenchmarkStreamChunk$$' -benchmem -count $(BENCH_COUNT) . > bench/chunk.out
 	@echo "== server: per request, vs otelhttp (target: llmslo <= 1.25x otelhttp) =="
-	$(BENCHREPORT) -key impl -base otelhttp -gate -gate-only llmslo -max-overhead 0.25 -max-cv 0.25 bench/server.out
+	$(BENCHREPORT) -key impl -base otelhttp -gate -gate-only llmslo -units cpu-sec/op -max-overhead 0.25 -max-cv 0.25 bench/server.out
 	@echo "== server: per streamed chunk, vs bare (target: 0 allocs/chunk) =="
 	$(BENCHREPORT) -key impl -base bare -gate -gate-only llmslo -units allocs/op -max-overhead 0 bench/chunk.out
 
