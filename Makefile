@@ -30,10 +30,16 @@ bench:
 	@mkdir -p bench
 	$(GO) test -run '^$$' -bench '^BenchmarkServer$$' -benchmem -count $(BENCH_COUNT) . > bench/server.out
 	$(GO) test -run '^$$' -bench '^BenchmarkStreamChunk$$' -benchmem -count $(BENCH_COUNT) . > bench/chunk.out
+	$(GO) test -run '^$$' -bench '^BenchmarkTransport$$' -benchmem -count $(BENCH_COUNT) . > bench/transport.out
+	$(GO) test -run '^$$' -bench '^BenchmarkTransportChunk$$' -benchmem -count $(BENCH_COUNT) . > bench/transport-chunk.out
 	@echo "== server: per request, vs otelhttp (target: llmslo <= 1.25x otelhttp) =="
 	$(BENCHREPORT) -key impl -base otelhttp -gate -gate-only llmslo -units cpu-sec/op -max-overhead 0.25 -max-cv 0.25 bench/server.out
 	@echo "== server: per streamed chunk, vs bare (target: 0 allocs/chunk) =="
 	$(BENCHREPORT) -key impl -base bare -gate -gate-only llmslo -units allocs/op -max-overhead 0 bench/chunk.out
+	@echo "== client: per call through openai-go, vs otelhttp (target: llmslo <= 1.25x otelhttp) =="
+	$(BENCHREPORT) -key impl -base otelhttp -gate -gate-only llmslo -units sec/op -max-overhead 0.25 -max-cv 0.25 bench/transport.out
+	@echo "== client: per streamed chunk, vs bare (target: 0 allocs/chunk) =="
+	$(BENCHREPORT) -key impl -base bare -gate -gate-only llmslo -units allocs/op -max-overhead 0 bench/transport-chunk.out
 
 generate:
 	BPF2GO_CC=$(CLANG) BPF2GO_CFLAGS="-O2 -g -Wall -Werror" $(GO) generate ./internal/bpf
