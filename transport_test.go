@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/llmslo/slo/internal/providertest"
 	"github.com/llmslo/slo/semconv"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -314,5 +315,57 @@ func TestStreamingAbandoned(t *testing.T) {
 	resp.Body.Close()
 	if len(h.clientSpans()) != 2 {
 		t.Error("record finished twice")
+	}
+}
+
+// TestTransportPrometheus checks the Prometheus mirrors of the client
+// metrics, and that Close unregisters them.
+func TestTransportPrometheus(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h := newHarness(t, WithRegisterer(reg))
+	srv := providertest.NewServer(providertest.Always(providertest.Response{Chunks: 4}))
+	defer srv.Close()
+	client := &http.Client{Transport: h.t.Transport(nil)}
+	req, _ := http.NewRequest("POST", srv.URL+"/v1/chat/completions", strings.NewReader(`{"model":"m","stream":true}`))
+	req.Header.Set("X-Stainless-Retry-Count", "1")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]uint64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if hst := m.GetHistogram(); hst != nil {
+				got[mf.GetName()] += hst.GetSampleCount()
+			} else if c := m.GetCounter(); c != nil {
+				got[mf.GetName()] += uint64(c.GetValue())
+			}
+		}
+	}
+	for name, want := range map[string]uint64{
+		"gen_ai_client_operation_duration_seconds":              1,
+		"gen_ai_client_operation_time_to_first_chunk_seconds":   1,
+		"gen_ai_client_operation_time_per_output_chunk_seconds": 3,
+		"gen_ai_client_token_usage_tokens":                      2,
+		"llm_slo_client_time_to_first_byte_seconds":             1,
+		"llm_slo_client_connect_duration_seconds":               1,
+		"llm_slo_client_retries_total":                          1,
+	} {
+		if got[name] != want {
+			t.Errorf("%s = %d, want %d", name, got[name], want)
+		}
+	}
+	h.t.Close()
+	mfs, _ = reg.Gather()
+	for _, mf := range mfs {
+		if strings.HasPrefix(mf.GetName(), "gen_ai_client") || strings.HasPrefix(mf.GetName(), "llm_slo_client") {
+			t.Errorf("%s still registered after Close", mf.GetName())
+		}
 	}
 }
