@@ -123,7 +123,7 @@ type Joiner struct {
 	cfg Config
 	now int64 // the newest time seen
 
-	reqs   []reqSlot
+	reqs   slotPages
 	free   []int32
 	linger []lingerEnt // FIFO ring
 	lhead  int
@@ -193,9 +193,8 @@ func (j *Joiner) Start(mono int64, sc trace.SpanContext) RequestID {
 	case len(j.free) > 0:
 		slot = int(j.free[len(j.free)-1])
 		j.free = j.free[:len(j.free)-1]
-	case len(j.reqs) < j.cfg.MaxRequests:
-		j.reqs = append(j.reqs, reqSlot{})
-		slot = len(j.reqs) - 1
+	case j.reqs.n < j.cfg.MaxRequests:
+		slot = j.reqs.grow()
 	default:
 		if !j.expireLinger(j.now, true) {
 			j.stats.Refused++
@@ -204,7 +203,7 @@ func (j *Joiner) Start(mono int64, sc trace.SpanContext) RequestID {
 		slot = int(j.free[len(j.free)-1])
 		j.free = j.free[:len(j.free)-1]
 	}
-	r := &j.reqs[slot]
+	r := j.reqs.at(slot)
 	gen := r.gen + 1
 	if gen == 0 {
 		gen = 1
@@ -232,7 +231,7 @@ func (j *Joiner) expireLinger(now int64, force bool) bool {
 		j.lhead = (j.lhead + 1) % len(j.linger)
 		j.lcount--
 		s := e.id.slot()
-		r := &j.reqs[s]
+		r := j.reqs.at(s)
 		if r.gen != e.id.gen() || r.state != stEnded {
 			continue
 		}
@@ -251,10 +250,10 @@ func (j *Joiner) expireLinger(now int64, force bool) bool {
 
 func (j *Joiner) req(id RequestID) *reqSlot {
 	s := id.slot()
-	if id == 0 || s < 0 || s >= len(j.reqs) {
+	if id == 0 || s < 0 || s >= j.reqs.n {
 		return nil
 	}
-	r := &j.reqs[s]
+	r := j.reqs.at(s)
 	if r.gen != id.gen() || r.state == stFree {
 		return nil
 	}
@@ -540,7 +539,7 @@ func (j *Joiner) Stats() Stats {
 	defer j.mu.Unlock()
 	s := j.stats
 	s.Live = j.live
-	s.Slots = len(j.reqs) - len(j.free)
+	s.Slots = j.reqs.n - len(j.free)
 	s.Conns = len(j.conns) - len(j.connFree)
 	s.Destinations, s.Hosts, s.Names = len(j.dests.byKey), len(j.hosts.byKey), len(j.names.byKey)
 	return s
@@ -1003,3 +1002,26 @@ func (c *candidates) offer(id RequestID, tier Tier, gap int64) {
 	copy(c.c[pos+1:c.n], c.c[pos:c.n-1])
 	c.c[pos] = nc
 }
+
+// slotPageSize is the number of request slots allocated at a time.
+const slotPageSize = 1024
+
+// slotPages holds request slots in fixed pages, so that growing never copies
+// or re-zeroes the slots already in use (a flat slice of up to MaxRequests
+// slots would, at every doubling).
+type slotPages struct {
+	pages [][]reqSlot
+	n     int
+}
+
+// grow adds one zero slot and returns its index.
+func (p *slotPages) grow() int {
+	if p.n%slotPageSize == 0 {
+		p.pages = append(p.pages, make([]reqSlot, slotPageSize))
+	}
+	p.n++
+	return p.n - 1
+}
+
+// at returns slot i, which must be < n.
+func (p *slotPages) at(i int) *reqSlot { return &p.pages[i/slotPageSize][i%slotPageSize] }
