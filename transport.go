@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -181,16 +182,23 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	c.contentLength = resp.ContentLength
-	c.body = observedBody{rc: resp.Body, c: c}
-	if req.Context().Done() != nil && isStreamType(resp.Header.Get("Content-Type")) {
-		// A stream the caller stops reading without closing it is
-		// recorded when its context ends. abandon takes c.mu, so it
-		// cannot run before stopAfter is set.
+	if !isStreamType(resp.Header.Get("Content-Type")) {
+		c.body = observedBody{rc: resp.Body, c: c}
+		resp.Body = &c.body
+		return resp, nil
+	}
+	// A stream the caller stops reading without closing it is recorded
+	// as cancelled when its context ends or, failing that, when the body
+	// becomes unreachable. abandon takes c.mu, so it cannot run before
+	// stopAfter is set.
+	b := &observedBody{rc: resp.Body, c: c} // c must not point to b
+	runtime.AddCleanup(b, (*call).abandon, c)
+	if req.Context().Done() != nil {
 		c.mu.Lock()
 		c.stopAfter = context.AfterFunc(req.Context(), c.abandon)
 		c.mu.Unlock()
 	}
-	resp.Body = &c.body
+	resp.Body = b
 	return resp, nil
 }
 
@@ -293,7 +301,8 @@ func (b *observedBody) Close() error {
 	return err
 }
 
-// abandon runs when the request context ends before the body was finished.
+// abandon runs when the request context ends, or the body becomes
+// unreachable, before the body was finished.
 func (c *call) abandon() {
 	c.mu.Lock()
 	if !c.done {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -368,4 +369,33 @@ func TestTransportPrometheus(t *testing.T) {
 			t.Errorf("%s still registered after Close", mf.GetName())
 		}
 	}
+}
+
+// TestStreamDropped checks that a stream the caller drops without reading
+// it to the end or closing it, under a context that never ends, is still
+// recorded (as cancelled) once the body is garbage.
+func TestStreamDropped(t *testing.T) {
+	srv := providertest.NewServer(providertest.Always(providertest.Response{Chunks: 20, Gap: 5 * time.Millisecond}))
+	defer srv.Close()
+	h := newHarness(t)
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	defer base.CloseIdleConnections()
+	func() {
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/chat/completions", strings.NewReader(`{"model":"dropped","stream":true}`))
+		resp, err := h.t.Transport(base).RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Read(make([]byte, 64))
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(h.clientSpans()) == 0 && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	s := h.clientSpans()
+	if len(s) != 1 {
+		t.Fatalf("%d client spans after the body was dropped", len(s))
+	}
+	wantAttrs(t, s[0], map[attribute.Key]any{semconv.SLOCancelled: true, semconv.GenAIRequestModel: "dropped"})
 }
