@@ -93,6 +93,8 @@ func streamTiming(span sdktrace.ReadOnlySpan, sv providertest.Served, p pacing) 
 	if p.chunks > 1 {
 		trueTPOT := durMs(tr.LastOutput.Sub(tr.FirstOutput)) / float64(p.chunks-1)
 		check("tpot_ms vs server truth", tpot, trueTPOT, 1+jitter)
+		notes = append(notes, fmt.Sprintf("measured ttft %.2f ms (server truth %.2f, pacing %v), tpot %.3f ms (truth %.3f, pacing %v)",
+			ttft, trueTTFT, p.ttft, tpot, trueTPOT, p.gap))
 	}
 	if trueTTFT <= durMs(p.ttft)+5 && handlerGap <= durMs(p.gap)+2 {
 		check("ttft_ms vs pacing", ttft, durMs(p.ttft), 10)
