@@ -44,6 +44,34 @@
 // and 30m both exceed 6 (page), or the 3d and 6h both exceed 1 (ticket), and
 // goes to the sinks given with [WithIncidentSink] ([SlogSink], [NewWebhookSink]).
 //
+// # Client side
+//
+// [Tracker.Transport] wraps an http.RoundTripper for outbound LLM and
+// retrieval calls (any SDK that accepts an *http.Client): client spans and
+// the GenAI client metrics, the httptrace decomposition (DNS, connect, TLS,
+// provider time to first byte), 429/Retry-After, 5xx, resets and SDK
+// retries. A call made inside an instrumented request feeds that request's
+// summary, which attribution reads.
+//
+// # Kernel support
+//
+// On Linux with BTF, [New] loads the eBPF probes of package probes into the
+// process in the background (in-process, else through the privileged
+// sidecar, else the unprivileged floor) and joins their events to requests
+// (package correlate): spans get llm.ebpf.* attributes with the confidence of
+// the join. [WithoutProbes] turns this off, [WithProbes] narrows it, and
+// [Tracker.KernelStatus] reports the path and state of every signal. Nothing
+// here is fatal: a probe that cannot load is reported, never returned as an
+// error from New.
+//
+// # Attribution
+//
+// A bad request, and each incident, is attributed to a fault domain
+// (network_dns, network_egress, cpu_throttle, cpu_contention,
+// memory_pressure, provider_throttle, provider_error, provider_latency,
+// retrieval_backend, or unknown) by package attribution, from the excess of
+// its application and kernel signals over their healthy baselines.
+//
 // # Concurrency
 //
 // A [Tracker] and a [Request] are safe for concurrent use. Incidents are
