@@ -29,19 +29,13 @@ type Request struct {
 	obs        *stream.Observer
 	now        time.Time // timestamp of the Write being observed
 	status     int
+	chunkTimes // output chunks, end marker, stream errors
 	bytes      int64
 	firstByte  time.Time
-	firstOut   time.Time
-	lastOut    time.Time
-	outChunks  int64
-	itlMax     time.Duration
 	flushed    bool
 	hijacked   bool
 	panicked   bool
 	writeErr   bool
-	streamErr  bool
-	sawDone    bool // the stream's own end marker was written
-	finishText string
 	requestID  string
 
 	mu           sync.Mutex // guards the fields below
@@ -213,27 +207,7 @@ func (r *Request) onWrite(p []byte, now time.Time, contentType string) {
 }
 
 // onEvent is the stream observer's sink; it runs inside onWrite.
-func (r *Request) onEvent(ev stream.Event) {
-	if ev.Error {
-		r.streamErr = true
-	}
-	if ev.Done {
-		r.sawDone = true
-	}
-	if ev.FinishReason != "" {
-		r.finishText = ev.FinishReason
-	}
-	if !ev.Output {
-		return
-	}
-	if r.outChunks == 0 {
-		r.firstOut = r.now
-	} else if gap := r.now.Sub(r.lastOut); gap > r.itlMax {
-		r.itlMax = gap
-	}
-	r.lastOut = r.now
-	r.outChunks++
-}
+func (r *Request) onEvent(ev stream.Event) { r.note(ev, r.now) }
 
 // sli holds the indicators of one finished request, per DESIGN.md §3.
 type sli struct {
@@ -260,7 +234,7 @@ type sli struct {
 // compute derives the SLIs at end, the moment the handler returned.
 func (r *Request) compute(end time.Time, ctxErr error) sli {
 	s := sli{e2e: end.Sub(r.start), inTokens: -1, outTokens: -1, status: r.status, route: r.route,
-		outChunks: r.outChunks, finishReason: r.finishText, hijacked: r.hijacked}
+		outChunks: r.outChunks, finishReason: r.finish, hijacked: r.hijacked}
 	if s.status == 0 {
 		s.status = 200
 	}

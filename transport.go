@@ -253,12 +253,7 @@ type call struct {
 	bytes         int64
 	firstByte     time.Time
 	lastByte      time.Time
-	firstOut      time.Time
-	lastOut       time.Time
-	outChunks     int64
-	sawDone       bool
-	streamErr     bool
-	finish        string
+	chunkTimes    // output chunks, end marker, stream errors
 	chunkOpt      chunkRecorder
 	stopAfter     func() bool
 }
@@ -326,25 +321,9 @@ func (c *call) observe(p []byte, now time.Time) {
 
 // onEvent is the observer's sink; it runs inside observe (c.mu held).
 func (c *call) onEvent(ev stream.Event) {
-	if ev.Error {
-		c.streamErr = true
+	if gap, ok := c.note(ev, c.now); ok {
+		c.chunkOpt.record(c, gap)
 	}
-	if ev.Done {
-		c.sawDone = true
-	}
-	if ev.FinishReason != "" {
-		c.finish = ev.FinishReason
-	}
-	if !ev.Output {
-		return
-	}
-	if c.outChunks == 0 {
-		c.firstOut = c.now
-	} else {
-		c.chunkOpt.record(c, c.now.Sub(c.lastOut))
-	}
-	c.lastOut = c.now
-	c.outChunks++
 }
 
 // finishLocked ends the call's record; c.mu is held and c.done is false.
