@@ -122,7 +122,11 @@ func TestRecordLossPrivileged(t *testing.T) {
 	defer undo()
 
 	clock := NewClock()
-	rec := &recorder{j: New(Config{}), ids: map[int]RequestID{}, ds: Dataset{Name: "20 concurrent streaming requests, 5 with 30% client-side loss (faults.PacketLoss), one connection each"}}
+	// The harness registers ownership when the dial returns (GotConn); on a
+	// loaded machine that can trail the connect event by more than the
+	// default Settle, so it waits longer here (and in the replay).
+	cfg := Config{Settle: 250 * time.Millisecond}
+	rec := &recorder{j: New(cfg), ids: map[int]RequestID{}, ds: Dataset{Name: "20 concurrent streaming requests, 5 with 30% client-side loss (faults.PacketLoss), one connection each"}}
 	events, unsubscribe := set.Subscribe(8192)
 	fed := make(chan struct{})
 	go func() {
@@ -212,7 +216,7 @@ func TestRecordLossPrivileged(t *testing.T) {
 			t.Errorf("lossy request %d: no retransmit recorded", i)
 		}
 	}
-	res, err := Evaluate(ds, Config{})
+	res, err := Evaluate(ds, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
