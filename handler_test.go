@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/llmslo/slo/internal/testutil"
 	"github.com/llmslo/slo/semconv"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -629,4 +630,30 @@ func TestRealServerInterfaces(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCloseLeavesNoGoroutines: a tracker that served requests, with its
+// default kernel path (probes where they load) and a webhook sink, leaves no
+// goroutine behind after Close.
+func TestCloseLeavesNoGoroutines(t *testing.T) {
+	defer testutil.CheckGoroutines(t, 5*time.Second)()
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer hook.Close()
+	sink, err := NewWebhookSink(hook.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := New(WithObjectives(ErrorRate(0.99)), WithIncidentSink(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := tr.Instrument(openAIStream(0, 0, 3, 3))
+	for range 5 {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/", nil))
+	}
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	hook.Close()
+	http.DefaultClient.CloseIdleConnections()
 }
