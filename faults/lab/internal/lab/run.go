@@ -1,0 +1,358 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	slo "github.com/llmslo/slo"
+	"github.com/llmslo/slo/attribution"
+	"github.com/llmslo/slo/faults"
+	"github.com/llmslo/slo/internal/providertest"
+	"github.com/llmslo/slo/probes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+// Sample is one bad request of a run with its true label.
+type Sample struct {
+	// Obs is the evidence as excess over the run's healthy baselines (what
+	// the tracker attributes).
+	Obs attribution.Observation
+	// Truth is the injected domain (Unknown outside any fault window and in
+	// fault-free runs). In a multi-fault window it is the first fault's domain.
+	Truth attribution.Domain
+	// InFault reports the request started while a fault was active.
+	InFault bool
+}
+
+// IncidentRec is an incident the run's tracker raised.
+type IncidentRec struct {
+	At       time.Time `json:"at"`
+	Severity string    `json:"severity"`
+	Domain   string    `json:"predicted_fault_domain"`
+}
+
+// RunResult is the outcome of one repetition of a scenario.
+type RunResult struct {
+	Scenario string
+	Rep      int
+	// Skipped is set (with the reason) when the run could not inject its
+	// faults here (no privilege, no namespace).
+	Skipped   string
+	Start     time.Time // load start
+	FaultAt   time.Time // the first fault's actual injection; zero when none
+	FaultEnd  time.Time
+	Requests  int
+	Bad       int
+	Samples   []Sample
+	Incidents []IncidentRec
+	Errors    []string
+	// TTFTs of the judged requests outside the fault windows, ms.
+	HealthyTTFT []float64
+	// Kernel is the tracker's probe status line at the end of the run.
+	Kernel string
+}
+
+// FirstPage returns the first page incident at or after from, and whether
+// there is one.
+func (r *RunResult) FirstPage(from time.Time) (IncidentRec, bool) {
+	for _, in := range r.Incidents {
+		if in.Severity == "page" && !in.At.Before(from) {
+			return in, true
+		}
+	}
+	return IncidentRec{}, false
+}
+
+// settle is the time after a fault ends during which requests are neither
+// labelled with the fault nor counted as healthy.
+const settle = time.Second
+
+// RunOnce runs one repetition of sc against env.
+func RunOnce(ctx context.Context, env *Env, sc *Scenario, rep int, model *attribution.Model) (res RunResult, err error) {
+	res = RunResult{Scenario: sc.Name, Rep: rep}
+	injectors, reason := env.injectors(sc, rep)
+	if reason != "" {
+		res.Skipped = reason
+		return res, nil
+	}
+	w := sc.Workload
+	env.Provider.SetPlan(providertest.Always(providertest.Response{Prefill: w.Prefill.D(), Gap: w.Gap.D(), Chunks: w.Chunks}))
+	env.retrDelay.Store(int64(w.Retrieval.D()))
+	env.ProvFault.Set(faults.ProviderPlan{})
+	env.RetrFault.Set(faults.RetrievalPlan{})
+
+	store := &spanStore{}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(store), sdktrace.WithSampler(sdktrace.AlwaysSample()))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	var incMu sync.Mutex
+	sink := slo.IncidentSinkFunc(func(_ context.Context, inc slo.Incident) error {
+		incMu.Lock()
+		res.Incidents = append(res.Incidents, IncidentRec{At: inc.Time, Severity: inc.Severity, Domain: inc.PredictedFaultDomain})
+		incMu.Unlock()
+		return nil
+	})
+	pcfg := probes.Config{DNSPorts: []uint16{env.DNS.Addr().Port()}, CgroupPath: env.CPUCgroup, PollInterval: 200 * time.Millisecond}
+	tr, err := slo.New(
+		slo.WithService("lab"),
+		slo.WithTracerProvider(tp),
+		slo.WithObjectives(slo.TTFT(w.TTFTThreshold.D(), 0.99).Named("ttft")),
+		slo.WithIncidentSink(sink),
+		slo.WithAttributionModel(model),
+		slo.WithProbes(pcfg),
+		slo.WithErrorHandler(func(error) {}),
+	)
+	if err != nil {
+		return res, fmt.Errorf("lab: tracker: %w", err)
+	}
+	trClosed := false
+	defer func() {
+		if !trClosed {
+			_ = tr.Close()
+		}
+	}()
+	// Wait for the probes to load (or fail) so every run sees the same signals.
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		starting := false
+		for _, s := range tr.KernelStatus() {
+			starting = starting || s.Path == "starting"
+		}
+		if !starting {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	dialer := &net.Dialer{Resolver: env.DNS.Resolver(), Timeout: 3 * time.Second}
+	provBase := &http.Transport{DialContext: dialer.DialContext, DisableKeepAlives: true, ResponseHeaderTimeout: 10 * time.Second}
+	retrBase := &http.Transport{MaxIdleConnsPerHost: 32}
+	defer provBase.CloseIdleConnections()
+	defer retrBase.CloseIdleConnections()
+	a := &app{
+		prov:    &http.Client{Transport: tr.Transport(provBase, slo.WithProviderName("openai")), Timeout: 15 * time.Second},
+		retr:    &http.Client{Transport: tr.Transport(retrBase, slo.Retrieval()), Timeout: 10 * time.Second},
+		provURL: env.ProviderURL, retrURL: env.RetrievalURL, allocMB: w.AllocMB,
+		bufs: make(chan struct{}, 1),
+		work: int(w.CPUWork.D().Milliseconds()) * env.workPerMs,
+	}
+	var h http.Handler = tr.Instrument(a)
+	env.current.Store(&h)
+	defer env.current.Store(nil)
+
+	// The fault timeline.
+	res.Start = time.Now()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var undos []func() error
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for i, f := range sc.Faults {
+		inj := injectors[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if !sleepUntil(runCtx, res.Start.Add(f.Start.D())) {
+				return
+			}
+			undo, err := inj.Inject(runCtx)
+			at := time.Now()
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				res.Errors = append(res.Errors, fmt.Sprintf("inject %s: %v", f.Kind, err))
+				return
+			}
+			if res.FaultAt.IsZero() || at.Before(res.FaultAt) {
+				res.FaultAt = at
+			}
+			undos = append(undos, undo)
+			mu.Unlock()
+			sleepUntil(runCtx, res.Start.Add(f.End.D()))
+			uerr := undo()
+			mu.Lock()
+			if uerr != nil {
+				res.Errors = append(res.Errors, fmt.Sprintf("undo %s: %v", f.Kind, uerr))
+			}
+			if end := time.Now(); end.After(res.FaultEnd) {
+				res.FaultEnd = end
+			}
+		}()
+	}
+	res.Requests = load(runCtx, env.AppURL, sc.Load.RPS, sc.Load.Duration.D(), 5*time.Second)
+	cancel()
+	wg.Wait()
+	for _, u := range undos { // idempotent: normally already undone
+		if err := u(); err != nil {
+			res.Errors = append(res.Errors, "undo: "+err.Error())
+		}
+	}
+	env.current.Store(nil)
+	res.Kernel = kernelLine(tr)
+	on := map[string]bool{}
+	for _, s := range tr.KernelStatus() {
+		on[s.Signal] = s.Path == "in_process" && s.State != "off"
+	}
+	trClosed = true
+	_ = tr.Close()
+	_ = tp.ForceFlush(context.Background())
+
+	res.label(store.requests(on), sc)
+	return res, nil
+}
+
+func kernelLine(tr *slo.Tracker) string {
+	var parts []string
+	for _, s := range tr.KernelStatus() {
+		parts = append(parts, s.Signal+"="+s.Path+"/"+s.State)
+	}
+	return strings.Join(parts, " ")
+}
+
+// label turns the run's requests into samples: the baselines learn from
+// good requests outside the fault windows (as the tracker learns from good
+// requests), each bad request becomes a sample labelled with the fault that
+// was active when it started.
+func (res *RunResult) label(reqs []Req, sc *Scenario) {
+	var base attribution.Baseline
+	faulty := !res.FaultAt.IsZero()
+	var truth attribution.Domain
+	if ds := sc.Domains(); len(ds) > 0 {
+		truth = ds[0]
+	}
+	for _, r := range reqs {
+		if !r.Judged {
+			continue
+		}
+		in := faulty && !r.Start.Before(res.FaultAt) && !r.Start.After(res.FaultEnd)
+		settling := faulty && r.Start.After(res.FaultEnd) && r.Start.Before(res.FaultEnd.Add(settle))
+		if !in && !settling && r.TTFTMs > 0 {
+			res.HealthyTTFT = append(res.HealthyTTFT, r.TTFTMs)
+		}
+		if r.Good {
+			base.Observe(r.Obs)
+			continue
+		}
+		res.Bad++
+		if settling {
+			continue
+		}
+		s := Sample{Obs: base.Excess(r.Obs), InFault: in}
+		if in {
+			s.Truth = truth
+		}
+		res.Samples = append(res.Samples, s)
+	}
+}
+
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// injectors builds the faults of sc for repetition rep, or says why they
+// cannot run here.
+func (e *Env) injectors(sc *Scenario, rep int) ([]faults.Injector, string) {
+	seed := sc.Seed*1000 + uint64(rep)
+	out := make([]faults.Injector, 0, len(sc.Faults))
+	for _, f := range sc.Faults {
+		switch f.Kind {
+		case "dns_delay":
+			out = append(out, faults.DNSFault{Server: e.DNS, Delay: f.Delay.D()})
+		case "packet_loss":
+			if e.NS == nil {
+				return nil, "packet_loss needs a network namespace (root)"
+			}
+			dir := faults.Ingress
+			switch f.Direction {
+			case "egress":
+				dir = faults.Egress
+			case "both":
+				dir = faults.Both
+			}
+			out = append(out, faults.PacketLoss{NS: e.NS, Port: e.ProviderPort, Percent: f.Percent, Direction: dir})
+		case "cpu_throttle":
+			if e.CPUCgroup == "" {
+				return nil, "cpu_throttle needs a cpu cgroup (root)"
+			}
+			pct := f.QuotaPct
+			out = append(out, faults.InjectorFunc(func(context.Context) (func() error, error) {
+				restore, err := e.setQuota(pct)
+				if err != nil {
+					return nil, err
+				}
+				var once sync.Once
+				var rerr error
+				return func() error { once.Do(func() { rerr = restore() }); return rerr }, nil
+			}))
+		case "cpu_contention":
+			out = append(out, faults.CPUContention{Workers: f.Workers})
+		case "memory_pressure":
+			if os.Geteuid() != 0 {
+				return nil, "memory_pressure needs root"
+			}
+			headroom := int64(f.HeadroomMB) << 20
+			if headroom == 0 {
+				headroom = 192 << 20
+			}
+			out = append(out, faults.InjectorFunc(func(ctx context.Context) (func() error, error) {
+				rss, err := residentBytes()
+				if err != nil {
+					return nil, err
+				}
+				// A file far larger than the limit keeps the allocator in its
+				// dirty-writing phase for the whole fault: reclaim then has to
+				// wait for writeback, which is what hurts a real service.
+				return faults.MemoryPressure{LimitBytes: rss + headroom, PIDs: []int{os.Getpid()}, FileBytes: 4 << 30}.Inject(ctx)
+			}))
+		case "provider_throttle":
+			out = append(out, faults.ProviderFault{Faults: e.ProvFault, Plan: faults.ProviderPlan{ThrottleRate: f.Rate, RetryAfter: f.RetryAfter.D(), Seed: seed}})
+		case "provider_error":
+			out = append(out, faults.ProviderFault{Faults: e.ProvFault, Plan: faults.ProviderPlan{ErrorRate: f.Rate, ErrorStatus: f.Status, ResetRate: f.ResetRate, Seed: seed}})
+		case "provider_latency":
+			out = append(out, faults.ProviderFault{Faults: e.ProvFault, Plan: faults.ProviderPlan{PrefillDelay: f.Delay.D(), Jitter: f.Jitter.D(), TokenDelay: f.TokenDelay.D(), Seed: seed}})
+		case "retrieval_slow":
+			out = append(out, faults.RetrievalFault{Backend: e.RetrFault, Plan: faults.RetrievalPlan{Delay: f.Delay.D(), Jitter: f.Jitter.D(), Seed: seed}})
+		default:
+			return nil, "unknown fault kind " + f.Kind
+		}
+	}
+	return out, ""
+}
+
+// residentBytes reads the process's resident set size.
+func residentBytes() (int64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(rest)
+			if len(f) >= 1 {
+				kb, err := strconv.ParseInt(f[0], 10, 64)
+				if err == nil {
+					return kb << 10, nil
+				}
+			}
+		}
+	}
+	return 0, errors.New("lab: VmRSS not found")
+}

@@ -1,0 +1,413 @@
+package lab
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/llmslo/slo/faults"
+	"github.com/llmslo/slo/internal/providertest"
+)
+
+// providerHost is the name the service resolves its provider by, through the
+// lab's DNS server.
+const providerHost = "provider.lab.test"
+
+// Env is the long-lived part of the reference workload, shared by every run:
+// the DNS server the service resolves through, the fake provider (inside a
+// network namespace when the lab may create one), the retrieval backend,
+// the service's listener and, when root, a cgroup of the lab process's own
+// whose CFS quota the cpu_throttle fault tightens.
+type Env struct {
+	DNS       *faults.DNSServer
+	NS        *faults.Netns // nil when unprivileged
+	Provider  *providertest.Handler
+	ProvFault *faults.ProviderFaults
+	RetrFault *faults.SlowRetrieval
+
+	ProviderURL  string
+	RetrievalURL string
+	AppURL       string
+	ProviderPort uint16
+	// CPUCgroup is the lab's own cpu cgroup directory ("" when unprivileged),
+	// V2 whether it is on cgroup v2.
+	CPUCgroup string
+	CPUV2     bool
+
+	retrDelay atomic.Int64 // healthy retrieval time, ns
+	workPerMs int          // iterations of work() per millisecond of CPU, calibrated
+	current   atomic.Pointer[http.Handler]
+	servers   []*http.Server
+	cleanup   []func() error
+	log       func(format string, args ...any)
+}
+
+// EnvConfig configures [NewEnv].
+type EnvConfig struct {
+	// Subnet for the provider's network namespace (faults.Subnet(n)).
+	Subnet netip.Prefix
+	// Privileged asks for the network namespace and the cgroup; without it
+	// (or when they cannot be created) kernel-level faults are skipped.
+	Privileged bool
+	// Logf receives progress lines; nil discards them.
+	Logf func(format string, args ...any)
+}
+
+// NewEnv starts the shared workload.
+func NewEnv(cfg EnvConfig) (e *Env, err error) {
+	e = &Env{ProvFault: &faults.ProviderFaults{}, RetrFault: &faults.SlowRetrieval{}, log: cfg.Logf}
+	if e.log == nil {
+		e.log = func(string, ...any) {}
+	}
+	defer func() {
+		if err != nil {
+			_ = e.Close()
+		}
+	}()
+	provAddr := netip.MustParseAddr("127.0.0.1")
+	var provLn net.Listener
+	if cfg.Privileged {
+		ns, nerr := faults.NewNetns("", cfg.Subnet)
+		if nerr != nil {
+			e.log("lab: no network namespace (%v); packet_loss scenarios will be skipped", nerr)
+		} else {
+			e.NS = ns
+			e.cleanup = append(e.cleanup, ns.Close)
+			provAddr = ns.NSAddr()
+			if provLn, err = ns.Listen("tcp", netip.AddrPortFrom(provAddr, 0).String()); err != nil {
+				return nil, fmt.Errorf("lab: provider listener in netns: %w", err)
+			}
+		}
+	}
+	if provLn == nil {
+		if provLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("lab: provider listener: %w", err)
+		}
+	}
+	e.ProviderPort = uint16(provLn.Addr().(*net.TCPAddr).Port)
+	e.DNS, err = faults.StartDNS(faults.DNSConfig{Hosts: map[string]netip.Addr{providerHost: provAddr}})
+	if err != nil {
+		provLn.Close()
+		return nil, fmt.Errorf("lab: dns: %w", err)
+	}
+	e.cleanup = append(e.cleanup, e.DNS.Close)
+
+	e.workPerMs = calibrate()
+	e.Provider = providertest.NewHandler(nil)
+	e.serve(provLn, e.ProvFault.Wrap(e.Provider))
+	e.ProviderURL = "http://" + net.JoinHostPort(providerHost, strconv.Itoa(int(e.ProviderPort))) + "/v1/chat/completions"
+
+	retrLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("lab: retrieval listener: %w", err)
+	}
+	e.serve(retrLn, e.RetrFault.Wrap(http.HandlerFunc(e.search)))
+	e.RetrievalURL = "http://" + retrLn.Addr().String() + "/search"
+
+	appLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("lab: app listener: %w", err)
+	}
+	e.serve(appLn, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := e.current.Load()
+		if h == nil {
+			http.Error(w, "no run", http.StatusServiceUnavailable)
+			return
+		}
+		(*h).ServeHTTP(w, r)
+	}))
+	e.AppURL = "http://" + appLn.Addr().String() + "/v1/chat/completions"
+
+	if cfg.Privileged {
+		if err := e.ownCgroup(); err != nil {
+			e.log("lab: no cpu cgroup of our own (%v); cpu_throttle scenarios will be skipped", err)
+		}
+	}
+	return e, nil
+}
+
+// ownCgroup moves the lab process into a cpu cgroup of its own with an
+// unlimited-in-practice quota, so the tracker's cfs_throttle poller has
+// throttling counters to read from the first run on, and a cpu_throttle
+// fault only has to tighten the quota.
+func (e *Env) ownCgroup() error {
+	undo, err := faults.CPUThrottle{QuotaPct: 100 * runtime.NumCPU(), PIDs: []int{os.Getpid()}}.Inject(context.Background())
+	if err != nil {
+		return err
+	}
+	e.cleanup = append(e.cleanup, undo)
+	dir, err := faults.CgroupOf(os.Getpid(), "cpu")
+	if err != nil {
+		return err
+	}
+	e.CPUCgroup = dir
+	_, err = os.Stat(filepath.Join(dir, "cpu.max"))
+	e.CPUV2 = err == nil
+	return nil
+}
+
+// setQuota sets the CFS quota of the lab's cgroup to pct percent of one CPU
+// (pct ≤ 0: unlimited) and returns a function restoring the previous value.
+func (e *Env) setQuota(pct int) (restore func() error, err error) {
+	if e.CPUCgroup == "" {
+		return nil, errors.New("lab: no cpu cgroup")
+	}
+	const period = 100000
+	if e.CPUV2 {
+		f := filepath.Join(e.CPUCgroup, "cpu.max")
+		old, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		v := "max " + strconv.Itoa(period)
+		if pct > 0 {
+			v = strconv.Itoa(pct*period/100) + " " + strconv.Itoa(period)
+		}
+		if err := os.WriteFile(f, []byte(v), 0o644); err != nil {
+			return nil, err
+		}
+		return func() error { return os.WriteFile(f, bytes.TrimSpace(old), 0o644) }, nil
+	}
+	f := filepath.Join(e.CPUCgroup, "cpu.cfs_quota_us")
+	old, err := os.ReadFile(f)
+	if err != nil {
+		return nil, err
+	}
+	v := "-1"
+	if pct > 0 {
+		v = strconv.Itoa(pct * period / 100)
+	}
+	if err := os.WriteFile(f, []byte(v), 0o644); err != nil {
+		return nil, err
+	}
+	return func() error { return os.WriteFile(f, bytes.TrimSpace(old), 0o644) }, nil
+}
+
+func (e *Env) serve(ln net.Listener, h http.Handler) {
+	s := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	e.servers = append(e.servers, s)
+	go func() { _ = s.Serve(ln) }()
+}
+
+// search is the retrieval backend: a few documents after the healthy delay.
+func (e *Env) search(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	if d := time.Duration(e.retrDelay.Load()); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, `{"documents":[{"id":"d1","score":0.91},{"id":"d2","score":0.87},{"id":"d3","score":0.80}]}`)
+}
+
+// Close stops the servers and removes the namespace, the DNS server and the cgroup.
+func (e *Env) Close() error {
+	var errs []error
+	for _, s := range e.servers {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := s.Shutdown(ctx); err != nil {
+			_ = s.Close()
+		}
+		cancel()
+	}
+	for i := len(e.cleanup) - 1; i >= 0; i-- {
+		if err := e.cleanup[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	e.cleanup = nil
+	return errors.Join(errs...)
+}
+
+// app is the reference service's handler of one run: a retrieval call, then
+// a streamed chat completion from the provider relayed to the client as SSE.
+type app struct {
+	prov, retr *http.Client
+	provURL    string
+	retrURL    string
+	allocMB    int
+	bufs       chan struct{}
+	work       int // iterations of work() per request (re-ranking the documents)
+}
+
+var chatBody = []byte(`{"model":"lab-model","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"What does the runbook say about failover?"}]}`)
+
+func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	ctx := r.Context()
+	if a.allocMB > 0 {
+		select { // a bounded buffer pool: one request at a time holds buffers
+		case a.bufs <- struct{}{}:
+			touch(a.allocMB)
+			<-a.bufs
+		case <-ctx.Done():
+			return
+		}
+	}
+	work(a.work)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.retrURL, strings.NewReader(`{"query":"failover","k":3}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.retr.Do(req)
+	if err != nil {
+		http.Error(w, "retrieval: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		http.Error(w, "retrieval status "+resp.Status, http.StatusBadGateway)
+		return
+	}
+	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, a.provURL, bytes.NewReader(chatBody))
+	req.Header.Set("Content-Type", "application/json")
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(chatBody)), nil }
+	resp, err = a.prov.Do(req)
+	if err != nil {
+		http.Error(w, "provider: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		code := http.StatusBadGateway
+		if resp.StatusCode == http.StatusTooManyRequests {
+			code = http.StatusServiceUnavailable
+		}
+		http.Error(w, "provider status "+resp.Status, code)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	fl, _ := w.(http.Flusher)
+	br := bufio.NewReader(resp.Body)
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			_, _ = w.Write(line)
+			if len(bytes.TrimSpace(line)) == 0 && fl != nil {
+				fl.Flush()
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+				// The upstream stream broke: end ours with an error event.
+				_, _ = io.WriteString(w, "data: {\"error\":{\"message\":\"upstream reset\",\"type\":\"server_error\"}}\n\n")
+				if fl != nil {
+					fl.Flush()
+				}
+				return
+			}
+			if errors.Is(err, io.EOF) {
+				if fl != nil {
+					fl.Flush()
+				}
+				return
+			}
+		}
+	}
+}
+
+var workBuf [4096]byte
+
+// work is CPU-bound work: n rounds of SHA-256 over 4 KiB (the reference
+// service re-ranks its retrieved documents). Its cost is fixed in CPU time,
+// so a starved or throttled CPU stretches it in wall time.
+func work(n int) {
+	var sum [32]byte
+	for range n {
+		sum = sha256.Sum256(workBuf[:])
+		workBuf[0] ^= sum[0]
+	}
+}
+
+// calibrate returns the iterations of work per millisecond on this CPU.
+func calibrate() int {
+	best := 0
+	for range 3 {
+		t0 := time.Now()
+		work(2000)
+		if el := time.Since(t0); el > 0 {
+			best = max(best, int(2000*float64(time.Millisecond)/float64(el)))
+		}
+	}
+	return max(best, 1)
+}
+
+// touch maps mb MiB of anonymous memory, writes every page and unmaps it:
+// the document buffers of a retrieval-augmented request. Under a memory
+// cgroup at its limit every page fault goes through reclaim.
+func touch(mb int) {
+	n := mb << 20
+	b, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		return
+	}
+	for i := 0; i < n; i += 4096 {
+		b[i] = 1
+	}
+	_ = syscall.Munmap(b)
+}
+
+// load drives open-loop requests at rps for d against url and waits (at
+// most grace) for the last ones.
+func load(ctx context.Context, url string, rps float64, d, grace time.Duration) (sent int) {
+	client := &http.Client{Timeout: d + grace, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	defer client.CloseIdleConnections()
+	var wg sync.WaitGroup
+	interval := time.Duration(float64(time.Second) / rps)
+	start := time.Now()
+	for i := 0; ; i++ {
+		at := start.Add(time.Duration(i) * interval)
+		if at.Sub(start) >= d {
+			break
+		}
+		if w := time.Until(at); w > 0 {
+			select {
+			case <-time.After(w):
+			case <-ctx.Done():
+				return sent
+			}
+		}
+		sent++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(chatBody))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := client.Do(req)
+			if err != nil {
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+	}
+	return sent
+}

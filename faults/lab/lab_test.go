@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/llmslo/slo/faults"
+	"github.com/llmslo/slo/faults/lab/internal/lab"
+	"github.com/llmslo/slo/internal/testutil"
+)
+
+// TestSmallLab runs a short lab (two repetitions of three scenarios) for
+// real and checks that the report is produced and sane.
+func TestSmallLab(t *testing.T) {
+	testutil.RequireBPF(t)
+	if testing.Short() {
+		t.Skip("the lab takes about a minute")
+	}
+	scs, err := load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keep []*lab.Scenario
+	for _, s := range scs {
+		switch s.Name {
+		case "fault_free", "network_dns", "provider_error", "network_egress":
+			keep = append(keep, s)
+		}
+	}
+	out := t.TempDir()
+	rep, err := lab.Run(context.Background(), lab.Config{Scenarios: keep, Reps: 2, Out: out,
+		ModelPath: filepath.Join(out, "model.json"), Command: "go test ./faults/lab -run TestSmallLab",
+		Subnet: faults.Subnet(241), Privileged: true, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"report.md", "report.json", "model.json", "samples.jsonl"} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	var back lab.Report
+	b, _ := os.ReadFile(filepath.Join(out, "report.json"))
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	for _, arm := range []string{"app", "kernel", "both"} {
+		a, ok := back.Arms[arm]
+		if !ok || a.Runs != 8 || a.MacroF1 < 0 || a.MacroF1 > 1 || a.AbstainRate < 0 || a.AbstainRate > 1 {
+			t.Errorf("arm %s = %+v", arm, a)
+		}
+	}
+	if both := rep.Arms["both"]; both.PerClass["network_dns"].Support == 0 || both.PerClass["provider_error"].Recall < 0.5 {
+		t.Errorf("both arm per class = %+v", both.PerClass)
+	}
+	if rep.Arms["both"].DetectionDelayP50 <= 0 || rep.Arms["both"].DetectionDelayP50 > 5 {
+		t.Errorf("detection delay p50 = %v s", rep.Arms["both"].DetectionDelayP50)
+	}
+}
+
+func TestBuiltinScenariosValidate(t *testing.T) {
+	scs, err := load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(scs) != 12 {
+		t.Errorf("%d built-in scenarios, want 12", len(scs))
+	}
+}

@@ -1,0 +1,143 @@
+// Command lab is the incident lab: it runs the reference workload (an
+// instrumented streaming service, a retrieval backend and a fake model
+// provider, in-process over real sockets), injects each declarative scenario
+// of faults for N repetitions, and scores fault-domain attribution with
+// application signals only, kernel signals only, and both.
+//
+//	go run ./faults/lab -reps 10 -out docs/lab -model attribution/model.json
+//
+// Kernel-level faults (packet loss in a network namespace, CFS throttling,
+// memory pressure) need root; without it their scenarios are skipped and the
+// report says so. The library is in faults/lab/internal/lab.
+package main
+
+import (
+	"context"
+	"embed"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/llmslo/slo/faults"
+	"github.com/llmslo/slo/faults/lab/internal/lab"
+)
+
+//go:embed scenario.schema.json
+var schemaDoc []byte
+
+//go:embed scenarios/*.yaml
+var builtin embed.FS
+
+func main() {
+	log.SetFlags(log.Ltime)
+	if err := run(os.Args[1:]); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(args []string) error {
+	fset := flag.NewFlagSet("lab", flag.ContinueOnError)
+	scenarios := fset.String("scenarios", "", "comma-separated scenario files or globs (default: the built-in scenarios/*.yaml)")
+	only := fset.String("only", "", "comma-separated scenario names to keep")
+	reps := fset.Int("reps", 0, "repetitions per scenario (0: each scenario's own)")
+	folds := fset.Int("folds", 0, "cross-validation folds by repetition (0: min(5, reps))")
+	out := fset.String("out", "docs/lab", "directory for report.md and report.json (empty: none)")
+	model := fset.String("model", "", "write the fitted model (both arm) here, e.g. attribution/model.json")
+	subnet := fset.Int("subnet", 240, "n of the provider namespace's subnet 10.213.n.0/30")
+	validate := fset.Bool("validate", false, "only parse and validate the scenarios")
+	if err := fset.Parse(args); err != nil {
+		return err
+	}
+	scs, err := load(*scenarios)
+	if err != nil {
+		return err
+	}
+	if *only != "" {
+		keep := strings.Split(*only, ",")
+		scs = slices.DeleteFunc(scs, func(s *lab.Scenario) bool { return !slices.Contains(keep, s.Name) })
+	}
+	if len(scs) == 0 {
+		return fmt.Errorf("no scenarios")
+	}
+	if *validate {
+		for _, s := range scs {
+			fmt.Printf("%s: ok (%d faults, %d repetitions, %d assertions)\n", s.Name, len(s.Faults), s.Repetitions, len(s.Assertions))
+		}
+		return nil
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	rep, err := lab.Run(ctx, lab.Config{
+		Scenarios:  scs,
+		Reps:       *reps,
+		Folds:      *folds,
+		Out:        *out,
+		ModelPath:  *model,
+		Command:    "go run ./faults/lab " + strings.Join(args, " "),
+		Subnet:     faults.Subnet(uint8(*subnet)),
+		Privileged: os.Geteuid() == 0,
+		Logf:       log.Printf,
+	})
+	if err != nil {
+		return err
+	}
+	for _, t := range rep.Targets {
+		log.Printf("target %-55s %.3f (goal %s) met=%v", t.Name, t.Value, t.Goal, t.Met)
+	}
+	return nil
+}
+
+// load parses and validates the scenarios named by spec, or the built-in ones.
+func load(spec string) ([]*lab.Scenario, error) {
+	schema, err := lab.Schema(schemaDoc)
+	if err != nil {
+		return nil, err
+	}
+	type src struct {
+		name string
+		b    []byte
+	}
+	var srcs []src
+	if spec == "" {
+		names, _ := fs.Glob(builtin, "scenarios/*.yaml")
+		for _, n := range names {
+			b, err := builtin.ReadFile(n)
+			if err != nil {
+				return nil, err
+			}
+			srcs = append(srcs, src{n, b})
+		}
+	} else {
+		for _, pat := range strings.Split(spec, ",") {
+			names, err := filepath.Glob(pat)
+			if err != nil {
+				return nil, err
+			}
+			if len(names) == 0 {
+				return nil, fmt.Errorf("no scenario matches %q", pat)
+			}
+			for _, n := range names {
+				b, err := os.ReadFile(n)
+				if err != nil {
+					return nil, err
+				}
+				srcs = append(srcs, src{n, b})
+			}
+		}
+	}
+	var out []*lab.Scenario
+	for _, s := range srcs {
+		sc, err := lab.ParseScenario(s.b, schema)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+		out = append(out, sc)
+	}
+	return out, nil
+}
