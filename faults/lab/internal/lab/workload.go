@@ -328,17 +328,18 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-var workBuf [4096]byte
-
 // work is CPU-bound work: n rounds of SHA-256 over 4 KiB (the reference
 // service re-ranks its retrieved documents). Its cost is fixed in CPU time,
-// so a starved or throttled CPU stretches it in wall time.
-func work(n int) {
+// so a starved or throttled CPU stretches it in wall time. Each call has its
+// own buffer: requests run it concurrently.
+func work(n int) byte {
+	var buf [4096]byte
 	var sum [32]byte
 	for range n {
-		sum = sha256.Sum256(workBuf[:])
-		workBuf[0] ^= sum[0]
+		sum = sha256.Sum256(buf[:])
+		buf[0] ^= sum[0]
 	}
+	return buf[0]
 }
 
 // calibrate returns the iterations of work per millisecond on this CPU.
