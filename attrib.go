@@ -26,18 +26,6 @@ type attributor struct {
 	base  attribution.Baseline
 }
 
-// kernelFeatures maps the llm.ebpf.* span attributes to attribution features.
-var kernelFeatures = map[attribute.Key]attribution.Feature{
-	semconv.EBPFDNSLatencyMs:          attribution.KernDNSMs,
-	semconv.EBPFTCPRetransmits:        attribution.KernRetransmits,
-	semconv.EBPFNetConnectLatencyMs:   attribution.KernConnectMs,
-	semconv.EBPFNetConnectErrorsTotal: attribution.KernConnectErrors,
-	semconv.EBPFSchedRunqueueDelayMs:  attribution.KernRunqueueMs,
-	semconv.EBPFCPUCFSThrottledMs:     attribution.KernCFSThrottledMs,
-	semconv.EBPFMMReclaimLatencyMs:    attribution.KernReclaimMs,
-	semconv.EBPFCPUStealPct:           attribution.KernStealPct,
-}
-
 // observation builds the attribution evidence of a finished request from its
 // SLIs, its outbound calls and its kernel attributes. Signals that were not
 // observed are left out, never set to zero.
@@ -68,12 +56,9 @@ func observation(s *sli, kattrs []attribute.KeyValue) attribution.Observation {
 		}
 	}
 	for _, kv := range kattrs {
-		if f, ok := kernelFeatures[kv.Key]; ok {
-			switch kv.Value.Type() {
-			case attribute.FLOAT64:
-				o.Set(f, kv.Value.AsFloat64())
-			case attribute.INT64:
-				o.Set(f, float64(kv.Value.AsInt64()))
+		if f, ok := attribution.KernelFeature(kv.Key); ok {
+			if v, ok := attribution.Number(kv.Value); ok {
+				o.Set(f, v)
 			}
 		}
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/llmslo/slo/attribution"
 	"github.com/llmslo/slo/semconv"
-	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -39,28 +38,8 @@ type Req struct {
 	Obs attribution.Observation
 }
 
-// kernelKeys maps the llm.ebpf.* span attributes to attribution features, as
-// the tracker does (attrib.go).
-var kernelKeys = map[attribute.Key]attribution.Feature{
-	semconv.EBPFDNSLatencyMs:          attribution.KernDNSMs,
-	semconv.EBPFTCPRetransmits:        attribution.KernRetransmits,
-	semconv.EBPFNetConnectLatencyMs:   attribution.KernConnectMs,
-	semconv.EBPFNetConnectErrorsTotal: attribution.KernConnectErrors,
-	semconv.EBPFSchedRunqueueDelayMs:  attribution.KernRunqueueMs,
-	semconv.EBPFCPUCFSThrottledMs:     attribution.KernCFSThrottledMs,
-	semconv.EBPFMMReclaimLatencyMs:    attribution.KernReclaimMs,
-	semconv.EBPFCPUStealPct:           attribution.KernStealPct,
-}
-
-func num(v attribute.Value) (float64, bool) {
-	switch v.Type() {
-	case attribute.FLOAT64:
-		return v.AsFloat64(), true
-	case attribute.INT64:
-		return float64(v.AsInt64()), true
-	}
-	return 0, false
-}
+// num is attribution.Number: numeric span attribute values.
+var num = attribution.Number
 
 // signalOf names the probe signal behind each kernel feature.
 var signalOf = map[attribution.Feature]string{
@@ -173,7 +152,7 @@ func buildReq(server sdktrace.ReadOnlySpan, calls []sdktrace.ReadOnlySpan) Req {
 		case semconv.ErrorType:
 			errType = kv.Value.AsString()
 		default:
-			if f, ok := kernelKeys[kv.Key]; ok {
+			if f, ok := attribution.KernelFeature(kv.Key); ok {
 				if v, ok := num(kv.Value); ok {
 					r.Obs.Set(f, v)
 				}
