@@ -162,7 +162,9 @@ func TestStreamingSLIs(t *testing.T) {
 			// Against the nominal pacing (the figures). A machine so loaded
 			// that the handler's own sleeps overshoot cannot produce the scenario;
 			// that is reported, and the truth comparison above still holds.
-			if trueTTFT <= 130 && trueTPOT <= 12 {
+			// Ours may exceed the handler's truth by up to 5 ms (checked above), so
+			// the nominal check needs a handler that kept its pacing within 5 ms.
+			if trueTTFT <= 125 && trueTPOT <= 11.5 {
 				within(t, "ttft_ms", a[semconv.SLOTTFTMs].AsFloat64(), 120, 10)
 				within(t, "tpot_ms", a[semconv.SLOTPOTMs].AsFloat64(), 10, 2)
 				within(t, "ttfb_ms", a[semconv.SLOTTFBMs].AsFloat64(), 120, 10)
@@ -205,7 +207,7 @@ func TestStreamingSLIs(t *testing.T) {
 			}
 			within(t, "ttft histogram sum (ms)", dp.Sum*1000, a[semconv.SLOTTFTMs].AsFloat64(), 0.001)
 			// 0.120 s falls in the (0.1, 0.25] bucket, index 8.
-			if trueTTFT <= 130 && dp.BucketCounts[8] != 1 {
+			if trueTTFT <= 125 && dp.BucketCounts[8] != 1 {
 				t.Errorf("ttft bucket counts = %v, want 1 in (0.1,0.25]", dp.BucketCounts)
 			}
 			tpot := m["gen_ai.server.time_per_output_token"].(metricdata.Histogram[float64])
