@@ -2,15 +2,20 @@ package slo
 
 import (
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/llmslo/slo/attribution"
+	"github.com/llmslo/slo/probes"
 	"github.com/llmslo/slo/semconv"
 	"go.opentelemetry.io/otel/attribute"
 )
 
 // WithAttributionModel sets the fitted model used to rank fault domains of
 // bad requests and incidents (see package attribution and the incident lab).
-// The default is the latency-budget decomposition alone. A nil model is ignored.
+// The default is [attribution.DefaultModel], the model the incident lab
+// fitted; without a usable model the latency-budget decomposition ranks
+// alone. A nil model is ignored (the default stays).
 func WithAttributionModel(m *attribution.Model) Option {
 	return optionFunc(func(c *config) {
 		if m != nil {
@@ -21,48 +26,62 @@ func WithAttributionModel(m *attribution.Model) Option {
 
 // attributor keeps the healthy baselines and attributes bad requests.
 type attributor struct {
-	model *attribution.Model
+	model *attribution.Model // WithAttributionModel, else the default; nil: none usable
 	mu    sync.Mutex
 	base  attribution.Baseline
+
+	// probed caches the kernel features whose probe runs in-process,
+	// refreshed at most every probedTTL (probedAt: unix ns of the last look).
+	probed   atomic.Uint32
+	probedAt atomic.Int64
+}
+
+// probedTTL is how long the set of running probes is reused.
+const probedTTL = time.Second
+
+// newAttributor returns an attributor with model m, or the embedded default
+// when m is nil.
+func newAttributor(m *attribution.Model) *attributor {
+	if m == nil {
+		m = attribution.DefaultModel()
+	}
+	return &attributor{model: m}
 }
 
 // observation builds the attribution evidence of a finished request from its
-// SLIs, its outbound calls and its kernel attributes. Signals that were not
-// observed are left out, never set to zero.
-func observation(s *sli, kattrs []attribute.KeyValue) attribution.Observation {
-	var o attribution.Observation
-	o.E2EMs = durMs(s.e2e)
-	o.Failed = s.failed
-	if c := s.calls; c.Calls > 0 {
-		o.Set(attribution.AppDNSMs, durMs(c.DNS))
-		o.Set(attribution.AppConnectMs, durMs(c.Connect+c.TLS))
-		o.Set(attribution.AppThrottled, float64(c.Throttled))
-		o.Set(attribution.AppServerErrors, float64(c.ServerErrors))
-		o.Set(attribution.AppResets, float64(c.Resets+c.Timeouts))
-		if c.Calls > c.Retrieval {
-			o.Set(attribution.AppProviderTTFBMs, durMs(c.ProviderTTFB))
-			o.Set(attribution.AppProviderWaitMs, durMs(c.ProviderWait))
-		}
-		if c.Retrieval > 0 {
-			o.Set(attribution.AppRetrievalMs, durMs(c.RetrievalWait))
-		}
-		o.Set(attribution.AppLocalMs, max(0, durMs(s.e2e-c.ProviderWait-c.RetrievalWait)))
+// SLIs, its outbound calls and its kernel attributes, with
+// attribution.NewObservation (the function the incident lab evaluates): a
+// kernel feature whose probe runs in-process but saw nothing for the request
+// is 0; signals that were not observed are left out, never set to zero.
+func (t *Tracker) observation(s *sli, kattrs []attribute.KeyValue) attribution.Observation {
+	c := &s.calls
+	calls := attribution.Calls{
+		N: c.Calls, Retrieval: c.Retrieval,
+		Throttled: c.Throttled, ServerErrors: c.ServerErrors, Resets: c.Resets + c.Timeouts,
+		DNSMs: durMs(c.DNS), ConnectMs: durMs(c.Connect + c.TLS),
+		ProviderTTFBMs: durMs(c.ProviderTTFB), ProviderWaitMs: durMs(c.ProviderWait), RetrievalWaitMs: durMs(c.RetrievalWait),
 	}
-	for _, kv := range kattrs {
-		if kv.Key == semconv.EBPFCorrelationTier && kv.Value.AsString() == semconv.TierHTTPTrace {
-			// No kernel evidence: the llm.ebpf.* values are the httptrace
-			// ones already counted as application features.
-			return o
-		}
+	return attribution.NewObservation(durMs(s.e2e), s.failed, calls, kattrs, t.probedFeatures())
+}
+
+// probedFeatures returns the kernel features whose probe runs in-process
+// (KernelStatus path in_process, state not off), cached for probedTTL.
+func (t *Tracker) probedFeatures() attribution.FeatureSet {
+	a := t.attr
+	now := time.Now().UnixNano()
+	if at := a.probedAt.Load(); at != 0 && now-at < int64(probedTTL) {
+		return attribution.FeatureSet(a.probed.Load())
 	}
-	for _, kv := range kattrs {
-		if f, ok := attribution.KernelFeature(kv.Key); ok {
-			if v, ok := attribution.Number(kv.Value); ok {
-				o.Set(f, v)
-			}
+	var on []string
+	for _, st := range t.KernelStatus() {
+		if st.Path == semconv.PathInProcess && st.State != probes.Off.String() {
+			on = append(on, st.Signal)
 		}
 	}
-	return o
+	set := attribution.ProbedFeatures(on...)
+	a.probed.Store(uint32(set))
+	a.probedAt.Store(now)
+	return set
 }
 
 // learn folds a good request into the baselines.
@@ -79,14 +98,13 @@ func (a *attributor) excess(o attribution.Observation) attribution.Observation {
 	return a.base.Excess(o)
 }
 
-// incidentVerdict aggregates the attributions of an incident's bad requests
-// and fills the incident's attribution fields.
+// fill ranks the fault domains of an incident from its bad requests
+// (attribution.AttributeIncident) and fills the incident's attribution
+// fields: the first hypothesis is the predicted domain with its posterior;
+// each runner-up's posterior is the probability that it is at fault too,
+// given the first (they need not sum to 1).
 func (a *attributor) fill(inc *Incident, obs []attribution.Observation) {
-	vs := make([]attribution.Verdict, 0, len(obs))
-	for _, o := range obs {
-		vs = append(vs, attribution.Attribute(o, a.model))
-	}
-	v := attribution.Aggregate(vs)
+	v := attribution.AttributeIncident(obs, a.model)
 	inc.PredictedFaultDomain = v.Top.String()
 	inc.Confidence = v.Confidence
 	inc.Hypotheses = inc.Hypotheses[:0]

@@ -135,7 +135,7 @@ func New(opts ...Option) (*Tracker, error) {
 		tracer:    cfg.tracerProvider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version()), trace.WithSchemaURL(semconv.SchemaURL)),
 		incidents: make(chan Incident, 64),
 		stop:      make(chan struct{}),
-		attr:      &attributor{model: cfg.model},
+		attr:      newAttributor(cfg.model),
 	}
 	if cfg.eventSink != nil {
 		t.events = make(chan SLOEvent, eventQueue)
@@ -463,7 +463,7 @@ func (t *Tracker) finish(ctx context.Context, rq *Request, ctxErr error) {
 	span := rq.span
 	recording := span.IsRecording()
 	kattrs := t.kernelFinish(rq, &s)
-	obs := observation(&s, kattrs)
+	obs := t.observation(&s, kattrs)
 	var badObs *attribution.Observation
 	var traceID string
 	now := t.cfg.now()

@@ -41,23 +41,10 @@ type Req struct {
 // num is attribution.Number: numeric span attribute values.
 var num = attribution.Number
 
-// signalOf names the probe signal behind each kernel feature.
-var signalOf = map[attribution.Feature]string{
-	attribution.KernDNSMs:          "dns_latency",
-	attribution.KernRetransmits:    "tcp_retransmit",
-	attribution.KernConnectMs:      "connect_latency",
-	attribution.KernConnectErrors:  "connect_latency",
-	attribution.KernRunqueueMs:     "runqueue_delay",
-	attribution.KernCFSThrottledMs: "cfs_throttle",
-	attribution.KernReclaimMs:      "mem_reclaim",
-	attribution.KernStealPct:       "cpu_steal",
-}
-
-// requests assembles the run's requests, in the order they ended. A kernel
-// feature whose probe was running (on) but that the span does not carry is
-// observed as 0: the probe saw nothing for the request, which is evidence,
-// not a missing signal.
-func (s *spanStore) requests(on map[string]bool) []Req {
+// requests assembles the run's requests, in the order they ended. probed
+// are the kernel features whose probe ran in-process (as the tracker sees
+// them): a request's span that does not carry one observes it as 0.
+func (s *spanStore) requests(probed attribution.FeatureSet) []Req {
 	s.mu.Lock()
 	spans := slices.Clone(s.spans)
 	s.mu.Unlock()
@@ -73,32 +60,25 @@ func (s *spanStore) requests(on map[string]bool) []Req {
 		if sp.SpanKind() != trace.SpanKindServer {
 			continue
 		}
-		r := buildReq(sp, clients[sp.SpanContext().TraceID()])
-		for f, sig := range signalOf {
-			if on[sig] && !r.Obs.Has(f) {
-				r.Obs.Set(f, 0)
-			}
-		}
-		out = append(out, r)
+		out = append(out, buildReq(sp, clients[sp.SpanContext().TraceID()], probed))
 	}
 	slices.SortStableFunc(out, func(a, b Req) int { return a.End.Compare(b.End) })
 	return out
 }
 
-// buildReq mirrors the tracker's observation(): the client-call summary
-// (request.go callSummary) and the kernel attributes.
-func buildReq(server sdktrace.ReadOnlySpan, calls []sdktrace.ReadOnlySpan) Req {
+// buildReq rebuilds a request from its spans: the client-call summary
+// (what the tracker's request.go keeps) from the client spans, then the
+// observation with attribution.NewObservation, the function the tracker
+// itself calls.
+func buildReq(server sdktrace.ReadOnlySpan, calls []sdktrace.ReadOnlySpan, probed attribution.FeatureSet) Req {
 	r := Req{Start: server.StartTime(), End: server.EndTime()}
-	var (
-		n, retrieval, throttled, serverErrs, resets int
-		provWait, retrWait, provTTFB, dns, conn     float64
-	)
-	for _, c := range calls {
+	var c attribution.Calls
+	for _, sp := range calls {
 		var isRetr bool
 		var dur, ttfb float64
 		var status int64
 		var errType string
-		for _, kv := range c.Attributes() {
+		for _, kv := range sp.Attributes() {
 			switch kv.Key {
 			case semconv.SLOClientRetrieval:
 				isRetr = kv.Value.AsBool()
@@ -108,32 +88,32 @@ func buildReq(server sdktrace.ReadOnlySpan, calls []sdktrace.ReadOnlySpan) Req {
 				ttfb, _ = num(kv.Value)
 			case semconv.SLORetrievalDNSMs:
 				v, _ := num(kv.Value)
-				dns += v
+				c.DNSMs += v
 			case semconv.SLONetConnectMs, semconv.SLONetTLSMs:
 				v, _ := num(kv.Value)
-				conn += v
+				c.ConnectMs += v
 			case semconv.HTTPResponseStatusCode:
 				status = kv.Value.AsInt64()
 			case semconv.ErrorType:
 				errType = kv.Value.AsString()
 			}
 		}
-		n++
+		c.N++
 		if isRetr {
-			retrieval++
-			retrWait += dur
+			c.Retrieval++
+			c.RetrievalWaitMs += dur
 		} else {
-			provWait += dur
-			provTTFB = max(provTTFB, ttfb)
+			c.ProviderWaitMs += dur
+			c.ProviderTTFBMs = max(c.ProviderTTFBMs, ttfb)
 		}
 		switch {
 		case status == 429:
-			throttled++
+			c.Throttled++
 		case status >= 500:
-			serverErrs++
+			c.ServerErrors++
 		}
 		if errType == "reset" || errType == "timeout" {
-			resets++
+			c.Resets++
 		}
 	}
 	var e2e float64
@@ -151,31 +131,9 @@ func buildReq(server sdktrace.ReadOnlySpan, calls []sdktrace.ReadOnlySpan) Req {
 			status = kv.Value.AsInt64()
 		case semconv.ErrorType:
 			errType = kv.Value.AsString()
-		default:
-			if f, ok := attribution.KernelFeature(kv.Key); ok {
-				if v, ok := num(kv.Value); ok {
-					r.Obs.Set(f, v)
-				}
-			}
 		}
 	}
-	o := &r.Obs
-	o.E2EMs = e2e
-	o.Failed = status >= 500 || status == 429 || (errType != "" && errType != "cancelled")
-	if n > 0 {
-		o.Set(attribution.AppDNSMs, dns)
-		o.Set(attribution.AppConnectMs, conn)
-		o.Set(attribution.AppThrottled, float64(throttled))
-		o.Set(attribution.AppServerErrors, float64(serverErrs))
-		o.Set(attribution.AppResets, float64(resets))
-		if n > retrieval {
-			o.Set(attribution.AppProviderTTFBMs, provTTFB)
-			o.Set(attribution.AppProviderWaitMs, provWait)
-		}
-		if retrieval > 0 {
-			o.Set(attribution.AppRetrievalMs, retrWait)
-		}
-		o.Set(attribution.AppLocalMs, max(0, e2e-provWait-retrWait))
-	}
+	failed := status >= 500 || status == 429 || (errType != "" && errType != "cancelled")
+	r.Obs = attribution.NewObservation(e2e, failed, c, server.Attributes(), probed)
 	return r
 }

@@ -399,18 +399,19 @@ func Evaluate(scs []*Scenario, results [][]RunResult, folds int, prov attributio
 
 // score predicts r's samples with m under arm ai.
 func (r *runEval) score(ai int, arm Arm, m *attribution.Model) {
-	var vs []attribution.Verdict
+	var window []attribution.Observation
 	for _, s := range r.res.Samples {
-		v := attribution.Attribute(s.Obs.Only(arm.Keep), m)
+		o := s.Obs.Only(arm.Keep)
 		if len(r.sc.Domains()) <= 1 {
-			r.conf[ai].Add(s.Truth, v.Top)
+			r.conf[ai].Add(s.Truth, attribution.Attribute(o, m).Top)
 		}
 		if s.InFault {
-			vs = append(vs, v)
+			window = append(window, o)
 		}
 	}
-	if len(vs) > 0 {
-		r.agg[ai] = attribution.Aggregate(vs)
+	if len(window) > 0 {
+		// The run's incident verdict, as the tracker ranks it.
+		r.agg[ai] = attribution.AttributeIncident(window, m)
 		r.has[ai] = true
 	}
 }

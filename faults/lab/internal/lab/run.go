@@ -17,6 +17,7 @@ import (
 	"github.com/llmslo/slo/faults"
 	"github.com/llmslo/slo/internal/providertest"
 	"github.com/llmslo/slo/probes"
+	"github.com/llmslo/slo/semconv"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
@@ -196,16 +197,25 @@ func RunOnce(ctx context.Context, env *Env, sc *Scenario, rep int, model *attrib
 	}
 	env.current.Store(nil)
 	res.Kernel = kernelLine(tr)
-	on := map[string]bool{}
-	for _, s := range tr.KernelStatus() {
-		on[s.Signal] = s.Path == "in_process" && s.State != "off"
-	}
+	probed := probedFeatures(tr)
 	trClosed = true
 	_ = tr.Close()
 	_ = tp.ForceFlush(context.Background())
 
-	res.label(store.requests(on), sc)
+	res.label(store.requests(probed), sc)
 	return res, nil
+}
+
+// probedFeatures returns the kernel features whose probe runs in-process,
+// by the same rule as the tracker's attribution (slo attrib.go).
+func probedFeatures(tr *slo.Tracker) attribution.FeatureSet {
+	var on []string
+	for _, s := range tr.KernelStatus() {
+		if s.Path == semconv.PathInProcess && s.State != "off" {
+			on = append(on, s.Signal)
+		}
+	}
+	return attribution.ProbedFeatures(on...)
 }
 
 func kernelLine(tr *slo.Tracker) string {
