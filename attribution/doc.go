@@ -11,7 +11,15 @@
 // the incident lab (never typed by hand) and stored as JSON with their
 // provenance; without a fitted model, [Attribute] derives the posterior from
 // the decomposition. A signal that was not observed is left out of the
-// posterior (marginalised), never read as "normal".
+// posterior (marginalised), never read as "normal". [DefaultModel] is the
+// model the lab fitted last, embedded with its provenance.
+//
+// [NewObservation] is the one mapping from a request (its end-to-end time,
+// outbound calls and kernel span attributes) to features, shared by the
+// tracker and the lab. [AttributeIncident] ranks an incident's domains from
+// its bad requests: the top domain by the mean single-cause posterior, the
+// runner-ups by explaining away (the probability that each is at fault too,
+// given the top), so that two concurrent faults both surface.
 //
 // The package is pure and deterministic: no goroutines, no clocks, no I/O.
 // Every function is safe for concurrent use; a [Model] is read-only after Fit
