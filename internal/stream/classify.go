@@ -2,21 +2,61 @@ package stream
 
 import "bytes"
 
-// top holds the raw values of the top-level members the dialects use.
+// top holds the raw values of the top-level members the dialects use (for a
+// duplicated member, the last one). When choices was decoded in the same pass
+// (chFused), chOutput and chFinish hold what chat would find in it.
 type top struct {
 	typ, object, choices, usage, model, errv, message, delta, response []byte
 	done, doneReason, promptEval, eval, thinking, content, output      []byte
 	stopReason, status, incomplete                                     []byte
 	cPromptEval, cEval                                                 bool
+	chFused, chOutput                                                  bool
+	chFinish                                                           string
 }
 
-func scanTop(p []byte) (t top) {
-	it := object(p)
+// scanTop walks the top-level members of the object p once, as an objIter
+// would, and keeps the values the dialects use. With fuse, an array-valued
+// choices member (OpenAI chat) is decoded while its end is found, instead
+// of being skipped here and walked again by chat.
+func scanTop(p []byte, fuse bool) (t top) {
+	b := p
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return t
+	}
+	i++
 	for {
-		k, v, complete, ok := it.next()
+		i = skipWS(b, i)
+		if i < len(b) && b[i] == ',' {
+			i = skipWS(b, i+1)
+		}
+		if i >= len(b) || b[i] != '"' {
+			return t
+		}
+		ke, ok := stringEnd(b, i+1)
 		if !ok {
 			return t
 		}
+		k := b[i+1 : ke-1]
+		i = skipWS(b, ke)
+		if i >= len(b) || b[i] != ':' {
+			return t
+		}
+		i = skipWS(b, i+1)
+		if i >= len(b) {
+			return t
+		}
+		var ve int
+		var complete bool
+		if fuse && b[i] == '[' && string(k) == "choices" {
+			ve, complete = t.fuseChoices(b, i)
+		} else {
+			ve, complete = valueEnd(b, i)
+		}
+		if ve == i {
+			return t
+		}
+		v := b[i:ve]
 		switch string(k) {
 		case "type":
 			t.typ = v
@@ -24,6 +64,9 @@ func scanTop(p []byte) (t top) {
 			t.object = v
 		case "choices":
 			t.choices = v
+			if v[0] != '[' || !fuse {
+				t.chFused = false
+			}
 		case "usage":
 			t.usage = v
 		case "model":
@@ -56,6 +99,173 @@ func scanTop(p []byte) (t top) {
 			t.status = v
 		case "incomplete_details":
 			t.incomplete = v
+		}
+		if !complete {
+			return t
+		}
+		i = ve
+	}
+}
+
+// dirtyScalar reports whether a scalar (a run of non-delimiters) holds a
+// byte valueEnd would take for the start of a string or a nested value.
+func dirtyScalar(v []byte) bool {
+	for _, c := range v {
+		if c == '"' || c == '{' || c == '[' {
+			return true
+		}
+	}
+	return false
+}
+
+// fuseChoices decodes the choices array starting at b[start] and returns its
+// end as valueEnd would. On well-formed input (every element and member
+// complete, every object and the array closed by its own bracket, no scalar
+// with a quote or bracket in it) the members it visits are exactly those
+// chat would visit in the array valueEnd delimits, and it sets chFused with
+// the result. On anything else it leaves chFused false (chat then walks the
+// array itself) and returns valueEnd's answer.
+func (t *top) fuseChoices(b []byte, start int) (int, bool) {
+	t.chFused = false
+	out, fr := false, ""
+	i := start + 1
+	for {
+		i = skipWS(b, i)
+		if i < len(b) && b[i] == ',' {
+			i = skipWS(b, i+1)
+		}
+		if i >= len(b) {
+			return valueEnd(b, start)
+		}
+		switch b[i] {
+		case ']':
+			t.chFused, t.chOutput, t.chFinish = true, out, fr
+			return i + 1, true
+		case '{':
+			e, ok := chatChoice(b, i, &out, &fr)
+			if !ok {
+				return valueEnd(b, start)
+			}
+			i = e
+		default:
+			e, ok := valueEnd(b, i)
+			if !ok || e == i || (b[i] != '"' && b[i] != '[' && dirtyScalar(b[i:e])) {
+				return valueEnd(b, start)
+			}
+			i = e
+		}
+	}
+}
+
+// chatChoice decodes one choice object starting at b[i] as chat does and
+// returns its end; ok is false when the object is not well-formed in the
+// sense of fuseChoices.
+func chatChoice(b []byte, i int, out *bool, fr *string) (int, bool) {
+	i++
+	for {
+		i = skipWS(b, i)
+		if i < len(b) && b[i] == ',' {
+			i = skipWS(b, i+1)
+		}
+		if i >= len(b) {
+			return 0, false
+		}
+		if b[i] == '}' {
+			return i + 1, true
+		}
+		if b[i] != '"' {
+			return 0, false
+		}
+		ke, ok := stringEnd(b, i+1)
+		if !ok {
+			return 0, false
+		}
+		k := b[i+1 : ke-1]
+		i = skipWS(b, ke)
+		if i >= len(b) || b[i] != ':' {
+			return 0, false
+		}
+		i = skipWS(b, i+1)
+		if i < len(b) && b[i] == '{' && (string(k) == "delta" || string(k) == "message") {
+			e, o, ok := fuseOutput(b, i)
+			if ok {
+				*out = *out || o
+				i = e
+				continue
+			}
+		}
+		e, ok := valueEnd(b, i)
+		if !ok || e == i {
+			return 0, false
+		}
+		v := b[i:e]
+		if c := v[0]; c != '"' && c != '{' && c != '[' && dirtyScalar(v) {
+			return 0, false
+		}
+		chatMember(k, v, out, fr)
+		i = e
+	}
+}
+
+// fuseOutput walks the delta or message object starting at b[i] as
+// outputIn would and returns its end; ok is false when the object is not
+// well-formed in the sense of fuseChoices (the caller then uses valueEnd and
+// outputIn).
+func fuseOutput(b []byte, i int) (end int, out, ok bool) {
+	i++
+	for {
+		i = skipWS(b, i)
+		if i < len(b) && b[i] == ',' {
+			i = skipWS(b, i+1)
+		}
+		if i >= len(b) {
+			return 0, false, false
+		}
+		if b[i] == '}' {
+			return i + 1, out, true
+		}
+		if b[i] != '"' {
+			return 0, false, false
+		}
+		ke, ok := stringEnd(b, i+1)
+		if !ok {
+			return 0, false, false
+		}
+		k := b[i+1 : ke-1]
+		i = skipWS(b, ke)
+		if i >= len(b) || b[i] != ':' {
+			return 0, false, false
+		}
+		i = skipWS(b, i+1)
+		e, ok := valueEnd(b, i)
+		if !ok || e == i {
+			return 0, false, false
+		}
+		v := b[i:e]
+		if c := v[0]; c != '"' && c != '{' && c != '[' && dirtyScalar(v) {
+			return 0, false, false
+		}
+		if !out && outputMember(k, v) {
+			out = true
+		}
+		i = e
+	}
+}
+
+// chatMember applies one member of a choice object.
+func chatMember(k, v []byte, out *bool, fr *string) {
+	switch string(k) {
+	case "delta", "message":
+		if !*out && outputIn(v) {
+			*out = true
+		}
+	case "text": // legacy completions
+		if nonEmptyStr(v) {
+			*out = true
+		}
+	case "finish_reason":
+		if r := finishReason(v); r != "" {
+			*fr = r
 		}
 	}
 }
@@ -228,7 +438,7 @@ func (o *Observer) classify(p, evName []byte, sse bool) Event {
 		ev.Output = o.dialect == DialectUnknown && !ev.Error
 		return ev
 	}
-	t := scanTop(p)
+	t := scanTop(p, o.dialect == DialectUnknown || o.dialect == DialectOpenAIChat)
 	if o.dialect == DialectUnknown {
 		o.dialect = detect(&t, evName)
 	}
@@ -265,17 +475,22 @@ func outputIn(v []byte) bool {
 		if !ok {
 			return false
 		}
-		switch string(k) {
-		case "content", "reasoning_content", "reasoning", "refusal", "thinking":
-			if nonEmptyStr(val) {
-				return true
-			}
-		case "tool_calls", "function_call":
-			if nonEmptyArr(val) {
-				return true
-			}
+		if outputMember(k, val) {
+			return true
 		}
 	}
+}
+
+// outputMember reports whether one member of a chat delta or message
+// carries output.
+func outputMember(k, v []byte) bool {
+	switch string(k) {
+	case "content", "reasoning_content", "reasoning", "refusal", "thinking":
+		return nonEmptyStr(v)
+	case "tool_calls", "function_call":
+		return nonEmptyArr(v)
+	}
+	return false
 }
 
 func (o *Observer) chat(t *top, ev *Event) {
@@ -286,11 +501,18 @@ func (o *Observer) chat(t *top, ev *Event) {
 	if t.usage != nil {
 		ev.Usage = parseUsage(t.usage)
 	}
+	if t.chFused {
+		ev.Output = t.chOutput
+		if t.chFinish != "" {
+			ev.FinishReason = t.chFinish
+		}
+		return
+	}
 	choices := array(t.choices)
 	for {
 		c, _, ok := choices.next()
 		if !ok {
-			break
+			return
 		}
 		it := object(c)
 		for {
@@ -298,20 +520,7 @@ func (o *Observer) chat(t *top, ev *Event) {
 			if !ok {
 				break
 			}
-			switch string(k) {
-			case "delta", "message":
-				if !ev.Output && outputIn(v) {
-					ev.Output = true
-				}
-			case "text": // legacy completions
-				if nonEmptyStr(v) {
-					ev.Output = true
-				}
-			case "finish_reason":
-				if fr := finishReason(v); fr != "" {
-					ev.FinishReason = fr
-				}
-			}
+			chatMember(k, v, &ev.Output, &ev.FinishReason)
 		}
 	}
 }
@@ -408,7 +617,7 @@ func (o *Observer) classifyBody(p []byte, over bool) Event {
 		ev.Done = true
 		return ev
 	}
-	t := scanTop(p)
+	t := scanTop(p, o.dialect == DialectUnknown || o.dialect == DialectOpenAIChat)
 	if o.dialect == DialectUnknown {
 		o.dialect = detect(&t, nil)
 	}

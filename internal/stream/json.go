@@ -1,6 +1,10 @@
 package stream
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+)
 
 // This file holds a tiny, allocation-free JSON walker. It is lenient: a
 // value cut off by the end of the buffer (a truncated event prefix) is
@@ -12,7 +16,7 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\
 
 // skipWS returns the index of the first non-whitespace byte at or after i.
 func skipWS(b []byte, i int) int {
-	for i < len(b) && isSpace(b[i]) {
+	for i < len(b) && b[i] <= ' ' && isSpace(b[i]) {
 		i++
 	}
 	return i
@@ -27,47 +31,106 @@ func trimWS(b []byte) []byte {
 	return b[i:j]
 }
 
+// The walker skips strings and nested values eight bytes at a time (SWAR):
+// a word's bytes equal to c get their high bit set by eqMask. Bytes above a
+// match may be flagged spuriously (the subtraction borrows), so only the
+// lowest flagged byte of a mask, or of the OR of several, is trusted.
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+func eqMask(w uint64, c byte) uint64 {
+	x := w ^ (lsb * uint64(c))
+	return (x - lsb) &^ x & msb
+}
+
 // stringEnd returns the index just past the closing quote of the string whose
-// content starts at b[i] (just after the opening quote).
+// content starts at b[i] (just after the opening quote): the first quote
+// preceded by an even number of backslashes (each backslash escapes the byte
+// after it).
 func stringEnd(b []byte, i int) (int, bool) {
 	start := i
 	for {
-		// Most strings are short: a plain loop beats the IndexByte call.
-		j := -1
-		lim := min(len(b), i+16)
-		for k := i; k < lim; k++ {
-			if b[k] == '"' {
-				j = k
-				break
+		for i+8 <= len(b) {
+			if m := eqMask(binary.LittleEndian.Uint64(b[i:]), '"'); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				goto quote
 			}
+			i += 8
 		}
-		if j < 0 {
-			if lim >= len(b) {
-				return len(b), false
-			}
-			k := bytes.IndexByte(b[lim:], '"')
-			if k < 0 {
-				return len(b), false
-			}
-			j = lim + k
+		for i < len(b) && b[i] != '"' {
+			i++
+		}
+		if i >= len(b) {
+			return len(b), false
+		}
+	quote:
+		if i == start || b[i-1] != '\\' {
+			return i + 1, true
 		}
 		n := 0
-		for m := j - 1; m >= start && b[m] == '\\'; m-- {
+		for m := i - 1; m >= start && b[m] == '\\'; m-- {
 			n++
 		}
 		if n%2 == 0 {
-			return j + 1, true
+			return i + 1, true
 		}
-		i = j + 1
+		i++
 	}
 }
 
-func isDelim(c byte) bool {
-	return c == ',' || c == '}' || c == ']' || c == ':' || isSpace(c)
+// nextStruct returns the index of the first byte at or after i that may be
+// structural in a nested value: a quote or a bracket (also, harmlessly, 'Y',
+// '_', 'y' and DEL, which the caller ignores), or len(b).
+func nextStruct(b []byte, i int) int {
+	for i+8 <= len(b) {
+		switch b[i] {
+		case '"', '{', '}', '[', ']':
+			return i
+		}
+		w := binary.LittleEndian.Uint64(b[i:])
+		// '[' ']' '{' '}' (and 'Y' '_' 'y' DEL) become 0x79.
+		x := (w | 0x2020202020202020) & 0xF9F9F9F9F9F9F9F9
+		if m := eqMask(w, '"') | eqMask(x, 0x79); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	for i < len(b) {
+		switch b[i] {
+		case '"', '{', '}', '[', ']':
+			return i
+		}
+		i++
+	}
+	return len(b)
 }
 
+// delims marks the bytes that end a scalar: , } ] : and whitespace.
+const delims = "" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x01\x00\x00\x01\x00\x00" + // \t \n \r
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00" + // space ,
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00" + // :
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00" + // ]
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00" + // }
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+
+func isDelim(c byte) bool { return delims[c] != 0 }
+
 // valueEnd returns the index just past the JSON value starting at b[i]; ok is
-// false when the value runs into the end of b (truncated) .
+// false when the value runs into the end of b (truncated). Brackets are
+// counted without matching their kinds, strings skipped.
 func valueEnd(b []byte, i int) (int, bool) {
 	if i >= len(b) {
 		return len(b), false
@@ -77,7 +140,11 @@ func valueEnd(b []byte, i int) (int, bool) {
 		return stringEnd(b, i+1)
 	case '{', '[':
 		depth := 0
-		for i < len(b) {
+		for {
+			i = nextStruct(b, i)
+			if i >= len(b) {
+				return len(b), false
+			}
 			switch b[i] {
 			case '"':
 				e, ok := stringEnd(b, i+1)
@@ -96,7 +163,6 @@ func valueEnd(b []byte, i int) (int, bool) {
 			}
 			i++
 		}
-		return len(b), false
 	}
 	for i < len(b) && !isDelim(b[i]) {
 		i++
