@@ -38,34 +38,53 @@ const ConcurrentPrior = 0.5
 // does not know". Features a domain never showed in the lab count as
 // uniform over their bins for that domain (no information).
 //
-// Without a usable model, or when the top is Unknown, the verdict is
-// Aggregate's: there each posterior is already a share of the explained
-// time ([Decompose]) or the mean posterior, and concurrent domains share it.
+// When the verdict abstains (Top Unknown: the evidence is weak, or split
+// between concurrent causes), Unknown comes first with its mean posterior,
+// then the most likely domain with its mean posterior, then the runner-ups
+// given that domain. Without a usable model the verdict is Aggregate's:
+// there each posterior is a share of the explained time ([Decompose]), which
+// concurrent domains already share.
 func AttributeIncident(obs []Observation, m *Model) Verdict {
 	vs := make([]Verdict, 0, len(obs))
 	for _, o := range obs {
 		vs = append(vs, Attribute(o, m))
 	}
 	agg := Aggregate(vs)
-	if !m.usable() || agg.Top == Unknown || len(obs) == 0 {
+	if !m.usable() || len(obs) == 0 {
 		return agg
 	}
-	concurrent := m.concurrent(obs, agg.Top)
+	// d1: the top domain, or when abstaining the most likely one.
+	d1 := agg.Top
+	for _, h := range agg.Ranked {
+		if d1 == Unknown && h.Domain != Unknown {
+			d1 = h.Domain
+		}
+	}
+	if d1 == Unknown {
+		return agg
+	}
+	concurrent := m.concurrent(obs, d1)
 	out := Verdict{Top: agg.Top, Confidence: agg.Confidence}
 	for _, h := range agg.Ranked {
-		if h.Domain == agg.Top {
+		if h.Domain == d1 || (h.Domain == Unknown && agg.Top == Unknown) {
 			out.Ranked = append(out.Ranked, h)
 		}
 	}
+	if len(out.Ranked) == 2 && out.Ranked[0].Domain != Unknown {
+		out.Ranked[0], out.Ranked[1] = out.Ranked[1], out.Ranked[0] // abstaining: Unknown first
+	}
 	var rest []Hypothesis
+	listed := func(d Domain) bool {
+		return slices.ContainsFunc(out.Ranked, func(h Hypothesis) bool { return h.Domain == d })
+	}
 	for _, h := range agg.Ranked {
-		if h.Domain != agg.Top && concurrent[h.Domain] > 0 {
+		if !listed(h.Domain) && concurrent[h.Domain] > 0 {
 			h.Posterior = concurrent[h.Domain]
 			rest = append(rest, h)
 		}
 	}
 	for d := Domain(0); d < numDomains; d++ {
-		if d == agg.Top || concurrent[d] <= 0 {
+		if listed(d) || concurrent[d] <= 0 {
 			continue
 		}
 		if !slices.ContainsFunc(rest, func(h Hypothesis) bool { return h.Domain == d }) {

@@ -103,14 +103,30 @@ func TestAttributeIncidentFallsBackToAggregate(t *testing.T) {
 	if v := AttributeIncident(nil, toyModel(t)); v.Top != Unknown {
 		t.Errorf("no requests: %+v", v)
 	}
-	// Abstain: the top is Unknown, the ranking is Aggregate's.
+	// Abstain: nothing observed leaves the prior, contention 0.4 < 0.5. The
+	// runner-ups given contention are the prior of the pairs: alone 0.5,
+	// throttle and retrieval 0.5·0.3/0.6 = 0.25 each.
 	m2, err := UnmarshalModel([]byte(`{"version":1,"prior":{"cpu_contention":0.4,"cpu_throttle":0.3,"retrieval_backend":0.3}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := obs(100)
-	if diff := cmp.Diff(Aggregate([]Verdict{Attribute(x, m2)}), AttributeIncident([]Observation{x}, m2)); diff != "" {
-		t.Errorf("abstaining (-Aggregate +got)\n%s", diff)
+	v := AttributeIncident([]Observation{obs(100)}, m2)
+	if v.Top != Unknown || math.Abs(v.Confidence-0.6) > 1e-12 {
+		t.Errorf("abstaining verdict %v %v", v.Top, v.Confidence)
+	}
+	wantR := []ranked{{CPUContention, 0.4}, {CPUThrottle, 0.25}, {RetrievalBackend, 0.25}}
+	if diff := cmp.Diff(wantR, rankOf(v), cmpopts.EquateApprox(0, 1e-12)); diff != "" {
+		t.Errorf("abstaining ranking (-want +got)\n%s", diff)
+	}
+	// With Unknown in the model it is listed first when abstaining.
+	m3, err := UnmarshalModel([]byte(`{"version":1,"prior":{"unknown":0.45,"cpu_contention":0.35,"retrieval_backend":0.2}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Runner-ups given contention: others 0.65; unknown 0.5·0.45/0.65, retrieval 0.5·0.2/0.65.
+	wantR = []ranked{{Unknown, 0.45}, {CPUContention, 0.35}, {RetrievalBackend, 0.1 / 0.65}}
+	if diff := cmp.Diff(wantR, rankOf(AttributeIncident([]Observation{obs(100)}, m3)), cmpopts.EquateApprox(0, 1e-12)); diff != "" {
+		t.Errorf("abstaining with unknown (-want +got)\n%s", diff)
 	}
 }
 
