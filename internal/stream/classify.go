@@ -18,11 +18,11 @@ type top struct {
 // would, and keeps the values the dialects use. With fuse, an array-valued
 // choices member (OpenAI chat) is decoded while its end is found, instead
 // of being skipped here and walked again by chat.
-func scanTop(p []byte, fuse bool) (t top) {
+func scanTop(t *top, p []byte, fuse bool) {
 	b := p
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
-		return t
+		return
 	}
 	i++
 	for {
@@ -31,30 +31,39 @@ func scanTop(p []byte, fuse bool) (t top) {
 			i = skipWS(b, i+1)
 		}
 		if i >= len(b) || b[i] != '"' {
-			return t
+			return
 		}
 		ke, ok := stringEnd(b, i+1)
 		if !ok {
-			return t
+			return
 		}
 		k := b[i+1 : ke-1]
 		i = skipWS(b, ke)
 		if i >= len(b) || b[i] != ':' {
-			return t
+			return
 		}
 		i = skipWS(b, i+1)
 		if i >= len(b) {
-			return t
+			return
 		}
 		var ve int
 		var complete bool
-		if fuse && b[i] == '[' && string(k) == "choices" {
+		switch c := b[i]; {
+		case c == '"':
+			ve, complete = stringEnd(b, i+1)
+		case c == '[' && fuse && string(k) == "choices":
 			ve, complete = t.fuseChoices(b, i)
-		} else {
+		case c == '{' || c == '[':
 			ve, complete = valueEnd(b, i)
+		default:
+			ve = i
+			for ve < len(b) && !isDelim(b[ve]) {
+				ve++
+			}
+			complete = ve < len(b)
 		}
 		if ve == i {
-			return t
+			return
 		}
 		v := b[i:ve]
 		switch string(k) {
@@ -101,7 +110,7 @@ func scanTop(p []byte, fuse bool) (t top) {
 			t.incomplete = v
 		}
 		if !complete {
-			return t
+			return
 		}
 		i = ve
 	}
@@ -438,7 +447,8 @@ func (o *Observer) classify(p, evName []byte, sse bool) Event {
 		ev.Output = o.dialect == DialectUnknown && !ev.Error
 		return ev
 	}
-	t := scanTop(p, o.dialect == DialectUnknown || o.dialect == DialectOpenAIChat)
+	var t top
+	scanTop(&t, p, o.dialect == DialectUnknown || o.dialect == DialectOpenAIChat)
 	if o.dialect == DialectUnknown {
 		o.dialect = detect(&t, evName)
 	}
@@ -617,7 +627,8 @@ func (o *Observer) classifyBody(p []byte, over bool) Event {
 		ev.Done = true
 		return ev
 	}
-	t := scanTop(p, o.dialect == DialectUnknown || o.dialect == DialectOpenAIChat)
+	var t top
+	scanTop(&t, p, o.dialect == DialectUnknown || o.dialect == DialectOpenAIChat)
 	if o.dialect == DialectUnknown {
 		o.dialect = detect(&t, nil)
 	}

@@ -50,34 +50,30 @@ func eqMask(w uint64, c byte) uint64 {
 // preceded by an even number of backslashes (each backslash escapes the byte
 // after it).
 func stringEnd(b []byte, i int) (int, bool) {
-	start := i
-	for {
-		for i+8 <= len(b) {
-			if m := eqMask(binary.LittleEndian.Uint64(b[i:]), '"'); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				goto quote
-			}
-			i += 8
+	// Fast path: a word whose first quote comes before any backslash ends
+	// the string (no backslash was seen before it).
+	for i+8 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[i:])
+		q, bs := eqMask(w, '"'), eqMask(w, '\\')
+		if bs != 0 && (q == 0 || bits.TrailingZeros64(bs) < bits.TrailingZeros64(q)) {
+			break
 		}
-		for i < len(b) && b[i] != '"' {
+		if q != 0 {
+			return i + bits.TrailingZeros64(q)>>3 + 1, true
+		}
+		i += 8
+	}
+	for i < len(b) {
+		switch b[i] {
+		case '"':
+			return i + 1, true
+		case '\\':
+			i += 2
+		default:
 			i++
 		}
-		if i >= len(b) {
-			return len(b), false
-		}
-	quote:
-		if i == start || b[i-1] != '\\' {
-			return i + 1, true
-		}
-		n := 0
-		for m := i - 1; m >= start && b[m] == '\\'; m-- {
-			n++
-		}
-		if n%2 == 0 {
-			return i + 1, true
-		}
-		i++
 	}
+	return len(b), false
 }
 
 // nextStruct returns the index of the first byte at or after i that may be
