@@ -207,3 +207,31 @@ func TestSlowDecodeIsProviderLatency(t *testing.T) {
 		t.Fatalf("verdict = %+v", v)
 	}
 }
+
+func TestUniformPrior(t *testing.T) {
+	m, err := UnmarshalModel([]byte(`{"version":1,"provenance":{"command":"x"},"prior":{"unknown":0.1,"network_dns":0.6,"cpu_throttle":0.3}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := m.UniformPrior()
+	// Unknown keeps 0.1; the two fault domains share 0.9.
+	if diff := cmp.Diff(map[string]float64{"unknown": 0.1, "network_dns": 0.45, "cpu_throttle": 0.45}, u.Prior, cmpopts.EquateApprox(0, 1e-12)); diff != "" {
+		t.Error(diff)
+	}
+	if p := u.posterior(ptr(obs(0))); math.Abs(p[NetworkDNS]-0.45) > 1e-12 || math.Abs(p[Unknown]-0.1) > 1e-12 {
+		t.Errorf("posterior with nothing observed = %v", p)
+	}
+	if m.Prior["network_dns"] != 0.6 || m.posterior(ptr(obs(0)))[NetworkDNS] != 0.6 {
+		t.Error("UniformPrior changed the original")
+	}
+	// Round trip keeps the uniform prior.
+	b, _ := json.Marshal(u)
+	u2, err := UnmarshalModel(b)
+	if err != nil || u2.Prior["cpu_throttle"] != 0.45 {
+		t.Errorf("round trip: %v %v", err, u2)
+	}
+	var nilModel *Model
+	if nilModel.UniformPrior() != nil {
+		t.Error("nil model")
+	}
+}

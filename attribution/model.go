@@ -224,3 +224,37 @@ func (m *Model) posterior(o *Observation) [numDomains]float64 {
 	}
 	return post
 }
+
+// UniformPrior returns a copy of m whose prior is uniform over the fault
+// domains it knows, Unknown keeping its own prior. The incident lab uses it:
+// the mix of its bad requests per domain says how many bad requests each
+// injected fault happened to produce, not how often each fault occurs, so it
+// is no prior for the domains. A nil or unusable m is returned as is.
+func (m *Model) UniformPrior() *Model {
+	if !m.usable() {
+		return m
+	}
+	out := *m
+	out.Prior = make(map[string]float64, len(m.Prior))
+	n := 0
+	for d := Domain(1); d < numDomains; d++ {
+		if m.prior[d] > 0 {
+			n++
+		}
+	}
+	if n == 0 {
+		return m
+	}
+	rest := 1 - m.prior[Unknown]
+	for d := Domain(0); d < numDomains; d++ {
+		switch {
+		case m.prior[d] <= 0:
+			out.prior[d] = 0
+			continue
+		case d != Unknown:
+			out.prior[d] = rest / float64(n)
+		}
+		out.Prior[d.String()] = out.prior[d]
+	}
+	return &out
+}
