@@ -123,6 +123,8 @@ func runHelper(mode string) int {
 			}
 		}
 		return 0
+	case "loadgen":
+		return runLoadgen()
 	case "unpriv":
 		// Starts every signal and prints the status lines.
 		set, err := Start(context.Background(), Config{Signals: AllSignals(), PollInterval: 50 * time.Millisecond})
@@ -169,7 +171,7 @@ type helperProc struct {
 
 // startHelper starts the test binary as a helper process and kills it (by
 // PID) at cleanup.
-func startHelper(t *testing.T, mode string, env ...string) *helperProc {
+func startHelper(t testing.TB, mode string, env ...string) *helperProc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), append([]string{"SLO_PROBES_HELPER=" + mode}, env...)...)

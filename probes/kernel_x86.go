@@ -33,7 +33,8 @@ type attachment struct {
 // bpfKernel owns every BPF object of a Set.
 type bpfKernel struct {
 	events, owner, trace, lostMap *ebpf.Map
-	hists                         [numSignals]*ebpf.Map
+	hists, histSelf               [numSignals]*ebpf.Map // per-CPU: by tgid, and the target's
+	target                        uint32
 	atts                          [numSignals][]*attachment
 	closers                       []io.Closer
 	colls                         []*ebpf.Collection
@@ -81,7 +82,7 @@ func loadKernel(s *Set, wallOffset int64) kernel {
 		}
 	}
 
-	k := &bpfKernel{dec: newDecoder(wallOffset)}
+	k := &bpfKernel{dec: newDecoder(wallOffset), target: s.target}
 	spec, err := bpf.LoadSched()
 	if err != nil {
 		return offAll("parse BPF object: " + err.Error())
@@ -232,6 +233,7 @@ func (k *bpfKernel) loadSignal(s *Set, sig Signal, shared map[string]*ebpf.Map) 
 		add(sig, "slo_sched_wakeup_new", tracing)
 		add(sig, "slo_sched_switch", tracing)
 		k.hists[sig] = coll.Maps["runq_hist"]
+		k.histSelf[sig] = coll.Maps["runq_hist_self"]
 	case TCPRetransmit, ConnectLatency:
 		k.netColl = coll
 		return k.netSecond(s, sig)
@@ -258,10 +260,12 @@ func (k *bpfKernel) loadSignal(s *Set, sig Signal, shared map[string]*ebpf.Map) 
 		add(sig, "slo_memcg_reclaim_begin", tracing)
 		add(sig, "slo_memcg_reclaim_end", tracing)
 		k.hists[sig] = coll.Maps["reclaim_hist"]
+		k.histSelf[sig] = coll.Maps["reclaim_hist_self"]
 	case BlockIO:
 		add(sig, "slo_block_io_start", tracing)
 		add(sig, "slo_block_io_done", tracing)
 		k.hists[sig] = coll.Maps["blk_hist"]
+		k.histSelf[sig] = coll.Maps["blk_hist_self"]
 	case SyscallLatency:
 		skip := coll.Maps["sys_skip"]
 		for _, nr := range blockingSyscalls() {
@@ -270,6 +274,7 @@ func (k *bpfKernel) loadSignal(s *Set, sig Signal, shared map[string]*ebpf.Map) 
 		add(sig, "slo_sys_enter", tracing)
 		add(sig, "slo_sys_exit", tracing)
 		k.hists[sig] = coll.Maps["sys_hist"]
+		k.histSelf[sig] = coll.Maps["sys_hist_self"]
 	}
 	return k.attachSignal(s, sig)
 }
@@ -389,18 +394,31 @@ func (k *bpfKernel) histogram(sig Signal, tgid uint32) (Histogram, error) {
 	if k.closed {
 		return Histogram{}, ErrClosed
 	}
-	m := k.hists[sig]
+	// The programs count the target process in the one-entry map, every
+	// process (target 0) in the map keyed by tgid; both are per CPU.
+	m, key := k.hists[sig], tgid
+	if k.target != 0 && tgid == k.target {
+		m, key = k.histSelf[sig], 0
+	}
 	if m == nil {
 		return Histogram{}, fmt.Errorf("probes: %s has no histogram", sig)
 	}
-	var h bpf.SchedHist
-	if err := m.Lookup(tgid, &h); err != nil {
+	var per []bpf.SchedHist
+	if err := m.Lookup(key, &per); err != nil {
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			return Histogram{}, nil
 		}
 		return Histogram{}, fmt.Errorf("probes: read %s histogram: %w", sig, err)
 	}
-	return Histogram{Buckets: h.Slots, Count: h.Count, Sum: time.Duration(h.SumNs)}, nil
+	var h Histogram
+	for _, c := range per {
+		for i, n := range c.Slots {
+			h.Buckets[i] += n
+		}
+		h.Count += c.Count
+		h.Sum += time.Duration(c.SumNs)
+	}
+	return h, nil
 }
 
 func (k *bpfKernel) setAttached(sig Signal, on bool) error {

@@ -3,6 +3,7 @@
 package probes
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -11,9 +12,36 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/llmslo/slo/internal/testutil"
 )
+
+var eachSignal = flag.Bool("probes.each", false,
+	"BenchmarkStreamingOverhead: also run one variant per kernel signal")
+
+var progStats = flag.Bool("probes.progstats", false,
+	"BenchmarkStreamingOverhead: turn on BPF_ENABLE_STATS and report each program's runs/req and ns/run (the accounting itself costs ~2 clock reads per run)")
+
+// progCounters snapshots run count and run time of every attached program.
+func progCounters(set *Set) map[string][2]uint64 {
+	out := map[string][2]uint64{}
+	k, ok := set.kern.(*bpfKernel)
+	if !ok || k == nil {
+		return out
+	}
+	for _, atts := range k.atts {
+		for _, a := range atts {
+			if a.prog == nil || a.link == nil {
+				continue
+			}
+			if st, err := a.prog.Stats(); err == nil {
+				out[a.name] = [2]uint64{st.RunCount, uint64(st.Runtime)}
+			}
+		}
+	}
+	return out
+}
 
 // BenchmarkStreamingOverhead measures a loopback streaming HTTP load (each
 // request streams 32 flushed SSE chunks) with every probe off and
@@ -61,15 +89,28 @@ func BenchmarkStreamingOverhead(b *testing.B) {
 		b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/req")
 	}
 	b.Run("probes=off", run)
-	for _, v := range []struct {
+	type variant struct {
 		name    string
 		signals []Signal
-	}{
-		{"probes=default", nil},
-		{"probes=all", AllSignals()},
-	} {
+	}
+	variants := []variant{{"probes=default", nil}, {"probes=all", AllSignals()}}
+	if *eachSignal {
+		for _, sig := range AllSignals() {
+			if sig.kernel() {
+				variants = append(variants, variant{"probes=" + sig.String(), []Signal{sig}})
+			}
+		}
+	}
+	for _, v := range variants {
 		b.Run(v.name, func(b *testing.B) {
 			testutil.RequireBPF(b, ebpf.RawTracepoint, ebpf.CGroupSKB)
+			if *progStats {
+				c, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer c.Close()
+			}
 			set, err := Start(b.Context(), Config{Signals: v.signals})
 			if err != nil {
 				b.Fatal(err)
@@ -81,9 +122,21 @@ func BenchmarkStreamingOverhead(b *testing.B) {
 				for range events {
 				}
 			}()
+			before := progCounters(set)
 			b.ResetTimer()
 			run(b)
 			b.StopTimer()
+			if *progStats {
+				for name, after := range progCounters(set) {
+					runs, ns := after[0]-before[name][0], after[1]-before[name][1]
+					if runs == 0 {
+						continue
+					}
+					b.ReportMetric(float64(runs)/float64(b.N), name+"-runs/req")
+					b.ReportMetric(float64(ns)/float64(runs), name+"-ns/run")
+					b.ReportMetric(float64(ns)/float64(b.N), name+"-ns/req")
+				}
+			}
 			b.ReportMetric(float64(set.Stats().ReaderBusy.Nanoseconds())/float64(b.N), "reader-ns/req")
 		})
 	}

@@ -23,12 +23,7 @@ struct {
 	__type(value, struct blk_start);
 } blk_start SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32); /* tgid */
-	__type(value, struct hist);
-} blk_hist SEC(".maps");
+SLO_HIST_MAPS(blk_hist);
 
 SEC("tp_btf/block_io_start")
 int BPF_PROG(slo_block_io_start, struct request *rq)
@@ -61,7 +56,7 @@ int BPF_PROG(slo_block_io_done, struct request *rq)
 	__u64 d = now - s->ts;
 	struct blk_start c = *s;
 	bpf_map_delete_elem(&blk_start, &key);
-	slo_hist_add(&blk_hist, c.tgid, d);
+	slo_hist_add(&blk_hist_self, &blk_hist, c.tgid, d);
 	if (d < outlier_ns)
 		return 0;
 	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);

@@ -66,6 +66,7 @@ type BlkTraceTag struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	BlkMapBlkHist           = "blk_hist"
+	BlkMapBlkHistSelf       = "blk_hist_self"
 	BlkMapBlkStart          = "blk_start"
 	BlkMapEvents            = "events"
 	BlkMapLost              = "lost"
@@ -130,12 +131,13 @@ type BlkProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type BlkMapSpecs struct {
-	BlkHist   *ebpf.MapSpec `ebpf:"blk_hist"`
-	BlkStart  *ebpf.MapSpec `ebpf:"blk_start"`
-	Events    *ebpf.MapSpec `ebpf:"events"`
-	Lost      *ebpf.MapSpec `ebpf:"lost"`
-	SockOwner *ebpf.MapSpec `ebpf:"sock_owner"`
-	SockTrace *ebpf.MapSpec `ebpf:"sock_trace"`
+	BlkHist     *ebpf.MapSpec `ebpf:"blk_hist"`
+	BlkHistSelf *ebpf.MapSpec `ebpf:"blk_hist_self"`
+	BlkStart    *ebpf.MapSpec `ebpf:"blk_start"`
+	Events      *ebpf.MapSpec `ebpf:"events"`
+	Lost        *ebpf.MapSpec `ebpf:"lost"`
+	SockOwner   *ebpf.MapSpec `ebpf:"sock_owner"`
+	SockTrace   *ebpf.MapSpec `ebpf:"sock_trace"`
 }
 
 // BlkVariableSpecs contains global variables before they are loaded into the kernel.
@@ -169,17 +171,19 @@ func (o *BlkObjects) Close() error {
 //
 // It can be passed to LoadBlkObjects or ebpf.CollectionSpec.LoadAndAssign.
 type BlkMaps struct {
-	BlkHist   *ebpf.Map `ebpf:"blk_hist"`
-	BlkStart  *ebpf.Map `ebpf:"blk_start"`
-	Events    *ebpf.Map `ebpf:"events"`
-	Lost      *ebpf.Map `ebpf:"lost"`
-	SockOwner *ebpf.Map `ebpf:"sock_owner"`
-	SockTrace *ebpf.Map `ebpf:"sock_trace"`
+	BlkHist     *ebpf.Map `ebpf:"blk_hist"`
+	BlkHistSelf *ebpf.Map `ebpf:"blk_hist_self"`
+	BlkStart    *ebpf.Map `ebpf:"blk_start"`
+	Events      *ebpf.Map `ebpf:"events"`
+	Lost        *ebpf.Map `ebpf:"lost"`
+	SockOwner   *ebpf.Map `ebpf:"sock_owner"`
+	SockTrace   *ebpf.Map `ebpf:"sock_trace"`
 }
 
 func (m *BlkMaps) Close() error {
 	return _BlkClose(
 		m.BlkHist,
+		m.BlkHistSelf,
 		m.BlkStart,
 		m.Events,
 		m.Lost,

@@ -102,23 +102,40 @@ static __always_inline bool is_dns_port(__u16 port)
 	return bpf_map_lookup_elem(&dns_ports, &port) != NULL;
 }
 
-/* udp_socket is the cheap first filter: most packets belong to TCP sockets
- * and are passed without reading the packet. */
-static __always_inline bool udp_socket(struct __sk_buff *skb)
+/* udp_packet is the cheap first filter, run on every packet of the cgroup:
+ * it reads the IP protocol in place (direct packet access, no helper call)
+ * and passes everything but UDP. Headers outside the linear data fall
+ * through to parse_udp, which copies them. */
+static __always_inline bool udp_packet(struct __sk_buff *skb)
 {
-	struct bpf_sock *sk = skb->sk;
-	if (!sk)
-		return true; /* unknown: look at the packet */
-	sk = bpf_sk_fullsock(sk);
-	if (!sk)
-		return false; /* request/timewait sockets are TCP */
-	return sk->protocol == IPPROTO_UDP_;
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	if (skb->protocol == bpf_htons(ETH_P_IP_)) {
+		struct iphdr *ip = data;
+		if ((void *)(ip + 1) > end)
+			return true;
+		return ip->protocol == IPPROTO_UDP_;
+	}
+	if (skb->protocol == bpf_htons(ETH_P_IPV6_)) {
+		struct ipv6hdr *ip6 = data;
+		if ((void *)(ip6 + 1) > end)
+			return true;
+		return ip6->nexthdr == IPPROTO_UDP_;
+	}
+	return false;
 }
+
+/* Queries seen by egress and not yet answered (approximately: a query
+ * that never gets an answer stays counted until dns_idle_ns after the last
+ * query). While it is 0, ingress passes every packet without parsing. */
+__u64 dns_inflight = 0;
+__u64 dns_last_query_ns = 0;
+#define DNS_IDLE_NS (30ULL * 1000 * 1000 * 1000)
 
 SEC("cgroup_skb/egress")
 int slo_dns_egress(struct __sk_buff *skb)
 {
-	if (!udp_socket(skb))
+	if (!udp_packet(skb))
 		return 1;
 	struct udp_loc l = {};
 	if (parse_udp(skb, &l) < 0 || !is_dns_port(l.dport))
@@ -144,13 +161,17 @@ int slo_dns_egress(struct __sk_buff *skb)
 	};
 	bpf_map_update_elem(&dns_pending, &k, &s, BPF_ANY);
 	bpf_map_update_elem(&sock_owner, &k.cookie, &tgid, BPF_ANY);
+	dns_last_query_ns = s.ts;
+	__sync_fetch_and_add(&dns_inflight, 1);
 	return 1;
 }
 
 SEC("cgroup_skb/ingress")
 int slo_dns_ingress(struct __sk_buff *skb)
 {
-	if (!udp_socket(skb))
+	if (!dns_inflight)
+		return 1;
+	if (!udp_packet(skb))
 		return 1;
 	struct udp_loc l = {};
 	if (parse_udp(skb, &l) < 0 || !is_dns_port(l.sport))
@@ -164,12 +185,18 @@ int slo_dns_ingress(struct __sk_buff *skb)
 		.cookie = bpf_get_socket_cookie(skb),
 		.id = ((__u32)hdr[0] << 8) | hdr[1],
 	};
+	__u64 now = bpf_ktime_get_ns();
 	struct dns_start *s = bpf_map_lookup_elem(&dns_pending, &k);
-	if (!s)
+	if (!s) {
+		/* Unanswered queries: reopen the fast path once idle. */
+		if (now - dns_last_query_ns > DNS_IDLE_NS)
+			dns_inflight = 0;
 		return 1;
+	}
 	struct dns_start st = *s;
 	bpf_map_delete_elem(&dns_pending, &k);
-	__u64 now = bpf_ktime_get_ns();
+	if (dns_inflight)
+		__sync_fetch_and_sub(&dns_inflight, 1);
 
 	struct dns_event *de = bpf_ringbuf_reserve(&events, sizeof(*de), 0);
 	if (!de) {

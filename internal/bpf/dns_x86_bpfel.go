@@ -84,6 +84,8 @@ const (
 	DnsMapSockTrace         = "sock_trace"
 	DnsProgSloDnsEgress     = "slo_dns_egress"
 	DnsProgSloDnsIngress    = "slo_dns_ingress"
+	DnsVarDnsInflight       = "dns_inflight"
+	DnsVarDnsLastQueryNs    = "dns_last_query_ns"
 	DnsVarOutlierNs         = "outlier_ns"
 	DnsVarSloUnusedDnsEvent = "slo_unused_dns_event"
 	DnsVarSloUnusedEvent    = "slo_unused_event"
@@ -153,6 +155,8 @@ type DnsMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type DnsVariableSpecs struct {
+	DnsInflight       *ebpf.VariableSpec `ebpf:"dns_inflight"`
+	DnsLastQueryNs    *ebpf.VariableSpec `ebpf:"dns_last_query_ns"`
 	OutlierNs         *ebpf.VariableSpec `ebpf:"outlier_ns"`
 	SloUnusedDnsEvent *ebpf.VariableSpec `ebpf:"slo_unused_dns_event"`
 	SloUnusedEvent    *ebpf.VariableSpec `ebpf:"slo_unused_event"`
@@ -203,6 +207,8 @@ func (m *DnsMaps) Close() error {
 //
 // It can be passed to LoadDnsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DnsVariables struct {
+	DnsInflight       *ebpf.Variable `ebpf:"dns_inflight"`
+	DnsLastQueryNs    *ebpf.Variable `ebpf:"dns_last_query_ns"`
 	OutlierNs         *ebpf.Variable `ebpf:"outlier_ns"`
 	SloUnusedDnsEvent *ebpf.Variable `ebpf:"slo_unused_dns_event"`
 	SloUnusedEvent    *ebpf.Variable `ebpf:"slo_unused_event"`

@@ -143,18 +143,48 @@ static __always_inline __u32 slo_log2(__u64 v)
 /* All-zero histogram used to create map entries (too big for the stack). */
 const volatile struct hist slo_zero_hist = {};
 
-static __always_inline void slo_hist_add(void *map, __u32 tgid, __u64 d)
+/* SLO_HIST_MAPS declares the two per-CPU histogram maps of a signal:
+ * name##_self (one entry: the target process, an inlined array lookup on
+ * the hot path) and name (keyed by tgid: every process, target_tgid 0).
+ * Per-CPU values keep the counters' cache lines local to the CPU the
+ * program runs on; user space sums the CPUs. */
+#define SLO_HIST_MAPS(name)                                    \
+	struct {                                               \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);       \
+		__uint(max_entries, 1);                        \
+		__type(key, __u32);                            \
+		__type(value, struct hist);                    \
+	} name##_self SEC(".maps");                            \
+	struct {                                               \
+		__uint(type, BPF_MAP_TYPE_PERCPU_HASH);        \
+		__uint(map_flags, BPF_F_NO_PREALLOC);          \
+		__uint(max_entries, 1024);                     \
+		__type(key, __u32); /* tgid */                 \
+		__type(value, struct hist);                    \
+	} name SEC(".maps")
+
+/* slo_hist_add counts d in the histogram of tgid: self (a per-CPU array)
+ * when a target process is set, else all (a per-CPU hash by tgid). */
+static __always_inline void slo_hist_add(void *self, void *all, __u32 tgid, __u64 d)
 {
-	struct hist *h = bpf_map_lookup_elem(map, &tgid);
-	if (!h) {
-		bpf_map_update_elem(map, &tgid, (void *)&slo_zero_hist, BPF_NOEXIST);
-		h = bpf_map_lookup_elem(map, &tgid);
-		if (!h)
-			return;
+	struct hist *h;
+	if (target_tgid) {
+		__u32 zero = 0;
+		h = bpf_map_lookup_elem(self, &zero);
+	} else {
+		h = bpf_map_lookup_elem(all, &tgid);
+		if (!h) {
+			bpf_map_update_elem(all, &tgid, (void *)&slo_zero_hist, BPF_NOEXIST);
+			h = bpf_map_lookup_elem(all, &tgid);
+		}
 	}
+	if (!h)
+		return;
 	__u32 s = slo_log2(d);
 	if (s >= SLO_HIST_SLOTS)
 		s = SLO_HIST_SLOTS - 1;
+	/* Per-CPU memory: the atomics only guard against a program preempted
+	 * on this CPU by another run of it; the line never bounces. */
 	__sync_fetch_and_add(&h->slots[s], 1);
 	__sync_fetch_and_add(&h->count, 1);
 	__sync_fetch_and_add(&h->sum_ns, d);

@@ -15,12 +15,7 @@ struct {
 	__type(value, __u64); /* begin time */
 } reclaim_start SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32); /* tgid */
-	__type(value, struct hist);
-} reclaim_hist SEC(".maps");
+SLO_HIST_MAPS(reclaim_hist);
 
 static __always_inline void reclaim_begin(void)
 {
@@ -45,7 +40,7 @@ static __always_inline void reclaim_end(unsigned long nr_reclaimed, __u32 kind)
 	__u64 now = bpf_ktime_get_ns();
 	__u64 d = now - *start;
 	bpf_map_delete_elem(&reclaim_start, &tid);
-	slo_hist_add(&reclaim_hist, tgid, d);
+	slo_hist_add(&reclaim_hist_self, &reclaim_hist, tgid, d);
 	if (d < outlier_ns)
 		return;
 	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);

@@ -58,6 +58,7 @@ const (
 	MmMapEvents                = "events"
 	MmMapLost                  = "lost"
 	MmMapReclaimHist           = "reclaim_hist"
+	MmMapReclaimHistSelf       = "reclaim_hist_self"
 	MmMapReclaimStart          = "reclaim_start"
 	MmMapSockOwner             = "sock_owner"
 	MmMapSockTrace             = "sock_trace"
@@ -124,12 +125,13 @@ type MmProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type MmMapSpecs struct {
-	Events       *ebpf.MapSpec `ebpf:"events"`
-	Lost         *ebpf.MapSpec `ebpf:"lost"`
-	ReclaimHist  *ebpf.MapSpec `ebpf:"reclaim_hist"`
-	ReclaimStart *ebpf.MapSpec `ebpf:"reclaim_start"`
-	SockOwner    *ebpf.MapSpec `ebpf:"sock_owner"`
-	SockTrace    *ebpf.MapSpec `ebpf:"sock_trace"`
+	Events          *ebpf.MapSpec `ebpf:"events"`
+	Lost            *ebpf.MapSpec `ebpf:"lost"`
+	ReclaimHist     *ebpf.MapSpec `ebpf:"reclaim_hist"`
+	ReclaimHistSelf *ebpf.MapSpec `ebpf:"reclaim_hist_self"`
+	ReclaimStart    *ebpf.MapSpec `ebpf:"reclaim_start"`
+	SockOwner       *ebpf.MapSpec `ebpf:"sock_owner"`
+	SockTrace       *ebpf.MapSpec `ebpf:"sock_trace"`
 }
 
 // MmVariableSpecs contains global variables before they are loaded into the kernel.
@@ -163,12 +165,13 @@ func (o *MmObjects) Close() error {
 //
 // It can be passed to LoadMmObjects or ebpf.CollectionSpec.LoadAndAssign.
 type MmMaps struct {
-	Events       *ebpf.Map `ebpf:"events"`
-	Lost         *ebpf.Map `ebpf:"lost"`
-	ReclaimHist  *ebpf.Map `ebpf:"reclaim_hist"`
-	ReclaimStart *ebpf.Map `ebpf:"reclaim_start"`
-	SockOwner    *ebpf.Map `ebpf:"sock_owner"`
-	SockTrace    *ebpf.Map `ebpf:"sock_trace"`
+	Events          *ebpf.Map `ebpf:"events"`
+	Lost            *ebpf.Map `ebpf:"lost"`
+	ReclaimHist     *ebpf.Map `ebpf:"reclaim_hist"`
+	ReclaimHistSelf *ebpf.Map `ebpf:"reclaim_hist_self"`
+	ReclaimStart    *ebpf.Map `ebpf:"reclaim_start"`
+	SockOwner       *ebpf.Map `ebpf:"sock_owner"`
+	SockTrace       *ebpf.Map `ebpf:"sock_trace"`
 }
 
 func (m *MmMaps) Close() error {
@@ -176,6 +179,7 @@ func (m *MmMaps) Close() error {
 		m.Events,
 		m.Lost,
 		m.ReclaimHist,
+		m.ReclaimHistSelf,
 		m.ReclaimStart,
 		m.SockOwner,
 		m.SockTrace,

@@ -15,12 +15,7 @@ struct {
 	__type(value, __u64);
 } runq_start SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32); /* tgid */
-	__type(value, struct hist);
-} runq_hist SEC(".maps");
+SLO_HIST_MAPS(runq_hist);
 
 static __always_inline void enqueue(struct task_struct *p)
 {
@@ -65,7 +60,7 @@ int BPF_PROG(slo_sched_switch, bool preempt, struct task_struct *prev,
 	*start = 0;
 	if ((__s64)d < 0)
 		return 0;
-	slo_hist_add(&runq_hist, tgid, d);
+	slo_hist_add(&runq_hist_self, &runq_hist, tgid, d);
 	if (d < outlier_ns)
 		return 0;
 	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);

@@ -58,6 +58,7 @@ const (
 	SchedMapEvents             = "events"
 	SchedMapLost               = "lost"
 	SchedMapRunqHist           = "runq_hist"
+	SchedMapRunqHistSelf       = "runq_hist_self"
 	SchedMapRunqStart          = "runq_start"
 	SchedMapSockOwner          = "sock_owner"
 	SchedMapSockTrace          = "sock_trace"
@@ -122,12 +123,13 @@ type SchedProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type SchedMapSpecs struct {
-	Events    *ebpf.MapSpec `ebpf:"events"`
-	Lost      *ebpf.MapSpec `ebpf:"lost"`
-	RunqHist  *ebpf.MapSpec `ebpf:"runq_hist"`
-	RunqStart *ebpf.MapSpec `ebpf:"runq_start"`
-	SockOwner *ebpf.MapSpec `ebpf:"sock_owner"`
-	SockTrace *ebpf.MapSpec `ebpf:"sock_trace"`
+	Events       *ebpf.MapSpec `ebpf:"events"`
+	Lost         *ebpf.MapSpec `ebpf:"lost"`
+	RunqHist     *ebpf.MapSpec `ebpf:"runq_hist"`
+	RunqHistSelf *ebpf.MapSpec `ebpf:"runq_hist_self"`
+	RunqStart    *ebpf.MapSpec `ebpf:"runq_start"`
+	SockOwner    *ebpf.MapSpec `ebpf:"sock_owner"`
+	SockTrace    *ebpf.MapSpec `ebpf:"sock_trace"`
 }
 
 // SchedVariableSpecs contains global variables before they are loaded into the kernel.
@@ -161,12 +163,13 @@ func (o *SchedObjects) Close() error {
 //
 // It can be passed to LoadSchedObjects or ebpf.CollectionSpec.LoadAndAssign.
 type SchedMaps struct {
-	Events    *ebpf.Map `ebpf:"events"`
-	Lost      *ebpf.Map `ebpf:"lost"`
-	RunqHist  *ebpf.Map `ebpf:"runq_hist"`
-	RunqStart *ebpf.Map `ebpf:"runq_start"`
-	SockOwner *ebpf.Map `ebpf:"sock_owner"`
-	SockTrace *ebpf.Map `ebpf:"sock_trace"`
+	Events       *ebpf.Map `ebpf:"events"`
+	Lost         *ebpf.Map `ebpf:"lost"`
+	RunqHist     *ebpf.Map `ebpf:"runq_hist"`
+	RunqHistSelf *ebpf.Map `ebpf:"runq_hist_self"`
+	RunqStart    *ebpf.Map `ebpf:"runq_start"`
+	SockOwner    *ebpf.Map `ebpf:"sock_owner"`
+	SockTrace    *ebpf.Map `ebpf:"sock_trace"`
 }
 
 func (m *SchedMaps) Close() error {
@@ -174,6 +177,7 @@ func (m *SchedMaps) Close() error {
 		m.Events,
 		m.Lost,
 		m.RunqHist,
+		m.RunqHistSelf,
 		m.RunqStart,
 		m.SockOwner,
 		m.SockTrace,

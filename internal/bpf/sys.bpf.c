@@ -28,12 +28,7 @@ struct {
 	__type(value, __u8); /* 1 = ignore */
 } sys_skip SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32); /* tgid */
-	__type(value, struct hist);
-} sys_hist SEC(".maps");
+SLO_HIST_MAPS(sys_hist);
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(slo_sys_enter, struct pt_regs *regs, long id)
@@ -69,7 +64,7 @@ int BPF_PROG(slo_sys_exit, struct pt_regs *regs, long ret)
 	__u64 d = now - s->ts;
 	__u64 nr = s->nr;
 	s->ts = 0;
-	slo_hist_add(&sys_hist, tgid, d);
+	slo_hist_add(&sys_hist_self, &sys_hist, tgid, d);
 	if (d < outlier_ns)
 		return 0;
 	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);

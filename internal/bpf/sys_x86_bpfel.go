@@ -66,6 +66,7 @@ const (
 	SysMapSockOwner         = "sock_owner"
 	SysMapSockTrace         = "sock_trace"
 	SysMapSysHist           = "sys_hist"
+	SysMapSysHistSelf       = "sys_hist_self"
 	SysMapSysSkip           = "sys_skip"
 	SysMapSysStart          = "sys_start"
 	SysProgSloSysEnter      = "slo_sys_enter"
@@ -127,13 +128,14 @@ type SysProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type SysMapSpecs struct {
-	Events    *ebpf.MapSpec `ebpf:"events"`
-	Lost      *ebpf.MapSpec `ebpf:"lost"`
-	SockOwner *ebpf.MapSpec `ebpf:"sock_owner"`
-	SockTrace *ebpf.MapSpec `ebpf:"sock_trace"`
-	SysHist   *ebpf.MapSpec `ebpf:"sys_hist"`
-	SysSkip   *ebpf.MapSpec `ebpf:"sys_skip"`
-	SysStart  *ebpf.MapSpec `ebpf:"sys_start"`
+	Events      *ebpf.MapSpec `ebpf:"events"`
+	Lost        *ebpf.MapSpec `ebpf:"lost"`
+	SockOwner   *ebpf.MapSpec `ebpf:"sock_owner"`
+	SockTrace   *ebpf.MapSpec `ebpf:"sock_trace"`
+	SysHist     *ebpf.MapSpec `ebpf:"sys_hist"`
+	SysHistSelf *ebpf.MapSpec `ebpf:"sys_hist_self"`
+	SysSkip     *ebpf.MapSpec `ebpf:"sys_skip"`
+	SysStart    *ebpf.MapSpec `ebpf:"sys_start"`
 }
 
 // SysVariableSpecs contains global variables before they are loaded into the kernel.
@@ -167,13 +169,14 @@ func (o *SysObjects) Close() error {
 //
 // It can be passed to LoadSysObjects or ebpf.CollectionSpec.LoadAndAssign.
 type SysMaps struct {
-	Events    *ebpf.Map `ebpf:"events"`
-	Lost      *ebpf.Map `ebpf:"lost"`
-	SockOwner *ebpf.Map `ebpf:"sock_owner"`
-	SockTrace *ebpf.Map `ebpf:"sock_trace"`
-	SysHist   *ebpf.Map `ebpf:"sys_hist"`
-	SysSkip   *ebpf.Map `ebpf:"sys_skip"`
-	SysStart  *ebpf.Map `ebpf:"sys_start"`
+	Events      *ebpf.Map `ebpf:"events"`
+	Lost        *ebpf.Map `ebpf:"lost"`
+	SockOwner   *ebpf.Map `ebpf:"sock_owner"`
+	SockTrace   *ebpf.Map `ebpf:"sock_trace"`
+	SysHist     *ebpf.Map `ebpf:"sys_hist"`
+	SysHistSelf *ebpf.Map `ebpf:"sys_hist_self"`
+	SysSkip     *ebpf.Map `ebpf:"sys_skip"`
+	SysStart    *ebpf.Map `ebpf:"sys_start"`
 }
 
 func (m *SysMaps) Close() error {
@@ -183,6 +186,7 @@ func (m *SysMaps) Close() error {
 		m.SockOwner,
 		m.SockTrace,
 		m.SysHist,
+		m.SysHistSelf,
 		m.SysSkip,
 		m.SysStart,
 	)

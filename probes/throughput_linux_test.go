@@ -1,0 +1,221 @@
+//go:build linux
+
+package probes
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/features"
+
+	"github.com/llmslo/slo/internal/testutil"
+)
+
+var (
+	tputWindow = flag.Duration("probes.window", 2*time.Second,
+		"BenchmarkStreamingThroughput: measurement window per variant and round")
+	tputRounds = flag.Int("probes.rounds", 3,
+		"BenchmarkStreamingThroughput: interleaved rounds (one window per variant each) per invocation")
+	tputConns = flag.Int("probes.conns", 8,
+		"BenchmarkStreamingThroughput: concurrent streams of the load generator")
+)
+
+// sseChunks is the response of the throughput benchmark's server: an
+// OpenAI-style completion stream of 64 chunks (one token each) plus the
+// final usage chunk and [DONE], flushed one by one.
+const sseChunks = 64
+
+func sseChunk(i int) []byte {
+	return fmt.Appendf(nil, "data: {\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"bench-1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" tok%02d\"},\"finish_reason\":null}]}\n\n", i%100)
+}
+
+// runLoadgen is the load-generator process of BenchmarkStreamingThroughput
+// (helper mode "loadgen"): SLO_PROBES_CONNS keep-alive connections POST a
+// chat request to SLO_PROBES_URL and read the SSE stream to its end, as
+// fast as the server answers, until the process is killed.
+func runLoadgen() int {
+	url := os.Getenv("SLO_PROBES_URL")
+	conns, _ := strconv.Atoi(os.Getenv("SLO_PROBES_CONNS"))
+	if url == "" || conns <= 0 {
+		fmt.Fprintln(os.Stderr, "loadgen: SLO_PROBES_URL and SLO_PROBES_CONNS needed")
+		return 2
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: conns, DisableCompression: true}
+	client := &http.Client{Transport: tr}
+	body := []byte(`{"model":"bench-1","stream":true,"messages":[{"role":"user","content":"Summarise the retrieved context in three sentences."}]}`)
+	var wg sync.WaitGroup
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+				if err != nil {
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	return 0
+}
+
+// procCPU returns the user+system CPU time of process pid (all threads),
+// from /proc/pid/stat in clock ticks (USER_HZ = 100).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesised comm: state is field 3; utime 14, stime 15.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseUint(f[11], 10, 64)
+	s, _ := strconv.ParseUint(f[12], 10, 64)
+	return time.Duration(u+s) * 10 * time.Millisecond
+}
+
+// BenchmarkStreamingThroughput measures the throughput of an instrumented
+// streaming HTTP server — this process, with the probes off, with the
+// default signals and with every signal — under a saturating loopback load
+// from a separate load-generator process (this test binary re-executed,
+// helper mode "loadgen", -probes.conns streams).
+//
+// One invocation is -probes.rounds rounds; each round measures one window
+// (-probes.window) per variant, in an order that alternates from round to
+// round, and each variant's result sums its windows. go test repeats a leaf
+// benchmark consecutively under -count, which would not be side by side, so
+// -test.count must be 1: repeat the binary for more samples.
+//
+//	go test -c -o /tmp/probes.test ./probes
+//	for i in $(seq 10); do /tmp/probes.test -test.run '^$' -test.bench StreamingThroughput; done > tput.out
+//	go run ./internal/cmd/benchreport -key probes -base off tput.out
+//
+// It reports req/s and chunks/s completed by the server, the server
+// process's CPU per request and the CPU of both processes per request.
+// ns/op is suppressed: it is the window, not a per-request time.
+func BenchmarkStreamingThroughput(b *testing.B) {
+	if f := flag.Lookup("test.count"); f != nil && f.Value.String() != "1" {
+		b.Fatal("BenchmarkStreamingThroughput interleaves its variants itself: run it with -test.count 1, repeated")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	chunks := make([][]byte, sseChunks)
+	for i := range chunks {
+		chunks[i] = sseChunk(i)
+	}
+	usage := []byte("data: {\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":24,\"completion_tokens\":64,\"total_tokens\":88}}\n\ndata: [DONE]\n\n")
+	var served atomic.Int64
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-cache")
+		f := w.(http.Flusher)
+		for _, c := range chunks {
+			if _, err := w.Write(c); err != nil {
+				return
+			}
+			f.Flush()
+		}
+		_, _ = w.Write(usage)
+		f.Flush()
+		served.Add(1)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	type variant struct {
+		name    string
+		signals []Signal // nil: probes off
+		n       int64
+		el, cpu time.Duration
+		genCPU  time.Duration
+		err     error
+	}
+	variants := []*variant{{name: "probes=off"}, {name: "probes=default", signals: []Signal{}}, {name: "probes=all", signals: AllSignals()}}
+	bpfOK := features.HaveProgramType(ebpf.RawTracepoint) == nil && features.HaveProgramType(ebpf.CGroupSKB) == nil
+
+	gen := startHelper(b, "loadgen", "SLO_PROBES_URL=http://"+ln.Addr().String()+"/v1/chat/completions",
+		"SLO_PROBES_CONNS="+strconv.Itoa(*tputConns))
+	genPid := gen.cmd.Process.Pid
+	// Let the load generator connect and the rate settle.
+	for start := time.Now(); served.Load() < 100 && time.Since(start) < 5*time.Second; {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+
+	window := func(v *variant) {
+		var set *Set
+		if v.signals != nil {
+			if !bpfOK {
+				return
+			}
+			set, v.err = Start(b.Context(), Config{Signals: v.signals})
+			if v.err != nil {
+				return
+			}
+			events, cancel := set.Subscribe(1 << 12)
+			go func() {
+				for range events {
+				}
+			}()
+			defer func() { cancel(); _ = set.Close() }()
+		}
+		time.Sleep(300 * time.Millisecond) // settle (the same for every variant)
+		n0, cpu0, gen0, t0 := served.Load(), processCPU(), procCPU(genPid), time.Now()
+		time.Sleep(*tputWindow)
+		v.n += served.Load() - n0
+		v.cpu += processCPU() - cpu0
+		v.genCPU += procCPU(genPid) - gen0
+		v.el += time.Since(t0)
+	}
+	for r := range *tputRounds {
+		for i := range variants {
+			if r%2 == 1 {
+				i = len(variants) - 1 - i
+			}
+			window(variants[i])
+		}
+	}
+	for _, v := range variants {
+		b.Run(v.name, func(b *testing.B) {
+			if v.signals != nil && !bpfOK {
+				testutil.RequireBPF(b, ebpf.RawTracepoint, ebpf.CGroupSKB)
+			}
+			if v.err != nil {
+				b.Fatal(v.err)
+			}
+			if v.n == 0 {
+				b.Fatal("no request completed in the windows")
+			}
+			b.ReportMetric(0, "ns/op")
+			b.ReportMetric(float64(v.n)/v.el.Seconds(), "req/s")
+			b.ReportMetric(float64(v.n*sseChunks)/v.el.Seconds(), "chunks/s")
+			b.ReportMetric(float64(v.cpu.Nanoseconds())/float64(v.n), "server-cpu-ns/req")
+			b.ReportMetric(float64((v.cpu+v.genCPU).Nanoseconds())/float64(v.n), "total-cpu-ns/req")
+		})
+	}
+}
