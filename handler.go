@@ -51,7 +51,7 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	rq.span = trace.SpanFromContext(ctx)
 	if !rq.span.SpanContext().IsValid() {
-		ctx = t.cfg.propagators.Extract(ctx, propagation.HeaderCarrier(r.Header))
+		ctx = t.cfg.propagators.Extract(ctx, headerCarrier(r.Header))
 		name := r.Method
 		if r.Pattern != "" {
 			name = r.Pattern
@@ -107,3 +107,39 @@ func httpStatusText(code int) string {
 	}
 	return strconv.Itoa(code)
 }
+
+// headerCarrier is propagation.HeaderCarrier (a TextMapCarrier and a
+// ValuesGetter), except that it looks the W3C header names up by their
+// canonical spelling: the propagators ask for them in lower case, which
+// net/http would allocate to canonicalize.
+type headerCarrier http.Header
+
+// canonicalW3C returns the canonical form of the W3C propagation headers.
+func canonicalW3C(key string) string {
+	switch key {
+	case "traceparent":
+		return "Traceparent"
+	case "tracestate":
+		return "Tracestate"
+	case "baggage":
+		return "Baggage"
+	}
+	return key
+}
+
+func (hc headerCarrier) Get(key string) string {
+	return propagation.HeaderCarrier(hc).Get(canonicalW3C(key))
+}
+
+func (hc headerCarrier) Values(key string) []string {
+	return propagation.HeaderCarrier(hc).Values(canonicalW3C(key))
+}
+
+func (hc headerCarrier) Set(key, value string) { propagation.HeaderCarrier(hc).Set(key, value) }
+
+func (hc headerCarrier) Keys() []string { return propagation.HeaderCarrier(hc).Keys() }
+
+var (
+	_ propagation.TextMapCarrier = headerCarrier(nil)
+	_ propagation.ValuesGetter   = headerCarrier(nil)
+)

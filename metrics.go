@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 	"sync"
 	"sync/atomic"
 
@@ -236,4 +237,69 @@ func newAttrEntry(k attrKey, p *promMetrics) *attrEntry {
 		e.pOut = p.tokens.WithLabelValues(k.op, k.prov, k.model, "output")
 	}
 	return e
+}
+
+// attrKVCache caches span attributes whose values are string slices (the
+// judged and breached objective sets, the finish reason), which would
+// otherwise be built, and allocated, per request. It is bounded by
+// attrCacheMax; values beyond it are built per request.
+type attrKVCache struct {
+	m sync.Map // attrKVKey → attribute.KeyValue
+	n atomic.Int64
+}
+
+// attrKVKey identifies a cached attribute: a key with an objective bit set
+// or with a single string.
+type attrKVKey struct {
+	key  attribute.Key
+	mask uint64
+	s    string
+}
+
+func (c *attrKVCache) get(k attrKVKey, build func() attribute.KeyValue) attribute.KeyValue {
+	if kv, ok := c.m.Load(k); ok {
+		return kv.(attribute.KeyValue)
+	}
+	kv := build()
+	if c.n.Load() < attrCacheMax {
+		if prev, loaded := c.m.LoadOrStore(k, kv); loaded {
+			return prev.(attribute.KeyValue)
+		}
+		c.n.Add(1)
+	}
+	return kv
+}
+
+// objBit is the bit of objective i in a set of objectives (0 beyond 64).
+func objBit(i int) uint64 {
+	if i >= 64 {
+		return 0
+	}
+	return 1 << uint(i)
+}
+
+// objectiveSetAttr returns key with the names of the objectives in mask, in
+// the tracker's order; names, when not nil (more than 64 objectives), are
+// used as they are.
+func (t *Tracker) objectiveSetAttr(key attribute.Key, mask uint64, names []string) attribute.KeyValue {
+	if names != nil {
+		return key.StringSlice(names)
+	}
+	return t.sliceAttrs.get(attrKVKey{key: key, mask: mask}, func() attribute.KeyValue {
+		names := make([]string, 0, bits.OnesCount64(mask))
+		for i, o := range t.objs {
+			if mask&objBit(i) != 0 {
+				names = append(names, o.name)
+			}
+		}
+		return key.StringSlice(names)
+	})
+}
+
+// finishReasonAttr returns gen_ai.response.finish_reasons with the one
+// reason the stream reported (one of the stream decoder's constant strings).
+func (t *Tracker) finishReasonAttr(reason string) attribute.KeyValue {
+	return t.sliceAttrs.get(attrKVKey{key: semconv.GenAIResponseFinishReasons, s: reason}, func() attribute.KeyValue {
+		return semconv.GenAIResponseFinishReasons.StringSlice([]string{reason})
+	})
 }

@@ -26,7 +26,8 @@ type Request struct {
 	kern  kernelReq // the kernel side (kernel.go); set before the handler runs, then read-only
 
 	// Observation state, written only by the goroutine that writes the response.
-	obs        *stream.Observer
+	obs        *stream.Observer // sobs.obs
+	sobs       *serverObs
 	now        time.Time // timestamp of the Write being observed
 	status     int
 	chunkTimes // output chunks, end marker, stream errors
@@ -199,15 +200,49 @@ func (r *Request) onWrite(p []byte, now time.Time, contentType string) {
 	}
 	if r.bytes == 0 {
 		r.firstByte = now
-		r.obs = r.t.getObserver(contentType, r.onEvent)
+		r.sobs = r.t.getServerObserver(r, contentType)
+		r.obs = r.sobs.obs
 	}
 	r.bytes += int64(len(p))
 	r.now = now
 	r.obs.Write(p)
 }
 
+// serverObs is a pooled stream observer whose sink is bound once, to the
+// holder: the request it serves is set per request, so observing a response
+// allocates nothing.
+type serverObs struct {
+	obs  *stream.Observer
+	rq   *Request
+	sink func(stream.Event)
+}
+
 // onEvent is the stream observer's sink; it runs inside onWrite.
-func (r *Request) onEvent(ev stream.Event) { r.note(ev, r.now) }
+func (s *serverObs) onEvent(ev stream.Event) { s.rq.note(ev, s.rq.now) }
+
+// getServerObserver takes a server-side observer from the pool, reset for a
+// response with the given Content-Type, delivering its events to rq.
+func (t *Tracker) getServerObserver(rq *Request, contentType string) *serverObs {
+	s, ok := t.srvObs.Get().(*serverObs)
+	if !ok {
+		s = &serverObs{}
+		s.sink = s.onEvent
+		s.obs = stream.NewObserver(contentType, stream.DialectUnknown, s.sink, stream.Config{})
+	} else {
+		s.obs.Reset(contentType, stream.DialectUnknown, s.sink)
+	}
+	s.rq = rq
+	return s
+}
+
+// putServerObserver returns s to the pool.
+func (t *Tracker) putServerObserver(s *serverObs) {
+	if s != nil {
+		s.obs.Reset("", stream.DialectUnknown, s.sink)
+		s.rq = nil
+		t.srvObs.Put(s)
+	}
+}
 
 // sli holds the indicators of one finished request, per DESIGN.md §3.
 type sli struct {

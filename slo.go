@@ -43,8 +43,10 @@ type Tracker struct {
 	closeErr  error
 	closed    atomic.Bool
 
-	obsPool sync.Pool
-	client  clientState // the client side (Transport); see transport*.go
+	obsPool    sync.Pool
+	srvObs     sync.Pool // *serverObs: server-side observers with their sink bound once
+	sliceAttrs attrKVCache
+	client     clientState // the client side (Transport); see transport*.go
 
 	droppedIncidents atomic.Int64
 	droppedEvents    atomic.Int64
@@ -456,8 +458,8 @@ func (t *Tracker) putObserver(o *stream.Observer) {
 func (t *Tracker) finish(ctx context.Context, rq *Request, ctxErr error) {
 	end := time.Now()
 	s := rq.compute(end, ctxErr)
-	t.putObserver(rq.obs)
-	rq.obs = nil
+	t.putServerObserver(rq.sobs)
+	rq.obs, rq.sobs = nil, nil
 	t.requestCount.Add(1)
 
 	span := rq.span
@@ -468,8 +470,13 @@ func (t *Tracker) finish(ctx context.Context, rq *Request, ctxErr error) {
 	var traceID string
 	now := t.cfg.now()
 	allGood := true
-	var judged, breached []string
-	for _, o := range t.objs {
+	// The judged and breached objectives as bit sets over t.objs (their span
+	// attributes are cached per set); by name beyond 64 objectives.
+	var judged, breached uint64
+	var judgedN, breachedN int
+	var judgedNames, breachedNames []string
+	byName := len(t.objs) > 64
+	for i, o := range t.objs {
 		if !o.obj.applies(s.route, s.model) {
 			continue
 		}
@@ -477,13 +484,20 @@ func (t *Tracker) finish(ctx context.Context, rq *Request, ctxErr error) {
 		if v == notJudged {
 			continue
 		}
-		name := o.name
-		judged = append(judged, name)
+		judged |= objBit(i)
+		judgedN++
+		if byName {
+			judgedNames = append(judgedNames, o.name)
+		}
 		ok := v == good
 		ex := exemplar{}
 		if !ok {
 			allGood = false
-			breached = append(breached, name)
+			breached |= objBit(i)
+			breachedN++
+			if byName {
+				breachedNames = append(breachedNames, o.name)
+			}
 			if traceID == "" && span.SpanContext().HasTraceID() {
 				traceID = span.SpanContext().TraceID().String()
 			}
@@ -512,7 +526,7 @@ func (t *Tracker) finish(ctx context.Context, rq *Request, ctxErr error) {
 		}
 	}
 
-	if len(judged) > 0 && allGood {
+	if judgedN > 0 && allGood {
 		t.attr.learn(obs)
 	}
 	t.recordMetrics(ctx, &s)
@@ -555,7 +569,7 @@ func (t *Tracker) finish(ctx context.Context, rq *Request, ctxErr error) {
 			attrs = append(attrs, semconv.GenAIUsageInputTokens.Int64(s.inTokens))
 		}
 		if s.finishReason != "" {
-			attrs = append(attrs, semconv.GenAIResponseFinishReasons.StringSlice([]string{s.finishReason}))
+			attrs = append(attrs, t.finishReasonAttr(s.finishReason))
 		}
 		if s.providerWait > 0 {
 			attrs = append(attrs, semconv.SLOProviderWaitMs.Float64(durMs(s.providerWait)))
@@ -566,10 +580,10 @@ func (t *Tracker) finish(ctx context.Context, rq *Request, ctxErr error) {
 		if s.errorType != "" && !s.cancelled {
 			attrs = append(attrs, semconv.ErrorType.String(s.errorType))
 		}
-		if len(judged) > 0 {
-			attrs = append(attrs, semconv.SLOObjective.StringSlice(judged), semconv.SLOGood.Bool(allGood))
-			if len(breached) > 0 {
-				attrs = append(attrs, semconv.SLOBreached.StringSlice(breached))
+		if judgedN > 0 {
+			attrs = append(attrs, t.objectiveSetAttr(semconv.SLOObjective, judged, judgedNames), semconv.SLOGood.Bool(allGood))
+			if breachedN > 0 {
+				attrs = append(attrs, t.objectiveSetAttr(semconv.SLOBreached, breached, breachedNames))
 			}
 		}
 		attrs = append(attrs, kattrs...)
