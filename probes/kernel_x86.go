@@ -168,9 +168,6 @@ func (k *bpfKernel) loadSignal(s *Set, sig Signal, shared map[string]*ebpf.Map) 
 		spec, err = bpf.LoadNet()
 	case DNSLatency:
 		name = "dns"
-		if err := features.HaveProgramType(ebpf.CGroupSKB); err != nil {
-			return errors.New(featureReason("cgroup_skb programs", err))
-		}
 		spec, err = bpf.LoadDns()
 	case MemReclaim:
 		name, outlier = "mm", cfg.ReclaimThreshold
@@ -238,21 +235,22 @@ func (k *bpfKernel) loadSignal(s *Set, sig Signal, shared map[string]*ebpf.Map) 
 		k.netColl = coll
 		return k.netSecond(s, sig)
 	case DNSLatency:
-		cg, err := cgroup2Dir(int(s.target))
-		if err != nil {
-			return err
-		}
 		ports := coll.Maps["dns_ports"]
 		for _, p := range cfg.DNSPorts {
 			if err := ports.Put(p, uint8(1)); err != nil {
 				return &LoadError{Probe: name, Err: fmt.Errorf("set DNS port %d: %w", p, err)}
 			}
 		}
-		add(sig, "slo_dns_egress", func(p *ebpf.Program) (link.Link, error) {
-			return link.AttachCgroup(link.CgroupOptions{Path: cg, Attach: ebpf.AttachCGroupInetEgress, Program: p})
-		})
-		add(sig, "slo_dns_ingress", func(p *ebpf.Program) (link.Link, error) {
-			return link.AttachCgroup(link.CgroupOptions{Path: cg, Attach: ebpf.AttachCGroupInetIngress, Program: p})
+		add(sig, "slo_dns_egress", tracing)
+		add(sig, "slo_dns_ingress", tracing)
+		// Cookies for new UDP sockets; without it (no cgroup2) the signal
+		// is Degraded: events carry cookie 0.
+		add(sig, "slo_dns_sock_create", func(p *ebpf.Program) (link.Link, error) {
+			cg, err := cgroup2Dir(int(s.target))
+			if err != nil {
+				return nil, err
+			}
+			return link.AttachCgroup(link.CgroupOptions{Path: cg, Attach: ebpf.AttachCGroupInetSockCreate, Program: p})
 		})
 	case MemReclaim:
 		add(sig, "slo_reclaim_begin", tracing)
@@ -341,14 +339,14 @@ func (k *bpfKernel) attachSignal(s *Set, sig Signal) error {
 }
 
 // cgroup2Dir returns the cgroup v2 directory of process pid, where the DNS
-// programs attach (so they see only that cgroup's packets; the root on hosts
-// that keep processes in the cgroup2 root).
+// cookie program attaches (so it sees only that cgroup's new sockets; the
+// root on hosts that keep processes in the cgroup2 root).
 func cgroup2Dir(pid int) (string, error) {
 	_, v2 := cgroupMounts()
 	if v2 == "" {
-		return "", errors.New("no cgroup2 mount (cgroup_skb programs need one)")
+		return "", errors.New("no cgroup2 mount (socket cookies of DNS events are 0)")
 	}
-	if pid == 0 { // AllProcesses: the root sees every packet
+	if pid == 0 { // AllProcesses: the root sees every socket
 		return v2, nil
 	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))

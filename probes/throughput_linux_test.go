@@ -28,6 +28,8 @@ var (
 		"BenchmarkStreamingThroughput: measurement window per variant and round")
 	tputRounds = flag.Int("probes.rounds", 3,
 		"BenchmarkStreamingThroughput: interleaved rounds (one window per variant each) per invocation")
+	tputVariants = flag.String("probes.variants", "off,default,all",
+		"BenchmarkStreamingThroughput: comma-separated variants: off, default, all or signal names joined by +")
 	tputConns = flag.Int("probes.conns", 8,
 		"BenchmarkStreamingThroughput: concurrent streams of the load generator")
 )
@@ -155,7 +157,26 @@ func BenchmarkStreamingThroughput(b *testing.B) {
 		genCPU  time.Duration
 		err     error
 	}
-	variants := []*variant{{name: "probes=off"}, {name: "probes=default", signals: []Signal{}}, {name: "probes=all", signals: AllSignals()}}
+	var variants []*variant
+	for _, spec := range strings.Split(*tputVariants, ",") {
+		v := &variant{name: "probes=" + spec}
+		switch spec {
+		case "off":
+		case "default":
+			v.signals = []Signal{}
+		case "all":
+			v.signals = AllSignals()
+		default:
+			for _, name := range strings.Split(spec, "+") {
+				sig, ok := signalByName(name)
+				if !ok {
+					b.Fatalf("-probes.variants: unknown signal %q", name)
+				}
+				v.signals = append(v.signals, sig)
+			}
+		}
+		variants = append(variants, v)
+	}
 	bpfOK := features.HaveProgramType(ebpf.RawTracepoint) == nil && features.HaveProgramType(ebpf.CGroupSKB) == nil
 
 	gen := startHelper(b, "loadgen", "SLO_PROBES_URL=http://"+ln.Addr().String()+"/v1/chat/completions",
@@ -218,4 +239,13 @@ func BenchmarkStreamingThroughput(b *testing.B) {
 			b.ReportMetric(float64((v.cpu+v.genCPU).Nanoseconds())/float64(v.n), "total-cpu-ns/req")
 		})
 	}
+}
+
+func signalByName(name string) (Signal, bool) {
+	for _, sig := range AllSignals() {
+		if sig.String() == name {
+			return sig, true
+		}
+	}
+	return 0, false
 }

@@ -1,11 +1,18 @@
 //go:build ignore
 /* SPDX-License-Identifier: (MIT OR GPL-2.0) */
-/* dns.bpf.c: DNS-over-UDP latency. cgroup_skb/egress sees the query in the
- * sending task's context (so the tgid filter applies there) and remembers it
- * by (socket cookie, transaction id); cgroup_skb/ingress matches the response
- * and emits the latency with the first SLO_DNS_MAX bytes of the response
- * (user space parses qname, qtype and rcode). Both programs always pass the
- * packet. */
+/* dns.bpf.c: DNS-over-UDP latency, from two BTF tracepoints (no per-packet
+ * cgroup hook):
+ *  - tp_btf/net_dev_queue sees every packet handed to a device, in the
+ *    sending task's context for a UDP send (so the tgid filter applies); it
+ *    passes everything but UDP sockets with two loads and remembers a query
+ *    by (netns, remote address, ports, transaction id);
+ *  - tp_btf/netif_receive_skb sees every received packet in softirq; while
+ *    no query is in flight it returns after one load, else it matches the
+ *    response and emits the latency with the first SLO_DNS_MAX bytes of the
+ *    response in the packet's linear data (user space parses qname, qtype
+ *    and rcode).
+ * cgroup/sock_create gives new UDP sockets their cookie (below). No program
+ * changes a packet or refuses a socket. */
 #include "event.h"
 
 char __license[] SEC("license") = "Dual MIT/GPL";
@@ -15,16 +22,20 @@ char __license[] SEC("license") = "Dual MIT/GPL";
 #define ETH_P_IPV6_ 0x86DD
 
 struct dns_key {
-	__u64 cookie;
-	__u32 id;
-	__u32 _pad;
+	__u8 raddr[16]; /* the server */
+	__u32 netns;
+	__u16 lport;
+	__u16 rport;
+	__u16 id;
+	__u16 _pad[3];
 };
 
 struct dns_start {
 	__u64 ts;
+	__u64 cookie;
+	__u64 cgroup_id;
 	__u32 tgid;
 	__u32 tid;
-	__u64 cgroup_id;
 };
 
 struct {
@@ -42,156 +53,153 @@ struct {
 	__type(value, __u8);
 } dns_ports SEC(".maps");
 
-struct udp_loc {
-	__u32 off;     /* offset of the UDP payload */
-	__u32 len;     /* UDP payload length */
-	__u16 sport;
-	__u16 dport;
-	__u8 family;
-	__u8 saddr[16];
-	__u8 daddr[16];
-};
-
-static __always_inline int parse_udp(struct __sk_buff *skb, struct udp_loc *l)
-{
-	__u32 l4;
-	__u8 proto;
-	if (skb->protocol == bpf_htons(ETH_P_IP_)) {
-		struct iphdr ip;
-		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)) < 0)
-			return -1;
-		if (ip.protocol != IPPROTO_UDP_)
-			return -1;
-		if (ip.frag_off & bpf_htons(0x3fff))
-			return -1;
-		l4 = ip.ihl * 4;
-		l->family = AF_INET;
-		__builtin_memcpy(l->saddr, &ip.saddr, 4);
-		__builtin_memcpy(l->daddr, &ip.daddr, 4);
-		proto = ip.protocol;
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6_)) {
-		struct ipv6hdr ip6;
-		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)) < 0)
-			return -1;
-		if (ip6.nexthdr != IPPROTO_UDP_)
-			return -1;
-		l4 = sizeof(ip6);
-		l->family = AF_INET6;
-		__builtin_memcpy(l->saddr, &ip6.saddr, 16);
-		__builtin_memcpy(l->daddr, &ip6.daddr, 16);
-		proto = ip6.nexthdr;
-	} else {
-		return -1;
-	}
-	(void)proto;
-	struct udphdr udp;
-	if (bpf_skb_load_bytes(skb, l4, &udp, sizeof(udp)) < 0)
-		return -1;
-	l->sport = bpf_ntohs(udp.source);
-	l->dport = bpf_ntohs(udp.dest);
-	l->off = l4 + sizeof(udp);
-	__u32 ulen = bpf_ntohs(udp.len);
-	if (ulen < sizeof(udp) + 12)
-		return -1;
-	l->len = ulen - sizeof(udp);
-	return 0;
-}
+/* Queries seen by egress and not yet answered (approximately: a query
+ * that never gets an answer stays counted until DNS_IDLE_NS after the last
+ * query). While it is 0, ingress returns without reading the packet. */
+__u64 dns_inflight = 0;
+__u64 dns_last_query_ns = 0;
+#define DNS_IDLE_NS (30ULL * 1000 * 1000 * 1000)
 
 static __always_inline bool is_dns_port(__u16 port)
 {
 	return bpf_map_lookup_elem(&dns_ports, &port) != NULL;
 }
 
-/* udp_packet is the cheap first filter, run on every packet of the cgroup:
- * it reads the IP protocol in place (direct packet access, no helper call)
- * and passes everything but UDP. Headers outside the linear data fall
- * through to parse_udp, which copies them. */
-static __always_inline bool udp_packet(struct __sk_buff *skb)
+/* The headers of one UDP datagram, read from its network header. */
+struct udp_pkt {
+	__u8 family;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport; /* host order */
+	__u16 dport;
+	__u32 len;   /* UDP payload length */
+	const void *payload;
+	__u8 dns[4]; /* id, flags */
+};
+
+/* read_udp reads IP, UDP and the first DNS bytes at nh (the network
+ * header); proto is skb->protocol. */
+static __always_inline int read_udp(const void *nh, __u16 proto, struct udp_pkt *p)
 {
-	void *data = (void *)(long)skb->data;
-	void *end = (void *)(long)skb->data_end;
-	if (skb->protocol == bpf_htons(ETH_P_IP_)) {
-		struct iphdr *ip = data;
-		if ((void *)(ip + 1) > end)
-			return true;
-		return ip->protocol == IPPROTO_UDP_;
+	const void *l4;
+	if (proto == bpf_htons(ETH_P_IP_)) {
+		struct iphdr ip;
+		if (bpf_probe_read_kernel(&ip, sizeof(ip), nh) < 0)
+			return -1;
+		if (ip.protocol != IPPROTO_UDP_ || (ip.frag_off & bpf_htons(0x3fff)))
+			return -1;
+		p->family = AF_INET;
+		__builtin_memcpy(p->saddr, &ip.saddr, 4);
+		__builtin_memcpy(p->daddr, &ip.daddr, 4);
+		l4 = nh + ip.ihl * 4;
+	} else if (proto == bpf_htons(ETH_P_IPV6_)) {
+		struct ipv6hdr ip6;
+		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), nh) < 0)
+			return -1;
+		if (ip6.nexthdr != IPPROTO_UDP_)
+			return -1;
+		p->family = AF_INET6;
+		__builtin_memcpy(p->saddr, &ip6.saddr, 16);
+		__builtin_memcpy(p->daddr, &ip6.daddr, 16);
+		l4 = nh + sizeof(ip6);
+	} else {
+		return -1;
 	}
-	if (skb->protocol == bpf_htons(ETH_P_IPV6_)) {
-		struct ipv6hdr *ip6 = data;
-		if ((void *)(ip6 + 1) > end)
-			return true;
-		return ip6->nexthdr == IPPROTO_UDP_;
-	}
-	return false;
+	struct {
+		struct udphdr udp;
+		__u8 dns[4];
+	} h;
+	if (bpf_probe_read_kernel(&h, sizeof(h), l4) < 0)
+		return -1;
+	__u32 ulen = bpf_ntohs(h.udp.len);
+	if (ulen < sizeof(h.udp) + 12)
+		return -1;
+	p->sport = bpf_ntohs(h.udp.source);
+	p->dport = bpf_ntohs(h.udp.dest);
+	p->len = ulen - sizeof(h.udp);
+	p->payload = l4 + sizeof(h.udp);
+	__builtin_memcpy(p->dns, h.dns, 4);
+	return 0;
 }
 
-/* Queries seen by egress and not yet answered (approximately: a query
- * that never gets an answer stays counted until dns_idle_ns after the last
- * query). While it is 0, ingress passes every packet without parsing. */
-__u64 dns_inflight = 0;
-__u64 dns_last_query_ns = 0;
-#define DNS_IDLE_NS (30ULL * 1000 * 1000 * 1000)
-
-SEC("cgroup_skb/egress")
-int slo_dns_egress(struct __sk_buff *skb)
+/* Socket cookies are generated on first use; skb->sk is an RCU pointer
+ * to the verifier, which bpf_get_socket_cookie does not take, so egress
+ * reads skc_cookie as is and this program (cgroup/sock_create, once per new
+ * socket) makes sure every UDP socket created after Start has one. UDP
+ * sockets older than the probes report cookie 0 unless something else
+ * (SO_COOKIE, another BPF program) generated theirs. */
+SEC("cgroup/sock_create")
+int slo_dns_sock_create(struct bpf_sock *sk)
 {
-	if (!udp_packet(skb))
-		return 1;
-	struct udp_loc l = {};
-	if (parse_udp(skb, &l) < 0 || !is_dns_port(l.dport))
-		return 1;
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32;
-	if (tgid == 0 || !slo_want(tgid))
-		return 1;
-	__u8 hdr[4];
-	if (bpf_skb_load_bytes(skb, l.off, hdr, sizeof(hdr)) < 0)
-		return 1;
-	if (hdr[2] & 0x80) /* QR set: a response, not a query */
-		return 1;
-	struct dns_key k = {
-		.cookie = bpf_get_socket_cookie(skb),
-		.id = ((__u32)hdr[0] << 8) | hdr[1],
-	};
-	struct dns_start s = {
-		.ts = bpf_ktime_get_ns(),
-		.tgid = tgid,
-		.tid = (__u32)id,
-		.cgroup_id = bpf_get_current_cgroup_id(),
-	};
-	bpf_map_update_elem(&dns_pending, &k, &s, BPF_ANY);
-	bpf_map_update_elem(&sock_owner, &k.cookie, &tgid, BPF_ANY);
-	dns_last_query_ns = s.ts;
-	__sync_fetch_and_add(&dns_inflight, 1);
+	if (sk->protocol == IPPROTO_UDP_)
+		bpf_get_socket_cookie(sk);
 	return 1;
 }
 
-SEC("cgroup_skb/ingress")
-int slo_dns_ingress(struct __sk_buff *skb)
+SEC("tp_btf/net_dev_queue")
+int BPF_PROG(slo_dns_egress, struct sk_buff *skb)
+{
+	struct sock *sk = skb->sk;
+	if (!sk || sk->sk_protocol != IPPROTO_UDP_)
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	if (tgid == 0 || !slo_want(tgid))
+		return 0;
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	struct udp_pkt p = {};
+	if (read_udp(head + nh, BPF_CORE_READ(skb, protocol), &p) < 0 || !is_dns_port(p.dport))
+		return 0;
+	if (p.dns[2] & 0x80) /* QR set: a response, not a query */
+		return 0;
+	struct dns_key k = {
+		.netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum),
+		.lport = p.sport,
+		.rport = p.dport,
+		.id = ((__u16)p.dns[0] << 8) | p.dns[1],
+	};
+	__builtin_memcpy(k.raddr, p.daddr, 16);
+	struct dns_start s = {
+		.ts = bpf_ktime_get_ns(),
+		.cookie = sk->__sk_common.skc_cookie.counter,
+		.cgroup_id = bpf_get_current_cgroup_id(),
+		.tgid = tgid,
+		.tid = (__u32)id,
+	};
+	bpf_map_update_elem(&dns_pending, &k, &s, BPF_ANY);
+	bpf_map_update_elem(&sock_owner, &s.cookie, &tgid, BPF_ANY);
+	dns_last_query_ns = s.ts;
+	__sync_fetch_and_add(&dns_inflight, 1);
+	return 0;
+}
+
+SEC("tp_btf/netif_receive_skb")
+int BPF_PROG(slo_dns_ingress, struct sk_buff *skb)
 {
 	if (!dns_inflight)
-		return 1;
-	if (!udp_packet(skb))
-		return 1;
-	struct udp_loc l = {};
-	if (parse_udp(skb, &l) < 0 || !is_dns_port(l.sport))
-		return 1;
-	__u8 hdr[4];
-	if (bpf_skb_load_bytes(skb, l.off, hdr, sizeof(hdr)) < 0)
-		return 1;
-	if (!(hdr[2] & 0x80))
-		return 1;
+		return 0;
+	/* The MAC header is pulled: data is the network header. */
+	unsigned char *data = BPF_CORE_READ(skb, data);
+	struct udp_pkt p = {};
+	if (read_udp(data, BPF_CORE_READ(skb, protocol), &p) < 0 || !is_dns_port(p.sport))
+		return 0;
+	if (!(p.dns[2] & 0x80))
+		return 0;
 	struct dns_key k = {
-		.cookie = bpf_get_socket_cookie(skb),
-		.id = ((__u32)hdr[0] << 8) | hdr[1],
+		.netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum),
+		.lport = p.dport,
+		.rport = p.sport,
+		.id = ((__u16)p.dns[0] << 8) | p.dns[1],
 	};
+	__builtin_memcpy(k.raddr, p.saddr, 16);
 	__u64 now = bpf_ktime_get_ns();
 	struct dns_start *s = bpf_map_lookup_elem(&dns_pending, &k);
 	if (!s) {
 		/* Unanswered queries: reopen the fast path once idle. */
 		if (now - dns_last_query_ns > DNS_IDLE_NS)
 			dns_inflight = 0;
-		return 1;
+		return 0;
 	}
 	struct dns_start st = *s;
 	bpf_map_delete_elem(&dns_pending, &k);
@@ -201,37 +209,39 @@ int slo_dns_ingress(struct __sk_buff *skb)
 	struct dns_event *de = bpf_ringbuf_reserve(&events, sizeof(*de), 0);
 	if (!de) {
 		slo_lost(SLO_SIG_DNS);
-		return 1;
+		return 0;
 	}
 	struct event *e = &de->e;
 	__builtin_memset(e, 0, sizeof(*e));
 	e->ts_ns = now;
 	e->duration_ns = now - st.ts;
-	e->cookie = k.cookie;
+	e->cookie = st.cookie;
 	e->cgroup_id = st.cgroup_id;
 	e->count = 1;
 	e->pid = st.tgid;
 	e->tid = st.tid;
 	e->signal = SLO_SIG_DNS;
-	e->family = l.family;
+	e->family = p.family;
 	e->aux = k.id;
 	/* Response: local is the destination, remote the server. */
-	e->lport = l.dport;
-	e->rport = l.sport;
-	__builtin_memcpy(e->laddr, l.daddr, 16);
-	__builtin_memcpy(e->raddr, l.saddr, 16);
+	e->lport = p.dport;
+	e->rport = p.sport;
+	__builtin_memcpy(e->laddr, p.daddr, 16);
+	__builtin_memcpy(e->raddr, p.saddr, 16);
 	slo_trace(e);
 
-	__u32 n = l.len;
+	/* Copy what the linear data holds of the message (all of it on
+	 * loopback, veth and drivers that copy small packets). */
+	__u32 linear = BPF_CORE_READ(skb, len) - BPF_CORE_READ(skb, data_len);
+	__u32 off = (__u32)((const unsigned char *)p.payload - data);
+	__u32 n = p.len;
+	if (off < linear && n > linear - off)
+		n = linear - off;
 	if (n > SLO_DNS_MAX)
 		n = SLO_DNS_MAX;
-	if (n < 12) {
-		e->payload_len = 0;
-	} else if (bpf_skb_load_bytes(skb, l.off, de->payload, n) == 0) {
+	e->payload_len = 0;
+	if (n >= 12 && off < linear && bpf_probe_read_kernel(de->payload, n, p.payload) == 0)
 		e->payload_len = n;
-	} else {
-		e->payload_len = 0;
-	}
 	bpf_ringbuf_submit(de, 0);
-	return 1;
+	return 0;
 }

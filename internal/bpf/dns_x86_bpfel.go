@@ -20,18 +20,22 @@ type DnsDnsEvent struct {
 }
 
 type DnsDnsKey struct {
-	_      structs.HostLayout
-	Cookie uint64
-	Id     uint32
-	Pad    uint32
+	_     structs.HostLayout
+	Raddr [16]uint8
+	Netns uint32
+	Lport uint16
+	Rport uint16
+	Id    uint16
+	Pad   [3]uint16
 }
 
 type DnsDnsStart struct {
 	_        structs.HostLayout
 	Ts       uint64
+	Cookie   uint64
+	CgroupId uint64
 	Tgid     uint32
 	Tid      uint32
-	CgroupId uint64
 }
 
 type DnsEvent struct {
@@ -84,6 +88,7 @@ const (
 	DnsMapSockTrace         = "sock_trace"
 	DnsProgSloDnsEgress     = "slo_dns_egress"
 	DnsProgSloDnsIngress    = "slo_dns_ingress"
+	DnsProgSloDnsSockCreate = "slo_dns_sock_create"
 	DnsVarDnsInflight       = "dns_inflight"
 	DnsVarDnsLastQueryNs    = "dns_last_query_ns"
 	DnsVarOutlierNs         = "outlier_ns"
@@ -135,8 +140,9 @@ type DnsSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type DnsProgramSpecs struct {
-	SloDnsEgress  *ebpf.ProgramSpec `ebpf:"slo_dns_egress"`
-	SloDnsIngress *ebpf.ProgramSpec `ebpf:"slo_dns_ingress"`
+	SloDnsEgress     *ebpf.ProgramSpec `ebpf:"slo_dns_egress"`
+	SloDnsIngress    *ebpf.ProgramSpec `ebpf:"slo_dns_ingress"`
+	SloDnsSockCreate *ebpf.ProgramSpec `ebpf:"slo_dns_sock_create"`
 }
 
 // DnsMapSpecs contains maps before they are loaded into the kernel.
@@ -220,14 +226,16 @@ type DnsVariables struct {
 //
 // It can be passed to LoadDnsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DnsPrograms struct {
-	SloDnsEgress  *ebpf.Program `ebpf:"slo_dns_egress"`
-	SloDnsIngress *ebpf.Program `ebpf:"slo_dns_ingress"`
+	SloDnsEgress     *ebpf.Program `ebpf:"slo_dns_egress"`
+	SloDnsIngress    *ebpf.Program `ebpf:"slo_dns_ingress"`
+	SloDnsSockCreate *ebpf.Program `ebpf:"slo_dns_sock_create"`
 }
 
 func (p *DnsPrograms) Close() error {
 	return _DnsClose(
 		p.SloDnsEgress,
 		p.SloDnsIngress,
+		p.SloDnsSockCreate,
 	)
 }
 
