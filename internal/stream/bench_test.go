@@ -2,6 +2,8 @@ package stream
 
 import (
 	"bytes"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -32,8 +34,34 @@ var benchChunks = []struct {
 	{"text", "text/plain", DialectUnknown, "Hello", " world"},
 }
 
+// benchVariants returns versions of a benchmark chunk as a stream carries
+// them: the output text changes (a token of 1 to 8 bytes) and so do the
+// per-chunk fields (Responses' sequence_number, Ollama's created_at), so
+// that consecutive chunks share only the prefixes real ones share.
+func benchVariants(chunk string) []string {
+	toks := []string{" today", " is", " a", " sunny", " day,", " isn't", " it", "?"}
+	var out []string
+	for n, tok := range toks {
+		c := chunk
+		for _, old := range []string{`" today"`, `" there"`, `" sky"`, `world`} {
+			if strings.Contains(c, old) {
+				repl := `"` + tok + `"`
+				if old == `world` {
+					repl = tok
+				}
+				c = strings.Replace(c, old, repl, 1)
+			}
+		}
+		c = strings.Replace(c, `"sequence_number":10`, fmt.Sprintf(`"sequence_number":%d`, 10+n), 1)
+		c = strings.Replace(c, `19.485406455`, fmt.Sprintf(`19.%09d`, 485406455+n*7919), 1)
+		out = append(out, c)
+	}
+	return out
+}
+
 // BenchmarkChunk measures the cost of observing one chunk per dialect, the
-// chunk arriving in one Write (in place) or cut in two (copied).
+// chunk arriving in one Write (in place) or cut in two (copied). The chunks
+// written in turn differ as a real stream's do (benchVariants).
 func BenchmarkChunk(b *testing.B) {
 	for _, bc := range benchChunks {
 		for _, split := range []bool{false, true} {
@@ -49,20 +77,30 @@ func BenchmarkChunk(b *testing.B) {
 					}
 				}, Config{})
 				o.Write([]byte(bc.prime))
-				chunk := []byte(bc.chunk)
-				half := len(chunk) / 2
-				o.Write(chunk) // warm the buffers
-				b.SetBytes(int64(len(chunk)))
+				var chunks [][]byte
+				size := 0
+				for _, c := range benchVariants(bc.chunk) {
+					chunks = append(chunks, []byte(c))
+					size += len(c)
+					o.Write([]byte(c)) // warm the buffers
+				}
+				b.SetBytes(int64(size / len(chunks)))
 				b.ReportAllocs()
 				b.ResetTimer()
+				cpu := processCPU()
+				n := 0
 				for b.Loop() {
+					chunk := chunks[n%len(chunks)]
+					n++
 					if split {
+						half := len(chunk) / 2
 						o.Write(chunk[:half])
 						o.Write(chunk[half:])
 					} else {
 						o.Write(chunk)
 					}
 				}
+				reportCPU(b, cpu)
 				b.StopTimer()
 				if outputs == 0 {
 					b.Fatal("no output observed")

@@ -1,6 +1,9 @@
 package stream
 
-import "bytes"
+import (
+	"bytes"
+	"math/bits"
+)
 
 // top holds the raw values of the top-level members the dialects use (for a
 // duplicated member, the last one). When choices was decoded in the same pass
@@ -14,44 +17,238 @@ type top struct {
 	chFinish                                                           string
 }
 
+// The top-level members the dialects use, as indices.
+const (
+	fTyp = iota
+	fObject
+	fChoices
+	fUsage
+	fModel
+	fErr
+	fMessage
+	fDelta
+	fResponse
+	fDone
+	fDoneReason
+	fPromptEval
+	fEval
+	fThinking
+	fContent
+	fOutput
+	fStopReason
+	fStatus
+	fIncomplete
+	nFields
+)
+
+// fieldOf returns the index of a top-level key the dialects use, or -1.
+func fieldOf(k []byte) int {
+	switch string(k) {
+	case "type":
+		return fTyp
+	case "object":
+		return fObject
+	case "choices":
+		return fChoices
+	case "usage":
+		return fUsage
+	case "model":
+		return fModel
+	case "error":
+		return fErr
+	case "message":
+		return fMessage
+	case "delta":
+		return fDelta
+	case "response":
+		return fResponse
+	case "done":
+		return fDone
+	case "done_reason":
+		return fDoneReason
+	case "prompt_eval_count":
+		return fPromptEval
+	case "eval_count":
+		return fEval
+	case "thinking":
+		return fThinking
+	case "content":
+		return fContent
+	case "output":
+		return fOutput
+	case "stop_reason":
+		return fStopReason
+	case "status":
+		return fStatus
+	case "incomplete_details":
+		return fIncomplete
+	}
+	return -1
+}
+
+// set stores the value of field f.
+func (t *top) set(f int, v []byte, complete bool) {
+	switch f {
+	case fTyp:
+		t.typ = v
+	case fObject:
+		t.object = v
+	case fChoices:
+		t.choices = v
+	case fUsage:
+		t.usage = v
+	case fModel:
+		t.model = v
+	case fErr:
+		t.errv = v
+	case fMessage:
+		t.message = v
+	case fDelta:
+		t.delta = v
+	case fResponse:
+		t.response = v
+	case fDone:
+		t.done = v
+	case fDoneReason:
+		t.doneReason = v
+	case fPromptEval:
+		t.promptEval, t.cPromptEval = v, complete
+	case fEval:
+		t.eval, t.cEval = v, complete
+	case fThinking:
+		t.thinking = v
+	case fContent:
+		t.content = v
+	case fOutput:
+		t.output = v
+	case fStopReason:
+		t.stopReason = v
+	case fStatus:
+		t.status = v
+	case fIncomplete:
+		t.incomplete = v
+	}
+}
+
+const (
+	memoBytes   = 512 // bytes of the previous event kept to resume from
+	memoMembers = 32  // top-level member boundaries remembered
+)
+
+// topMemo remembers the top-level walk of the previous event. The walk up
+// to the start of member k depends only on the bytes before that position
+// (and one byte at it), and the events of one stream repeat long prefixes
+// (id, object, created, model, ...), so the next event's walk resumes at the
+// last member boundary before the first byte that differs, with the values
+// found before it. The result is the same as walking from the start.
+type topMemo struct {
+	prev              []byte // the previous event's first memoBytes bytes
+	ok                bool   // prev, n, pos and fields describe a walk that may be resumed
+	fuse              bool   // the fuse argument of that walk
+	n                 int    // member boundaries recorded
+	pos               [memoMembers]int32
+	set               uint32 // bit f: fields[f] is recorded
+	fields            [nFields]fieldRec
+	chAt              int // the member that set the chFused state below
+	chFused, chOutput bool
+	chFinish          string
+}
+
+// fieldRec records the value of one field: set by member at, b[s:e],
+// complete.
+type fieldRec struct {
+	at       int
+	s, e     int32
+	complete bool
+}
+
+// resume restores the walk of the previous event on b up to the last member
+// boundary it can, and returns the member index and position to continue
+// from (0, start when it cannot). Member k may be resumed when the bytes up
+// to and including pos[k] are those of the previous event.
+func (m *topMemo) resume(t *top, b []byte, start int, fuse bool) (k, i int) {
+	k, i = 0, start
+	if m.ok && m.fuse == fuse && m.n > 1 && int(m.pos[0]) == start {
+		for k = m.n - 1; k > 0; k-- {
+			if e := int(m.pos[k]) + 1; e <= len(b) && e <= len(m.prev) && bytes.Equal(b[:e], m.prev[:e]) {
+				break
+			}
+		}
+		if k > 0 {
+			i = int(m.pos[k])
+			for set := m.set; set != 0; set &= set - 1 {
+				f := bits.TrailingZeros32(set)
+				if r := &m.fields[f]; r.at < k {
+					t.set(f, b[r.s:r.e], r.complete)
+				}
+			}
+			if m.chAt >= 0 && m.chAt < k {
+				t.chFused, t.chOutput, t.chFinish = m.chFused, m.chOutput, m.chFinish
+			}
+		}
+	}
+	for set := m.set; set != 0; set &= set - 1 {
+		if f := bits.TrailingZeros32(set); m.fields[f].at >= k {
+			m.set &^= 1 << f
+		}
+	}
+	if m.chAt >= k {
+		m.chAt = -1
+	}
+	m.n, m.fuse, m.ok = k, fuse, false
+	return k, i
+}
+
+// save keeps the first bytes of b for the next event's resume.
+func (m *topMemo) save(b []byte, dup bool) {
+	m.prev = append(m.prev[:0], b[:min(len(b), memoBytes)]...)
+	m.ok = !dup
+}
+
 // scanTop walks the top-level members of the object p once, as an objIter
 // would, and keeps the values the dialects use. With fuse, an array-valued
 // choices member (OpenAI chat) is decoded while its end is found, instead
-// of being skipped here and walked again by chat.
-func scanTop(t *top, p []byte, fuse bool) {
+// of being skipped here and walked again by chat. With a memo (nil: none),
+// the walk resumes where the previous event's walk was on the same bytes.
+func scanTop(t *top, p []byte, fuse bool, m *topMemo) {
 	b := p
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
+		if m != nil {
+			m.ok = false
+		}
 		return
 	}
 	i++
-	for {
-		i = skipWS(b, i)
-		if i < len(b) && b[i] == ',' {
-			i = skipWS(b, i+1)
+	if m == nil {
+		walkTop(t, b, i, 0, fuse, nil)
+		return
+	}
+	k, i := m.resume(t, b, i, fuse)
+	dup := walkTop(t, b, i, k, fuse, m)
+	m.save(b, dup)
+}
+
+// walkTop walks the top-level members of b from member k at b[i] for
+// scanTop, recording them in m (if not nil); dup reports a member that set
+// a field already set.
+func walkTop(t *top, b []byte, i, k int, fuse bool, m *topMemo) (dup bool) {
+	for ; ; k++ {
+		if m != nil && k < memoMembers {
+			m.pos[k] = int32(i)
+			m.n = k + 1
 		}
-		if i >= len(b) || b[i] != '"' {
-			return
+		key, vs, res := member(b, i)
+		if res != mMember {
+			return dup
 		}
-		ke, ok := stringEnd(b, i+1)
-		if !ok {
-			return
-		}
-		k := b[i+1 : ke-1]
-		i = skipWS(b, ke)
-		if i >= len(b) || b[i] != ':' {
-			return
-		}
-		i = skipWS(b, i+1)
-		if i >= len(b) {
-			return
-		}
+		i = vs
 		var ve int
 		var complete bool
 		switch c := b[i]; {
 		case c == '"':
 			ve, complete = stringEnd(b, i+1)
-		case c == '[' && fuse && string(k) == "choices":
+		case c == '[' && fuse && string(key) == "choices":
 			ve, complete = t.fuseChoices(b, i)
 		case c == '{' || c == '[':
 			ve, complete = valueEnd(b, i)
@@ -63,54 +260,27 @@ func scanTop(t *top, p []byte, fuse bool) {
 			complete = ve < len(b)
 		}
 		if ve == i {
-			return
+			return dup
 		}
-		v := b[i:ve]
-		switch string(k) {
-		case "type":
-			t.typ = v
-		case "object":
-			t.object = v
-		case "choices":
-			t.choices = v
-			if v[0] != '[' || !fuse {
+		if f := fieldOf(key); f >= 0 {
+			v := b[i:ve]
+			t.set(f, v, complete)
+			if f == fChoices && (v[0] != '[' || !fuse) {
 				t.chFused = false
 			}
-		case "usage":
-			t.usage = v
-		case "model":
-			t.model = v
-		case "error":
-			t.errv = v
-		case "message":
-			t.message = v
-		case "delta":
-			t.delta = v
-		case "response":
-			t.response = v
-		case "done":
-			t.done = v
-		case "done_reason":
-			t.doneReason = v
-		case "prompt_eval_count":
-			t.promptEval, t.cPromptEval = v, complete
-		case "eval_count":
-			t.eval, t.cEval = v, complete
-		case "thinking":
-			t.thinking = v
-		case "content":
-			t.content = v
-		case "output":
-			t.output = v
-		case "stop_reason":
-			t.stopReason = v
-		case "status":
-			t.status = v
-		case "incomplete_details":
-			t.incomplete = v
+			if m != nil {
+				if m.set&(1<<f) != 0 {
+					dup = true
+				}
+				m.set |= 1 << f
+				m.fields[f] = fieldRec{at: k, s: int32(i), e: int32(ve), complete: complete}
+				if f == fChoices {
+					m.chAt, m.chFused, m.chOutput, m.chFinish = k, t.chFused, t.chOutput, t.chFinish
+				}
+			}
 		}
 		if !complete {
-			return
+			return dup
 		}
 		i = ve
 	}
@@ -172,30 +342,15 @@ func (t *top) fuseChoices(b []byte, start int) (int, bool) {
 func chatChoice(b []byte, i int, out *bool, fr *string) (int, bool) {
 	i++
 	for {
-		i = skipWS(b, i)
-		if i < len(b) && b[i] == ',' {
-			i = skipWS(b, i+1)
-		}
-		if i >= len(b) {
+		k, vs, res := member(b, i)
+		if res != mMember {
+			if res == mEnd && vs < len(b) && b[vs] == '}' {
+				return vs + 1, true
+			}
 			return 0, false
 		}
-		if b[i] == '}' {
-			return i + 1, true
-		}
-		if b[i] != '"' {
-			return 0, false
-		}
-		ke, ok := stringEnd(b, i+1)
-		if !ok {
-			return 0, false
-		}
-		k := b[i+1 : ke-1]
-		i = skipWS(b, ke)
-		if i >= len(b) || b[i] != ':' {
-			return 0, false
-		}
-		i = skipWS(b, i+1)
-		if i < len(b) && b[i] == '{' && (string(k) == "delta" || string(k) == "message") {
+		i = vs
+		if b[i] == '{' && (string(k) == "delta" || string(k) == "message") {
 			e, o, ok := fuseOutput(b, i)
 			if ok {
 				*out = *out || o
@@ -223,29 +378,14 @@ func chatChoice(b []byte, i int, out *bool, fr *string) (int, bool) {
 func fuseOutput(b []byte, i int) (end int, out, ok bool) {
 	i++
 	for {
-		i = skipWS(b, i)
-		if i < len(b) && b[i] == ',' {
-			i = skipWS(b, i+1)
-		}
-		if i >= len(b) {
+		k, vs, res := member(b, i)
+		if res != mMember {
+			if res == mEnd && vs < len(b) && b[vs] == '}' {
+				return vs + 1, out, true
+			}
 			return 0, false, false
 		}
-		if b[i] == '}' {
-			return i + 1, out, true
-		}
-		if b[i] != '"' {
-			return 0, false, false
-		}
-		ke, ok := stringEnd(b, i+1)
-		if !ok {
-			return 0, false, false
-		}
-		k := b[i+1 : ke-1]
-		i = skipWS(b, ke)
-		if i >= len(b) || b[i] != ':' {
-			return 0, false, false
-		}
-		i = skipWS(b, i+1)
+		i = vs
 		e, ok := valueEnd(b, i)
 		if !ok || e == i {
 			return 0, false, false
@@ -448,7 +588,7 @@ func (o *Observer) classify(p, evName []byte, sse bool) Event {
 		return ev
 	}
 	var t top
-	scanTop(&t, p, o.dialect == DialectUnknown || o.dialect == DialectOpenAIChat)
+	scanTop(&t, p, o.dialect == DialectUnknown || o.dialect == DialectOpenAIChat, &o.memo)
 	if o.dialect == DialectUnknown {
 		o.dialect = detect(&t, evName)
 	}
@@ -628,7 +768,7 @@ func (o *Observer) classifyBody(p []byte, over bool) Event {
 		return ev
 	}
 	var t top
-	scanTop(&t, p, o.dialect == DialectUnknown || o.dialect == DialectOpenAIChat)
+	scanTop(&t, p, o.dialect == DialectUnknown || o.dialect == DialectOpenAIChat, nil)
 	if o.dialect == DialectUnknown {
 		o.dialect = detect(&t, nil)
 	}

@@ -157,16 +157,23 @@ func TestClassifyDifferentialSeeds(t *testing.T) {
 }
 
 // BenchmarkClassify compares the chunk classifier with the reference
-// implementation on one representative payload per dialect (the JSON of an
-// SSE event or an NDJSON line, dialect already detected): ns/op is the cost
-// of decoding one chunk, MB/s its throughput.
+// implementation on representative payloads per dialect (the JSON of an SSE
+// event or an NDJSON line, dialect already detected, consecutive payloads
+// differing as a real stream's do): ns/op is the cost of decoding one chunk,
+// MB/s its throughput.
 func BenchmarkClassify(b *testing.B) {
 	for _, bc := range benchChunks {
 		if bc.ct == "text/plain" || bc.name == "unknown_sse" {
 			continue
 		}
-		name, payload := sseNameData(bc.chunk)
 		_, prime := sseNameData(bc.prime)
+		var names, payloads [][]byte
+		size := 0
+		for _, c := range benchVariants(bc.chunk) {
+			name, payload := sseNameData(c)
+			names, payloads = append(names, name), append(payloads, payload)
+			size += len(payload)
+		}
 		for _, impl := range []string{"ref", "new"} {
 			b.Run(bc.name+"/impl="+impl, func(b *testing.B) {
 				o := &Observer{}
@@ -179,14 +186,18 @@ func BenchmarkClassify(b *testing.B) {
 				if o.dialect == DialectUnknown {
 					b.Fatal("dialect not detected")
 				}
-				b.SetBytes(int64(len(payload)))
+				b.SetBytes(int64(size / len(payloads)))
 				b.ReportAllocs()
-				outputs := 0
+				outputs, n := 0, 0
+				cpu := processCPU()
 				for b.Loop() {
-					if cl(payload, name, true).Output {
+					k := n % len(payloads)
+					n++
+					if cl(payloads[k], names[k], true).Output {
 						outputs++
 					}
 				}
+				reportCPU(b, cpu)
 				if outputs == 0 {
 					b.Fatal("no output")
 				}
@@ -249,5 +260,64 @@ func TestPrimitives(t *testing.T) {
 				t.Errorf("stringEnd(%q, %d) = %d, %v; want %d, %v", b, pad, e2, ok2, e1, ok1)
 			}
 		}
+	}
+}
+
+// TestClassifyResume checks the resumed top-level walk (topMemo) against the
+// reference on pairs of events that differ at one position: every byte of
+// each benchmark chunk replaced, deleted, or cut there, classified after the
+// chunk itself and before it again, in every framing and hint.
+func TestClassifyResume(t *testing.T) {
+	for _, bc := range benchChunks {
+		if bc.ct == "text/plain" || bc.name == "unknown_sse" {
+			continue
+		}
+		name, p := sseNameData(bc.chunk)
+		_, prime := sseNameData(bc.prime)
+		ev := func(b []byte) []byte {
+			if name == nil {
+				return b
+			}
+			return append(append(append([]byte(nil), name...), 1), b...)
+		}
+		for j := range p {
+			var vars [][]byte
+			for _, c := range []byte{'X', '"', '}', ' ', ',', '\\', '0'} {
+				v := bytes.Clone(p)
+				v[j] = c
+				vars = append(vars, v)
+			}
+			vars = append(vars, append(bytes.Clone(p[:j]), p[j+1:]...), bytes.Clone(p[:j]))
+			for _, v := range vars {
+				data := bytes.Join([][]byte{ev(prime), ev(p), ev(v), ev(p), ev(v)}, []byte{0})
+				for _, mode := range []uint8{0, 1, 8, 8 | 16} {
+					m := decodeMode(mode)
+					want := classifyAll(data, m, true)
+					got := classifyAll(data, m, false)
+					if d := cmp.Diff(want, got); d != "" {
+						t.Fatalf("%s, byte %d, variant %q, mode %+v (-ref +new):\n%s", bc.name, j, v, m, d)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestClassifyResumes checks that consecutive OpenAI chat chunks resume the
+// walk at choices, past the members they share.
+func TestClassifyResumes(t *testing.T) {
+	v := benchVariants(benchChunks[0].chunk)
+	_, a := sseNameData(v[0])
+	_, b := sseNameData(v[1])
+	o := &Observer{}
+	o.setDefaults()
+	o.classify(a, nil, true)
+	var tp top
+	k, i := o.memo.resume(&tp, b, 1, true)
+	if !bytes.HasPrefix(b[i:], []byte(`,"choices"`)) || k != 6 {
+		t.Errorf("resumed at member %d, %q; want member 6, choices", k, b[i:min(len(b), i+12)])
+	}
+	if string(tp.model) != `"gpt-4o-2024-08-06"` || string(tp.object) != `"chat.completion.chunk"` {
+		t.Errorf("restored model %s, object %s", tp.model, tp.object)
 	}
 }

@@ -55,7 +55,9 @@ func stringEnd(b []byte, i int) (int, bool) {
 	for i+8 <= len(b) {
 		w := binary.LittleEndian.Uint64(b[i:])
 		q, bs := eqMask(w, '"'), eqMask(w, '\\')
-		if bs != 0 && (q == 0 || bits.TrailingZeros64(bs) < bits.TrailingZeros64(q)) {
+		// below: the bits under the first quote (all bits when none).
+		below := (q & -q) - 1
+		if bs&below != 0 {
 			break
 		}
 		if q != 0 {
@@ -166,6 +168,49 @@ func valueEnd(b []byte, i int) (int, bool) {
 	return i, i < len(b)
 }
 
+// Results of member.
+const (
+	mMember = iota // a member: its key and the start of its value
+	mEnd           // no key where one could start: b[stop] (if any) ends the walk
+	mBad           // a key without a colon and a value after it
+)
+
+// member reads the next member of an object from i (just after the '{' or
+// the previous value): an optional comma, the key and the colon, each
+// possibly surrounded by whitespace, as objIter.next does. It returns the
+// raw key and the index vs of the first byte of the value; stop is where the
+// walk stopped otherwise. Compact JSON takes the fast paths.
+func member(b []byte, i int) (key []byte, vs int, res int) {
+	if i+1 < len(b) && b[i] == ',' && b[i+1] == '"' {
+		i++
+	} else {
+		i = skipWS(b, i)
+		if i < len(b) && b[i] == ',' {
+			i = skipWS(b, i+1)
+		}
+		if i >= len(b) || b[i] != '"' {
+			return nil, i, mEnd
+		}
+	}
+	ke, ok := stringEnd(b, i+1)
+	if !ok {
+		return nil, len(b), mBad
+	}
+	key = b[i+1 : ke-1]
+	if ke+1 < len(b) && b[ke] == ':' && b[ke+1] > ' ' {
+		return key, ke + 1, mMember
+	}
+	i = skipWS(b, ke)
+	if i >= len(b) || b[i] != ':' {
+		return nil, i, mBad
+	}
+	i = skipWS(b, i+1)
+	if i >= len(b) {
+		return nil, i, mBad
+	}
+	return key, i, mMember
+}
+
 // objIter walks the members of one JSON object.
 type objIter struct {
 	b    []byte
@@ -190,27 +235,8 @@ func (it *objIter) next() (key, val []byte, complete, ok bool) {
 		return nil, nil, false, false
 	}
 	b := it.b
-	i := skipWS(b, it.i)
-	if i < len(b) && b[i] == ',' {
-		i = skipWS(b, i+1)
-	}
-	if i >= len(b) || b[i] != '"' {
-		it.done = true
-		return nil, nil, false, false
-	}
-	ke, kok := stringEnd(b, i+1)
-	if !kok {
-		it.done = true
-		return nil, nil, false, false
-	}
-	key = b[i+1 : ke-1]
-	i = skipWS(b, ke)
-	if i >= len(b) || b[i] != ':' {
-		it.done = true
-		return nil, nil, false, false
-	}
-	i = skipWS(b, i+1)
-	if i >= len(b) {
+	key, i, res := member(b, it.i)
+	if res != mMember {
 		it.done = true
 		return nil, nil, false, false
 	}

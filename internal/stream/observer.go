@@ -127,6 +127,8 @@ type Observer struct {
 	jover  bool
 	jphase uint8
 
+	memo topMemo // the previous event's top-level walk (classify.go)
+
 	usage      Usage // valid where hasIn/hasOut
 	hasIn      bool
 	hasOut     bool
@@ -182,6 +184,7 @@ func (o *Observer) Reset(contentType string, hint Dialect, sink func(Event)) {
 		jbuf:     jbuf,
 		tail:     tail,
 		tailLin:  tailLin,
+		memo:     topMemo{prev: o.memo.prev[:0]},
 	}
 }
 
