@@ -160,7 +160,7 @@ func Evaluate(scs []*Scenario, results [][]RunResult, folds int, prov attributio
 			if len(train) == 0 {
 				continue
 			}
-			m, err := attribution.Fit(train, LabBins(), 1, attribution.Provenance{})
+			m, err := fit(train, attribution.Provenance{})
 			if err != nil {
 				return nil, nil, fmt.Errorf("lab: fit %s fold %d: %w", arm.Name, k, err)
 			}
@@ -173,7 +173,7 @@ func Evaluate(scs []*Scenario, results [][]RunResult, folds int, prov attributio
 		// Multi-fault runs were never trained on: the model of all runs.
 		all := samplesOf(func(*runEval) bool { return true }, arm)
 		if len(all) > 0 {
-			m, err := attribution.Fit(all, LabBins(), 1, attribution.Provenance{})
+			m, err := fit(all, attribution.Provenance{})
 			if err != nil {
 				return nil, nil, fmt.Errorf("lab: fit %s: %w", arm.Name, err)
 			}
@@ -389,7 +389,7 @@ func Evaluate(scs []*Scenario, results [][]RunResult, folds int, prov attributio
 		}
 		prov.Runs = n
 		var err error
-		if model, err = attribution.Fit(all, LabBins(), 1, prov); err != nil {
+		if model, err = fit(all, prov); err != nil {
 			return nil, nil, fmt.Errorf("lab: fit model: %w", err)
 		}
 	}
@@ -547,6 +547,17 @@ func (rep *Report) targets() {
 		add("two-fault runs with both domains in the top 2 (both)", both.TwoFaultTop2Rate, "≥ 0.80", both.TwoFaultTop2Rate >= 0.80)
 	}
 	_ = app
+}
+
+// fit fits the lab's model: naive Bayes over LabBins with Laplace smoothing,
+// then a uniform prior over the fault domains (attribution.UniformPrior:
+// how many bad requests each injected fault produced is no prior).
+func fit(samples []attribution.Labeled, prov attribution.Provenance) (*attribution.Model, error) {
+	m, err := attribution.Fit(samples, LabBins(), 1, prov)
+	if err != nil {
+		return nil, err
+	}
+	return m.UniformPrior(), nil
 }
 
 // LabBins is the discretisation the lab fits with: finer than

@@ -63,6 +63,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		maxReps = max(maxReps, reps(sc))
 	}
 	results := make([][]RunResult, len(cfg.Scenarios))
+	busyStarts := 0
 	for r := range maxReps {
 		for i, sc := range cfg.Scenarios {
 			if r >= reps(sc) {
@@ -71,9 +72,24 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			res, err := RunOnce(ctx, env, sc, r, nil)
-			if err != nil {
-				return nil, fmt.Errorf("lab: %s rep %d: %w", sc.Name, r, err)
+			var res RunResult
+			for attempt := 0; ; attempt++ {
+				if _, quiet := waitQuiet(ctx); !quiet {
+					busyStarts++
+				}
+				before, serr := sampleCPU()
+				res, err = RunOnce(ctx, env, sc, r, nil)
+				if err != nil {
+					return nil, fmt.Errorf("lab: %s rep %d: %w", sc.Name, r, err)
+				}
+				if after, aerr := sampleCPU(); serr == nil && aerr == nil {
+					res.ForeignCores = foreignCores(before, after)
+				}
+				res.Repeats = attempt
+				if res.ForeignCores <= busyCores || attempt >= 1 || res.Skipped != "" {
+					break
+				}
+				logf("%-28s rep %2d: other processes used %.2f CPUs during the run: repeating it", sc.Name, r, res.ForeignCores)
 			}
 			delay := "-"
 			if !res.FaultAt.IsZero() {
@@ -81,7 +97,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 					delay = in.At.Sub(res.FaultAt).Round(time.Millisecond).String()
 				}
 			}
-			logf("%-28s rep %2d: requests %3d bad %3d samples %3d page-delay %s %s%s", sc.Name, r, res.Requests, res.Bad, len(res.Samples), delay, res.Skipped, strings.Join(res.Errors, "; "))
+			logf("%-28s rep %2d: requests %3d bad %3d samples %3d page-delay %s foreign-cpu %.2f %s%s", sc.Name, r, res.Requests, res.Bad, len(res.Samples), delay, res.ForeignCores, res.Skipped, strings.Join(res.Errors, "; "))
 			results[i] = append(results[i], res)
 		}
 	}
@@ -100,7 +116,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		Command: cfg.Command,
 		Date:    time.Now().UTC().Format(time.RFC3339),
 		Machine: machine(),
-		Note:    "incident lab (faults/lab): naive Bayes over the bad requests of single-fault and fault-free runs, evidence as excess over each run's healthy baselines",
+		Note:    "incident lab (faults/lab): naive Bayes over the bad requests of single-fault and fault-free runs, evidence as excess over each run's healthy baselines (attribution.NewObservation, as the tracker builds it); prior uniform over the fault domains, unknown at its share of the samples",
 	}
 	rep, model, err := Evaluate(cfg.Scenarios, results, folds, prov)
 	if err != nil {
@@ -109,6 +125,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Command, rep.Date, rep.Machine = cfg.Command, prov.Date, prov.Machine
 	rep.Duration = time.Since(began).Round(time.Second).String()
 	rep.Notes = append(rep.Notes, env.notes()...)
+	rep.Notes = append(rep.Notes, machineLoadNote(results, busyStarts))
 	if cfg.Out != "" {
 		if err := rep.Write(cfg.Out); err != nil {
 			return rep, err
@@ -124,6 +141,30 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// machineLoadNote says how much other processes used the CPUs during the runs.
+func machineLoadNote(results [][]RunResult, busyStarts int) string {
+	var loads []float64
+	repeated, busy := 0, 0
+	for _, rs := range results {
+		for _, r := range rs {
+			if r.Skipped != "" {
+				continue
+			}
+			loads = append(loads, r.ForeignCores)
+			repeated += r.Repeats
+			if r.ForeignCores > busyCores {
+				busy++
+			}
+		}
+	}
+	if len(loads) == 0 {
+		return "no runs"
+	}
+	slices.Sort(loads)
+	return fmt.Sprintf("machine load (other processes on the %d CPUs, measured from /proc/stat minus the lab's own CPU time): median %.2f, max %.2f CPUs over the runs; %d runs started before the machine was quiet (< %.2g CPUs, waited at most %v), %d runs were repeated because others used > %.2g CPUs during them, %d runs kept above that after a repeat",
+		runtime.NumCPU(), loads[len(loads)/2], loads[len(loads)-1], busyStarts, quietCores, quietWait, repeated, busyCores, busy)
 }
 
 func (e *Env) notes() []string {
@@ -170,7 +211,7 @@ func (rep *Report) Markdown() []byte {
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p("# Incident lab report\n\n")
 	p("Produced by `%s` on %s (%s), in %s.\n\n", rep.Command, rep.Date, rep.Machine, rep.Duration)
-	p("Each run starts a fresh tracker (TTFT objective, target 0.99) in front of the reference workload (retrieval hop + streamed chat completion from a fake provider, over real sockets), drives open-loop load, injects the scenario's faults with `faults/`, and labels every bad request with the domain of the fault active when it started (`unknown` outside faults). Evidence is expressed as excess over the run's healthy baselines. The model is cross-validated by repetition (%d folds; a run is never in its own training set); multi-fault runs are scored with the model of all single-fault and fault-free runs.\n\n", rep.Folds)
+	p("Each run starts a fresh tracker (TTFT objective, target 0.99) in front of the reference workload (retrieval hop + streamed chat completion from a fake provider, over real sockets), drives open-loop load, injects the scenario's faults with `faults/`, and labels every bad request with the domain of the fault active when it started (`unknown` outside faults). Evidence is expressed as excess over the run's healthy baselines. The model is cross-validated by repetition (%d folds; a run is never in its own training set); multi-fault runs are never trained on and are scored with the model of all single-fault and fault-free runs. A run's incident verdict is attribution.AttributeIncident over its in-fault bad requests, as the tracker ranks incidents: the top domain by the mean single-cause posterior, runner-ups by explaining away (the probability each is at fault too, given the top).\n\n", rep.Folds)
 	p("## Targets\n\n| target | value | goal | met |\n|---|---:|---|---|\n")
 	for _, t := range rep.Targets {
 		m := "no"

@@ -59,6 +59,11 @@ type RunResult struct {
 	HealthyTTFT []float64
 	// Kernel is the tracker's probe status line at the end of the run.
 	Kernel string
+	// ForeignCores is how many CPUs other processes kept busy during the
+	// run, on average; Repeats how many earlier attempts were discarded
+	// because that exceeded busyCores.
+	ForeignCores float64
+	Repeats      int
 }
 
 // FirstPage returns the first page incident at or after from, and whether
