@@ -12,8 +12,9 @@ import (
 
 // The lab shares its machine with whatever else runs there; CPU that other
 // processes burn during a run shows up as run-queue delay and slow requests
-// the run did not inject. Before each run the lab waits (a bounded time)
-// until other processes use less than quietCores, and it measures what
+// the run did not inject. Before each run the lab waits (at most quietWait,
+// and at most quietBudget over the whole lab) until other processes use less
+// than quietCores, and it measures what
 // they used during the run; a run during which they used more than
 // busyCores is repeated (once). The criterion looks at the machine only,
 // never at the run's outcome.
@@ -21,7 +22,8 @@ const (
 	quietCores  = 0.5
 	busyCores   = 0.75
 	quietWindow = 500 * time.Millisecond
-	quietWait   = 15 * time.Second
+	quietWait   = time.Minute
+	quietBudget = 15 * time.Minute
 )
 
 // cpuSample is a snapshot of the machine's and this process's CPU time, in
@@ -85,10 +87,13 @@ func foreignCores(a, b cpuSample) float64 {
 }
 
 // waitQuiet waits until other processes use less than quietCores over a
-// quietWindow, at most quietWait; it returns the last measurement and
-// whether the machine was quiet.
-func waitQuiet(ctx context.Context) (float64, bool) {
-	deadline := time.Now().Add(quietWait)
+// quietWindow, at most quietWait and what is left of *budget (which it
+// decrements); it returns the last measurement and whether the machine was
+// quiet.
+func waitQuiet(ctx context.Context, budget *time.Duration) (float64, bool) {
+	start := time.Now()
+	defer func() { *budget = max(0, *budget-time.Since(start)) }()
+	deadline := start.Add(min(quietWait, *budget))
 	for {
 		a, err := sampleCPU()
 		if err != nil {

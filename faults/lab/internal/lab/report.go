@@ -63,7 +63,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		maxReps = max(maxReps, reps(sc))
 	}
 	results := make([][]RunResult, len(cfg.Scenarios))
-	busyStarts := 0
+	busyStarts, budget := 0, quietBudget
 	for r := range maxReps {
 		for i, sc := range cfg.Scenarios {
 			if r >= reps(sc) {
@@ -74,7 +74,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 			var res RunResult
 			for attempt := 0; ; attempt++ {
-				if _, quiet := waitQuiet(ctx); !quiet {
+				if _, quiet := waitQuiet(ctx, &budget); !quiet {
 					busyStarts++
 				}
 				before, serr := sampleCPU()
@@ -163,8 +163,8 @@ func machineLoadNote(results [][]RunResult, busyStarts int) string {
 		return "no runs"
 	}
 	slices.Sort(loads)
-	return fmt.Sprintf("machine load (other processes on the %d CPUs, measured from /proc/stat minus the lab's own CPU time): median %.2f, max %.2f CPUs over the runs; %d runs started before the machine was quiet (< %.2g CPUs, waited at most %v), %d runs were repeated because others used > %.2g CPUs during them, %d runs kept above that after a repeat",
-		runtime.NumCPU(), loads[len(loads)/2], loads[len(loads)-1], busyStarts, quietCores, quietWait, repeated, busyCores, busy)
+	return fmt.Sprintf("machine load (other processes on the %d CPUs, measured from /proc/stat minus the lab's own CPU time): median %.2f, max %.2f CPUs over the runs; %d runs started before the machine was quiet (< %.2g CPUs; waited at most %v per run, %v in all), %d runs were repeated because others used > %.2g CPUs during them, %d runs kept above that after a repeat",
+		runtime.NumCPU(), loads[len(loads)/2], loads[len(loads)-1], busyStarts, quietCores, quietWait, quietBudget, repeated, busyCores, busy)
 }
 
 func (e *Env) notes() []string {
