@@ -57,7 +57,10 @@ var (
 type decoder struct {
 	// wallOffset is wall-clock ns minus CLOCK_MONOTONIC ns.
 	wallOffset int64
-	names      map[string]string
+	// pidFrom, when not 0, is the target's tgid in the initial pid
+	// namespace, reported as pidTo (its pid in the caller's namespace).
+	pidFrom, pidTo uint32
+	names          map[string]string
 }
 
 func newDecoder(wallOffset int64) *decoder {
@@ -96,6 +99,9 @@ func (d *decoder) decode(raw []byte, ev *Event) error {
 		Failed:   flags&flagError != 0,
 		Errno:    syscall.Errno(le.Uint32(raw[offErr:])),
 		HasTrace: flags&flagTrace != 0,
+	}
+	if d.pidFrom != 0 && ev.PID == d.pidFrom {
+		ev.PID = d.pidTo
 	}
 	if ev.HasTrace {
 		copy(ev.TraceID[:], raw[offTraceID:offTraceID+16])

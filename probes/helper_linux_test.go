@@ -123,6 +123,8 @@ func runHelper(mode string) int {
 			}
 		}
 		return 0
+	case "pidns":
+		return runPidnsHelper()
 	case "loadgen":
 		return runLoadgen()
 	case "unpriv":

@@ -34,14 +34,16 @@ type attachment struct {
 type bpfKernel struct {
 	events, owner, trace, lostMap *ebpf.Map
 	hists, histSelf               [numSignals]*ebpf.Map // per-CPU: by tgid, and the target's
-	target                        uint32
-	atts                          [numSignals][]*attachment
-	closers                       []io.Closer
-	colls                         []*ebpf.Collection
-	netColl                       *ebpf.Collection
-	reader                        *ringbuf.Reader
-	dec                           *decoder
-	stats                         io.Closer
+	// target is the target's tgid as the kernel sees it (initial pid
+	// namespace); nsTarget the same process as Start saw it (Set.target).
+	target, nsTarget uint32
+	atts             [numSignals][]*attachment
+	closers          []io.Closer
+	colls            []*ebpf.Collection
+	netColl          *ebpf.Collection
+	reader           *ringbuf.Reader
+	dec              *decoder
+	stats            io.Closer
 
 	mu     sync.Mutex // guards every object against close
 	closed bool
@@ -82,7 +84,17 @@ func loadKernel(s *Set, wallOffset int64) kernel {
 		}
 	}
 
-	k := &bpfKernel{dec: newDecoder(wallOffset), target: s.target}
+	k := &bpfKernel{dec: newDecoder(wallOffset), target: s.target, nsTarget: s.target}
+	if s.target != 0 && s.target == uint32(os.Getpid()) {
+		// Inside a container getpid() is the pid-namespace id; the
+		// programs compare the kernel's (initial namespace) tgid.
+		if tgid, err := selfTgid(); err == nil && tgid != 0 {
+			k.target = tgid
+			if tgid != s.target {
+				k.dec.pidFrom, k.dec.pidTo = tgid, s.target
+			}
+		}
+	}
 	spec, err := bpf.LoadSched()
 	if err != nil {
 		return offAll("parse BPF object: " + err.Error())
@@ -185,7 +197,7 @@ func (k *bpfKernel) loadSignal(s *Set, sig Signal, shared map[string]*ebpf.Map) 
 		return &LoadError{Probe: name, Err: err}
 	}
 	if v := spec.Variables["target_tgid"]; v != nil {
-		if err := v.Set(s.target); err != nil {
+		if err := v.Set(k.target); err != nil {
 			return &LoadError{Probe: name, Err: err}
 		}
 	}
@@ -246,7 +258,7 @@ func (k *bpfKernel) loadSignal(s *Set, sig Signal, shared map[string]*ebpf.Map) 
 		// Cookies for new UDP sockets; without it (no cgroup2) the signal
 		// is Degraded: events carry cookie 0.
 		add(sig, "slo_dns_sock_create", func(p *ebpf.Program) (link.Link, error) {
-			cg, err := cgroup2Dir(int(s.target))
+			cg, err := cgroup2Dir(int(k.nsTarget))
 			if err != nil {
 				return nil, err
 			}
@@ -338,6 +350,26 @@ func (k *bpfKernel) attachSignal(s *Set, sig Signal) error {
 	return nil
 }
 
+// selfTgid returns the calling process's tgid in the initial pid namespace
+// (what bpf_get_current_pid_tgid reports), by running a one-instruction
+// raw_tp program in this thread.
+func selfTgid() (uint32, error) {
+	spec, err := bpf.LoadSelf()
+	if err != nil {
+		return 0, err
+	}
+	var objs bpf.SelfObjects
+	if err := spec.LoadAndAssign(&objs, nil); err != nil {
+		return 0, err
+	}
+	defer objs.Close()
+	ret, err := objs.SloSelfTgid.Run(&ebpf.RunOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("run self-tgid program: %w", err)
+	}
+	return ret, nil
+}
+
 // cgroup2Dir returns the cgroup v2 directory of process pid, where the DNS
 // cookie program attaches (so it sees only that cgroup's new sockets; the
 // root on hosts that keep processes in the cgroup2 root).
@@ -349,7 +381,11 @@ func cgroup2Dir(pid int) (string, error) {
 	if pid == 0 { // AllProcesses: the root sees every socket
 		return v2, nil
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	path := fmt.Sprintf("/proc/%d/cgroup", pid)
+	if pid == os.Getpid() {
+		path = "/proc/self/cgroup" // also right when /proc is another pid namespace's
+	}
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("read cgroup of pid %d: %w", pid, err)
 	}
@@ -395,7 +431,7 @@ func (k *bpfKernel) histogram(sig Signal, tgid uint32) (Histogram, error) {
 	// The programs count the target process in the one-entry map, every
 	// process (target 0) in the map keyed by tgid; both are per CPU.
 	m, key := k.hists[sig], tgid
-	if k.target != 0 && tgid == k.target {
+	if k.nsTarget != 0 && tgid == k.nsTarget {
 		m, key = k.histSelf[sig], 0
 	}
 	if m == nil {

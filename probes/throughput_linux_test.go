@@ -19,6 +19,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/features"
+	"golang.org/x/sys/unix"
 
 	"github.com/llmslo/slo/internal/testutil"
 )
@@ -156,6 +157,7 @@ func BenchmarkStreamingThroughput(b *testing.B) {
 		el, cpu time.Duration
 		genCPU  time.Duration
 		err     error
+		progs   map[string][2]uint64 // -probes.progstats: runs, ns per program
 	}
 	var variants []*variant
 	for _, spec := range strings.Split(*tputVariants, ",") {
@@ -194,6 +196,14 @@ func BenchmarkStreamingThroughput(b *testing.B) {
 			if !bpfOK {
 				return
 			}
+			if *progStats {
+				c, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
+				if err != nil {
+					v.err = err
+					return
+				}
+				defer c.Close()
+			}
 			set, v.err = Start(b.Context(), Config{Signals: v.signals})
 			if v.err != nil {
 				return
@@ -206,8 +216,21 @@ func BenchmarkStreamingThroughput(b *testing.B) {
 			defer func() { cancel(); _ = set.Close() }()
 		}
 		time.Sleep(300 * time.Millisecond) // settle (the same for every variant)
+		var p0 map[string][2]uint64
+		if set != nil && *progStats {
+			p0 = progCounters(set)
+		}
 		n0, cpu0, gen0, t0 := served.Load(), processCPU(), procCPU(genPid), time.Now()
 		time.Sleep(*tputWindow)
+		if p0 != nil {
+			if v.progs == nil {
+				v.progs = map[string][2]uint64{}
+			}
+			for name, c := range progCounters(set) {
+				acc := v.progs[name]
+				v.progs[name] = [2]uint64{acc[0] + c[0] - p0[name][0], acc[1] + c[1] - p0[name][1]}
+			}
+		}
 		v.n += served.Load() - n0
 		v.cpu += processCPU() - cpu0
 		v.genCPU += procCPU(genPid) - gen0
@@ -237,6 +260,14 @@ func BenchmarkStreamingThroughput(b *testing.B) {
 			b.ReportMetric(float64(v.n*sseChunks)/v.el.Seconds(), "chunks/s")
 			b.ReportMetric(float64(v.cpu.Nanoseconds())/float64(v.n), "server-cpu-ns/req")
 			b.ReportMetric(float64((v.cpu+v.genCPU).Nanoseconds())/float64(v.n), "total-cpu-ns/req")
+			for name, c := range v.progs {
+				if c[0] == 0 {
+					continue
+				}
+				b.ReportMetric(float64(c[0])/float64(v.n), name+"-runs/req")
+				b.ReportMetric(float64(c[1])/float64(c[0]), name+"-ns/run")
+				b.ReportMetric(float64(c[1])/float64(v.n), name+"-ns/req")
+			}
 		})
 	}
 }

@@ -17,3 +17,4 @@ package bpf
 //go:generate go tool bpf2go -tags linux -target amd64 -type event -type hist Blk blk.bpf.c -- -I./headers -I.
 //go:generate go tool bpf2go -tags linux -target amd64 -type event -type hist Sys sys.bpf.c -- -I./headers -I.
 //go:generate go tool bpf2go -tags linux -target amd64 Bench bench.bpf.c -- -I./headers -I.
+//go:generate go tool bpf2go -tags linux -target amd64 Self self.bpf.c -- -I./headers -I.
