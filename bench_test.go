@@ -1,6 +1,7 @@
 package slo
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -25,12 +26,22 @@ func (d *discardWriter) Flush()                      {}
 
 var benchChunk = []byte("data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" token\"},\"finish_reason\":null}]}\n\n")
 
+// benchChunks are the ten OpenAI chunks of one stream: the same id, created
+// and model, a different token each, as a real stream sends them.
+var benchChunks = func() [][]byte {
+	var out [][]byte
+	for _, tok := range []string{"The", " sky", " is", " blue", " today", ",", " and", " the", " sun", " shines"} {
+		out = append(out, bytes.Replace(benchChunk, []byte(" token"), []byte(tok), 1))
+	}
+	return out
+}()
+
 // sse10 streams ten OpenAI chunks and [DONE]: a small but real response.
 var sse10 = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	f := w.(http.Flusher)
-	for range 10 {
-		w.Write(benchChunk)
+	for _, c := range benchChunks {
+		w.Write(c)
 		f.Flush()
 	}
 	io.WriteString(w, "data: [DONE]\n\n")
@@ -93,8 +104,8 @@ func BenchmarkServer(b *testing.B) {
 }
 
 // BenchmarkStreamChunk measures the cost of one streamed chunk through
-// Instrument: one request writes b.N chunks, so per-request costs vanish
-// from ns/op and allocs/op.
+// Instrument: one request writes b.N chunks (the ten of benchChunks in
+// turn), so per-request costs vanish from ns/op and allocs/op.
 func BenchmarkStreamChunk(b *testing.B) {
 	tp, mp := benchSDK(b)
 	tr, err := New(WithTracerProvider(tp), WithMeterProvider(mp))
@@ -117,8 +128,8 @@ func BenchmarkStreamChunk(b *testing.B) {
 				b.SetBytes(int64(len(benchChunk)))
 				b.ResetTimer()
 				cpu := startCPU(b)
-				for range b.N {
-					w.Write(benchChunk)
+				for n := range b.N {
+					w.Write(benchChunks[n%len(benchChunks)])
 					f.Flush()
 				}
 				cpu.stop()
