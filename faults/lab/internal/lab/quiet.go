@@ -16,14 +16,14 @@ import (
 // and at most quietBudget over the whole lab) until other processes use less
 // than quietCores, and it measures what
 // they used during the run; a run during which they used more than
-// busyCores is repeated (once). The criterion looks at the machine only,
+// busyCores is repeated (once, while the budget lasts; a repeat spends it). The criterion looks at the machine only,
 // never at the run's outcome.
 const (
 	quietCores  = 0.5
 	busyCores   = 0.75
 	quietWindow = 500 * time.Millisecond
 	quietWait   = time.Minute
-	quietBudget = 15 * time.Minute
+	quietBudget = 12 * time.Minute
 )
 
 // cpuSample is a snapshot of the machine's and this process's CPU time, in

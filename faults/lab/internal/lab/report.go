@@ -86,9 +86,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 					res.ForeignCores = foreignCores(before, after)
 				}
 				res.Repeats = attempt
-				if res.ForeignCores <= busyCores || attempt >= 1 || res.Skipped != "" {
+				if res.ForeignCores <= busyCores || attempt >= 1 || res.Skipped != "" || budget <= 0 {
 					break
 				}
+				budget -= time.Since(res.Start) // a repeat spends the waiting budget
 				logf("%-28s rep %2d: other processes used %.2f CPUs during the run: repeating it", sc.Name, r, res.ForeignCores)
 			}
 			delay := "-"
