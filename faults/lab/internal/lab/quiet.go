@@ -14,10 +14,10 @@ import (
 // processes burn during a run shows up as run-queue delay and slow requests
 // the run did not inject. Before each run the lab waits (at most quietWait,
 // and at most quietBudget over the whole lab) until other processes use less
-// than quietCores, and it measures what
-// they used during the run; a run during which they used more than
-// busyCores is repeated (once, while the budget lasts; a repeat spends it). The criterion looks at the machine only,
-// never at the run's outcome.
+// than quietCores, and it measures what they used during the run; a run
+// during which they used more than busyCores is repeated once, while the
+// budget lasts (a repeat spends it). The criterion looks at the machine
+// only, never at the run's outcome.
 const (
 	quietCores  = 0.5
 	busyCores   = 0.75
