@@ -1,6 +1,7 @@
 package slo
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -62,7 +63,8 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx, rq.span = t.tracer.Start(ctx, name, serverSpanOpts...)
 		rq.own = true
 	}
-	ctx = contextWithRequest(ctx, rq)
+	rq.ctx = requestContext{Context: ctx, rq: rq}
+	ctx = &rq.ctx
 	t.kernelRequestStart(rq)
 
 	ww := wrapWriter(w, rq)
@@ -143,3 +145,20 @@ var (
 	_ propagation.TextMapCarrier = headerCarrier(nil)
 	_ propagation.ValuesGetter   = headerCarrier(nil)
 )
+
+// requestContext is the context node that carries a *Request, as
+// context.WithValue(parent, requestKey{}, rq) would, but allocated as part
+// of the Request.
+type requestContext struct {
+	context.Context
+	rq *Request
+}
+
+func (c *requestContext) Value(key any) any {
+	if _, ok := key.(requestKey); ok {
+		return c.rq
+	}
+	return c.Context.Value(key)
+}
+
+func (c *requestContext) String() string { return "slo.requestContext" }

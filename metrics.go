@@ -187,6 +187,7 @@ type attrKey struct{ op, prov, model, errType string }
 // attrEntry holds precomputed measurement options and Prometheus children
 // for one attrKey, so that recording a request builds no attribute set.
 type attrEntry struct {
+	key                                        attrKey
 	base, dur, in, out                         []metric.RecordOption
 	pTTFT, pTPOT, pTPS, pTTFB, pDur, pIn, pOut prometheus.Observer
 }
@@ -195,13 +196,20 @@ type attrEntry struct {
 const attrCacheMax = 512
 
 // attrCache caches attrEntry values by attrKey, bounded by attrCacheMax.
+// The entry used last is kept aside: consecutive requests mostly share one
+// combination, found then without hashing.
 type attrCache struct {
-	m sync.Map // attrKey → *attrEntry
-	n atomic.Int64
+	m    sync.Map // attrKey → *attrEntry
+	n    atomic.Int64
+	last atomic.Pointer[attrEntry]
 }
 
 func (c *attrCache) get(k attrKey, p *promMetrics) *attrEntry {
+	if e := c.last.Load(); e != nil && e.key == k {
+		return e
+	}
 	if e, ok := c.m.Load(k); ok {
+		c.last.Store(e.(*attrEntry))
 		return e.(*attrEntry)
 	}
 	e := newAttrEntry(k, p)
@@ -210,6 +218,7 @@ func (c *attrCache) get(k attrKey, p *promMetrics) *attrEntry {
 			return prev.(*attrEntry)
 		}
 		c.n.Add(1)
+		c.last.Store(e)
 	}
 	return e
 }
@@ -222,7 +231,7 @@ func newAttrEntry(k attrKey, p *promMetrics) *attrEntry {
 	with := func(extra ...attribute.KeyValue) []metric.RecordOption {
 		return []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(append(append([]attribute.KeyValue(nil), base...), extra...)...))}
 	}
-	e := &attrEntry{base: with(), dur: with(), in: with(semconv.GenAITokenType.String("input")),
+	e := &attrEntry{key: k, base: with(), dur: with(), in: with(semconv.GenAITokenType.String("input")),
 		out: with(semconv.GenAITokenType.String("output"))}
 	if k.errType != "" {
 		e.dur = with(semconv.ErrorType.String(k.errType))
@@ -244,8 +253,22 @@ func newAttrEntry(k attrKey, p *promMetrics) *attrEntry {
 // otherwise be built, and allocated, per request. It is bounded by
 // attrCacheMax; values beyond it are built per request.
 type attrKVCache struct {
-	m sync.Map // attrKVKey → attribute.KeyValue
-	n atomic.Int64
+	m    sync.Map // attrKVKey → *attrKV
+	n    atomic.Int64
+	last [3]atomic.Pointer[attrKV] // per use (slot*), the entry used last
+}
+
+// The uses of attrKVCache, each with its own last entry.
+const (
+	slotObjectives = iota
+	slotBreached
+	slotFinish
+)
+
+// attrKV is a cached attribute with its key.
+type attrKV struct {
+	k  attrKVKey
+	kv attribute.KeyValue
 }
 
 // attrKVKey identifies a cached attribute: a key with an objective bit set
@@ -256,18 +279,24 @@ type attrKVKey struct {
 	s    string
 }
 
-func (c *attrKVCache) get(k attrKVKey, build func() attribute.KeyValue) attribute.KeyValue {
-	if kv, ok := c.m.Load(k); ok {
-		return kv.(attribute.KeyValue)
+func (c *attrKVCache) get(slot int, k attrKVKey, build func() attribute.KeyValue) attribute.KeyValue {
+	if e := c.last[slot].Load(); e != nil && e.k == k {
+		return e.kv
 	}
-	kv := build()
+	if v, ok := c.m.Load(k); ok {
+		e := v.(*attrKV)
+		c.last[slot].Store(e)
+		return e.kv
+	}
+	e := &attrKV{k: k, kv: build()}
 	if c.n.Load() < attrCacheMax {
-		if prev, loaded := c.m.LoadOrStore(k, kv); loaded {
-			return prev.(attribute.KeyValue)
+		if prev, loaded := c.m.LoadOrStore(k, e); loaded {
+			return prev.(*attrKV).kv
 		}
 		c.n.Add(1)
+		c.last[slot].Store(e)
 	}
-	return kv
+	return e.kv
 }
 
 // objBit is the bit of objective i in a set of objectives (0 beyond 64).
@@ -285,7 +314,11 @@ func (t *Tracker) objectiveSetAttr(key attribute.Key, mask uint64, names []strin
 	if names != nil {
 		return key.StringSlice(names)
 	}
-	return t.sliceAttrs.get(attrKVKey{key: key, mask: mask}, func() attribute.KeyValue {
+	slot := slotObjectives
+	if key != semconv.SLOObjective {
+		slot = slotBreached
+	}
+	return t.sliceAttrs.get(slot, attrKVKey{key: key, mask: mask}, func() attribute.KeyValue {
 		names := make([]string, 0, bits.OnesCount64(mask))
 		for i, o := range t.objs {
 			if mask&objBit(i) != 0 {
@@ -299,7 +332,7 @@ func (t *Tracker) objectiveSetAttr(key attribute.Key, mask uint64, names []strin
 // finishReasonAttr returns gen_ai.response.finish_reasons with the one
 // reason the stream reported (one of the stream decoder's constant strings).
 func (t *Tracker) finishReasonAttr(reason string) attribute.KeyValue {
-	return t.sliceAttrs.get(attrKVKey{key: semconv.GenAIResponseFinishReasons, s: reason}, func() attribute.KeyValue {
+	return t.sliceAttrs.get(slotFinish, attrKVKey{key: semconv.GenAIResponseFinishReasons, s: reason}, func() attribute.KeyValue {
 		return semconv.GenAIResponseFinishReasons.StringSlice([]string{reason})
 	})
 }

@@ -28,7 +28,9 @@ type Request struct {
 	// Observation state, written only by the goroutine that writes the response.
 	obs        *stream.Observer // sobs.obs
 	sobs       *serverObs
-	now        time.Time // timestamp of the Write being observed
+	ctx        requestContext // the request's context node (handler.go), allocated with it
+	ww         writerWrappers // the ResponseWriter wrapper (writer.go), allocated with it
+	now        time.Time      // timestamp of the Write being observed
 	status     int
 	chunkTimes // output chunks, end marker, stream errors
 	bytes      int64

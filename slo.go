@@ -456,7 +456,7 @@ func (t *Tracker) putObserver(o *stream.Observer) {
 // finish computes the request's SLIs, judges them, records metrics and
 // annotates the span. It runs once per request, on the handler's goroutine.
 func (t *Tracker) finish(ctx context.Context, rq *Request, ctxErr error) {
-	end := time.Now()
+	end := rq.clock()
 	s := rq.compute(end, ctxErr)
 	t.putServerObserver(rq.sobs)
 	rq.obs, rq.sobs = nil, nil

@@ -30,12 +30,17 @@ func (r *Request) wrote(w http.ResponseWriter, p []byte, n int, err error) {
 		if r.bytes == 0 {
 			ct = w.Header().Get("Content-Type")
 		}
-		r.onWrite(p[:n], time.Now(), ct)
+		r.onWrite(p[:n], r.clock(), ct)
 	}
 	if err != nil {
 		r.writeErr = true
 	}
 }
+
+// clock returns the current time as r.start plus the monotonic time elapsed
+// since then: one clock read where time.Now takes two (wall and monotonic).
+// Only durations from r.start are ever taken of the timestamps of a request.
+func (r *Request) clock() time.Time { return r.start.Add(time.Since(r.start)) }
 
 func (r *Request) write(w http.ResponseWriter, p []byte) (int, error) {
 	n, err := w.Write(p)
@@ -61,7 +66,7 @@ func (r *Request) readFrom(rf io.ReaderFrom, src io.Reader) (int64, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
-	start := time.Now()
+	start := r.clock()
 	n, err := rf.ReadFrom(src)
 	if n > 0 && r.bytes == 0 {
 		r.firstByte = start
@@ -98,13 +103,24 @@ func wrapWriter(w http.ResponseWriter, rq *Request) http.ResponseWriter {
 	_, isCloseNotifier := w.(http.CloseNotifier) //nolint:staticcheck // preserved, not used
 	switch {
 	case isFlusher && isHijacker && isReaderFrom && isCloseNotifier && !isPusher:
-		return &rwHTTP1{rwBase{w: w, rq: rq}}
+		rq.ww.h1 = rwHTTP1{rwBase{w: w, rq: rq}}
+		return &rq.ww.h1
 	case isFlusher && isPusher && isCloseNotifier && !isHijacker && !isReaderFrom:
-		return &rwHTTP2{rwBase{w: w, rq: rq}}
+		rq.ww.h2 = rwHTTP2{rwBase{w: w, rq: rq}}
+		return &rq.ww.h2
 	case isFlusher && !isHijacker && !isReaderFrom && !isPusher && !isCloseNotifier:
-		return &rwFlusher{rwBase{w: w, rq: rq}}
+		rq.ww.fl = rwFlusher{rwBase{w: w, rq: rq}}
+		return &rq.ww.fl
 	}
 	return snoopWrap(w, rq)
+}
+
+// writerWrappers holds, inside a Request, the wrapper wrapWriter returns for
+// the shapes it has a type for (one of them is used).
+type writerWrappers struct {
+	h1 rwHTTP1
+	h2 rwHTTP2
+	fl rwFlusher
 }
 
 // rwBase observes Write, WriteString and WriteHeader, and exposes the
