@@ -43,10 +43,21 @@ func progCounters(set *Set) map[string][2]uint64 {
 	return out
 }
 
-// BenchmarkStreamingOverhead measures a loopback streaming HTTP load (each
-// request streams 32 flushed SSE chunks) with every probe off and
-// on, in the same process. Run it with -count N: off and on alternate, and
-// `go run ./benchstat` or `benchstat` compares the two.
+// BenchmarkStreamingOverhead is the worst case of the probes' overhead: a
+// loopback streaming HTTP load (each request streams 32 unpaced, flushed SSE
+// chunks) whose client and server both live in this process, so every
+// packet, wakeup and context switch of the load is the target's own, with
+// the probes off, with the default signals and with all signals. It
+// reports process CPU per request. go test repeats a leaf benchmark
+// consecutively under -count, so for side-by-side samples repeat the
+// binary instead (each invocation runs off, default, all):
+//
+//	go test -c -o /tmp/probes.test ./probes
+//	for i in $(seq 8); do /tmp/probes.test -test.run '^$' -test.bench StreamingOverhead -test.benchtime 1s; done > worst.out
+//	go run ./internal/cmd/benchreport -key probes -base off worst.out
+//
+// -probes.progstats adds each BPF program's runs and run time per request;
+// -probes.each adds one variant per kernel signal.
 func BenchmarkStreamingOverhead(b *testing.B) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

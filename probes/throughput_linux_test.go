@@ -25,12 +25,14 @@ import (
 )
 
 var (
-	tputWindow = flag.Duration("probes.window", 2*time.Second,
+	tputWindow = flag.Duration("probes.window", time.Second,
 		"BenchmarkStreamingThroughput: measurement window per variant and round")
-	tputRounds = flag.Int("probes.rounds", 3,
+	tputRounds = flag.Int("probes.rounds", 5,
 		"BenchmarkStreamingThroughput: interleaved rounds (one window per variant each) per invocation")
 	tputVariants = flag.String("probes.variants", "off,default,all",
 		"BenchmarkStreamingThroughput: comma-separated variants: off, default, all or signal names joined by +")
+	tputToggle = flag.Bool("probes.toggle", true,
+		"BenchmarkStreamingThroughput: one Set with every signal, variants attach and detach its programs (off = loaded, all detached); false: Start and Close a Set per window (off = no Set)")
 	tputConns = flag.Int("probes.conns", 8,
 		"BenchmarkStreamingThroughput: concurrent streams of the load generator")
 )
@@ -103,12 +105,16 @@ func procCPU(pid int) time.Duration {
 // streaming HTTP server — this process, with the probes off, with the
 // default signals and with every signal — under a saturating loopback load
 // from a separate load-generator process (this test binary re-executed,
-// helper mode "loadgen", -probes.conns streams).
+// helper mode "loadgen", -probes.conns streams of 64-chunk SSE responses).
 //
 // One invocation is -probes.rounds rounds; each round measures one window
 // (-probes.window) per variant, in an order that alternates from round to
-// round, and each variant's result sums its windows. go test repeats a leaf
-// benchmark consecutively under -count, which would not be side by side, so
+// round, and each variant's result sums its windows. By default one Set with
+// every signal runs throughout and a variant attaches exactly its programs
+// (off: every program loaded but detached, the pollers running), so the
+// windows can be short and many; -probes.toggle=false starts and closes a
+// Set per window instead (off: no Set). go test repeats a leaf benchmark
+// consecutively under -count, which would not be side by side, so
 // -test.count must be 1: repeat the binary for more samples.
 //
 //	go test -c -o /tmp/probes.test ./probes
@@ -116,8 +122,11 @@ func procCPU(pid int) time.Duration {
 //	go run ./internal/cmd/benchreport -key probes -base off tput.out
 //
 // It reports req/s and chunks/s completed by the server, the server
-// process's CPU per request and the CPU of both processes per request.
-// ns/op is suppressed: it is the window, not a per-request time.
+// process's CPU per request, the CPU of both processes per request and the
+// events the Set delivered per request. ns/op is suppressed: it is the
+// window, not a per-request time. -probes.variants picks other variants
+// (e.g. off,runqueue_delay,dns_latency); -probes.progstats adds per-program
+// runs and run time per request.
 func BenchmarkStreamingThroughput(b *testing.B) {
 	if f := flag.Lookup("test.count"); f != nil && f.Value.String() != "1" {
 		b.Fatal("BenchmarkStreamingThroughput interleaves its variants itself: run it with -test.count 1, repeated")
@@ -158,6 +167,7 @@ func BenchmarkStreamingThroughput(b *testing.B) {
 		genCPU  time.Duration
 		err     error
 		progs   map[string][2]uint64 // -probes.progstats: runs, ns per program
+		events  uint64               // delivered by the Set (ring buffer and pollers)
 	}
 	var variants []*variant
 	for _, spec := range strings.Split(*tputVariants, ",") {
@@ -190,9 +200,45 @@ func BenchmarkStreamingThroughput(b *testing.B) {
 	}
 	time.Sleep(300 * time.Millisecond)
 
+	var shared *Set
+	if *tputToggle && bpfOK {
+		shared, err = Start(b.Context(), Config{Signals: AllSignals()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer shared.Close()
+		events, cancel := shared.Subscribe(1 << 12)
+		defer cancel()
+		go func() {
+			for range events {
+			}
+		}()
+	}
 	window := func(v *variant) {
 		var set *Set
-		if v.signals != nil {
+		if shared != nil {
+			set = shared
+			want := v.signals
+			if want != nil && len(want) == 0 {
+				want = DefaultSignals()
+			}
+			for _, sig := range AllSignals() {
+				if sig.kernel() {
+					if err := set.kern.setAttached(sig, contains(want, sig)); err != nil {
+						v.err = err
+						return
+					}
+				}
+			}
+			if *progStats {
+				c, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
+				if err != nil {
+					v.err = err
+					return
+				}
+				defer c.Close()
+			}
+		} else if v.signals != nil {
 			if !bpfOK {
 				return
 			}
@@ -215,13 +261,19 @@ func BenchmarkStreamingThroughput(b *testing.B) {
 			}()
 			defer func() { cancel(); _ = set.Close() }()
 		}
-		time.Sleep(300 * time.Millisecond) // settle (the same for every variant)
+		settle := 300 * time.Millisecond // the same for every variant
+		if shared != nil {
+			settle = 100 * time.Millisecond
+		}
+		time.Sleep(settle)
 		var p0 map[string][2]uint64
 		if set != nil && *progStats {
 			p0 = progCounters(set)
 		}
+		ev0 := setEvents(set)
 		n0, cpu0, gen0, t0 := served.Load(), processCPU(), procCPU(genPid), time.Now()
 		time.Sleep(*tputWindow)
+		v.events += setEvents(set) - ev0
 		if p0 != nil {
 			if v.progs == nil {
 				v.progs = map[string][2]uint64{}
@@ -260,6 +312,9 @@ func BenchmarkStreamingThroughput(b *testing.B) {
 			b.ReportMetric(float64(v.n*sseChunks)/v.el.Seconds(), "chunks/s")
 			b.ReportMetric(float64(v.cpu.Nanoseconds())/float64(v.n), "server-cpu-ns/req")
 			b.ReportMetric(float64((v.cpu+v.genCPU).Nanoseconds())/float64(v.n), "total-cpu-ns/req")
+			if set := shared; v.signals != nil || set != nil {
+				b.ReportMetric(float64(v.events)/float64(v.n), "events/req")
+			}
 			for name, c := range v.progs {
 				if c[0] == 0 {
 					continue
@@ -279,4 +334,16 @@ func signalByName(name string) (Signal, bool) {
 		}
 	}
 	return 0, false
+}
+
+// setEvents returns the events a Set delivered so far (0 for nil).
+func setEvents(set *Set) uint64 {
+	if set == nil {
+		return 0
+	}
+	var n uint64
+	for _, st := range set.Stats().Signals {
+		n += st.Events
+	}
+	return n
 }
