@@ -11,8 +11,8 @@
 //	            [-group GROUP] [-mode 0660] [-health :8089] [-max-clients 64] [-log-level info]
 //
 // It needs CAP_BPF, CAP_PERFMON (tracing programs), CAP_NET_ADMIN (the DNS
-// cgroup/sock_create program that gives UDP sockets their cookie; without
-// it dns_latency is degraded, cookie 0), CAP_SYS_RESOURCE (on kernels before 5.11, with
+// cgroup/sock_create program that gives UDP sockets their cookie),
+// CAP_SYS_RESOURCE (on kernels before 5.11, with
 // -memlock) and BTF at /sys/kernel/btf/vmlinux; no privileged mode. The
 // health endpoint answers GET /healthz with 200 while the socket is served
 // and at least one signal works, 503 otherwise, and a JSON body with the
