@@ -21,7 +21,8 @@
 // for amd64. No program runs per packet in a cgroup hook: DNS reads the
 // query at net_dev_queue and the answer at netif_receive_skb (parsed only
 // while a query is in flight). They need BTF (/sys/kernel/btf/vmlinux),
-// ring buffers (Linux 5.8+) and CAP_BPF + CAP_PERFMON, or root. kprobes and
+// ring buffers (Linux 5.8+) and CAP_BPF + CAP_PERFMON (CAP_NET_ADMIN for
+// the DNS object's cgroup program), or root. kprobes and
 // fentry are not used. Every signal reports [On], [Degraded] or [Off] with a
 // reason in [Set.Status]; without privileges the pollers and
 // [GoSchedLatency] keep working. RLIMIT_MEMLOCK is raised only when
