@@ -35,7 +35,7 @@ type otelInstruments struct {
 	tokens   metric.Int64Histogram
 	ttfb     metric.Float64Histogram
 	tps      metric.Float64Histogram
-	requests metric.Int64Counter
+	requests metric.Int64ObservableCounter // read from objState.count at collection
 	incident metric.Int64Counter
 	burnReg  metric.Registration
 }
@@ -67,7 +67,7 @@ func newOTelInstruments(m metric.Meter) (*otelInstruments, error) {
 		metric.WithDescription("Decode rate: (output tokens - 1) / (E2E - TTFT)."),
 		metric.WithExplicitBucketBoundaries(bucketsTPS...))
 	add(err)
-	o.requests, err = m.Int64Counter(semconv.MetricRequests, metric.WithUnit("{request}"),
+	o.requests, err = m.Int64ObservableCounter(semconv.MetricRequests, metric.WithUnit("{request}"),
 		metric.WithDescription("Requests judged by an SLO objective, by objective and good."))
 	add(err)
 	o.incident, err = m.Int64Counter(semconv.MetricIncidents, metric.WithUnit("{incident}"),
@@ -156,8 +156,11 @@ func (c *budgetCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// registerBurnGauges exports the burn rates and budgets as OTel observable gauges.
-func (o *otelInstruments) registerBurnGauges(m metric.Meter, t *Tracker) error {
+// registerObjectiveCallback exports, at collection time, the burn rates and
+// budgets (observable gauges) and the per-objective request counts
+// (llm.slo.requests): counting a request is then an atomic add on the
+// request path, not a measurement through the SDK.
+func (o *otelInstruments) registerObjectiveCallback(m metric.Meter, t *Tracker) error {
 	burn, err := m.Float64ObservableGauge(semconv.MetricBurnRate, metric.WithUnit("1"),
 		metric.WithDescription("Error-budget burn rate of an objective over a window."))
 	if err != nil {
@@ -176,9 +179,27 @@ func (o *otelInstruments) registerBurnGauges(m metric.Meter, t *Tracker) error {
 			}
 			obs.ObserveFloat64(budget, b.Remaining, metric.WithAttributes(obj))
 		}
+		if o.requests != nil {
+			for _, st := range t.objs {
+				for i := range st.count {
+					// A series appears with its first request, as a
+					// synchronous counter's would.
+					if n := st.count[i].Load(); n > 0 {
+						obs.ObserveInt64(o.requests, n, st.reqOpt[i]...)
+					}
+				}
+			}
+		}
 		return nil
-	}, burn, budget)
+	}, o.callbackInstruments(burn, budget)...)
 	return err
+}
+
+func (o *otelInstruments) callbackInstruments(burn, budget metric.Observable) []metric.Observable {
+	if o.requests == nil {
+		return []metric.Observable{burn, budget}
+	}
+	return []metric.Observable{burn, budget, o.requests}
 }
 
 // attrKey identifies the attribute combination of a request's metrics.

@@ -97,8 +97,9 @@ type objState struct {
 	obj  Objective
 	name string // obj.Name(), computed once
 
-	reqOpt  [2][]metric.AddOption // llm.slo.requests attributes, by good
-	promReq [2]prometheus.Counter // llm_slo_requests_total children, by good; nil without a registerer
+	count   [2]atomic.Int64           // requests judged, by good; llm.slo.requests reads them
+	reqOpt  [2][]metric.ObserveOption // llm.slo.requests attributes, by good
+	promReq [2]prometheus.Counter     // llm_slo_requests_total children, by good; nil without a registerer
 
 	mu        sync.Mutex
 	series    *burn.Series
@@ -155,8 +156,8 @@ func New(opts ...Option) (*Tracker, error) {
 		cfg.errorHandler(fmt.Errorf("slo: create instruments: %w", err))
 	}
 	if len(t.objs) > 0 {
-		if err := t.otel.registerBurnGauges(meter, t); err != nil {
-			cfg.errorHandler(fmt.Errorf("slo: register burn-rate gauges: %w", err))
+		if err := t.otel.registerObjectiveCallback(meter, t); err != nil {
+			cfg.errorHandler(fmt.Errorf("slo: register objective callback: %w", err))
 		}
 	}
 	if cfg.registerer != nil {
@@ -169,7 +170,7 @@ func New(opts ...Option) (*Tracker, error) {
 	}
 	for _, o := range t.objs {
 		for i, good := range []bool{false, true} {
-			o.reqOpt[i] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(semconv.SLOObjective.String(o.obj.Name()), semconv.SLOGood.Bool(good)))}
+			o.reqOpt[i] = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(semconv.SLOObjective.String(o.obj.Name()), semconv.SLOGood.Bool(good)))}
 			if t.prom != nil {
 				o.promReq[i] = t.prom.requests.WithLabelValues(o.obj.Name(), boolLabel(good))
 			}
@@ -518,9 +519,7 @@ func (t *Tracker) finish(ctx context.Context, rq *Request, ctxErr error) {
 				t.droppedEvents.Add(1)
 			}
 		}
-		if t.otel != nil {
-			t.otel.requests.Add(ctx, 1, o.reqOpt[boolIndex(ok)]...)
-		}
+		o.count[boolIndex(ok)].Add(1)
 		if o.promReq[0] != nil {
 			o.promReq[boolIndex(ok)].Inc()
 		}
@@ -601,6 +600,10 @@ func (t *Tracker) finish(ctx context.Context, rq *Request, ctxErr error) {
 	}
 }
 
+// recordMetrics records the request's SLIs; ctx carries the trace that the
+// latency histograms' exemplars point at. Token usage and decode speed are
+// recorded without it (no exemplar): they would only repeat those links, at
+// the cost of one exemplar offer each.
 func (t *Tracker) recordMetrics(ctx context.Context, s *sli) {
 	o, p := t.otel, t.prom
 	if o == nil && p == nil {
@@ -614,7 +617,7 @@ func (t *Tracker) recordMetrics(ctx context.Context, s *sli) {
 		if s.hasTPOT {
 			o.tpot.Inst().Record(ctx, s.tpot.Seconds(), e.base...)
 			if s.tokensPerSec > 0 {
-				o.tps.Record(ctx, s.tokensPerSec, e.base...)
+				o.tps.Record(context.Background(), s.tokensPerSec, e.base...)
 			}
 		}
 		o.duration.Inst().Record(ctx, s.e2e.Seconds(), e.dur...)
@@ -622,10 +625,10 @@ func (t *Tracker) recordMetrics(ctx context.Context, s *sli) {
 			o.ttfb.Record(ctx, s.ttfb.Seconds(), e.base...)
 		}
 		if s.inTokens >= 0 {
-			o.tokens.Record(ctx, s.inTokens, e.in...)
+			o.tokens.Record(context.Background(), s.inTokens, e.in...)
 		}
 		if s.outTokens >= 0 {
-			o.tokens.Record(ctx, s.outTokens, e.out...)
+			o.tokens.Record(context.Background(), s.outTokens, e.out...)
 		}
 	}
 	if p != nil {
