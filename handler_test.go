@@ -137,7 +137,12 @@ func TestStreamingSLIs(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, WithObjectives(TTFT(5*time.Second, 0.99), TPOT(time.Second, 0.99)))
 			var truth paceTruth
-			srv := httptest.NewServer(h.t.Instrument(openAIStream(120*time.Millisecond, 10*time.Millisecond, 50, tc.usage, &truth)))
+			var outerStart time.Time // before Instrument's ServeHTTP: ours starts between this and truth.start
+			inner := h.t.Instrument(openAIStream(120*time.Millisecond, 10*time.Millisecond, 50, tc.usage, &truth))
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				outerStart = time.Now()
+				inner.ServeHTTP(w, r)
+			}))
 			defer srv.Close()
 			resp, err := http.Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"stream":true}`))
 			if err != nil {
@@ -154,11 +159,21 @@ func TestStreamingSLIs(t *testing.T) {
 			// Against what the handler itself saw: the measurement error.
 			trueTTFT := durMs(truth.first.Sub(truth.start))
 			trueTPOT := durMs(truth.end.Sub(truth.first)) / 49
-			// Ours is taken when the first chunk's Write returns, the truth after
-			// its Flush: ours is earlier by the flush, a few ms at most under load.
-			within(t, "ttft_ms vs handler truth", a[semconv.SLOTTFTMs].AsFloat64(), trueTTFT, 5)
+			// Ours starts between outerStart and the handler's start (Instrument's
+			// own set-up lies between them) and stops when the first chunk's
+			// Write reaches us, before the handler's Flush returns. So it lies in
+			// [trueTTFT - flush, first - outerStart]; the flush is a few ms at most.
+			// On a loaded machine Instrument's set-up can be preempted for ms, so
+			// the bound is the exact interval, not trueTTFT ± a guess.
+			setup := durMs(truth.start.Sub(outerStart))
+			upper := durMs(truth.first.Sub(outerStart))
+			t.Logf("handler truth: ttft %.2f ms; Instrument set-up before the handler %.3f ms", trueTTFT, setup)
+			for _, k := range []attribute.Key{semconv.SLOTTFTMs, semconv.SLOTTFBMs} {
+				if got := a[k].AsFloat64(); got < trueTTFT-5 || got > upper+0.5 {
+					t.Errorf("%s = %.2f, want within [%.2f, %.2f] (handler truth %.2f - 5 ms flush, first chunk since Instrument's entry)", k, got, trueTTFT-5, upper+0.5, trueTTFT)
+				}
+			}
 			within(t, "tpot_ms vs handler truth", a[semconv.SLOTPOTMs].AsFloat64(), trueTPOT, 0.5)
-			within(t, "ttfb_ms vs handler truth", a[semconv.SLOTTFBMs].AsFloat64(), trueTTFT, 5)
 			// Against the nominal pacing (the issue's figures). A machine so loaded
 			// that the handler's own sleeps overshoot cannot produce the scenario;
 			// that is reported, and the truth comparison above still holds.
