@@ -7,12 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
+	"github.com/llmslo/slo/internal/testutil"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"time"
 )
 
 // discardWriter is a minimal ResponseWriter + Flusher that keeps nothing, so
@@ -93,12 +94,12 @@ func BenchmarkServer(b *testing.B) {
 			req := httptest.NewRequest("POST", "/v1/chat/completions", nil)
 			w := &discardWriter{h: http.Header{}}
 			b.ReportAllocs()
-			cpu := startCPU(b)
+			cpu := testutil.StartCPU(b)
 			for b.Loop() {
 				clear(w.h)
 				impl.h.ServeHTTP(w, req)
 			}
-			cpu.stop()
+			cpu.Stop()
 		})
 	}
 }
@@ -127,12 +128,12 @@ func BenchmarkStreamChunk(b *testing.B) {
 				b.ReportAllocs()
 				b.SetBytes(int64(len(benchChunk)))
 				b.ResetTimer()
-				cpu := startCPU(b)
+				cpu := testutil.StartCPU(b)
 				for n := range b.N {
 					w.Write(benchChunks[n%len(benchChunks)])
 					f.Flush()
 				}
-				cpu.stop()
+				cpu.Stop()
 				b.StopTimer()
 			}))
 			h.ServeHTTP(&discardWriter{h: http.Header{}}, httptest.NewRequest("POST", "/", nil))

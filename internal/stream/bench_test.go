@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/llmslo/slo/internal/testutil"
 )
 
 // chunk is one representative output chunk per dialect, as a provider
@@ -87,7 +89,7 @@ func BenchmarkChunk(b *testing.B) {
 				b.SetBytes(int64(size / len(chunks)))
 				b.ReportAllocs()
 				b.ResetTimer()
-				cpu := processCPU()
+				cpu := testutil.StartCPU(b)
 				n := 0
 				for b.Loop() {
 					chunk := chunks[n%len(chunks)]
@@ -100,7 +102,7 @@ func BenchmarkChunk(b *testing.B) {
 						o.Write(chunk)
 					}
 				}
-				reportCPU(b, cpu)
+				cpu.Stop()
 				b.StopTimer()
 				if outputs == 0 {
 					b.Fatal("no output observed")

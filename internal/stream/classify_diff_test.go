@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/llmslo/slo/internal/testutil"
 )
 
 // diffModes decodes the fuzzer's mode byte.
@@ -189,7 +190,7 @@ func BenchmarkClassify(b *testing.B) {
 				b.SetBytes(int64(size / len(payloads)))
 				b.ReportAllocs()
 				outputs, n := 0, 0
-				cpu := processCPU()
+				cpu := testutil.StartCPU(b)
 				for b.Loop() {
 					k := n % len(payloads)
 					n++
@@ -197,7 +198,7 @@ func BenchmarkClassify(b *testing.B) {
 						outputs++
 					}
 				}
-				reportCPU(b, cpu)
+				cpu.Stop()
 				if outputs == 0 {
 					b.Fatal("no output")
 				}
