@@ -42,26 +42,36 @@ type CPUThrottle struct {
 }
 
 // MemoryPressure puts processes in a new memory cgroup limited to LimitBytes
-// and starts an allocator child in it that keeps streaming a file of
-// FileBytes through the page cache, so the cgroup sits at its limit and every
-// allocation of the processes in it goes through memcg reclaim (counted as
-// pgscan_direct / allocstall in /proc/vmstat, memory.failcnt on v1,
-// memory.stat pgscan_direct and memory.events max on v2). Undo kills the
-// allocator, deletes its file, moves the processes back and removes the
-// cgroup.
+// (or to Headroom above what the cgroup holds once they are in it) and starts
+// an allocator child in it that keeps streaming a file of FileBytes through
+// the page cache, so the cgroup sits at its limit and every allocation of the
+// processes in it goes through memcg reclaim (counted as pgscan_direct /
+// allocstall in /proc/vmstat, memory.failcnt on v1, memory.stat pgscan_direct
+// and memory.events max on v2). Undo kills the allocator, deletes its file,
+// moves the processes back and removes the cgroup.
 //
-// Without swap, anonymous memory cannot be reclaimed: keep LimitBytes well
-// above the anonymous memory the PIDs will touch, or the OOM killer acts in
-// the cgroup. It needs write access to the cgroup filesystem (root); without
-// it Inject returns an error matching [ErrPrivilege].
+// Pages a process already had stay charged to the cgroup it came from
+// (cgroup v2 never moves charges, v1 only with move_charge_at_immigrate), so
+// the limit bounds only what the processes allocate from then on, plus the
+// allocator's page cache. Without swap, anonymous memory cannot be reclaimed:
+// keep the limit above the new anonymous memory the PIDs will touch, or the
+// OOM killer acts in the cgroup; the allocator is its first choice
+// (oom_score_adj 1000). It needs write access to the cgroup filesystem
+// (root); without it Inject returns an error matching [ErrPrivilege].
 type MemoryPressure struct {
-	// LimitBytes is the cgroup memory limit, at least 16 MiB.
+	// LimitBytes is the cgroup memory limit, at least 16 MiB. Set it or
+	// Headroom, not both.
 	LimitBytes int64
+	// Headroom, when LimitBytes is zero, sets the limit once the processes
+	// and the allocator are in the cgroup: its usage then plus Headroom
+	// (at least 16 MiB). That is the room the processes have for new
+	// memory before every allocation has to reclaim the allocator's pages.
+	Headroom int64
 	// PIDs are the processes to put under pressure (may be empty: then only
 	// the allocator runs in the cgroup).
 	PIDs []int
 	// FileBytes is the size of the file the allocator streams; zero means
-	// 2×LimitBytes.
+	// 2×LimitBytes (2×Headroom when the limit follows usage).
 	FileBytes int64
 	// Dir holds the allocator's file and must be disk-backed (tmpfs pages
 	// are not reclaimable without swap). Empty means os.TempDir(), or

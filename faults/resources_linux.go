@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -180,21 +181,32 @@ func (c CPUThrottle) Inject(ctx context.Context) (undo func() error, err error) 
 	return u.undo, nil
 }
 
-// memScript creates the file from inside the cgroup (so its pages are
-// charged there) and then streams it through the page cache forever.
-const memScript = `read _
+// memScript makes the allocator the OOM killer's first choice, creates the
+// file from inside the cgroup (so its pages are charged there) and then
+// streams it through the page cache forever.
+const memScript = `echo 1000 >/proc/self/oom_score_adj 2>/dev/null
+read _
 dd if=/dev/zero of="$1" bs=1048576 count="$2" 2>/dev/null
 while :; do cat "$1" >/dev/null; done`
 
 // Inject creates the limited cgroup, moves the processes in and starts the
 // allocator.
 func (m MemoryPressure) Inject(ctx context.Context) (undo func() error, err error) {
-	if m.LimitBytes < 16<<20 {
+	size := m.LimitBytes
+	switch {
+	case m.LimitBytes != 0 && m.Headroom != 0:
+		return nil, errors.New("faults: memory pressure: set LimitBytes or Headroom, not both")
+	case m.LimitBytes == 0:
+		if m.Headroom < 16<<20 {
+			return nil, fmt.Errorf("faults: memory pressure headroom %d below 16 MiB", m.Headroom)
+		}
+		size = m.Headroom
+	case m.LimitBytes < 16<<20:
 		return nil, fmt.Errorf("faults: memory pressure limit %d below 16 MiB", m.LimitBytes)
 	}
 	fileBytes := m.FileBytes
 	if fileBytes == 0 {
-		fileBytes = 2 * m.LimitBytes
+		fileBytes = 2 * size
 	}
 	if fileBytes < 1<<20 {
 		return nil, fmt.Errorf("faults: memory pressure file size %d below 1 MiB", fileBytes)
@@ -222,14 +234,10 @@ func (m MemoryPressure) Inject(ctx context.Context) (undo func() error, err erro
 	if err != nil {
 		return nil, fmt.Errorf("faults: memory pressure: %w", err)
 	}
-	limit := strconv.FormatInt(m.LimitBytes, 10)
-	if cg.h.v2 {
-		err = cg.write("memory.max", limit)
-	} else {
-		err = cg.write("memory.limit_in_bytes", limit)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("faults: memory pressure: %w", err)
+	if m.LimitBytes != 0 {
+		if err := cg.setMemLimit(m.LimitBytes); err != nil {
+			return nil, fmt.Errorf("faults: memory pressure: %w", err)
+		}
 	}
 	if err := m.hook.at("cgroup " + cg.path); err != nil {
 		return nil, err
@@ -262,10 +270,45 @@ func (m MemoryPressure) Inject(ctx context.Context) (undo func() error, err erro
 			return nil, fmt.Errorf("faults: memory pressure: %w", err)
 		}
 	}
+	if m.LimitBytes == 0 {
+		usage, err := cg.memUsage()
+		if err != nil {
+			return nil, fmt.Errorf("faults: memory pressure: %w", err)
+		}
+		if err := cg.setMemLimit(usage + m.Headroom); err != nil {
+			return nil, fmt.Errorf("faults: memory pressure: %w", err)
+		}
+	}
 	if err := alloc.release(); err != nil {
 		return nil, fmt.Errorf("faults: memory pressure: release allocator: %w", err)
 	}
 	return u.undo, nil
+}
+
+// setMemLimit writes the memory limit of c.
+func (c *cgroup) setMemLimit(limit int64) error {
+	v := strconv.FormatInt(limit, 10)
+	if c.h.v2 {
+		return c.write("memory.max", v)
+	}
+	return c.write("memory.limit_in_bytes", v)
+}
+
+// memUsage reads the memory charged to c.
+func (c *cgroup) memUsage() (int64, error) {
+	f := "memory.usage_in_bytes"
+	if c.h.v2 {
+		f = "memory.current"
+	}
+	b, err := os.ReadFile(filepath.Join(c.path, f))
+	if err != nil {
+		return 0, err
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("parse %s: %w", f, err)
+	}
+	return v, nil
 }
 
 func isTmpfs(dir string) bool {

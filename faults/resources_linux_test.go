@@ -5,6 +5,7 @@ package faults
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -387,6 +388,83 @@ func TestMemoryPressure(t *testing.T) {
 	assertNoFaultChildren(t)
 }
 
+// TestMemoryPressureHeadroom checks that with Headroom the limit is the
+// cgroup's usage once the processes are in it plus Headroom (charges the
+// victim had stay where they were), and that the allocator is the OOM
+// killer's first choice.
+func TestMemoryPressureHeadroom(t *testing.T) {
+	testutil.RequireRootNet(t)
+	victim := startVictim(t, "sleep 60")
+	const headroom = 32 << 20
+	undo, err := MemoryPressure{Headroom: headroom, PIDs: []int{victim}, Dir: t.TempDir()}.Inject(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = undo() })
+	cg, err := CgroupOf(victim, "memory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	limitFile := "memory.limit_in_bytes"
+	if !fileExists(filepath.Join(cg, "memory.failcnt")) {
+		limitFile = "memory.max"
+	}
+	b, err := os.ReadFile(filepath.Join(cg, limitFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A sleeping shell and the allocator's shell charge well under 8 MiB;
+	// the limit is rounded down to pages.
+	if limit < headroom-4096 || limit > headroom+8<<20 {
+		t.Errorf("limit = %d, want headroom %d plus the little the cgroup held", limit, headroom)
+	}
+	// The allocator's shell sets its oom_score_adj first thing: poll.
+	var adjs []string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		b, err = os.ReadFile(filepath.Join(cg, "cgroup.procs"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		adjs = adjs[:0]
+		ok := true
+		for _, f := range strings.Fields(string(b)) {
+			pid, _ := strconv.Atoi(f)
+			if pid == victim {
+				continue
+			}
+			adj, err := os.ReadFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid))
+			if err != nil {
+				continue // exited meanwhile
+			}
+			got := strings.TrimSpace(string(adj))
+			adjs = append(adjs, fmt.Sprintf("%d:%s", pid, got))
+			ok = ok && got == "1000"
+		}
+		if ok && len(adjs) > 0 {
+			break
+		}
+	}
+	if len(adjs) == 0 {
+		t.Error("no allocator process in the cgroup")
+	}
+	for _, a := range adjs {
+		if !strings.HasSuffix(a, ":1000") {
+			t.Errorf("allocator oom_score_adj (pid:value) %s, want 1000", a)
+		}
+	}
+	if err := undo(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(cg); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("cgroup %s left behind", cg)
+	}
+	assertNoFaultChildren(t)
+}
+
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
@@ -414,6 +492,8 @@ func TestResourceValidation(t *testing.T) {
 		"throttle-period":  CPUThrottle{QuotaPct: 10, PIDs: []int{1}, Period: time.Hour},
 		"memory-limit":     MemoryPressure{LimitBytes: 1 << 20},
 		"memory-file-size": MemoryPressure{LimitBytes: 32 << 20, FileBytes: 10},
+		"memory-headroom":  MemoryPressure{Headroom: 1 << 20},
+		"memory-both":      MemoryPressure{LimitBytes: 32 << 20, Headroom: 32 << 20},
 	} {
 		if _, err := inj.Inject(t.Context()); err == nil {
 			t.Errorf("%s: no error", name)
