@@ -206,15 +206,7 @@ func TestCPUThrottle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	undo, err := CPUThrottle{QuotaPct: 10, PIDs: []int{victim}}.Inject(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = undo() })
-	cg, err := CgroupOf(victim, "cpu")
-	if err != nil {
-		t.Fatal(err)
-	}
+	undo, cg := injectIn(t, CPUThrottle{QuotaPct: 10, PIDs: []int{victim}}, victim, "cpu")
 	if !strings.HasPrefix(filepath.Base(cg), CgroupPrefix+"cpu-") {
 		t.Fatalf("victim in %s, not in a throttle cgroup", cg)
 	}
@@ -323,15 +315,7 @@ func TestMemoryPressure(t *testing.T) {
 	}
 	dir := t.TempDir()
 	psi0 := psiMemSome(t)
-	undo, err := MemoryPressure{LimitBytes: 64 << 20, PIDs: []int{victim}, Dir: dir}.Inject(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = undo() })
-	cg, err := CgroupOf(victim, "memory")
-	if err != nil {
-		t.Fatal(err)
-	}
+	undo, cg := injectIn(t, MemoryPressure{LimitBytes: 64 << 20, PIDs: []int{victim}, Dir: dir}, victim, "memory")
 	if !strings.HasPrefix(filepath.Base(cg), CgroupPrefix+"mem-") {
 		t.Fatalf("victim in %s, not in a pressure cgroup", cg)
 	}
@@ -396,15 +380,7 @@ func TestMemoryPressureHeadroom(t *testing.T) {
 	testutil.RequireRootNet(t)
 	victim := startVictim(t, "sleep 60")
 	const headroom = 32 << 20
-	undo, err := MemoryPressure{Headroom: headroom, PIDs: []int{victim}, Dir: t.TempDir()}.Inject(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = undo() })
-	cg, err := CgroupOf(victim, "memory")
-	if err != nil {
-		t.Fatal(err)
-	}
+	undo, cg := injectIn(t, MemoryPressure{Headroom: headroom, PIDs: []int{victim}, Dir: t.TempDir()}, victim, "memory")
 	limitFile := "memory.limit_in_bytes"
 	if !fileExists(filepath.Join(cg, "memory.failcnt")) {
 		limitFile = "memory.max"
@@ -463,6 +439,22 @@ func TestMemoryPressureHeadroom(t *testing.T) {
 		t.Errorf("cgroup %s left behind", cg)
 	}
 	assertNoFaultChildren(t)
+}
+
+// injectIn injects inj, undoes it at cleanup and returns the undo and the
+// controller's cgroup victim is in afterwards.
+func injectIn(t *testing.T, inj Injector, victim int, controller string) (undo func() error, cg string) {
+	t.Helper()
+	undo, err := inj.Inject(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = undo() })
+	cg, err = CgroupOf(victim, controller)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return undo, cg
 }
 
 func fileExists(p string) bool {
