@@ -43,6 +43,27 @@ func progCounters(set *Set) map[string][2]uint64 {
 	return out
 }
 
+// addProgDeltas adds after - before of each program's counters to acc.
+func addProgDeltas(acc, before, after map[string][2]uint64) {
+	for name, c := range after {
+		a := acc[name]
+		acc[name] = [2]uint64{a[0] + c[0] - before[name][0], a[1] + c[1] - before[name][1]}
+	}
+}
+
+// reportProgStats reports each program's runs and run time per request
+// (n requests) and per run, from its counters (runs, ns).
+func reportProgStats(b *testing.B, progs map[string][2]uint64, n int64) {
+	for name, c := range progs {
+		if c[0] == 0 {
+			continue
+		}
+		b.ReportMetric(float64(c[0])/float64(n), name+"-runs/req")
+		b.ReportMetric(float64(c[1])/float64(c[0]), name+"-ns/run")
+		b.ReportMetric(float64(c[1])/float64(n), name+"-ns/req")
+	}
+}
+
 // BenchmarkStreamingOverhead is the worst case of the probes' overhead: a
 // loopback streaming HTTP load (each request streams 32 unpaced, flushed SSE
 // chunks) whose client and server both live in this process, so every
@@ -138,15 +159,9 @@ func BenchmarkStreamingOverhead(b *testing.B) {
 			run(b)
 			b.StopTimer()
 			if *progStats {
-				for name, after := range progCounters(set) {
-					runs, ns := after[0]-before[name][0], after[1]-before[name][1]
-					if runs == 0 {
-						continue
-					}
-					b.ReportMetric(float64(runs)/float64(b.N), name+"-runs/req")
-					b.ReportMetric(float64(ns)/float64(runs), name+"-ns/run")
-					b.ReportMetric(float64(ns)/float64(b.N), name+"-ns/req")
-				}
+				progs := map[string][2]uint64{}
+				addProgDeltas(progs, before, progCounters(set))
+				reportProgStats(b, progs, int64(b.N))
 			}
 			b.ReportMetric(float64(set.Stats().ReaderBusy.Nanoseconds())/float64(b.N), "reader-ns/req")
 		})

@@ -180,8 +180,8 @@ func BenchmarkStreamingThroughput(b *testing.B) {
 			v.signals = AllSignals()
 		default:
 			for _, name := range strings.Split(spec, "+") {
-				sig, ok := signalByName(name)
-				if !ok {
+				sig, err := ParseSignal(name)
+				if err != nil {
 					b.Fatalf("-probes.variants: unknown signal %q", name)
 				}
 				v.signals = append(v.signals, sig)
@@ -215,9 +215,19 @@ func BenchmarkStreamingThroughput(b *testing.B) {
 		}()
 	}
 	window := func(v *variant) {
-		var set *Set
-		if shared != nil {
-			set = shared
+		if shared == nil && v.signals != nil && !bpfOK {
+			return
+		}
+		if *progStats && (shared != nil || v.signals != nil) {
+			c, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
+			if err != nil {
+				v.err = err
+				return
+			}
+			defer c.Close()
+		}
+		set := shared
+		if set != nil {
 			want := v.signals
 			if want != nil && len(want) == 0 {
 				want = DefaultSignals()
@@ -230,26 +240,7 @@ func BenchmarkStreamingThroughput(b *testing.B) {
 					}
 				}
 			}
-			if *progStats {
-				c, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
-				if err != nil {
-					v.err = err
-					return
-				}
-				defer c.Close()
-			}
 		} else if v.signals != nil {
-			if !bpfOK {
-				return
-			}
-			if *progStats {
-				c, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
-				if err != nil {
-					v.err = err
-					return
-				}
-				defer c.Close()
-			}
 			set, v.err = Start(b.Context(), Config{Signals: v.signals})
 			if v.err != nil {
 				return
@@ -278,10 +269,7 @@ func BenchmarkStreamingThroughput(b *testing.B) {
 			if v.progs == nil {
 				v.progs = map[string][2]uint64{}
 			}
-			for name, c := range progCounters(set) {
-				acc := v.progs[name]
-				v.progs[name] = [2]uint64{acc[0] + c[0] - p0[name][0], acc[1] + c[1] - p0[name][1]}
-			}
+			addProgDeltas(v.progs, p0, progCounters(set))
 		}
 		v.n += served.Load() - n0
 		v.cpu += processCPU() - cpu0
@@ -312,28 +300,12 @@ func BenchmarkStreamingThroughput(b *testing.B) {
 			b.ReportMetric(float64(v.n*sseChunks)/v.el.Seconds(), "chunks/s")
 			b.ReportMetric(float64(v.cpu.Nanoseconds())/float64(v.n), "server-cpu-ns/req")
 			b.ReportMetric(float64((v.cpu+v.genCPU).Nanoseconds())/float64(v.n), "total-cpu-ns/req")
-			if set := shared; v.signals != nil || set != nil {
+			if v.signals != nil || shared != nil {
 				b.ReportMetric(float64(v.events)/float64(v.n), "events/req")
 			}
-			for name, c := range v.progs {
-				if c[0] == 0 {
-					continue
-				}
-				b.ReportMetric(float64(c[0])/float64(v.n), name+"-runs/req")
-				b.ReportMetric(float64(c[1])/float64(c[0]), name+"-ns/run")
-				b.ReportMetric(float64(c[1])/float64(v.n), name+"-ns/req")
-			}
+			reportProgStats(b, v.progs, v.n)
 		})
 	}
-}
-
-func signalByName(name string) (Signal, bool) {
-	for _, sig := range AllSignals() {
-		if sig.String() == name {
-			return sig, true
-		}
-	}
-	return 0, false
 }
 
 // setEvents returns the events a Set delivered so far (0 for nil).
