@@ -1,7 +1,6 @@
 package slo
 
 import (
-	"context"
 	"sync"
 
 	"go.opentelemetry.io/otel/semconv/v1.41.0/genaiconv"
@@ -42,10 +41,6 @@ func SetDefault(t *Tracker) {
 	defaultMu.Lock()
 	defaultTracker = t
 	defaultMu.Unlock()
-}
-
-func contextWithRequest(ctx context.Context, r *Request) context.Context {
-	return context.WithValue(ctx, requestKey{}, r)
 }
 
 func genaiOp(s string) genaiconv.OperationNameAttr  { return genaiconv.OperationNameAttr(s) }

@@ -208,40 +208,63 @@ type attrKey struct{ op, prov, model, errType string }
 // attrEntry holds precomputed measurement options and Prometheus children
 // for one attrKey, so that recording a request builds no attribute set.
 type attrEntry struct {
-	key                                        attrKey
 	base, dur, in, out                         []metric.RecordOption
 	pTTFT, pTPOT, pTPS, pTTFB, pDur, pIn, pOut prometheus.Observer
 }
 
-// attrCacheMax bounds the cache; combinations beyond it are built per request.
+// attrCacheMax bounds each memo; keys beyond it are built per use.
 const attrCacheMax = 512
 
-// attrCache caches attrEntry values by attrKey, bounded by attrCacheMax.
-// The entry used last is kept aside: consecutive requests mostly share one
-// combination, found then without hashing.
+// memo caches values built once per key, up to a bound (values beyond it
+// are built per use and not kept).
+type memo[K comparable, V any] struct {
+	m sync.Map // K → *memoEntry[K, V]
+	n atomic.Int64
+}
+
+// memoEntry is a cached value with its key.
+type memoEntry[K comparable, V any] struct {
+	k K
+	v V
+}
+
+// get returns the value of k, made by build on a miss; at most limit keys
+// are kept. last, when not nil, holds the entry its caller used last:
+// consecutive uses mostly share one key, found then without hashing.
+func (c *memo[K, V]) get(last *atomic.Pointer[memoEntry[K, V]], limit int64, k K, build func() V) V {
+	if last != nil {
+		if e := last.Load(); e != nil && e.k == k {
+			return e.v
+		}
+	}
+	if v, ok := c.m.Load(k); ok {
+		e := v.(*memoEntry[K, V])
+		if last != nil {
+			last.Store(e)
+		}
+		return e.v
+	}
+	e := &memoEntry[K, V]{k: k, v: build()}
+	if c.n.Load() < limit {
+		if prev, loaded := c.m.LoadOrStore(k, e); loaded {
+			return prev.(*memoEntry[K, V]).v
+		}
+		c.n.Add(1)
+		if last != nil {
+			last.Store(e)
+		}
+	}
+	return e.v
+}
+
+// attrCache caches attrEntry values by attrKey.
 type attrCache struct {
-	m    sync.Map // attrKey → *attrEntry
-	n    atomic.Int64
-	last atomic.Pointer[attrEntry]
+	memo[attrKey, *attrEntry]
+	last atomic.Pointer[memoEntry[attrKey, *attrEntry]]
 }
 
 func (c *attrCache) get(k attrKey, p *promMetrics) *attrEntry {
-	if e := c.last.Load(); e != nil && e.key == k {
-		return e
-	}
-	if e, ok := c.m.Load(k); ok {
-		c.last.Store(e.(*attrEntry))
-		return e.(*attrEntry)
-	}
-	e := newAttrEntry(k, p)
-	if c.n.Load() < attrCacheMax {
-		if prev, loaded := c.m.LoadOrStore(k, e); loaded {
-			return prev.(*attrEntry)
-		}
-		c.n.Add(1)
-		c.last.Store(e)
-	}
-	return e
+	return c.memo.get(&c.last, attrCacheMax, k, func() *attrEntry { return newAttrEntry(k, p) })
 }
 
 func newAttrEntry(k attrKey, p *promMetrics) *attrEntry {
@@ -252,7 +275,7 @@ func newAttrEntry(k attrKey, p *promMetrics) *attrEntry {
 	with := func(extra ...attribute.KeyValue) []metric.RecordOption {
 		return []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(append(append([]attribute.KeyValue(nil), base...), extra...)...))}
 	}
-	e := &attrEntry{key: k, base: with(), dur: with(), in: with(semconv.GenAITokenType.String("input")),
+	e := &attrEntry{base: with(), dur: with(), in: with(semconv.GenAITokenType.String("input")),
 		out: with(semconv.GenAITokenType.String("output"))}
 	if k.errType != "" {
 		e.dur = with(semconv.ErrorType.String(k.errType))
@@ -271,12 +294,10 @@ func newAttrEntry(k attrKey, p *promMetrics) *attrEntry {
 
 // attrKVCache caches span attributes whose values are string slices (the
 // judged and breached objective sets, the finish reason), which would
-// otherwise be built, and allocated, per request. It is bounded by
-// attrCacheMax; values beyond it are built per request.
+// otherwise be built, and allocated, per request.
 type attrKVCache struct {
-	m    sync.Map // attrKVKey → *attrKV
-	n    atomic.Int64
-	last [3]atomic.Pointer[attrKV] // per use (slot*), the entry used last
+	memo[attrKVKey, attribute.KeyValue]
+	last [3]atomic.Pointer[memoEntry[attrKVKey, attribute.KeyValue]] // per use (slot*), the entry used last
 }
 
 // The uses of attrKVCache, each with its own last entry.
@@ -285,12 +306,6 @@ const (
 	slotBreached
 	slotFinish
 )
-
-// attrKV is a cached attribute with its key.
-type attrKV struct {
-	k  attrKVKey
-	kv attribute.KeyValue
-}
 
 // attrKVKey identifies a cached attribute: a key with an objective bit set
 // or with a single string.
@@ -301,23 +316,7 @@ type attrKVKey struct {
 }
 
 func (c *attrKVCache) get(slot int, k attrKVKey, build func() attribute.KeyValue) attribute.KeyValue {
-	if e := c.last[slot].Load(); e != nil && e.k == k {
-		return e.kv
-	}
-	if v, ok := c.m.Load(k); ok {
-		e := v.(*attrKV)
-		c.last[slot].Store(e)
-		return e.kv
-	}
-	e := &attrKV{k: k, kv: build()}
-	if c.n.Load() < attrCacheMax {
-		if prev, loaded := c.m.LoadOrStore(k, e); loaded {
-			return prev.(*attrKV).kv
-		}
-		c.n.Add(1)
-		c.last[slot].Store(e)
-	}
-	return e.kv
+	return c.memo.get(&c.last[slot], attrCacheMax, k, build)
 }
 
 // objBit is the bit of objective i in a set of objectives (0 beyond 64).

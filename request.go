@@ -26,8 +26,7 @@ type Request struct {
 	kern  kernelReq // the kernel side (kernel.go); set before the handler runs, then read-only
 
 	// Observation state, written only by the goroutine that writes the response.
-	obs        *stream.Observer // sobs.obs
-	sobs       *serverObs
+	sobs       *serverObs     // the response's stream observer, from the first body byte
 	ctx        requestContext // the request's context node (handler.go), allocated with it
 	ww         writerWrappers // the ResponseWriter wrapper (writer.go), allocated with it
 	now        time.Time      // timestamp of the Write being observed
@@ -203,11 +202,12 @@ func (r *Request) onWrite(p []byte, now time.Time, contentType string) {
 	if r.bytes == 0 {
 		r.firstByte = now
 		r.sobs = r.t.getServerObserver(r, contentType)
-		r.obs = r.sobs.obs
 	}
 	r.bytes += int64(len(p))
 	r.now = now
-	r.obs.Write(p)
+	if r.sobs != nil { // nil once finish has run: later writes are not observed
+		r.sobs.obs.Write(p)
+	}
 }
 
 // serverObs is a pooled stream observer whose sink is bound once, to the
@@ -286,13 +286,14 @@ func (r *Request) compute(end time.Time, ctxErr error) sli {
 	s.format, s.dialect = "unknown", "unknown"
 	var streamUsage stream.Usage
 	var hasStreamUsage bool
-	if r.obs != nil {
-		r.obs.Close() // may deliver a trailing event
-		f := r.obs.Format()
-		s.format, s.dialect = f.String(), r.obs.Dialect().String()
+	if r.sobs != nil {
+		o := r.sobs.obs
+		o.Close() // may deliver a trailing event
+		f := o.Format()
+		s.format, s.dialect = f.String(), o.Dialect().String()
 		s.streaming = f == stream.FormatSSE || f == stream.FormatNDJSON || (r.flushed && f != stream.FormatJSON)
-		streamUsage, hasStreamUsage = r.obs.Usage()
-		s.respModel = r.obs.Model()
+		streamUsage, hasStreamUsage = o.Usage()
+		s.respModel = o.Model()
 	}
 	if r.bytes > 0 {
 		s.ttfb, s.hasTTFB = r.firstByte.Sub(r.start), true

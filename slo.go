@@ -439,14 +439,6 @@ func (t *Tracker) Status() Status {
 	}
 }
 
-func (t *Tracker) getObserver(contentType string, sink func(stream.Event)) *stream.Observer {
-	if o, ok := t.obsPool.Get().(*stream.Observer); ok {
-		o.Reset(contentType, stream.DialectUnknown, sink)
-		return o
-	}
-	return stream.NewObserver(contentType, stream.DialectUnknown, sink, stream.Config{})
-}
-
 func (t *Tracker) putObserver(o *stream.Observer) {
 	if o != nil {
 		o.Reset("", stream.DialectUnknown, nil)
@@ -460,7 +452,7 @@ func (t *Tracker) finish(ctx context.Context, rq *Request, ctxErr error) {
 	end := rq.clock()
 	s := rq.compute(end, ctxErr)
 	t.putServerObserver(rq.sobs)
-	rq.obs, rq.sobs = nil, nil
+	rq.sobs = nil
 	t.requestCount.Add(1)
 
 	span := rq.span

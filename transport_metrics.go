@@ -13,7 +13,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -29,11 +28,10 @@ import (
 // created on first use, and a pool of request-body peek buffers. The zero
 // value is ready to use.
 type clientState struct {
-	once   sync.Once
-	ins    *clientInstruments
-	peek   sync.Pool
-	attrs  sync.Map // clientAttrKey → *clientAttrs
-	nattrs atomic.Int64
+	once  sync.Once
+	ins   *clientInstruments
+	peek  sync.Pool
+	attrs memo[clientAttrKey, *clientAttrs]
 }
 
 // clientState returns the tracker's client state, creating its instruments
@@ -249,18 +247,7 @@ func (c *call) attrs(resp, errType string) *clientAttrs {
 	}
 	k := clientAttrKey{op: c.operation, prov: c.provider, model: model, resp: resp, addr: c.serverAddr,
 		port: c.serverPort, errType: errType, retrieval: c.retrieval}
-	cs := &c.t.client
-	if e, ok := cs.attrs.Load(k); ok {
-		return e.(*clientAttrs)
-	}
-	e := newClientAttrs(k, c.ins.prom)
-	if cs.nattrs.Load() < clientAttrCacheMax {
-		if prev, loaded := cs.attrs.LoadOrStore(k, e); loaded {
-			return prev.(*clientAttrs)
-		}
-		cs.nattrs.Add(1)
-	}
-	return e
+	return c.t.client.attrs.get(nil, clientAttrCacheMax, k, func() *clientAttrs { return newClientAttrs(k, c.ins.prom) })
 }
 
 func newClientAttrs(k clientAttrKey, p *clientProm) *clientAttrs {
