@@ -116,10 +116,11 @@ func runClientHelper() int {
 		defer wg.Done()
 		// The path drops 30 % of packets each way: one dial (SYNs at 0, 1
 		// and 3 s) fails about one time in eight, so redial until the run ends.
-		var conn net.Conn
-		var err error
-		for attempt := 0; attempt == 0 || (err != nil && ctx.Err() == nil); attempt++ {
-			conn, err = (&net.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, "tcp4", os.Getenv("SLO_SC_TCP"))
+		d := net.Dialer{Timeout: 2 * time.Second}
+		conn, err := d.DialContext(ctx, "tcp4", os.Getenv("SLO_SC_TCP"))
+		for err != nil && ctx.Err() == nil {
+			time.Sleep(100 * time.Millisecond)
+			conn, err = d.DialContext(ctx, "tcp4", os.Getenv("SLO_SC_TCP"))
 		}
 		if err != nil {
 			out(helperRecord{Kind: "error", Error: "dial: " + err.Error()})
