@@ -11,9 +11,8 @@ import (
 // every signal the host supports, about the calling process, with the
 // defaults documented on each field.
 type Config struct {
-	// Signals to enable; empty means [DefaultSignals]: every signal this
-	// host supports except SyscallLatency, which traces every system call
-	// of the process and must be asked for.
+	// Signals to enable; empty means every signal this host supports
+	// ([DefaultSignals]).
 	Signals []Signal
 	// Pid is the process whose events are delivered; 0 means the calling
 	// process. The kernel filters on its thread-group id.
@@ -121,7 +120,7 @@ func (c Config) withDefaults() Config {
 // wants reports whether sig was requested.
 func (c Config) wants(sig Signal) bool {
 	if len(c.Signals) == 0 {
-		return sig != SyscallLatency
+		return true
 	}
 	for _, s := range c.Signals {
 		if s == sig {

@@ -28,8 +28,12 @@
 // [GoSchedLatency] keep working. RLIMIT_MEMLOCK is raised only when
 // [Config].RemoveMemlock asks for it.
 //
-// An empty [Config].Signals means [DefaultSignals]: everything but
-// SyscallLatency, which traces every system call and is opt-in. The
+// The scheduler signals (run-queue delay, syscall latency) are one
+// sched_switch program each that reads the scheduler's own bookkeeping
+// (sched_info, the task's entry registers) of the task switched in: no
+// wakeup or system-call tracepoints, no per-thread maps.
+//
+// An empty [Config].Signals means every signal ([DefaultSignals]). The
 // high-rate signals (run-queue delay, block I/O, syscalls, reclaim) are
 // aggregated in the kernel into log2 histograms ([Set.Histogram]); only
 // outliers above the configured thresholds become events. DNS is observed

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
@@ -169,6 +170,12 @@ func (k *bpfKernel) loadSignal(s *Set, sig Signal, shared map[string]*ebpf.Map) 
 		outlier time.Duration
 	)
 	switch sig {
+	case RunqueueDelay, SyscallLatency:
+		if err := schedBookkeeping(); err != nil {
+			return &LoadError{Probe: "sched", Err: err}
+		}
+	}
+	switch sig {
 	case RunqueueDelay:
 		name, outlier = "sched", cfg.RunqueueThreshold
 		spec, err = bpf.LoadSched()
@@ -238,8 +245,6 @@ func (k *bpfKernel) loadSignal(s *Set, sig Signal, shared map[string]*ebpf.Map) 
 	}
 	switch sig {
 	case RunqueueDelay:
-		add(sig, "slo_sched_wakeup", tracing)
-		add(sig, "slo_sched_wakeup_new", tracing)
 		add(sig, "slo_sched_switch", tracing)
 		k.hists[sig] = coll.Maps["runq_hist"]
 		k.histSelf[sig] = coll.Maps["runq_hist_self"]
@@ -281,8 +286,7 @@ func (k *bpfKernel) loadSignal(s *Set, sig Signal, shared map[string]*ebpf.Map) 
 		for _, nr := range blockingSyscalls() {
 			_ = skip.Put(uint32(nr), uint8(1))
 		}
-		add(sig, "slo_sys_enter", tracing)
-		add(sig, "slo_sys_exit", tracing)
+		add(sig, "slo_sys_switch", tracing)
 		k.hists[sig] = coll.Maps["sys_hist"]
 		k.histSelf[sig] = coll.Maps["sys_hist_self"]
 	}
@@ -571,6 +575,36 @@ func (k *bpfKernel) readLoop(s *Set) {
 		}
 		s.readerBusy.Add(int64(time.Since(t0)))
 	}
+}
+
+// schedBookkeeping reports whether the kernel keeps what the run-queue and
+// syscall programs read at sched_switch: per-task sched_info
+// (CONFIG_SCHED_INFO) and the run queue of a task's cfs_rq
+// (CONFIG_FAIR_GROUP_SCHED).
+func schedBookkeeping() error {
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return fmt.Errorf("kernel BTF: %w", err)
+	}
+	has := func(typ, member string) bool {
+		var st *btf.Struct
+		if spec.TypeByName(typ, &st) != nil {
+			return false
+		}
+		for _, m := range st.Members {
+			if m.Name == member {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case !has("task_struct", "sched_info"):
+		return errors.New("kernel without CONFIG_SCHED_INFO: no per-task run-queue accounting to read")
+	case !has("cfs_rq", "rq"):
+		return errors.New("kernel without CONFIG_FAIR_GROUP_SCHED: no run-queue clock to read")
+	}
+	return nil
 }
 
 // blockingSyscalls returns the x86-64 syscalls that block by design and

@@ -3,8 +3,10 @@
 package probes
 
 import (
+	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -90,5 +92,74 @@ collect:
 	t.Logf("%d outlier events (≥ %v)", outliers, threshold)
 	if outliers == 0 {
 		t.Error("no run-queue outlier event with spinners")
+	}
+}
+
+// runDelay returns the run-queue wait the kernel accounted to process pid
+// (the sum of run_delay, field 2 of /proc/pid/task/*/schedstat).
+func runDelay(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum time.Duration
+	for _, task := range tasks {
+		b, err := os.ReadFile(dir + "/" + task.Name() + "/schedstat")
+		if err != nil {
+			continue // exited
+		}
+		f := strings.Fields(string(b))
+		if len(f) < 2 {
+			t.Fatalf("schedstat %q", b)
+		}
+		ns, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum += time.Duration(ns)
+	}
+	return sum
+}
+
+// TestRunqueueDelayMatchesSchedstatPrivileged checks the probe against the
+// scheduler's own accounting: a serving process and one spinner of equal
+// weight share a CPU, and the delays the probe counted over a second must
+// add up to the run_delay /proc/pid/task/*/schedstat gained meanwhile.
+func TestRunqueueDelayMatchesSchedstatPrivileged(t *testing.T) {
+	requireBPF(t)
+	if _, err := os.Stat("/proc/self/schedstat"); err != nil {
+		t.Skip("kernel without CONFIG_SCHED_INFO")
+	}
+	cpu := strconv.Itoa(runtime.NumCPU() - 1)
+	server := startHelper(t, "serve", "SLO_PROBES_CPU="+cpu)
+	pid := server.cmd.Process.Pid
+	set := startSet(t, Config{Signals: []Signal{RunqueueDelay}, Pid: pid})
+	spinner := startHelper(t, "spin", "SLO_PROBES_CPU="+cpu)
+	defer func() { _ = spinner.cmd.Process.Kill(); _ = spinner.wait(5 * time.Second) }()
+	time.Sleep(200 * time.Millisecond)
+
+	h0, err := set.Histogram(RunqueueDelay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k0 := runDelay(t, pid)
+	time.Sleep(time.Second)
+	h1, err := set.Histogram(RunqueueDelay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k1 := runDelay(t, pid)
+	h := h1.Sub(h0)
+	kernel := k1 - k0
+	t.Logf("probe: %d delays, sum %v, mean %v; schedstat run_delay +%v", h.Count, h.Sum, h.Mean(), kernel)
+	if kernel < 50*time.Millisecond {
+		t.Fatalf("schedstat run_delay grew %v with a spinner on the CPU: no contention to compare", kernel)
+	}
+	// The two reads are not atomic: one delay (a few ms here) may fall on
+	// either side of a window edge.
+	if diff := (h.Sum - kernel).Abs(); diff > kernel/10+10*time.Millisecond {
+		t.Errorf("probe sum %v, schedstat %v: differ by %v", h.Sum, kernel, diff)
 	}
 }

@@ -14,8 +14,10 @@ type Signal uint8
 // runtime/metrics and works with zero capabilities.
 const (
 	// RunqueueDelay is the time a thread of the process waited on a run
-	// queue (woken or preempted → on CPU). Outlier events carry Duration and
-	// the CPU in Op; [Set.Histogram] holds every sample.
+	// queue (woken or preempted → on CPU), as the scheduler accounts it:
+	// the samples add up to the run_delay of /proc/<pid>/task/*/schedstat.
+	// Outlier events carry Duration and the CPU in Op; [Set.Histogram]
+	// holds every sample.
 	RunqueueDelay Signal = 1
 	// TCPRetransmit is one retransmitted TCP segment on a socket the process
 	// owns: 4-tuple, Cookie, State (TCP state), Count = 1.
@@ -34,8 +36,13 @@ const (
 	// BlockIO is a block request submitted by the process: Duration,
 	// Count = bytes, Op = request op (0 read, 1 write, ...).
 	BlockIO Signal = 6
-	// SyscallLatency is a slow system call: Duration, Op = syscall number,
-	// Errno.
+	// SyscallLatency is a thread of the process blocked inside a system
+	// call: Duration = time off CPU from the moment the call put the thread
+	// to sleep until it runs again (the wait plus the run-queue delay), per
+	// blocking episode; Op = syscall number (amd64 numbering). Calls that
+	// block by design (futex, epoll_wait, poll, nanosleep, wait4, ...) are
+	// not counted; a call that blocks twice gives two samples; time a call
+	// spends on CPU is not counted.
 	SyscallLatency Signal = 7
 	// CPUSteal is hypervisor steal time per poll: Duration = steal time
 	// summed over CPUs, Value = steal as % of all CPU time.
@@ -63,18 +70,13 @@ func AllSignals() []Signal {
 		BlockIO, SyscallLatency, CPUSteal, CFSThrottle, PSI, GoSchedLatency}
 }
 
-// DefaultSignals lists the signals an empty [Config].Signals enables: all
-// but SyscallLatency. On a syscall-bound loopback streaming load,
-// SyscallLatency alone adds about 10% process CPU (BenchmarkStreamingOverhead),
-// so it is opt-in.
+// DefaultSignals lists the signals an empty [Config].Signals enables:
+// every signal (the same list as [AllSignals]). Each BPF signal attaches to
+// tracepoints the host fires for other reasons (context switches, packets,
+// socket state changes) and does a few loads there; none traces every
+// system call.
 func DefaultSignals() []Signal {
-	var out []Signal
-	for _, s := range AllSignals() {
-		if s != SyscallLatency {
-			out = append(out, s)
-		}
-	}
-	return out
+	return AllSignals()
 }
 
 var signalNames = [numSignals]string{

@@ -1,65 +1,45 @@
 //go:build ignore
 /* SPDX-License-Identifier: (MIT OR GPL-2.0) */
-/* sched.bpf.c: run-queue delay (wakeup or preemption -> on CPU) per thread of
- * the target process, aggregated into a per-tgid log2 histogram; delays at or
- * above outlier_ns also go to the ring buffer. */
+/* sched.bpf.c: run-queue delay (enqueued -> on CPU: after a wakeup or a
+ * preemption) per thread of the target process, aggregated into a per-tgid
+ * log2 histogram; delays at or above outlier_ns also go to the ring buffer.
+ *
+ * One program, at sched_switch only. The scheduler itself stamps a task when
+ * it is put on a run queue (sched_info.last_queued, in run-queue clock time;
+ * the stamp behind /proc/<pid>/schedstat's run_delay) and clears it after
+ * the switch; the delay is that stamp's age on the run-queue clock, which
+ * __schedule has just updated. No wakeup programs and no per-thread map:
+ * every other context switch of the host costs one load and compare. */
 #include "event.h"
 
 char __license[] SEC("license") = "Dual MIT/GPL";
 
-/* Per-thread enqueue time, in task-local storage (no hash on the hot path). */
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, __u64);
-} runq_start SEC(".maps");
-
 SLO_HIST_MAPS(runq_hist);
-
-static __always_inline void enqueue(struct task_struct *p)
-{
-	if (!slo_want(p->tgid) || p->pid == 0)
-		return;
-	__u64 *ts = bpf_task_storage_get(&runq_start, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (ts)
-		*ts = bpf_ktime_get_ns();
-}
-
-SEC("tp_btf/sched_wakeup")
-int BPF_PROG(slo_sched_wakeup, struct task_struct *p)
-{
-	enqueue(p);
-	return 0;
-}
-
-SEC("tp_btf/sched_wakeup_new")
-int BPF_PROG(slo_sched_wakeup_new, struct task_struct *p)
-{
-	enqueue(p);
-	return 0;
-}
 
 SEC("tp_btf/sched_switch")
 int BPF_PROG(slo_sched_switch, bool preempt, struct task_struct *prev,
 	     struct task_struct *next, unsigned int prev_state)
 {
-	/* A preempted task goes straight back to the run queue. */
-	if (prev_state == 0 /* TASK_RUNNING */)
-		enqueue(prev);
-
 	__u32 tgid = next->tgid;
-	if (!slo_want(tgid))
+	if (!slo_want(tgid) || next->pid == 0)
 		return 0;
-	__u32 tid = next->pid;
-	__u64 *start = bpf_task_storage_get(&runq_start, next, 0, 0);
-	if (!start || *start == 0)
+	__u64 queued = next->sched_info.last_queued;
+	if (queued == 0)
 		return 0;
-	__u64 now = bpf_ktime_get_ns();
-	__u64 d = now - *start;
-	*start = 0;
-	if ((__s64)d < 0)
+	/* next's cfs_rq belongs to this CPU's run queue (set_task_rq), also
+	 * for tasks of other classes. */
+	if (!bpf_core_field_exists(struct cfs_rq, rq))
 		return 0;
+	struct cfs_rq *cfs = next->se.cfs_rq;
+	if (!cfs)
+		return 0;
+	struct rq *rq = cfs->rq;
+	if (!rq)
+		return 0;
+	__u64 clock = rq->clock;
+	if (clock <= queued)
+		return 0;
+	__u64 d = clock - queued;
 	slo_hist_add(&runq_hist_self, &runq_hist, tgid, d);
 	if (d < outlier_ns)
 		return 0;
@@ -69,11 +49,11 @@ int BPF_PROG(slo_sched_switch, bool preempt, struct task_struct *prev,
 		return 0;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
-	e->ts_ns = now;
+	e->ts_ns = bpf_ktime_get_ns();
 	e->duration_ns = d;
 	e->count = 1;
 	e->pid = tgid;
-	e->tid = tid;
+	e->tid = next->pid;
 	e->signal = SLO_SIG_RUNQ;
 	e->aux = bpf_get_smp_processor_id();
 	bpf_ringbuf_submit(e, 0);

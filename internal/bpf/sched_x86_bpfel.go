@@ -55,21 +55,18 @@ type SchedTraceTag struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	SchedMapEvents             = "events"
-	SchedMapLost               = "lost"
-	SchedMapRunqHist           = "runq_hist"
-	SchedMapRunqHistSelf       = "runq_hist_self"
-	SchedMapRunqStart          = "runq_start"
-	SchedMapSockOwner          = "sock_owner"
-	SchedMapSockTrace          = "sock_trace"
-	SchedProgSloSchedSwitch    = "slo_sched_switch"
-	SchedProgSloSchedWakeup    = "slo_sched_wakeup"
-	SchedProgSloSchedWakeupNew = "slo_sched_wakeup_new"
-	SchedVarOutlierNs          = "outlier_ns"
-	SchedVarSloUnusedDnsEvent  = "slo_unused_dns_event"
-	SchedVarSloUnusedEvent     = "slo_unused_event"
-	SchedVarSloZeroHist        = "slo_zero_hist"
-	SchedVarTargetTgid         = "target_tgid"
+	SchedMapEvents            = "events"
+	SchedMapLost              = "lost"
+	SchedMapRunqHist          = "runq_hist"
+	SchedMapRunqHistSelf      = "runq_hist_self"
+	SchedMapSockOwner         = "sock_owner"
+	SchedMapSockTrace         = "sock_trace"
+	SchedProgSloSchedSwitch   = "slo_sched_switch"
+	SchedVarOutlierNs         = "outlier_ns"
+	SchedVarSloUnusedDnsEvent = "slo_unused_dns_event"
+	SchedVarSloUnusedEvent    = "slo_unused_event"
+	SchedVarSloZeroHist       = "slo_zero_hist"
+	SchedVarTargetTgid        = "target_tgid"
 )
 
 // LoadSched returns the embedded CollectionSpec for Sched.
@@ -114,9 +111,7 @@ type SchedSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type SchedProgramSpecs struct {
-	SloSchedSwitch    *ebpf.ProgramSpec `ebpf:"slo_sched_switch"`
-	SloSchedWakeup    *ebpf.ProgramSpec `ebpf:"slo_sched_wakeup"`
-	SloSchedWakeupNew *ebpf.ProgramSpec `ebpf:"slo_sched_wakeup_new"`
+	SloSchedSwitch *ebpf.ProgramSpec `ebpf:"slo_sched_switch"`
 }
 
 // SchedMapSpecs contains maps before they are loaded into the kernel.
@@ -127,7 +122,6 @@ type SchedMapSpecs struct {
 	Lost         *ebpf.MapSpec `ebpf:"lost"`
 	RunqHist     *ebpf.MapSpec `ebpf:"runq_hist"`
 	RunqHistSelf *ebpf.MapSpec `ebpf:"runq_hist_self"`
-	RunqStart    *ebpf.MapSpec `ebpf:"runq_start"`
 	SockOwner    *ebpf.MapSpec `ebpf:"sock_owner"`
 	SockTrace    *ebpf.MapSpec `ebpf:"sock_trace"`
 }
@@ -167,7 +161,6 @@ type SchedMaps struct {
 	Lost         *ebpf.Map `ebpf:"lost"`
 	RunqHist     *ebpf.Map `ebpf:"runq_hist"`
 	RunqHistSelf *ebpf.Map `ebpf:"runq_hist_self"`
-	RunqStart    *ebpf.Map `ebpf:"runq_start"`
 	SockOwner    *ebpf.Map `ebpf:"sock_owner"`
 	SockTrace    *ebpf.Map `ebpf:"sock_trace"`
 }
@@ -178,7 +171,6 @@ func (m *SchedMaps) Close() error {
 		m.Lost,
 		m.RunqHist,
 		m.RunqHistSelf,
-		m.RunqStart,
 		m.SockOwner,
 		m.SockTrace,
 	)
@@ -199,16 +191,12 @@ type SchedVariables struct {
 //
 // It can be passed to LoadSchedObjects or ebpf.CollectionSpec.LoadAndAssign.
 type SchedPrograms struct {
-	SloSchedSwitch    *ebpf.Program `ebpf:"slo_sched_switch"`
-	SloSchedWakeup    *ebpf.Program `ebpf:"slo_sched_wakeup"`
-	SloSchedWakeupNew *ebpf.Program `ebpf:"slo_sched_wakeup_new"`
+	SloSchedSwitch *ebpf.Program `ebpf:"slo_sched_switch"`
 }
 
 func (p *SchedPrograms) Close() error {
 	return _SchedClose(
 		p.SloSchedSwitch,
-		p.SloSchedWakeup,
-		p.SloSchedWakeupNew,
 	)
 }
 

@@ -45,12 +45,6 @@ type SysHist struct {
 	SumNs uint64
 }
 
-type SysSysStart struct {
-	_  structs.HostLayout
-	Ts uint64
-	Nr uint64
-}
-
 type SysTraceTag struct {
 	_       structs.HostLayout
 	TraceId [16]uint8
@@ -68,9 +62,7 @@ const (
 	SysMapSysHist           = "sys_hist"
 	SysMapSysHistSelf       = "sys_hist_self"
 	SysMapSysSkip           = "sys_skip"
-	SysMapSysStart          = "sys_start"
-	SysProgSloSysEnter      = "slo_sys_enter"
-	SysProgSloSysExit       = "slo_sys_exit"
+	SysProgSloSysSwitch     = "slo_sys_switch"
 	SysVarOutlierNs         = "outlier_ns"
 	SysVarSloUnusedDnsEvent = "slo_unused_dns_event"
 	SysVarSloUnusedEvent    = "slo_unused_event"
@@ -120,8 +112,7 @@ type SysSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type SysProgramSpecs struct {
-	SloSysEnter *ebpf.ProgramSpec `ebpf:"slo_sys_enter"`
-	SloSysExit  *ebpf.ProgramSpec `ebpf:"slo_sys_exit"`
+	SloSysSwitch *ebpf.ProgramSpec `ebpf:"slo_sys_switch"`
 }
 
 // SysMapSpecs contains maps before they are loaded into the kernel.
@@ -135,7 +126,6 @@ type SysMapSpecs struct {
 	SysHist     *ebpf.MapSpec `ebpf:"sys_hist"`
 	SysHistSelf *ebpf.MapSpec `ebpf:"sys_hist_self"`
 	SysSkip     *ebpf.MapSpec `ebpf:"sys_skip"`
-	SysStart    *ebpf.MapSpec `ebpf:"sys_start"`
 }
 
 // SysVariableSpecs contains global variables before they are loaded into the kernel.
@@ -176,7 +166,6 @@ type SysMaps struct {
 	SysHist     *ebpf.Map `ebpf:"sys_hist"`
 	SysHistSelf *ebpf.Map `ebpf:"sys_hist_self"`
 	SysSkip     *ebpf.Map `ebpf:"sys_skip"`
-	SysStart    *ebpf.Map `ebpf:"sys_start"`
 }
 
 func (m *SysMaps) Close() error {
@@ -188,7 +177,6 @@ func (m *SysMaps) Close() error {
 		m.SysHist,
 		m.SysHistSelf,
 		m.SysSkip,
-		m.SysStart,
 	)
 }
 
@@ -207,14 +195,12 @@ type SysVariables struct {
 //
 // It can be passed to LoadSysObjects or ebpf.CollectionSpec.LoadAndAssign.
 type SysPrograms struct {
-	SloSysEnter *ebpf.Program `ebpf:"slo_sys_enter"`
-	SloSysExit  *ebpf.Program `ebpf:"slo_sys_exit"`
+	SloSysSwitch *ebpf.Program `ebpf:"slo_sys_switch"`
 }
 
 func (p *SysPrograms) Close() error {
 	return _SysClose(
-		p.SloSysEnter,
-		p.SloSysExit,
+		p.SloSysSwitch,
 	)
 }
 
