@@ -36,6 +36,12 @@ const (
 
 	flagTrace = 1
 	flagError = 2
+	// flagArm marks a DNS record that is no event: it asks user space to
+	// attach the DNS packet programs.
+	flagArm = 8
+	// flagFromConnect: the DNS duration counts from the connect or send
+	// that armed the packet programs (DNSInfo.FromConnect).
+	flagFromConnect = 16
 
 	afInet  = 2
 	afInet6 = 10
@@ -118,6 +124,7 @@ func (d *decoder) decode(raw []byte, ev *Event) error {
 	if sig == DNSLatency {
 		ev.DNS.ID = uint16(ev.Op)
 		ev.DNS.Server = ev.Remote
+		ev.DNS.FromConnect = flags&flagFromConnect != 0
 		if plen > 0 {
 			var m dnsMsg
 			if parseDNS(raw[recSize:recSize+plen], &m) {

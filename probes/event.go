@@ -68,4 +68,10 @@ type DNSInfo struct {
 	ID uint16
 	// Server is the address that answered.
 	Server netip.AddrPort
+	// FromConnect reports that the query left before the probe watched
+	// packets (the first DNS traffic after a quiet period arms them): the
+	// duration counts from the connect(2) or sendto(2) on the socket that
+	// preceded the query, longer than the exchange by the time between
+	// the two (microseconds for Go's and glibc's resolvers).
+	FromConnect bool
 }

@@ -2,11 +2,18 @@
 
 package probes
 
+import "context"
+
 // bpfKernel is never instantiated on architectures without generated BPF
 // objects.
-type bpfKernel struct{ kernel }
+type bpfKernel struct {
+	kernel
+	dns *struct{}
+}
 
 func (k *bpfKernel) readLoop(*Set) {}
+
+func (k *bpfKernel) idleDNS(context.Context) {}
 
 // loadKernel reports every kernel signal off: only amd64 objects are
 // generated (internal/bpf).

@@ -3,11 +3,13 @@
 package probes
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,7 +31,28 @@ type attachment struct {
 	prog   *ebpf.Program
 	attach func(*ebpf.Program) (link.Link, error)
 	link   link.Link
+	// lazy: a DNS packet program, attached while DNS traffic is about
+	// (armDNS) rather than with its signal.
+	lazy bool
 }
+
+// dnsState is the on-demand attachment of the DNS packet programs: the
+// cgroup programs arm them on a connect or send to a DNS port, idleDNS
+// detaches them after dnsIdle without one.
+type dnsState struct {
+	// attached, lastArm, lastQuery: dns_attached, dns_last_arm_ns and
+	// dns_last_query_ns of dns.bpf.c.
+	attached, lastArm, lastQuery *ebpf.Variable
+	// on: the signal is attached (not shed); eager: the arming programs
+	// could not attach (no cgroup2), so the packet programs stay attached.
+	on, eager bool
+}
+
+// dnsIdle is DNS_IDLE_NS of dns.bpf.c (a variable for tests).
+var dnsIdle = 30 * time.Second
+
+// dnsArming are the DNS programs that arm the packet programs.
+var dnsArming = []string{"slo_dns_connect4", "slo_dns_connect6", "slo_dns_sendmsg4", "slo_dns_sendmsg6"}
 
 // bpfKernel owns every BPF object of a Set.
 type bpfKernel struct {
@@ -42,6 +65,7 @@ type bpfKernel struct {
 	closers          []io.Closer
 	colls            []*ebpf.Collection
 	netColl          *ebpf.Collection
+	dns              *dnsState // nil without DNSLatency
 	reader           *ringbuf.Reader
 	dec              *decoder
 	stats            io.Closer
@@ -258,17 +282,30 @@ func (k *bpfKernel) loadSignal(s *Set, sig Signal, shared map[string]*ebpf.Map) 
 				return &LoadError{Probe: name, Err: fmt.Errorf("set DNS port %d: %w", p, err)}
 			}
 		}
-		add(sig, "slo_dns_egress", tracing)
-		add(sig, "slo_dns_ingress", tracing)
+		k.dns = &dnsState{attached: coll.Variables["dns_attached"], lastArm: coll.Variables["dns_last_arm_ns"],
+			lastQuery: coll.Variables["dns_last_query_ns"]}
+		cgroupProg := func(at ebpf.AttachType) func(*ebpf.Program) (link.Link, error) {
+			return func(p *ebpf.Program) (link.Link, error) {
+				cg, err := cgroup2Dir(int(k.nsTarget))
+				if err != nil {
+					return nil, err
+				}
+				return link.AttachCgroup(link.CgroupOptions{Path: cg, Attach: at, Program: p})
+			}
+		}
 		// Cookies for new UDP sockets; without it (no cgroup2) the signal
 		// is Degraded: events carry cookie 0.
-		add(sig, "slo_dns_sock_create", func(p *ebpf.Program) (link.Link, error) {
-			cg, err := cgroup2Dir(int(k.nsTarget))
-			if err != nil {
-				return nil, err
-			}
-			return link.AttachCgroup(link.CgroupOptions{Path: cg, Attach: ebpf.AttachCGroupInetSockCreate, Program: p})
-		})
+		add(sig, "slo_dns_sock_create", cgroupProg(ebpf.AttachCGroupInetSockCreate))
+		// The arming programs: a UDP connect or send to a DNS port.
+		for i, at := range []ebpf.AttachType{ebpf.AttachCGroupInet4Connect, ebpf.AttachCGroupInet6Connect,
+			ebpf.AttachCGroupUDP4Sendmsg, ebpf.AttachCGroupUDP6Sendmsg} {
+			add(sig, dnsArming[i], cgroupProg(at))
+		}
+		add(sig, "slo_dns_egress", tracing)
+		add(sig, "slo_dns_ingress", tracing)
+		for _, a := range k.atts[sig][len(k.atts[sig])-2:] {
+			a.lazy = true
+		}
 	case MemReclaim:
 		add(sig, "slo_reclaim_begin", tracing)
 		add(sig, "slo_reclaim_end", tracing)
@@ -329,6 +366,13 @@ func (k *bpfKernel) attachSignal(s *Set, sig Signal) error {
 	var failed []string
 	var firstErr error
 	for _, a := range k.atts[sig] {
+		if a.lazy {
+			if k.dns.eager = k.dns.eager || slices.ContainsFunc(failed, func(f string) bool {
+				return slices.ContainsFunc(dnsArming, func(n string) bool { return strings.HasPrefix(f, n+":") })
+			}); !k.dns.eager {
+				continue
+			}
+		}
 		if a.prog == nil {
 			failed = append(failed, a.name+": missing")
 			continue
@@ -342,6 +386,12 @@ func (k *bpfKernel) attachSignal(s *Set, sig Signal) error {
 			continue
 		}
 		a.link = l
+	}
+	if sig == DNSLatency {
+		k.dns.on = true
+		if k.dns.eager {
+			failed = append(failed, "packet programs stay attached (nothing arms them)")
+		}
 	}
 	switch {
 	case len(failed) == 0:
@@ -466,8 +516,16 @@ func (k *bpfKernel) setAttached(sig Signal, on bool) error {
 		return ErrClosed
 	}
 	var errs []error
+	if sig == DNSLatency && k.dns != nil {
+		k.dns.on = on
+		if !on {
+			errs = append(errs, k.dns.attached.Set(uint32(0)))
+		}
+	}
 	for _, a := range k.atts[sig] {
 		switch {
+		case on && a.lazy && !k.dns.eager:
+			// Attached by armDNS when DNS traffic starts.
 		case on && a.link == nil && a.prog != nil:
 			l, err := a.attach(a.prog)
 			if err != nil {
@@ -568,12 +626,78 @@ func (k *bpfKernel) readLoop(s *Set) {
 			continue
 		}
 		t0 := time.Now()
-		if err := k.dec.decode(rec.RawSample, &ev); err != nil {
+		if raw := rec.RawSample; len(raw) >= recSize && Signal(raw[offSignal]) == DNSLatency && raw[offFlags]&flagArm != 0 {
+			k.armDNS(s)
+		} else if err := k.dec.decode(rec.RawSample, &ev); err != nil {
 			s.decodeErrors.Add(1)
 		} else {
 			s.emit(&ev)
 		}
 		s.readerBusy.Add(int64(time.Since(t0)))
+	}
+}
+
+// armDNS attaches the DNS packet programs: a connect or send to a DNS port
+// asked for them (an SLO_FLAG_ARM record).
+func (k *bpfKernel) armDNS(s *Set) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed || k.dns == nil || !k.dns.on {
+		return
+	}
+	var failed []string
+	for _, a := range k.atts[DNSLatency] {
+		if a.lazy && a.link == nil && a.prog != nil {
+			l, err := a.attach(a.prog)
+			if err != nil {
+				failed = append(failed, a.name+": "+err.Error())
+				continue
+			}
+			a.link = l
+		}
+	}
+	if len(failed) > 0 {
+		s.setStatus(DNSLatency, Degraded, "attach on demand: "+strings.Join(failed, "; "))
+		return
+	}
+	_ = k.dns.attached.Set(uint32(1))
+}
+
+// idleDNS detaches the DNS packet programs once no connect, send or query
+// to a DNS port was seen for dnsIdle; the next one arms them again.
+func (k *bpfKernel) idleDNS(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		k.mu.Lock()
+		if k.closed {
+			k.mu.Unlock()
+			return
+		}
+		var attached uint32
+		var lastArm, lastQuery uint64
+		d := k.dns
+		if d.on && !d.eager && d.attached.Get(&attached) == nil && attached == 1 &&
+			d.lastArm.Get(&lastArm) == nil && d.lastQuery.Get(&lastQuery) == nil {
+			var ts unix.Timespec
+			_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+			if now := uint64(ts.Nano()); now-max(lastArm, lastQuery) > uint64(dnsIdle) {
+				// Cleared first: a connect from here on arms again.
+				_ = d.attached.Set(uint32(0))
+				for _, a := range k.atts[DNSLatency] {
+					if a.lazy && a.link != nil {
+						_ = a.link.Close()
+						a.link = nil
+					}
+				}
+			}
+		}
+		k.mu.Unlock()
 	}
 }
 

@@ -94,6 +94,10 @@ func Start(ctx context.Context, cfg Config) (*Set, error) {
 	if k, ok := s.kern.(*bpfKernel); ok && k != nil {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); k.readLoop(s) }()
+		if k.dns != nil {
+			s.wg.Add(1)
+			go func() { defer s.wg.Done(); k.idleDNS(bg) }()
+		}
 		if cfg.OverheadBudget > 0 {
 			s.wg.Add(1)
 			go func() { defer s.wg.Done(); s.guard(bg) }()

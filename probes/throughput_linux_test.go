@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -25,12 +26,12 @@ import (
 )
 
 var (
-	tputWindow = flag.Duration("probes.window", time.Second,
+	tputWindow = flag.Duration("probes.window", 500*time.Millisecond,
 		"BenchmarkStreamingThroughput: measurement window per variant and round")
-	tputRounds = flag.Int("probes.rounds", 5,
+	tputRounds = flag.Int("probes.rounds", 6,
 		"BenchmarkStreamingThroughput: interleaved rounds (one window per variant each) per invocation")
-	tputVariants = flag.String("probes.variants", "off,default,all",
-		"BenchmarkStreamingThroughput: comma-separated variants: off, default, all or signal names joined by +")
+	tputVariants = flag.String("probes.variants", "off,nop,all",
+		"BenchmarkStreamingThroughput: comma-separated variants: off, null, nop, default, all or signal names joined by +")
 	tputToggle = flag.Bool("probes.toggle", true,
 		"BenchmarkStreamingThroughput: one Set with every signal, variants attach and detach its programs (off = loaded, all detached); false: Start and Close a Set per window (off = no Set)")
 	tputConns = flag.Int("probes.conns", 8,
@@ -102,31 +103,35 @@ func procCPU(pid int) time.Duration {
 }
 
 // BenchmarkStreamingThroughput measures the throughput of an instrumented
-// streaming HTTP server — this process, with the probes off, with the
-// default signals and with every signal — under a saturating loopback load
-// from a separate load-generator process (this test binary re-executed,
-// helper mode "loadgen", -probes.conns streams of 64-chunk SSE responses).
+// streaming HTTP server — this process, with the probes off, with empty
+// programs on the busiest tracepoints (nop) and with every signal — under a
+// saturating loopback load from a separate load-generator process (this
+// test binary re-executed, helper mode "loadgen", -probes.conns streams of
+// 64-chunk SSE responses).
 //
 // One invocation is -probes.rounds rounds; each round measures one window
-// (-probes.window) per variant, in an order that alternates from round to
-// round, and each variant's result sums its windows. By default one Set with
-// every signal runs throughout and a variant attaches exactly its programs
-// (off: every program loaded but detached, the pollers running), so the
-// windows can be short and many; -probes.toggle=false starts and closes a
-// Set per window instead (off: no Set). go test repeats a leaf benchmark
-// consecutively under -count, which would not be side by side, so
-// -test.count must be 1: repeat the binary for more samples.
+// (-probes.window) per variant, in a fresh random order, and each variant's
+// result sums its windows. By default one Set with every signal runs
+// throughout and a variant attaches exactly its programs (off: every
+// program loaded but detached, the pollers running), so the windows can be
+// short and many; -probes.toggle=false starts and closes a Set per window
+// instead (off: no Set). go test repeats a leaf benchmark consecutively
+// under -count, which would not be side by side, so -test.count must be 1:
+// repeat the binary for more samples.
 //
 //	go test -c -o /tmp/probes.test ./probes
-//	for i in $(seq 10); do /tmp/probes.test -test.run '^$' -test.bench StreamingThroughput; done > tput.out
+//	for i in $(seq 30); do /tmp/probes.test -test.run '^$' -test.bench StreamingThroughput; done > tput.out
 //	go run ./internal/cmd/benchreport -key probes -base off tput.out
 //
 // It reports req/s and chunks/s completed by the server, the server
-// process's CPU per request, the CPU of both processes per request and the
-// events the Set delivered per request. ns/op is suppressed: it is the
-// window, not a per-request time. -probes.variants picks other variants
-// (e.g. off,runqueue_delay,dns_latency); -probes.progstats adds per-program
-// runs and run time per request.
+// process's CPU per request, the CPU of both processes per request, the
+// events the Set delivered per request and server-cpu-x-off: the server's
+// CPU per request over that of this invocation's off windows (paired, so
+// the machine's drift between invocations cancels; read this one). ns/op is
+// suppressed: it is the window, not a per-request time. -probes.variants
+// picks other variants: off, null (off again: the method's own bias), nop,
+// default, all, or signal names joined by + (e.g. off,runqueue_delay,dns_latency);
+// -probes.progstats adds per-program runs and run time per request.
 func BenchmarkStreamingThroughput(b *testing.B) {
 	if f := flag.Lookup("test.count"); f != nil && f.Value.String() != "1" {
 		b.Fatal("BenchmarkStreamingThroughput interleaves its variants itself: run it with -test.count 1, repeated")
@@ -173,7 +178,9 @@ func BenchmarkStreamingThroughput(b *testing.B) {
 	for _, spec := range strings.Split(*tputVariants, ",") {
 		v := &variant{name: "probes=" + spec}
 		switch spec {
-		case "off":
+		case "off", "null", "nop":
+			// null: a second off variant, to measure the method's own
+			// bias; nop: empty programs on the busiest tracepoints.
 		case "default":
 			v.signals = []Signal{}
 		case "all":
@@ -191,8 +198,9 @@ func BenchmarkStreamingThroughput(b *testing.B) {
 	}
 	bpfOK := features.HaveProgramType(ebpf.RawTracepoint) == nil && features.HaveProgramType(ebpf.CGroupSKB) == nil
 
-	gen := startHelper(b, "loadgen", "SLO_PROBES_URL=http://"+ln.Addr().String()+"/v1/chat/completions",
-		"SLO_PROBES_CONNS="+strconv.Itoa(*tputConns))
+	genEnv := []string{"SLO_PROBES_URL=http://" + ln.Addr().String() + "/v1/chat/completions",
+		"SLO_PROBES_CONNS=" + strconv.Itoa(*tputConns)}
+	gen := startHelper(b, "loadgen", genEnv...)
 	genPid := gen.cmd.Process.Pid
 	// Let the load generator connect and the rate settle.
 	for start := time.Now(); served.Load() < 100 && time.Since(start) < 5*time.Second; {
@@ -213,6 +221,12 @@ func BenchmarkStreamingThroughput(b *testing.B) {
 			for range events {
 			}
 		}()
+	}
+	var setNop func(on bool)
+	for _, v := range variants {
+		if v.name == "probes=nop" && bpfOK {
+			setNop = nopPrograms(b)
+		}
 	}
 	window := func(v *variant) {
 		if shared == nil && v.signals != nil && !bpfOK {
@@ -252,6 +266,9 @@ func BenchmarkStreamingThroughput(b *testing.B) {
 			}()
 			defer func() { cancel(); _ = set.Close() }()
 		}
+		if setNop != nil {
+			setNop(v.name == "probes=nop")
+		}
 		settle := 300 * time.Millisecond // the same for every variant
 		if shared != nil {
 			settle = 100 * time.Millisecond
@@ -276,12 +293,22 @@ func BenchmarkStreamingThroughput(b *testing.B) {
 		v.genCPU += procCPU(genPid) - gen0
 		v.el += time.Since(t0)
 	}
-	for r := range *tputRounds {
-		for i := range variants {
-			if r%2 == 1 {
-				i = len(variants) - 1 - i
-			}
+	order := make([]int, len(variants))
+	for i := range order {
+		order[i] = i
+	}
+	for range *tputRounds {
+		// A fresh random order each round: no variant keeps a position
+		// (first after the previous round's last, or after off).
+		rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, i := range order {
 			window(variants[i])
+		}
+	}
+	var off *variant
+	for _, v := range variants {
+		if v.name == "probes=off" && v.n > 0 {
+			off = v
 		}
 	}
 	for _, v := range variants {
@@ -300,6 +327,13 @@ func BenchmarkStreamingThroughput(b *testing.B) {
 			b.ReportMetric(float64(v.n*sseChunks)/v.el.Seconds(), "chunks/s")
 			b.ReportMetric(float64(v.cpu.Nanoseconds())/float64(v.n), "server-cpu-ns/req")
 			b.ReportMetric(float64((v.cpu+v.genCPU).Nanoseconds())/float64(v.n), "total-cpu-ns/req")
+			if off != nil {
+				// Paired: this invocation's off windows, interleaved with
+				// this variant's, so drifts of the machine between
+				// invocations cancel out.
+				perReq := func(v *variant) float64 { return float64(v.cpu.Nanoseconds()) / float64(v.n) }
+				b.ReportMetric(perReq(v)/perReq(off), "server-cpu-x-off")
+			}
 			if v.signals != nil || shared != nil {
 				b.ReportMetric(float64(v.events)/float64(v.n), "events/req")
 			}

@@ -36,3 +36,23 @@ int slo_bench_fill(void *ctx)
 	bpf_loop(bench_n, fill_one, NULL, 0);
 	return 0;
 }
+
+/* Empty programs on the tracepoints the probes use: what attaching any
+ * program there costs (the dispatch), for BenchmarkProbeCost. */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(slo_bench_nop_switch)
+{
+	return 0;
+}
+
+SEC("tp_btf/net_dev_queue")
+int BPF_PROG(slo_bench_nop_xmit)
+{
+	return 0;
+}
+
+SEC("tp_btf/netif_receive_skb")
+int BPF_PROG(slo_bench_nop_recv)
+{
+	return 0;
+}

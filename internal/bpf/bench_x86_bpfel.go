@@ -30,17 +30,20 @@ type BenchTraceTag struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	BenchMapEvents            = "events"
-	BenchMapLost              = "lost"
-	BenchMapSockOwner         = "sock_owner"
-	BenchMapSockTrace         = "sock_trace"
-	BenchProgSloBenchFill     = "slo_bench_fill"
-	BenchVarBenchN            = "bench_n"
-	BenchVarOutlierNs         = "outlier_ns"
-	BenchVarSloUnusedDnsEvent = "slo_unused_dns_event"
-	BenchVarSloUnusedEvent    = "slo_unused_event"
-	BenchVarSloZeroHist       = "slo_zero_hist"
-	BenchVarTargetTgid        = "target_tgid"
+	BenchMapEvents             = "events"
+	BenchMapLost               = "lost"
+	BenchMapSockOwner          = "sock_owner"
+	BenchMapSockTrace          = "sock_trace"
+	BenchProgSloBenchFill      = "slo_bench_fill"
+	BenchProgSloBenchNopRecv   = "slo_bench_nop_recv"
+	BenchProgSloBenchNopSwitch = "slo_bench_nop_switch"
+	BenchProgSloBenchNopXmit   = "slo_bench_nop_xmit"
+	BenchVarBenchN             = "bench_n"
+	BenchVarOutlierNs          = "outlier_ns"
+	BenchVarSloUnusedDnsEvent  = "slo_unused_dns_event"
+	BenchVarSloUnusedEvent     = "slo_unused_event"
+	BenchVarSloZeroHist        = "slo_zero_hist"
+	BenchVarTargetTgid         = "target_tgid"
 )
 
 // LoadBench returns the embedded CollectionSpec for Bench.
@@ -85,7 +88,10 @@ type BenchSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type BenchProgramSpecs struct {
-	SloBenchFill *ebpf.ProgramSpec `ebpf:"slo_bench_fill"`
+	SloBenchFill      *ebpf.ProgramSpec `ebpf:"slo_bench_fill"`
+	SloBenchNopRecv   *ebpf.ProgramSpec `ebpf:"slo_bench_nop_recv"`
+	SloBenchNopSwitch *ebpf.ProgramSpec `ebpf:"slo_bench_nop_switch"`
+	SloBenchNopXmit   *ebpf.ProgramSpec `ebpf:"slo_bench_nop_xmit"`
 }
 
 // BenchMapSpecs contains maps before they are loaded into the kernel.
@@ -161,12 +167,18 @@ type BenchVariables struct {
 //
 // It can be passed to LoadBenchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type BenchPrograms struct {
-	SloBenchFill *ebpf.Program `ebpf:"slo_bench_fill"`
+	SloBenchFill      *ebpf.Program `ebpf:"slo_bench_fill"`
+	SloBenchNopRecv   *ebpf.Program `ebpf:"slo_bench_nop_recv"`
+	SloBenchNopSwitch *ebpf.Program `ebpf:"slo_bench_nop_switch"`
+	SloBenchNopXmit   *ebpf.Program `ebpf:"slo_bench_nop_xmit"`
 }
 
 func (p *BenchPrograms) Close() error {
 	return _BenchClose(
 		p.SloBenchFill,
+		p.SloBenchNopRecv,
+		p.SloBenchNopSwitch,
+		p.SloBenchNopXmit,
 	)
 }
 

@@ -1,7 +1,17 @@
 //go:build ignore
 /* SPDX-License-Identifier: (MIT OR GPL-2.0) */
-/* dns.bpf.c: DNS-over-UDP latency, from two BTF tracepoints (no per-packet
- * cgroup hook):
+/* dns.bpf.c: DNS-over-UDP latency.
+ *
+ * Always attached, and run only when a socket of the target's cgroup
+ * connects or sends to an address (never per packet of a connected
+ * socket): cgroup/connect4/6 and cgroup/sendmsg4/6. A UDP connect or
+ * unconnected send to a DNS port arms the packet programs below: it records
+ * when the first query to that server may have left (dns_conn) and, if they
+ * are detached, asks user space to attach them (an SLO_FLAG_ARM record).
+ * User space detaches them again after DNS_IDLE_NS without DNS traffic, so
+ * a process that does no DNS pays nothing per packet.
+ *
+ * Attached while armed:
  *  - tp_btf/net_dev_queue sees every packet handed to a device, in the
  *    sending task's context for a UDP send (so the tgid filter applies); it
  *    passes everything but UDP sockets with two loads and remembers a query
@@ -10,7 +20,11 @@
  *    no query is in flight it returns after one load, else it matches the
  *    response and emits the latency with the first SLO_DNS_MAX bytes of the
  *    response in the packet's linear data (user space parses qname, qtype
- *    and rcode).
+ *    and rcode). A response to a query that left before the packet programs
+ *    were attached (the first one after a quiet period: a resolver sends it
+ *    microseconds after connecting) matches the server's dns_conn record
+ *    instead: its latency counts from the connect, and its socket is the
+ *    one that connected.
  * cgroup/sock_create gives new UDP sockets their cookie (below). No program
  * changes a packet or refuses a socket. */
 #include "event.h"
@@ -52,6 +66,33 @@ struct {
 	__type(key, __u16);
 	__type(value, __u8);
 } dns_ports SEC(".maps");
+
+/* Per socket (cookie): connects and address-carrying sends of the target to
+ * a DNS port since its last answer, the fallback match of ingress. */
+struct dns_conn {
+	__u64 ts;     /* the oldest unanswered one */
+	__u64 cgroup_id;
+	__u64 count;
+	__u32 tgid;
+	__u32 tid;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64); /* socket cookie */
+	__type(value, struct dns_conn);
+} dns_conn SEC(".maps");
+
+/* Older dns_conn records are no query any resolver still waits for. */
+#define DNS_CONN_MAX_NS (10ULL * 1000 * 1000 * 1000)
+
+/* dns_attached: 1 while user space has the packet programs attached (it
+ * sets and clears it); dns_last_arm_ns: the last connect or send that armed
+ * them (user space detaches after DNS_IDLE_NS without one and without a
+ * query). */
+__u32 dns_attached = 0;
+__u64 dns_last_arm_ns = 0;
 
 /* Queries seen by egress and not yet answered (approximately: a query
  * that never gets an answer stays counted until DNS_IDLE_NS after the last
@@ -136,6 +177,75 @@ int slo_dns_sock_create(struct bpf_sock *sk)
 	return 1;
 }
 
+static __always_inline int dns_arm(struct bpf_sock_addr *ctx)
+{
+	if (ctx->protocol != IPPROTO_UDP_)
+		return 1;
+	__u16 port = bpf_ntohs((__u16)ctx->user_port);
+	if (!is_dns_port(port))
+		return 1;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	if (tgid == 0 || !slo_want(tgid))
+		return 1;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct dns_conn *c = bpf_map_lookup_elem(&dns_conn, &cookie);
+	if (c && now - c->ts < DNS_CONN_MAX_NS) {
+		__sync_fetch_and_add(&c->count, 1);
+	} else {
+		struct dns_conn n = {
+			.ts = now,
+			.cgroup_id = bpf_get_current_cgroup_id(),
+			.tgid = tgid,
+			.tid = (__u32)id,
+			.count = 1,
+		};
+		bpf_map_update_elem(&dns_conn, &cookie, &n, BPF_ANY);
+	}
+	dns_last_arm_ns = now;
+	if (dns_attached)
+		return 1; /* egress will see the query and count it */
+	__sync_fetch_and_add(&dns_inflight, 1);
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		slo_lost(SLO_SIG_DNS);
+		return 1;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = now;
+	e->pid = tgid;
+	e->tid = (__u32)id;
+	e->signal = SLO_SIG_DNS;
+	e->flags = SLO_FLAG_ARM;
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int slo_dns_connect4(struct bpf_sock_addr *ctx)
+{
+	return dns_arm(ctx);
+}
+
+SEC("cgroup/connect6")
+int slo_dns_connect6(struct bpf_sock_addr *ctx)
+{
+	return dns_arm(ctx);
+}
+
+SEC("cgroup/sendmsg4")
+int slo_dns_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return dns_arm(ctx);
+}
+
+SEC("cgroup/sendmsg6")
+int slo_dns_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return dns_arm(ctx);
+}
+
 SEC("tp_btf/net_dev_queue")
 int BPF_PROG(slo_dns_egress, struct sk_buff *skb)
 {
@@ -174,35 +284,64 @@ int BPF_PROG(slo_dns_egress, struct sk_buff *skb)
 	return 0;
 }
 
-SEC("tp_btf/netif_receive_skb")
-int BPF_PROG(slo_dns_ingress, struct sk_buff *skb)
+SEC("tp_btf/sk_data_ready")
+int BPF_PROG(slo_dns_ingress, const struct sock *sk)
 {
 	if (!dns_inflight)
 		return 0;
-	/* The MAC header is pulled: data is the network header. */
-	unsigned char *data = BPF_CORE_READ(skb, data);
+	if (sk->sk_protocol != IPPROTO_UDP_)
+		return 0;
+	/* The datagram just queued: UDP appends to sk_receive_queue, then
+	 * calls sk_data_ready. (A reader on another CPU may have taken it in
+	 * between: then this is an older one or the queue head, and the match
+	 * below fails.) */
+	struct sk_buff *skb = sk->sk_receive_queue.prev;
+	if (!skb || (void *)skb == (void *)&sk->sk_receive_queue)
+		return 0;
+	unsigned char *head = skb->head;
+	unsigned char *data = head + skb->network_header;
 	struct udp_pkt p = {};
-	if (read_udp(data, BPF_CORE_READ(skb, protocol), &p) < 0 || !is_dns_port(p.sport))
+	if (read_udp(data, skb->protocol, &p) < 0 || !is_dns_port(p.sport))
 		return 0;
 	if (!(p.dns[2] & 0x80))
 		return 0;
 	struct dns_key k = {
-		.netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum),
+		.netns = sk->__sk_common.skc_net.net->ns.inum,
 		.lport = p.dport,
 		.rport = p.sport,
 		.id = ((__u16)p.dns[0] << 8) | p.dns[1],
 	};
 	__builtin_memcpy(k.raddr, p.saddr, 16);
 	__u64 now = bpf_ktime_get_ns();
+	__u64 cookie = sk->__sk_common.skc_cookie.counter;
+	struct dns_conn *c = cookie ? bpf_map_lookup_elem(&dns_conn, &cookie) : NULL;
+	struct dns_start st;
 	struct dns_start *s = bpf_map_lookup_elem(&dns_pending, &k);
-	if (!s) {
+	if (s) {
+		st = *s;
+		bpf_map_delete_elem(&dns_pending, &k);
+	} else if (c && now - c->ts < DNS_CONN_MAX_NS) {
+		/* The query left before egress was attached: count from the
+		 * connect or send that armed it, on this very socket. */
+		st.ts = c->ts;
+		st.cookie = cookie;
+		st.cgroup_id = c->cgroup_id;
+		st.tgid = c->tgid;
+		st.tid = c->tid;
+	} else {
 		/* Unanswered queries: reopen the fast path once idle. */
-		if (now - dns_last_query_ns > DNS_IDLE_NS)
+		if (now - dns_last_query_ns > DNS_IDLE_NS && now - dns_last_arm_ns > DNS_IDLE_NS)
 			dns_inflight = 0;
 		return 0;
 	}
-	struct dns_start st = *s;
-	bpf_map_delete_elem(&dns_pending, &k);
+	bool fallback = !s;
+	/* One answer per connect or send; what is left waits for the next. */
+	if (c) {
+		if (c->count <= 1 || now - c->ts >= DNS_CONN_MAX_NS)
+			bpf_map_delete_elem(&dns_conn, &cookie);
+		else
+			__sync_fetch_and_add(&c->count, (__u64)-1);
+	}
 	if (dns_inflight)
 		__sync_fetch_and_sub(&dns_inflight, 1);
 
@@ -223,6 +362,8 @@ int BPF_PROG(slo_dns_ingress, struct sk_buff *skb)
 	e->signal = SLO_SIG_DNS;
 	e->family = p.family;
 	e->aux = k.id;
+	if (fallback)
+		e->flags |= SLO_FLAG_FROM_CONNECT;
 	/* Response: local is the destination, remote the server. */
 	e->lport = p.dport;
 	e->rport = p.sport;
@@ -230,10 +371,11 @@ int BPF_PROG(slo_dns_ingress, struct sk_buff *skb)
 	__builtin_memcpy(e->raddr, p.saddr, 16);
 	slo_trace(e);
 
-	/* Copy what the linear data holds of the message (all of it on
-	 * loopback, veth and drivers that copy small packets). */
-	__u32 linear = BPF_CORE_READ(skb, len) - BPF_CORE_READ(skb, data_len);
-	__u32 off = (__u32)((const unsigned char *)p.payload - data);
+	/* Copy what the linear data (from skb->data, the UDP header once
+	 * queued) holds of the message: all of it on loopback, veth and
+	 * drivers that copy small packets. */
+	__u32 linear = skb->len - skb->data_len;
+	__u32 off = (__u32)((const unsigned char *)p.payload - skb->data);
 	__u32 n = p.len;
 	if (off < linear && n > linear - off)
 		n = linear - off;

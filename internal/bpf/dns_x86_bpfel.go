@@ -13,6 +13,15 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type DnsDnsConn struct {
+	_        structs.HostLayout
+	Ts       uint64
+	CgroupId uint64
+	Count    uint64
+	Tgid     uint32
+	Tid      uint32
+}
+
 type DnsDnsEvent struct {
 	_       structs.HostLayout
 	E       DnsEvent
@@ -80,16 +89,23 @@ type DnsTraceTag struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	DnsMapDnsConn           = "dns_conn"
 	DnsMapDnsPending        = "dns_pending"
 	DnsMapDnsPorts          = "dns_ports"
 	DnsMapEvents            = "events"
 	DnsMapLost              = "lost"
 	DnsMapSockOwner         = "sock_owner"
 	DnsMapSockTrace         = "sock_trace"
+	DnsProgSloDnsConnect4   = "slo_dns_connect4"
+	DnsProgSloDnsConnect6   = "slo_dns_connect6"
 	DnsProgSloDnsEgress     = "slo_dns_egress"
 	DnsProgSloDnsIngress    = "slo_dns_ingress"
+	DnsProgSloDnsSendmsg4   = "slo_dns_sendmsg4"
+	DnsProgSloDnsSendmsg6   = "slo_dns_sendmsg6"
 	DnsProgSloDnsSockCreate = "slo_dns_sock_create"
+	DnsVarDnsAttached       = "dns_attached"
 	DnsVarDnsInflight       = "dns_inflight"
+	DnsVarDnsLastArmNs      = "dns_last_arm_ns"
 	DnsVarDnsLastQueryNs    = "dns_last_query_ns"
 	DnsVarOutlierNs         = "outlier_ns"
 	DnsVarSloUnusedDnsEvent = "slo_unused_dns_event"
@@ -140,8 +156,12 @@ type DnsSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type DnsProgramSpecs struct {
+	SloDnsConnect4   *ebpf.ProgramSpec `ebpf:"slo_dns_connect4"`
+	SloDnsConnect6   *ebpf.ProgramSpec `ebpf:"slo_dns_connect6"`
 	SloDnsEgress     *ebpf.ProgramSpec `ebpf:"slo_dns_egress"`
 	SloDnsIngress    *ebpf.ProgramSpec `ebpf:"slo_dns_ingress"`
+	SloDnsSendmsg4   *ebpf.ProgramSpec `ebpf:"slo_dns_sendmsg4"`
+	SloDnsSendmsg6   *ebpf.ProgramSpec `ebpf:"slo_dns_sendmsg6"`
 	SloDnsSockCreate *ebpf.ProgramSpec `ebpf:"slo_dns_sock_create"`
 }
 
@@ -149,6 +169,7 @@ type DnsProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type DnsMapSpecs struct {
+	DnsConn    *ebpf.MapSpec `ebpf:"dns_conn"`
 	DnsPending *ebpf.MapSpec `ebpf:"dns_pending"`
 	DnsPorts   *ebpf.MapSpec `ebpf:"dns_ports"`
 	Events     *ebpf.MapSpec `ebpf:"events"`
@@ -161,7 +182,9 @@ type DnsMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type DnsVariableSpecs struct {
+	DnsAttached       *ebpf.VariableSpec `ebpf:"dns_attached"`
 	DnsInflight       *ebpf.VariableSpec `ebpf:"dns_inflight"`
+	DnsLastArmNs      *ebpf.VariableSpec `ebpf:"dns_last_arm_ns"`
 	DnsLastQueryNs    *ebpf.VariableSpec `ebpf:"dns_last_query_ns"`
 	OutlierNs         *ebpf.VariableSpec `ebpf:"outlier_ns"`
 	SloUnusedDnsEvent *ebpf.VariableSpec `ebpf:"slo_unused_dns_event"`
@@ -190,6 +213,7 @@ func (o *DnsObjects) Close() error {
 //
 // It can be passed to LoadDnsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DnsMaps struct {
+	DnsConn    *ebpf.Map `ebpf:"dns_conn"`
 	DnsPending *ebpf.Map `ebpf:"dns_pending"`
 	DnsPorts   *ebpf.Map `ebpf:"dns_ports"`
 	Events     *ebpf.Map `ebpf:"events"`
@@ -200,6 +224,7 @@ type DnsMaps struct {
 
 func (m *DnsMaps) Close() error {
 	return _DnsClose(
+		m.DnsConn,
 		m.DnsPending,
 		m.DnsPorts,
 		m.Events,
@@ -213,7 +238,9 @@ func (m *DnsMaps) Close() error {
 //
 // It can be passed to LoadDnsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DnsVariables struct {
+	DnsAttached       *ebpf.Variable `ebpf:"dns_attached"`
 	DnsInflight       *ebpf.Variable `ebpf:"dns_inflight"`
+	DnsLastArmNs      *ebpf.Variable `ebpf:"dns_last_arm_ns"`
 	DnsLastQueryNs    *ebpf.Variable `ebpf:"dns_last_query_ns"`
 	OutlierNs         *ebpf.Variable `ebpf:"outlier_ns"`
 	SloUnusedDnsEvent *ebpf.Variable `ebpf:"slo_unused_dns_event"`
@@ -226,15 +253,23 @@ type DnsVariables struct {
 //
 // It can be passed to LoadDnsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DnsPrograms struct {
+	SloDnsConnect4   *ebpf.Program `ebpf:"slo_dns_connect4"`
+	SloDnsConnect6   *ebpf.Program `ebpf:"slo_dns_connect6"`
 	SloDnsEgress     *ebpf.Program `ebpf:"slo_dns_egress"`
 	SloDnsIngress    *ebpf.Program `ebpf:"slo_dns_ingress"`
+	SloDnsSendmsg4   *ebpf.Program `ebpf:"slo_dns_sendmsg4"`
+	SloDnsSendmsg6   *ebpf.Program `ebpf:"slo_dns_sendmsg6"`
 	SloDnsSockCreate *ebpf.Program `ebpf:"slo_dns_sock_create"`
 }
 
 func (p *DnsPrograms) Close() error {
 	return _DnsClose(
+		p.SloDnsConnect4,
+		p.SloDnsConnect6,
 		p.SloDnsEgress,
 		p.SloDnsIngress,
+		p.SloDnsSendmsg4,
+		p.SloDnsSendmsg6,
 		p.SloDnsSockCreate,
 	)
 }

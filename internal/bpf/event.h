@@ -29,6 +29,8 @@ enum slo_sig {
 #define SLO_FLAG_TRACE 1 /* trace_id/span_id are valid */
 #define SLO_FLAG_ERROR 2 /* the operation failed (connect error) */
 #define SLO_FLAG_QUERY_EGRESS 4
+#define SLO_FLAG_ARM 8   /* DNS: a query is coming, attach the packet programs */
+#define SLO_FLAG_FROM_CONNECT 16 /* DNS: duration counts from the connect/send that armed */
 
 #define SLO_DNS_MAX 320 /* bytes of DNS message copied after the header */
 
