@@ -41,14 +41,17 @@ var (
 //     the other end (the segment passes net_dev_queue and
 //     netif_receive_skb, as a streamed chunk does);
 //   - udp: the same with a connected loopback UDP socket pair (not a DNS
-//     port: the DNS programs' reject path).
+//     port, and no DNS traffic: the DNS packet programs stay detached).
 //
-// One Set with every signal runs throughout; the variants (off: nothing
-// attached; nop: empty programs on sched_switch, net_dev_queue and
-// netif_receive_skb, i.e. what any program there costs; default; all) attach their programs in turn, in a random order
-// each round, and each variant reports its median window. Multiply by the
-// events per request (-probes.progstats of BenchmarkStreamingThroughput)
-// to predict the cost per request.
+// One Set with every signal runs throughout; the variants (-probes.costvariants:
+// off, nothing attached; nop, empty programs on sched_switch, net_dev_queue
+// and netif_receive_skb, what any program there costs; default; all; or
+// signal names joined by +) attach their programs in turn, in a random order
+// each round. Each reports its median window (ns/op), the median of its
+// per-round ratios to the first variant (x-off) and the difference of the
+// medians (ns-added/op). Multiply by the events per request
+// (-probes.progstats of BenchmarkStreamingThroughput) to predict the cost
+// per request.
 //
 //	go test -run '^$' -bench ProbeCost -count 1 ./probes
 func BenchmarkProbeCost(b *testing.B) {
@@ -97,7 +100,11 @@ func BenchmarkProbeCost(b *testing.B) {
 		}
 		order := slices.Clone(variants)
 		op(kind.ops / 10) // warm up
-		for range *costRounds {
+		rounds := *costRounds
+		if f := flag.Lookup("test.benchtime"); f != nil && f.Value.String() == "1x" {
+			rounds = 3 // a smoke run (make test): that it works, not figures
+		}
+		for range rounds {
 			rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 			for _, v := range order {
 				for _, sig := range AllSignals() {

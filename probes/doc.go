@@ -16,13 +16,14 @@
 //
 // # Kernel support
 //
-// The BPF programs (internal/bpf) are CO-RE tp_btf tracing programs plus one
-// cgroup/sock_create program that gives new UDP sockets their cookie, built
-// for amd64. No program runs per packet in a cgroup hook: DNS reads the
-// query at net_dev_queue and the answer at netif_receive_skb (parsed only
-// while a query is in flight). They need BTF (/sys/kernel/btf/vmlinux),
+// The BPF programs (internal/bpf) are CO-RE tp_btf tracing programs plus
+// cgroup programs that run on socket creation, connect and address-carrying
+// sends, built for amd64. No program runs per packet while the process does
+// no DNS: a UDP connect or send to a DNS port arms the DNS packet programs
+// (the query at net_dev_queue, the answer at sk_data_ready), which are
+// detached again after 30 s without DNS traffic. They need BTF (/sys/kernel/btf/vmlinux),
 // ring buffers (Linux 5.8+) and CAP_BPF + CAP_PERFMON (CAP_NET_ADMIN for
-// the DNS object's cgroup program), or root. kprobes and
+// the DNS object's cgroup programs), or root. kprobes and
 // fentry are not used. Every signal reports [On], [Degraded] or [Off] with a
 // reason in [Set.Status]; without privileges the pollers and
 // [GoSchedLatency] keep working. RLIMIT_MEMLOCK is raised only when
