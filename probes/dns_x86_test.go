@@ -45,12 +45,12 @@ func TestDNSArmOnDemandPrivileged(t *testing.T) {
 	events, cancel := set.Subscribe(64)
 	defer cancel()
 
-	// lookup queries name on a fresh socket, as resolvers do.
-	lookup := func(name string) (sinceDial time.Duration) {
+	// lookup queries names on one fresh socket, as resolvers do (glibc
+	// sends A and AAAA back to back after one connect): all queries
+	// first, then the answers.
+	lookup := func(names ...string) (sinceDial time.Duration) {
 		t.Helper()
 		c := &dns.Client{Timeout: 5 * time.Second}
-		m := new(dns.Msg)
-		m.SetQuestion(name+".", dns.TypeA)
 		t0 := time.Now()
 		if err := ns.do(func() error {
 			conn, err := c.Dial(addr)
@@ -58,22 +58,30 @@ func TestDNSArmOnDemandPrivileged(t *testing.T) {
 				return err
 			}
 			defer conn.Close()
-			_, _, err = c.ExchangeWithConn(m, conn)
-			return err
+			for _, name := range names {
+				m := new(dns.Msg)
+				m.SetQuestion(name+".", dns.TypeA)
+				if err := conn.WriteMsg(m); err != nil {
+					return err
+				}
+			}
+			for range names {
+				if _, err := conn.ReadMsg(); err != nil {
+					return err
+				}
+			}
+			return nil
 		}); err != nil {
-			t.Fatalf("lookup %s: %v", name, err)
+			t.Fatalf("lookup %v: %v", names, err)
 		}
 		return time.Since(t0)
 	}
+	seen := map[string]Event{}
 	wait := func(name string, sinceDial time.Duration) Event {
 		t.Helper()
 		timeout := time.After(3 * time.Second)
 		for {
-			select {
-			case ev := <-events:
-				if ev.DNS.Name != name {
-					continue
-				}
+			if ev, ok := seen[name]; ok {
 				t.Logf("%s: %v (from connect %v; lookup took %v)", name, ev.Duration, ev.DNS.FromConnect, sinceDial)
 				if ev.Duration < delay || ev.Duration > sinceDial {
 					t.Errorf("%s: duration %v, want within [%v, %v]", name, ev.Duration, delay, sinceDial)
@@ -82,6 +90,13 @@ func TestDNSArmOnDemandPrivileged(t *testing.T) {
 					t.Errorf("%s: cookie %d tid %d, want both set", name, ev.Cookie, ev.TID)
 				}
 				return ev
+			}
+			select {
+			case ev := <-events:
+				if _, dup := seen[ev.DNS.Name]; dup {
+					t.Errorf("%s reported twice", ev.DNS.Name)
+				}
+				seen[ev.DNS.Name] = ev
 			case <-timeout:
 				t.Fatalf("no dns_latency event for %s", name)
 			}
@@ -99,10 +114,13 @@ func TestDNSArmOnDemandPrivileged(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	second := lookup("arm-2.example")
-	ev := wait("arm-2.example", second)
-	if !ev.DNS.FromConnect {
-		t.Log("the packet programs were attached before the query left")
+	// Two queries on the socket of the connect that arms the programs:
+	// both answers are reported.
+	second := lookup("arm-2a.example", "arm-2b.example")
+	for _, name := range []string{"arm-2a.example", "arm-2b.example"} {
+		if ev := wait(name, second); !ev.DNS.FromConnect {
+			t.Logf("%s: the packet programs were attached before the query left", name)
+		}
 	}
 	if n := dnsPacketProgs(set); n != 2 {
 		t.Errorf("%d DNS packet programs attached after the second lookup, want 2", n)

@@ -26,8 +26,14 @@ const (
 	// a failed one (SYN_SENT → CLOSE: Failed, Errno = the socket error, 0
 	// when the owner abandoned the connect).
 	ConnectLatency Signal = 3
-	// DNSLatency is a DNS-over-UDP query → matching response: Duration,
-	// DNS{Name, QType, Rcode, ID, Server}.
+	// DNSLatency is a DNS-over-UDP query → matching response (socket and
+	// transaction id): Duration, DNS{Name, QType, Rcode, ID, Server,
+	// FromConnect}. The packet programs run only around DNS traffic: the
+	// process's UDP connect or send to a DNS port attaches them, 30 s
+	// without one detaches them; the first query after a quiet period is
+	// timed from that connect (FromConnect). A socket that keeps sending
+	// queries without connecting or sending to an address again after a
+	// quiet period is not observed.
 	DNSLatency Signal = 4
 	// MemReclaim is one memory-reclaim stall of a thread: global direct
 	// reclaim (Op 0) or reclaim at its memory cgroup's limit (Op 1);

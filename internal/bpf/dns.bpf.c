@@ -16,15 +16,14 @@
  *    sending task's context for a UDP send (so the tgid filter applies); it
  *    passes everything but UDP sockets with two loads and remembers a query
  *    by (netns, remote address, ports, transaction id);
- *  - tp_btf/netif_receive_skb sees every received packet in softirq; while
- *    no query is in flight it returns after one load, else it matches the
- *    response and emits the latency with the first SLO_DNS_MAX bytes of the
- *    response in the packet's linear data (user space parses qname, qtype
- *    and rcode). A response to a query that left before the packet programs
- *    were attached (the first one after a quiet period: a resolver sends it
- *    microseconds after connecting) matches the server's dns_conn record
- *    instead: its latency counts from the connect, and its socket is the
- *    one that connected.
+ *  - tp_btf/sk_data_ready runs when a socket gets data; it returns after
+ *    one load unless the socket is UDP, then matches the DNS responses
+ *    queued on it and emits the latency with the first SLO_DNS_MAX bytes of
+ *    the response in the packet's linear data (user space parses qname,
+ *    qtype and rcode). A response to a query that left before the packet
+ *    programs were attached (the first one after a quiet period: a
+ *    resolver sends it microseconds after connecting) matches the socket's
+ *    dns_conn record instead: its latency counts from the connect.
  * cgroup/sock_create gives new UDP sockets their cookie (below). No program
  * changes a packet or refuses a socket. */
 #include "event.h"
@@ -67,14 +66,20 @@ struct {
 	__type(value, __u8);
 } dns_ports SEC(".maps");
 
-/* Per socket (cookie): connects and address-carrying sends of the target to
- * a DNS port since its last answer, the fallback match of ingress. */
+/* Per socket (cookie): the last connect or address-carrying send of the
+ * target to a DNS port, the fallback match of ingress for answers to
+ * queries egress did not see. */
+#define DNS_CONN_IDS 4
+#define DNS_QUEUE_LOOK 4
+
 struct dns_conn {
-	__u64 ts;     /* the oldest unanswered one */
+	__u64 ts;
 	__u64 cgroup_id;
-	__u64 count;
 	__u32 tgid;
 	__u32 tid;
+	__u32 answered_n;             /* answers matched to this record */
+	__u16 answered[DNS_CONN_IDS]; /* their transaction ids */
+	__u16 _pad[2];
 };
 
 struct {
@@ -94,10 +99,8 @@ struct {
 __u32 dns_attached = 0;
 __u64 dns_last_arm_ns = 0;
 
-/* Queries seen by egress and not yet answered (approximately: a query
- * that never gets an answer stays counted until DNS_IDLE_NS after the last
- * query). While it is 0, ingress returns without reading the packet. */
-__u64 dns_inflight = 0;
+/* The last query egress saw (user space detaches after DNS_IDLE_NS without
+ * one and without a connect). */
 __u64 dns_last_query_ns = 0;
 #define DNS_IDLE_NS (30ULL * 1000 * 1000 * 1000)
 
@@ -190,23 +193,18 @@ static __always_inline int dns_arm(struct bpf_sock_addr *ctx)
 		return 1;
 	__u64 now = bpf_ktime_get_ns();
 	__u64 cookie = bpf_get_socket_cookie(ctx);
-	struct dns_conn *c = bpf_map_lookup_elem(&dns_conn, &cookie);
-	if (c && now - c->ts < DNS_CONN_MAX_NS) {
-		__sync_fetch_and_add(&c->count, 1);
-	} else {
-		struct dns_conn n = {
-			.ts = now,
-			.cgroup_id = bpf_get_current_cgroup_id(),
-			.tgid = tgid,
-			.tid = (__u32)id,
-			.count = 1,
-		};
-		bpf_map_update_elem(&dns_conn, &cookie, &n, BPF_ANY);
-	}
+	/* The latest connect or send on the socket: an earlier unanswered
+	 * one timed out or was answered already. */
+	struct dns_conn n = {
+		.ts = now,
+		.cgroup_id = bpf_get_current_cgroup_id(),
+		.tgid = tgid,
+		.tid = (__u32)id,
+	};
+	bpf_map_update_elem(&dns_conn, &cookie, &n, BPF_ANY);
 	dns_last_arm_ns = now;
 	if (dns_attached)
-		return 1; /* egress will see the query and count it */
-	__sync_fetch_and_add(&dns_inflight, 1);
+		return 1;
 	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		slo_lost(SLO_SIG_DNS);
@@ -280,31 +278,21 @@ int BPF_PROG(slo_dns_egress, struct sk_buff *skb)
 	bpf_map_update_elem(&dns_pending, &k, &s, BPF_ANY);
 	bpf_map_update_elem(&sock_owner, &s.cookie, &tgid, BPF_ANY);
 	dns_last_query_ns = s.ts;
-	__sync_fetch_and_add(&dns_inflight, 1);
 	return 0;
 }
 
-SEC("tp_btf/sk_data_ready")
-int BPF_PROG(slo_dns_ingress, const struct sock *sk)
+/* dns_answer handles one datagram queued on sk: a DNS response to a query
+ * of the target (egress saw it, or it left on the socket of an armed
+ * connect) becomes an event. */
+static __always_inline void dns_answer(const struct sock *sk, struct sk_buff *skb, __u64 cookie, __u64 now)
 {
-	if (!dns_inflight)
-		return 0;
-	if (sk->sk_protocol != IPPROTO_UDP_)
-		return 0;
-	/* The datagram just queued: UDP appends to sk_receive_queue, then
-	 * calls sk_data_ready. (A reader on another CPU may have taken it in
-	 * between: then this is an older one or the queue head, and the match
-	 * below fails.) */
-	struct sk_buff *skb = sk->sk_receive_queue.prev;
-	if (!skb || (void *)skb == (void *)&sk->sk_receive_queue)
-		return 0;
 	unsigned char *head = skb->head;
 	unsigned char *data = head + skb->network_header;
 	struct udp_pkt p = {};
 	if (read_udp(data, skb->protocol, &p) < 0 || !is_dns_port(p.sport))
-		return 0;
+		return;
 	if (!(p.dns[2] & 0x80))
-		return 0;
+		return;
 	struct dns_key k = {
 		.netns = sk->__sk_common.skc_net.net->ns.inum,
 		.lport = p.dport,
@@ -312,43 +300,44 @@ int BPF_PROG(slo_dns_ingress, const struct sock *sk)
 		.id = ((__u16)p.dns[0] << 8) | p.dns[1],
 	};
 	__builtin_memcpy(k.raddr, p.saddr, 16);
-	__u64 now = bpf_ktime_get_ns();
-	__u64 cookie = sk->__sk_common.skc_cookie.counter;
 	struct dns_conn *c = cookie ? bpf_map_lookup_elem(&dns_conn, &cookie) : NULL;
 	struct dns_start st;
 	struct dns_start *s = bpf_map_lookup_elem(&dns_pending, &k);
+	bool answered = false;
+	if (c) {
+		for (int i = 0; i < DNS_CONN_IDS; i++)
+			if (i < c->answered_n && c->answered[i] == k.id)
+				answered = true;
+		if (!answered) {
+			/* Every answer on the socket once, whichever way it
+			 * matched (a duplicate answer must not match the
+			 * connect record after its query's). */
+			c->answered[c->answered_n % DNS_CONN_IDS] = k.id;
+			c->answered_n++;
+		}
+	}
 	if (s) {
 		st = *s;
 		bpf_map_delete_elem(&dns_pending, &k);
-	} else if (c && now - c->ts < DNS_CONN_MAX_NS) {
+	} else if (c && !answered && now - c->ts < DNS_CONN_MAX_NS) {
 		/* The query left before egress was attached: count from the
-		 * connect or send that armed it, on this very socket. */
+		 * connect or send that armed it, on this very socket (glibc
+		 * sends A and AAAA after one connect; egress may see the
+		 * second and not the first). */
 		st.ts = c->ts;
 		st.cookie = cookie;
 		st.cgroup_id = c->cgroup_id;
 		st.tgid = c->tgid;
 		st.tid = c->tid;
 	} else {
-		/* Unanswered queries: reopen the fast path once idle. */
-		if (now - dns_last_query_ns > DNS_IDLE_NS && now - dns_last_arm_ns > DNS_IDLE_NS)
-			dns_inflight = 0;
-		return 0;
+		return;
 	}
 	bool fallback = !s;
-	/* One answer per connect or send; what is left waits for the next. */
-	if (c) {
-		if (c->count <= 1 || now - c->ts >= DNS_CONN_MAX_NS)
-			bpf_map_delete_elem(&dns_conn, &cookie);
-		else
-			__sync_fetch_and_add(&c->count, (__u64)-1);
-	}
-	if (dns_inflight)
-		__sync_fetch_and_sub(&dns_inflight, 1);
 
 	struct dns_event *de = bpf_ringbuf_reserve(&events, sizeof(*de), 0);
 	if (!de) {
 		slo_lost(SLO_SIG_DNS);
-		return 0;
+		return;
 	}
 	struct event *e = &de->e;
 	__builtin_memset(e, 0, sizeof(*e));
@@ -385,5 +374,26 @@ int BPF_PROG(slo_dns_ingress, const struct sock *sk)
 	if (n >= 12 && off < linear && bpf_probe_read_kernel(de->payload, n, p.payload) == 0)
 		e->payload_len = n;
 	bpf_ringbuf_submit(de, 0);
+}
+
+SEC("tp_btf/sk_data_ready")
+int BPF_PROG(slo_dns_ingress, const struct sock *sk)
+{
+	if (sk->sk_protocol != IPPROTO_UDP_)
+		return 0;
+	/* UDP appends the datagram to sk_receive_queue, then calls
+	 * sk_data_ready; answers that arrive back to back may both be queued
+	 * before the first call runs, so the last few are read (each is
+	 * handled once: egress records are deleted when matched, connect
+	 * matches remember their ids). */
+	__u64 now = bpf_ktime_get_ns();
+	__u64 cookie = sk->__sk_common.skc_cookie.counter;
+	struct sk_buff *skb = sk->sk_receive_queue.prev;
+	for (int i = 0; i < DNS_QUEUE_LOOK; i++) {
+		if (!skb || (void *)skb == (void *)&sk->sk_receive_queue)
+			break;
+		dns_answer(sk, skb, cookie, now);
+		skb = skb->prev;
+	}
 	return 0;
 }

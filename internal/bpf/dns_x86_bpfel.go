@@ -14,12 +14,14 @@ import (
 )
 
 type DnsDnsConn struct {
-	_        structs.HostLayout
-	Ts       uint64
-	CgroupId uint64
-	Count    uint64
-	Tgid     uint32
-	Tid      uint32
+	_         structs.HostLayout
+	Ts        uint64
+	CgroupId  uint64
+	Tgid      uint32
+	Tid       uint32
+	AnsweredN uint32
+	Answered  [4]uint16
+	Pad       [2]uint16
 }
 
 type DnsDnsEvent struct {
@@ -104,7 +106,6 @@ const (
 	DnsProgSloDnsSendmsg6   = "slo_dns_sendmsg6"
 	DnsProgSloDnsSockCreate = "slo_dns_sock_create"
 	DnsVarDnsAttached       = "dns_attached"
-	DnsVarDnsInflight       = "dns_inflight"
 	DnsVarDnsLastArmNs      = "dns_last_arm_ns"
 	DnsVarDnsLastQueryNs    = "dns_last_query_ns"
 	DnsVarOutlierNs         = "outlier_ns"
@@ -183,7 +184,6 @@ type DnsMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type DnsVariableSpecs struct {
 	DnsAttached       *ebpf.VariableSpec `ebpf:"dns_attached"`
-	DnsInflight       *ebpf.VariableSpec `ebpf:"dns_inflight"`
 	DnsLastArmNs      *ebpf.VariableSpec `ebpf:"dns_last_arm_ns"`
 	DnsLastQueryNs    *ebpf.VariableSpec `ebpf:"dns_last_query_ns"`
 	OutlierNs         *ebpf.VariableSpec `ebpf:"outlier_ns"`
@@ -239,7 +239,6 @@ func (m *DnsMaps) Close() error {
 // It can be passed to LoadDnsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DnsVariables struct {
 	DnsAttached       *ebpf.Variable `ebpf:"dns_attached"`
-	DnsInflight       *ebpf.Variable `ebpf:"dns_inflight"`
 	DnsLastArmNs      *ebpf.Variable `ebpf:"dns_last_arm_ns"`
 	DnsLastQueryNs    *ebpf.Variable `ebpf:"dns_last_query_ns"`
 	OutlierNs         *ebpf.Variable `ebpf:"outlier_ns"`
