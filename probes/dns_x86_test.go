@@ -102,8 +102,15 @@ func TestDNSArmOnDemandPrivileged(t *testing.T) {
 			}
 		}
 	}
+	armLatency := func() time.Duration {
+		k := set.kern.(*bpfKernel)
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		return k.dns.armLatency
+	}
 	first := lookup("arm-1.example")
 	wait("arm-1.example", first)
+	t.Logf("packet programs attached %v after the connect", armLatency())
 	if n := dnsPacketProgs(set); n != 2 {
 		t.Fatalf("%d DNS packet programs attached after a lookup, want 2", n)
 	}
@@ -125,4 +132,5 @@ func TestDNSArmOnDemandPrivileged(t *testing.T) {
 	if n := dnsPacketProgs(set); n != 2 {
 		t.Errorf("%d DNS packet programs attached after the second lookup, want 2", n)
 	}
+	t.Logf("packet programs attached %v after the connect", armLatency())
 }

@@ -4,6 +4,7 @@ package probes
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +47,10 @@ type dnsState struct {
 	// on: the signal is attached (not shed); eager: the arming programs
 	// could not attach (no cgroup2), so the packet programs stay attached.
 	on, eager bool
+	// armLatency: from the connect or send that armed the packet programs
+	// to their attachment, the last time (an answer that arrives sooner
+	// is not seen).
+	armLatency time.Duration
 }
 
 // dnsIdle is DNS_IDLE_NS of dns.bpf.c (a variable for tests).
@@ -365,27 +370,27 @@ func (k *bpfKernel) netSecond(s *Set, sig Signal) error {
 func (k *bpfKernel) attachSignal(s *Set, sig Signal) error {
 	var failed []string
 	var firstErr error
+	armFailed := false // a DNS arming program did not attach
 	for _, a := range k.atts[sig] {
+		if a.lazy && !armFailed {
+			continue // attached by armDNS
+		}
 		if a.lazy {
-			if k.dns.eager = k.dns.eager || slices.ContainsFunc(failed, func(f string) bool {
-				return slices.ContainsFunc(dnsArming, func(n string) bool { return strings.HasPrefix(f, n+":") })
-			}); !k.dns.eager {
-				continue
-			}
+			k.dns.eager = true
 		}
+		var err error
 		if a.prog == nil {
-			failed = append(failed, a.name+": missing")
-			continue
+			err = errors.New("missing")
+		} else {
+			a.link, err = a.attach(a.prog)
 		}
-		l, err := a.attach(a.prog)
 		if err != nil {
 			failed = append(failed, a.name+": "+err.Error())
 			if firstErr == nil {
 				firstErr = err
 			}
-			continue
+			armFailed = armFailed || slices.Contains(dnsArming, a.name)
 		}
-		a.link = l
 	}
 	if sig == DNSLatency {
 		k.dns.on = true
@@ -627,7 +632,7 @@ func (k *bpfKernel) readLoop(s *Set) {
 		}
 		t0 := time.Now()
 		if raw := rec.RawSample; len(raw) >= recSize && Signal(raw[offSignal]) == DNSLatency && raw[offFlags]&flagArm != 0 {
-			k.armDNS(s)
+			k.armDNS(s, int64(binary.LittleEndian.Uint64(raw[offTS:])))
 		} else if err := k.dec.decode(rec.RawSample, &ev); err != nil {
 			s.decodeErrors.Add(1)
 		} else {
@@ -639,10 +644,14 @@ func (k *bpfKernel) readLoop(s *Set) {
 
 // armDNS attaches the DNS packet programs: a connect or send to a DNS port
 // asked for them (an SLO_FLAG_ARM record).
-func (k *bpfKernel) armDNS(s *Set) {
+func (k *bpfKernel) armDNS(s *Set, armedAt int64) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.closed || k.dns == nil || !k.dns.on {
+		return
+	}
+	var attached uint32
+	if k.dns.attached.Get(&attached) == nil && attached == 1 {
 		return
 	}
 	var failed []string
@@ -657,11 +666,21 @@ func (k *bpfKernel) armDNS(s *Set) {
 		}
 	}
 	if len(failed) > 0 {
-		s.setStatus(DNSLatency, Degraded, "attach on demand: "+strings.Join(failed, "; "))
+		s.setStatus(DNSLatency, Degraded, onDemandFailed+strings.Join(failed, "; "))
 		return
 	}
+	if strings.HasPrefix(s.StatusOf(DNSLatency).Reason, onDemandFailed) {
+		s.setStatus(DNSLatency, On, "")
+	}
 	_ = k.dns.attached.Set(uint32(1))
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) == nil {
+		k.dns.armLatency = time.Duration(ts.Nano() - armedAt)
+	}
 }
+
+// onDemandFailed starts the reason of a DNSLatency Degraded by armDNS.
+const onDemandFailed = "attach on demand: "
 
 // idleDNS detaches the DNS packet programs once no connect, send or query
 // to a DNS port was seen for dnsIdle; the next one arms them again.

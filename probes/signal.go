@@ -31,9 +31,11 @@ const (
 	// FromConnect}. The packet programs run only around DNS traffic: the
 	// process's UDP connect or send to a DNS port attaches them, 30 s
 	// without one detaches them; the first query after a quiet period is
-	// timed from that connect (FromConnect). A socket that keeps sending
-	// queries without connecting or sending to an address again after a
-	// quiet period is not observed.
+	// timed from that connect (FromConnect), and its answer is seen if it
+	// arrives after the programs are attached (0.5–0.8 ms after the
+	// connect here; longer on a CPU-starved host). A socket that keeps
+	// sending queries without connecting or sending to an address again
+	// after a quiet period is not observed.
 	DNSLatency Signal = 4
 	// MemReclaim is one memory-reclaim stall of a thread: global direct
 	// reclaim (Op 0) or reclaim at its memory cgroup's limit (Op 1);
