@@ -4,7 +4,6 @@ package probes
 
 import (
 	"flag"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -16,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/llmslo/slo/benchstat"
 	"github.com/llmslo/slo/internal/testutil"
 )
 
@@ -61,12 +61,7 @@ func BenchmarkProbeCost(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer set.Close()
-	events, cancel := set.Subscribe(1 << 12)
-	defer cancel()
-	go func() {
-		for range events {
-		}
-	}()
+	defer discardEvents(set)()
 
 	type variant struct {
 		name    string
@@ -107,12 +102,8 @@ func BenchmarkProbeCost(b *testing.B) {
 		for range rounds {
 			rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 			for _, v := range order {
-				for _, sig := range AllSignals() {
-					if sig.kernel() {
-						if err := set.kern.setAttached(sig, contains(v.signals, sig)); err != nil {
-							b.Fatal(err)
-						}
-					}
+				if err := attachOnly(set, v.signals); err != nil {
+					b.Fatal(err)
 				}
 				setNop(v.name == "nop")
 				t0 := time.Now()
@@ -131,41 +122,12 @@ func BenchmarkProbeCost(b *testing.B) {
 			b.Run("event="+kind.name+"/probes="+v.name, func(b *testing.B) {
 				// Medians: the host steals CPU in bursts that would
 				// dominate a sum.
-				b.ReportMetric(median(v.perOp), "ns/op")
-				b.ReportMetric(median(ratios), "x-"+off.name)
-				b.ReportMetric(median(v.perOp)-median(off.perOp), "ns-added/op")
+				b.ReportMetric(benchstat.Median(v.perOp), "ns/op")
+				b.ReportMetric(benchstat.Median(ratios), "x-"+off.name)
+				b.ReportMetric(benchstat.Median(v.perOp)-benchstat.Median(off.perOp), "ns-added/op")
 			})
 		}
 	}
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-// parseVariant turns a variant of the probe benchmarks into its signals:
-// "off" → nil, "default" → DefaultSignals, "all" → AllSignals, else
-// signal names joined by "+".
-func parseVariant(spec string) ([]Signal, error) {
-	switch spec {
-	case "off", "null", "nop":
-		return nil, nil
-	case "default":
-		return DefaultSignals(), nil
-	case "all":
-		return AllSignals(), nil
-	}
-	var sigs []Signal
-	for _, name := range strings.Split(spec, "+") {
-		sig, err := ParseSignal(name)
-		if err != nil {
-			return nil, fmt.Errorf("variant %q: %w", spec, err)
-		}
-		sigs = append(sigs, sig)
-	}
-	return sigs, nil
 }
 
 // pingPong returns an op that does n round trips between two threads

@@ -53,7 +53,8 @@ type dnsState struct {
 	armLatency time.Duration
 }
 
-// dnsIdle is DNS_IDLE_NS of dns.bpf.c (a variable for tests).
+// dnsIdle is how long the DNS packet programs stay attached without DNS
+// traffic (a variable for tests).
 var dnsIdle = 30 * time.Second
 
 // dnsArming are the DNS programs that arm the packet programs.
@@ -528,22 +529,30 @@ func (k *bpfKernel) setAttached(sig Signal, on bool) error {
 		}
 	}
 	for _, a := range k.atts[sig] {
-		switch {
-		case on && a.lazy && !k.dns.eager:
-			// Attached by armDNS when DNS traffic starts.
-		case on && a.link == nil && a.prog != nil:
-			l, err := a.attach(a.prog)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			a.link = l
-		case !on && a.link != nil:
-			errs = append(errs, a.link.Close())
-			a.link = nil
+		if on && a.lazy && !k.dns.eager {
+			continue // attached by armDNS when DNS traffic starts
 		}
+		errs = append(errs, a.set(on))
 	}
 	return errors.Join(errs...)
+}
+
+// set attaches (on) or detaches a; nothing when it already is (or, to
+// attach, when its program is missing).
+func (a *attachment) set(on bool) error {
+	switch {
+	case on && a.link == nil && a.prog != nil:
+		l, err := a.attach(a.prog)
+		if err != nil {
+			return fmt.Errorf("%s: %w", a.name, err)
+		}
+		a.link = l
+	case !on && a.link != nil:
+		err := a.link.Close()
+		a.link = nil
+		return err
+	}
+	return nil
 }
 
 func (k *bpfKernel) runTime(sig Signal) time.Duration {
@@ -591,10 +600,7 @@ func (k *bpfKernel) close() error {
 	var errs []error
 	for sig := range k.atts {
 		for _, a := range k.atts[sig] {
-			if a.link != nil {
-				errs = append(errs, a.link.Close())
-				a.link = nil
-			}
+			errs = append(errs, a.set(false))
 		}
 	}
 	if k.reader != nil {
@@ -656,13 +662,10 @@ func (k *bpfKernel) armDNS(s *Set, armedAt int64) {
 	}
 	var failed []string
 	for _, a := range k.atts[DNSLatency] {
-		if a.lazy && a.link == nil && a.prog != nil {
-			l, err := a.attach(a.prog)
-			if err != nil {
-				failed = append(failed, a.name+": "+err.Error())
-				continue
+		if a.lazy {
+			if err := a.set(true); err != nil {
+				failed = append(failed, err.Error())
 			}
-			a.link = l
 		}
 	}
 	if len(failed) > 0 {
@@ -673,10 +676,7 @@ func (k *bpfKernel) armDNS(s *Set, armedAt int64) {
 		s.setStatus(DNSLatency, On, "")
 	}
 	_ = k.dns.attached.Set(uint32(1))
-	var ts unix.Timespec
-	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) == nil {
-		k.dns.armLatency = time.Duration(ts.Nano() - armedAt)
-	}
+	k.dns.armLatency = time.Duration(monoNow() - armedAt)
 }
 
 // onDemandFailed starts the reason of a DNSLatency Degraded by armDNS.
@@ -703,15 +703,12 @@ func (k *bpfKernel) idleDNS(ctx context.Context) {
 		d := k.dns
 		if d.on && !d.eager && d.attached.Get(&attached) == nil && attached == 1 &&
 			d.lastArm.Get(&lastArm) == nil && d.lastQuery.Get(&lastQuery) == nil {
-			var ts unix.Timespec
-			_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-			if now := uint64(ts.Nano()); now-max(lastArm, lastQuery) > uint64(dnsIdle) {
+			if uint64(monoNow())-max(lastArm, lastQuery) > uint64(dnsIdle) {
 				// Cleared first: a connect from here on arms again.
 				_ = d.attached.Set(uint32(0))
 				for _, a := range k.atts[DNSLatency] {
-					if a.lazy && a.link != nil {
-						_ = a.link.Close()
-						a.link = nil
+					if a.lazy {
+						_ = a.set(false)
 					}
 				}
 			}

@@ -148,12 +148,7 @@ func BenchmarkStreamingOverhead(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer set.Close()
-			events, cancel := set.Subscribe(1 << 12)
-			defer cancel()
-			go func() {
-				for range events {
-				}
-			}()
+			defer discardEvents(set)()
 			before := progCounters(set)
 			b.ResetTimer()
 			run(b)

@@ -3,14 +3,12 @@
 package probes
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -46,25 +44,10 @@ func sseChunk(i int) []byte {
 	return fmt.Appendf(nil, "data: {\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"bench-1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" tok%02d\"},\"finish_reason\":null}]}\n\n", i%100)
 }
 
-// procCPU returns the user+system CPU time of process pid (all threads),
-// from /proc/pid/stat in clock ticks (USER_HZ = 100).
+// procCPU returns the CPU time of process pid, 0 if it cannot be read.
 func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the parenthesised comm: state is field 3; utime 14, stime 15.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseUint(f[11], 10, 64)
-	s, _ := strconv.ParseUint(f[12], 10, 64)
-	return time.Duration(u+s) * 10 * time.Millisecond
+	d, _ := testutil.PidCPU(pid)
+	return d
 }
 
 // BenchmarkStreamingThroughput measures the throughput of an instrumented
@@ -141,25 +124,11 @@ func BenchmarkStreamingThroughput(b *testing.B) {
 	}
 	var variants []*variant
 	for _, spec := range strings.Split(*tputVariants, ",") {
-		v := &variant{name: "probes=" + spec}
-		switch spec {
-		case "off", "null", "nop":
-			// null: a second off variant, to measure the method's own
-			// bias; nop: empty programs on the busiest tracepoints.
-		case "default":
-			v.signals = []Signal{}
-		case "all":
-			v.signals = AllSignals()
-		default:
-			for _, name := range strings.Split(spec, "+") {
-				sig, err := ParseSignal(name)
-				if err != nil {
-					b.Fatalf("-probes.variants: unknown signal %q", name)
-				}
-				v.signals = append(v.signals, sig)
-			}
+		sigs, err := parseVariant(spec)
+		if err != nil {
+			b.Fatalf("-probes.variants: %v", err)
 		}
-		variants = append(variants, v)
+		variants = append(variants, &variant{name: "probes=" + spec, signals: sigs})
 	}
 	bpfOK := features.HaveProgramType(ebpf.RawTracepoint) == nil && features.HaveProgramType(ebpf.CGroupSKB) == nil
 
@@ -180,12 +149,7 @@ func BenchmarkStreamingThroughput(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer shared.Close()
-		events, cancel := shared.Subscribe(1 << 12)
-		defer cancel()
-		go func() {
-			for range events {
-			}
-		}()
+		defer discardEvents(shared)()
 	}
 	var setNop func(on bool)
 	for _, v := range variants {
@@ -207,28 +171,15 @@ func BenchmarkStreamingThroughput(b *testing.B) {
 		}
 		set := shared
 		if set != nil {
-			want := v.signals
-			if want != nil && len(want) == 0 {
-				want = DefaultSignals()
-			}
-			for _, sig := range AllSignals() {
-				if sig.kernel() {
-					if err := set.kern.setAttached(sig, contains(want, sig)); err != nil {
-						v.err = err
-						return
-					}
-				}
+			if v.err = attachOnly(set, v.signals); v.err != nil {
+				return
 			}
 		} else if v.signals != nil {
 			set, v.err = Start(b.Context(), Config{Signals: v.signals})
 			if v.err != nil {
 				return
 			}
-			events, cancel := set.Subscribe(1 << 12)
-			go func() {
-				for range events {
-				}
-			}()
+			cancel := discardEvents(set)
 			defer func() { cancel(); _ = set.Close() }()
 		}
 		if setNop != nil {

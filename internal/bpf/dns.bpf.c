@@ -8,7 +8,7 @@
  * unconnected send to a DNS port arms the packet programs below: it records
  * when the first query to that server may have left (dns_conn) and, if they
  * are detached, asks user space to attach them (an SLO_FLAG_ARM record).
- * User space detaches them again after DNS_IDLE_NS without DNS traffic, so
+ * User space detaches them again after 30 s without DNS traffic, so
  * a process that does no DNS pays nothing per packet.
  *
  * Attached while armed:
@@ -94,15 +94,14 @@ struct {
 
 /* dns_attached: 1 while user space has the packet programs attached (it
  * sets and clears it); dns_last_arm_ns: the last connect or send that armed
- * them (user space detaches after DNS_IDLE_NS without one and without a
+ * them (user space detaches after 30 s without one and without a
  * query). */
 __u32 dns_attached = 0;
 __u64 dns_last_arm_ns = 0;
 
-/* The last query egress saw (user space detaches after DNS_IDLE_NS without
- * one and without a connect). */
+/* The last query egress saw (user space detaches after 30 s without one
+ * and without a connect). */
 __u64 dns_last_query_ns = 0;
-#define DNS_IDLE_NS (30ULL * 1000 * 1000 * 1000)
 
 static __always_inline bool is_dns_port(__u16 port)
 {

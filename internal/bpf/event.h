@@ -193,6 +193,24 @@ static __always_inline void slo_hist_add(void *self, void *all, __u32 tgid, __u6
 	h->sum_ns += d;
 }
 
+/* slo_rq_clock returns the run-queue clock of the CPU p is being switched
+ * in on (__schedule has just updated it): p's cfs_rq belongs to that run
+ * queue (set_task_rq), also for tasks of other classes. 0 when the kernel
+ * keeps no cfs_rq->rq (CONFIG_FAIR_GROUP_SCHED off; user space reports
+ * the signal Off then). */
+static __always_inline __u64 slo_rq_clock(const struct task_struct *p)
+{
+	if (!bpf_core_field_exists(struct cfs_rq, rq))
+		return 0;
+	struct cfs_rq *cfs = p->se.cfs_rq;
+	if (!cfs)
+		return 0;
+	struct rq *rq = cfs->rq;
+	if (!rq)
+		return 0;
+	return rq->clock;
+}
+
 static __always_inline void slo_trace(struct event *e)
 {
 	if (!e->cookie)

@@ -26,17 +26,7 @@ int BPF_PROG(slo_sched_switch, bool preempt, struct task_struct *prev,
 	__u64 queued = next->sched_info.last_queued;
 	if (queued == 0)
 		return 0;
-	/* next's cfs_rq belongs to this CPU's run queue (set_task_rq), also
-	 * for tasks of other classes. */
-	if (!bpf_core_field_exists(struct cfs_rq, rq))
-		return 0;
-	struct cfs_rq *cfs = next->se.cfs_rq;
-	if (!cfs)
-		return 0;
-	struct rq *rq = cfs->rq;
-	if (!rq)
-		return 0;
-	__u64 clock = rq->clock;
+	__u64 clock = slo_rq_clock(next);
 	if (clock <= queued)
 		return 0;
 	__u64 d = clock - queued;

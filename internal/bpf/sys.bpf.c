@@ -54,15 +54,7 @@ int BPF_PROG(slo_sys_switch, bool preempt, struct task_struct *prev,
 	__u8 *skip = bpf_map_lookup_elem(&sys_skip, &k);
 	if (!skip || *skip)
 		return 0;
-	if (!bpf_core_field_exists(struct cfs_rq, rq))
-		return 0;
-	struct cfs_rq *cfs = next->se.cfs_rq;
-	if (!cfs)
-		return 0;
-	struct rq *rq = cfs->rq;
-	if (!rq)
-		return 0;
-	__u64 clock = rq->clock;
+	__u64 clock = slo_rq_clock(next);
 	__u64 left = next->sched_info.last_arrival +
 		     (next->se.sum_exec_runtime - next->se.prev_sum_exec_runtime);
 	if (next->sched_info.last_arrival == 0 || clock <= left)
