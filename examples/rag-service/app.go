@@ -206,7 +206,11 @@ func (a *app) Close() {
 		_ = a.tracker.Close()
 	}
 	if a.tel != nil {
-		_ = a.tel.shutdown(ctx)
+		// Its own deadline: draining the servers may have used up ctx's,
+		// and this flush is what exports the last spans and metrics.
+		tctx, tcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer tcancel()
+		_ = a.tel.shutdown(tctx)
 	}
 }
 
