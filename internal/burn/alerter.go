@@ -2,27 +2,36 @@ package burn
 
 import (
 	"errors"
+	"iter"
 	"slices"
 	"time"
 )
 
-// Alerter turns the rule evaluations of one [Series] into alerts that fire
-// once per condition. Each rule is armed at first. When an armed rule starts
-// to hold it is marked fired, and [Alerter.Fire] reports it, unless an alert
-// of the same or higher severity is already active (then it is inhibited:
-// marked fired silently, as part of the ongoing incident). A fired rule
-// re-arms once it has cleared: both its Long and Short burn rates are back at
-// or below its Factor. Create it with [NewAlerter]; it is not safe for
-// concurrent use.
+// Alerter decides when the rules over one [Series] raise an alert. Each
+// [Alerter.Fire] evaluates every rule; the most severe rule that holds sets
+// the alert level (None when no rule holds). An alert fires when the level
+// rises: from None to Ticket or Page, or from Ticket to Page. It fires once
+// per rise; while the level stays, or falls, nothing fires, and a fall
+// re-arms every severity above the new level at once. So a page fires when
+// a page rule holds and none did at the previous Fire; a ticket fires when a
+// ticket rule holds, no page rule does, and no rule did at the previous
+// Fire. Per severity these are the evaluations at which a Prometheus alert
+// over the same rules starts firing, a ticket being held back while a page
+// holds (the Prometheus rule generator of the root package writes those
+// alerts from the same [Rule] values).
+//
+// Create it with [NewAlerter]; it is not safe for concurrent use.
 type Alerter struct {
-	s     *Series
-	rules []Rule
-	fired []bool
+	s       *Series
+	rules   []Rule
+	holding []bool   // per rule: it held at the last Fire
+	level   Severity // the most severe rule that held at the last Fire
 }
 
 // NewAlerter returns an Alerter over s with a copy of rules; nil or empty
-// rules mean [DefaultRules]. It fails when s is nil or a rule is invalid
-// (see [ValidateRules]).
+// rules mean [DefaultRules]. It fails when s is nil or a rule cannot work: a
+// severity other than Ticket or Page, a non-positive Short, a Long shorter
+// than Short, or a Factor that is not a positive finite number.
 func NewAlerter(s *Series, rules []Rule) (*Alerter, error) {
 	if s == nil {
 		return nil, errors.New("burn: nil series")
@@ -32,55 +41,40 @@ func NewAlerter(s *Series, rules []Rule) (*Alerter, error) {
 	} else {
 		rules = slices.Clone(rules)
 	}
-	if err := ValidateRules(rules); err != nil {
+	if err := validateRules(rules); err != nil {
 		return nil, err
 	}
-	return &Alerter{s: s, rules: rules, fired: make([]bool, len(rules))}, nil
+	return &Alerter{s: s, rules: rules, holding: make([]bool, len(rules))}, nil
 }
 
-// Rules returns a copy of the Alerter's rules.
-func (a *Alerter) Rules() []Rule { return slices.Clone(a.rules) }
-
-// Active returns the highest severity among the rules that have fired and
-// not yet cleared, or None.
-func (a *Alerter) Active() Severity {
-	sev := None
-	for i, f := range a.fired {
-		if f {
-			sev = max(sev, a.rules[i].Severity)
-		}
-	}
-	return sev
-}
-
-// Fire evaluates every rule at t, updates their armed/fired state, and
-// returns the most severe newly fired, non-inhibited alert with ok true, or
-// the zero Alert and false. Among newly fired rules of equal severity the
-// first in order wins; the others are marked fired too. Fire does not
-// allocate.
-func (a *Alerter) Fire(t time.Time) (alert Alert, ok bool) {
-	active := a.Active()
+// Fire evaluates every rule at t and updates the alert level. When the
+// level rises it returns the rule that raised it, the first in order among
+// the most severe rules that hold, with fired true; otherwise the zero
+// Alert and false. Fire does not allocate.
+func (a *Alerter) Fire(t time.Time) (alert Alert, fired bool) {
+	var top Alert
 	for i, r := range a.rules {
 		c, holds := a.s.check(t, r)
-		if a.fired[i] {
-			if c.LongBurn <= r.Factor && c.ShortBurn <= r.Factor {
-				a.fired[i] = false // cleared: re-arm
-			}
-			continue
-		}
-		if !holds {
-			continue
-		}
-		a.fired[i] = true
-		if r.Severity <= active {
-			continue // inhibited by an ongoing alert of the same or higher severity
-		}
-		if !ok || r.Severity > alert.Severity {
-			alert, ok = c, true
+		a.holding[i] = holds
+		if holds && r.Severity > top.Severity {
+			top = c
 		}
 	}
-	return alert, ok
+	fired = top.Severity > a.level
+	a.level = top.Severity
+	if !fired {
+		return Alert{}, false
+	}
+	return top, true
 }
 
-// Reset re-arms every rule, forgetting which have fired.
-func (a *Alerter) Reset() { clear(a.fired) }
+// Holding yields, in order, the rules that held at the last [Alerter.Fire].
+func (a *Alerter) Holding() iter.Seq[Rule] {
+	return func(yield func(Rule) bool) {
+		for i, r := range a.rules {
+			if a.holding[i] && !yield(r) {
+				return
+			}
+		}
+	}
+}

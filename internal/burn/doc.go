@@ -1,21 +1,25 @@
-// Package burn keeps SLO error budgets and decides multi-window,
-// multi-burn-rate alerts, in memory, without a metrics backend.
+// Package burn is the alert engine: it keeps SLO error budgets and decides
+// multi-window, multi-burn-rate alerts, in memory, without a metrics
+// backend. The tracker evaluates its rules in process and the Prometheus rule
+// generator writes the same rules out, so the two cannot drift.
 //
-// A [Series] holds the good/total request counts of one objective in
-// fixed-size rings of time buckets, one ring per standard window (5m, 30m,
-// 1h, 6h, 1d, 3d) plus the budget period (30d by default). [Series.BurnRate]
-// and [Series.BudgetRemaining] read them; [Series.Evaluate] applies a rule set
-// such as [DefaultRules] (page on 1h/5m above 14.4 or 6h/30m above 6, ticket on
-// 3d/6h above 1); an [Alerter] turns evaluations into alerts that fire once
-// per condition and re-arm only after it has cleared.
+// A [Series] holds the good/total request counts of one series (an
+// objective today) in fixed-size rings of time buckets, one ring per standard
+// window (5m, 30m, 1h, 6h, 1d, 3d) plus the budget period (30d by default).
+// [Series.Stat], [Series.BurnRate] and [Series.BudgetRemaining] read them.
+// A [Rule] is one condition on a long and a short window; [DefaultRules] is
+// the standard set (two page rules and a ticket rule, docs/design.md), the
+// one place its thresholds are written. An [Alerter] evaluates rules over a
+// Series and fires once when the alert level rises, re-arming as soon as it
+// falls.
 //
 // # Definitions
 //
 // The burn rate over a window is the fraction of bad requests divided by the
 // error budget fraction: (bad/total)/(1-target). A burn rate of 1 spends the
-// budget exactly over the period; 14.4 spends 2% of a 30-day budget in one
-// hour. The budget remaining over the period is 1 - bad/((1-target)*total):
-// 1 when nothing is spent (or nothing was measured), 0 when the budget is
+// budget exactly over the period; a burn rate of b spends it in period/b. The
+// budget remaining over the period is 1 - bad/((1-target)*total): 1 when
+// nothing is spent (or nothing was measured), 0 when the budget is
 // exhausted, negative when overspent.
 //
 // # Approximation
@@ -48,7 +52,9 @@
 // # Concurrency
 //
 // A Series and an Alerter are not safe for concurrent use; the caller holds
-// a lock. Neither allocates after construction nor starts goroutines.
+// a lock. Neither allocates after construction nor starts goroutines. A
+// caller keeping several series (per objective, or per objective and
+// tenant) keeps one Series and one Alerter per key.
 //
 // # Errors
 //

@@ -65,7 +65,7 @@ func checkCounts(t *testing.T, s *Series, events []event, q time.Time, w time.Du
 	t.Helper()
 	r, k := s.ringFor(w)
 	qi := floorDiv(int64(q.Sub(s.epoch)), r.width)
-	lo, hi := max(qi-k, r.head-BucketsPerWindow), min(qi, r.head)
+	lo, hi := max(qi-k, r.head-bucketsPerWindow), min(qi, r.head)
 	var wantG, wantT int64
 	var latest time.Time
 	for _, e := range events {
@@ -108,10 +108,43 @@ func checkCounts(t *testing.T, s *Series, events []event, q time.Time, w time.Du
 	}
 }
 
+// TestRings checks the rings a Series keeps: the standard windows and the
+// budget period, ascending, a period equal to a standard window kept once.
+func TestRings(t *testing.T) {
+	for _, tc := range []struct {
+		period time.Duration
+		want   []time.Duration
+	}{
+		{0, append(standardDurs[:len(standardDurs):len(standardDurs)], DefaultPeriod)},
+		{time.Minute, append([]time.Duration{time.Minute}, standardDurs[:]...)},
+		{time.Hour, standardDurs[:]},
+	} {
+		s, err := NewSeries(0.9, tc.period)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []time.Duration
+		for _, r := range s.rings {
+			got = append(got, r.dur)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("period %v: rings %v, want %v", tc.period, got, tc.want)
+		}
+		wantPeriod := tc.period
+		if wantPeriod == 0 {
+			wantPeriod = DefaultPeriod
+		}
+		if s.period != wantPeriod {
+			t.Errorf("period %v: kept %v", tc.period, s.period)
+		}
+	}
+}
+
 func FuzzSeries(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 200, 255, 3, 9, 100})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, _ := NewSeries(0.99, 0)
+		al, _ := NewAlerter(s, nil)
 		base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		now := base
 		var events []event
@@ -125,7 +158,7 @@ func FuzzSeries(f *testing.F) {
 			for _, w := range []time.Duration{5 * time.Minute, time.Hour, 72 * time.Hour, DefaultPeriod, 90 * time.Minute} {
 				checkCounts(t, s, events, now, w)
 			}
-			_ = s.Evaluate(now, DefaultRules())
+			_, _ = al.Fire(now)
 			if b := s.BudgetRemaining(now); b > 1 {
 				t.Fatalf("BudgetRemaining %v > 1", b)
 			}
@@ -133,11 +166,11 @@ func FuzzSeries(f *testing.F) {
 	})
 }
 
-// TestAlerterInvariants drives an Alerter with random bursts and checks:
-// a reported alert holds and is more severe than what was active; a rule is
-// reported again only after a step at which both its windows were at or
-// below its factor.
-func TestAlerterInvariants(t *testing.T) {
+// TestAlerterMatchesDefinition drives an Alerter with random bursts and
+// checks each Fire against the definition recomputed from burn rates: the
+// rules that hold, the level (the most severe of them), an alert exactly
+// when the level rises, naming the first rule of that level.
+func TestAlerterMatchesDefinition(t *testing.T) {
 	rules := DefaultRules()
 	for seed := range uint64(4) {
 		rng := rand.New(rand.NewPCG(seed, 7))
@@ -147,11 +180,7 @@ func TestAlerterInvariants(t *testing.T) {
 			t.Fatal(err)
 		}
 		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		cleared := make([]bool, len(rules)) // since the rule was last reported
-		for i := range cleared {
-			cleared[i] = true
-		}
-		reports := 0
+		level, fires, falls := None, map[Severity]int{}, 0
 		badFrac := 0.0
 		for range 3000 {
 			now = now.Add(time.Duration(rng.Int64N(int64(2 * time.Minute))))
@@ -161,32 +190,41 @@ func TestAlerterInvariants(t *testing.T) {
 			for range rng.IntN(50) {
 				s.Add(now, rng.Float64() >= badFrac)
 			}
-			before := al.Active()
-			a, ok := al.Fire(now)
+			var holding []Rule
+			top := -1
 			for i, r := range rules {
-				if s.BurnRate(now, r.Long) <= r.Factor && s.BurnRate(now, r.Short) <= r.Factor {
-					cleared[i] = true
+				if s.BurnRate(now, r.Long) > r.Factor && s.BurnRate(now, r.Short) > r.Factor {
+					holding = append(holding, r)
+					if top < 0 || r.Severity > rules[top].Severity {
+						top = i
+					}
 				}
 			}
-			if !ok {
-				continue
+			newLevel := None
+			if top >= 0 {
+				newLevel = rules[top].Severity
 			}
-			reports++
-			if !(a.LongBurn > a.Rule.Factor && a.ShortBurn > a.Rule.Factor) || a.Severity <= before {
-				t.Fatalf("seed %d: reported %+v with %v active", seed, a, before)
+			a, fired := al.Fire(now)
+			if want := newLevel > level; fired != want {
+				t.Fatalf("seed %d at %v: fired %v (%+v), want %v: level %v -> %v", seed, now, fired, a, want, level, newLevel)
 			}
-			i := slices.Index(rules, a.Rule)
-			if !cleared[i] {
-				t.Fatalf("seed %d: rule %d reported again without clearing", seed, i)
+			if fired && (a.Rule != rules[top] || a.Long.Rate != s.BurnRate(now, a.Rule.Long) || a.Short.Rate != s.BurnRate(now, a.Rule.Short)) {
+				t.Fatalf("seed %d: fired %+v, want rule %v", seed, a, rules[top])
 			}
-			cleared[i] = false
-			if al.Active() != a.Severity {
-				t.Fatalf("seed %d: Active %v after reporting %v", seed, al.Active(), a.Severity)
+			if got := slices.Collect(al.Holding()); !slices.Equal(got, holding) {
+				t.Fatalf("seed %d: Holding %v, want %v", seed, got, holding)
 			}
+			if fired {
+				fires[newLevel]++
+			}
+			if newLevel < level {
+				falls++
+			}
+			level = newLevel
 		}
-		t.Logf("seed %d: %d alerts", seed, reports)
-		if reports == 0 {
-			t.Errorf("seed %d: no alerts at all; the test exercises nothing", seed)
+		t.Logf("seed %d: %d pages, %d tickets, %d falls", seed, fires[Page], fires[Ticket], falls)
+		if fires[Page] == 0 || fires[Ticket] == 0 || falls == 0 {
+			t.Errorf("seed %d: %v fires, %d falls; the test exercises too little", seed, fires, falls)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package burn
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -12,13 +11,13 @@ import (
 // DefaultPeriod is the error-budget period used when [NewSeries] is given 0.
 const DefaultPeriod = 30 * 24 * time.Hour
 
-// BucketsPerWindow is the number of buckets a window of duration w is cut
-// into; a bucket is ⌈w/BucketsPerWindow⌉ wide, which bounds the counting error
+// bucketsPerWindow is the number of buckets a window of duration w is cut
+// into; a bucket is ⌈w/bucketsPerWindow⌉ wide, which bounds the counting error
 // (see the package documentation).
-const BucketsPerWindow = 60
+const bucketsPerWindow = 60
 
 // slots is the ring length: the window's buckets plus the current, partial one.
-const slots = BucketsPerWindow + 1
+const slots = bucketsPerWindow + 1
 
 // Window is a named look-back duration over which a [Series] keeps counts.
 type Window struct {
@@ -70,7 +69,7 @@ type bucket struct {
 }
 
 // ring is one window's buckets. Invariant: good and total are the sums over
-// the slots whose idx lies in [head-BucketsPerWindow, head]; every other slot
+// the slots whose idx lies in [head-bucketsPerWindow, head]; every other slot
 // is stale and contributes nothing.
 type ring struct {
 	dur   time.Duration
@@ -82,7 +81,7 @@ type ring struct {
 }
 
 func newRing(d time.Duration) ring {
-	r := ring{dur: d, width: (int64(d) + BucketsPerWindow - 1) / BucketsPerWindow}
+	r := ring{dur: d, width: (int64(d) + bucketsPerWindow - 1) / bucketsPerWindow}
 	for i := range r.b {
 		r.b[i].idx = math.MinInt64
 	}
@@ -108,12 +107,12 @@ func slotOf(idx int64) int {
 
 // advance moves head to idx (> head), expiring the buckets that fall out.
 func (r *ring) advance(idx int64) {
-	if idx-r.head > BucketsPerWindow {
+	if idx-r.head > bucketsPerWindow {
 		r.good, r.total = 0, 0 // everything expires; stale tags take care of the slots
 		r.head = idx
 		return
 	}
-	for k := r.head - BucketsPerWindow; k < idx-BucketsPerWindow; k++ {
+	for k := r.head - bucketsPerWindow; k < idx-bucketsPerWindow; k++ {
 		b := &r.b[slotOf(k)]
 		if b.idx == k {
 			r.good -= b.good
@@ -127,7 +126,7 @@ func (r *ring) advance(idx int64) {
 func (r *ring) add(idx int64, good bool) {
 	if idx > r.head {
 		r.advance(idx)
-	} else if idx < r.head-BucketsPerWindow {
+	} else if idx < r.head-bucketsPerWindow {
 		return // older than every window this ring serves
 	}
 	b := &r.b[slotOf(idx)]
@@ -155,7 +154,7 @@ func (r *ring) sumRange(lo, hi int64) (good, total int64) {
 
 // counts returns the counts of buckets tidx-k..tidx that the ring still holds.
 func (r *ring) counts(tidx, k int64) (good, total int64) {
-	lo := max(tidx-k, r.head-BucketsPerWindow)
+	lo := max(tidx-k, r.head-bucketsPerWindow)
 	hi := min(tidx, r.head)
 	if lo > hi {
 		return 0, 0
@@ -164,7 +163,7 @@ func (r *ring) counts(tidx, k int64) (good, total int64) {
 	if n <= slots-n { // the range is smaller than its complement: sum it directly
 		return r.sumRange(lo, hi)
 	}
-	g1, t1 := r.sumRange(r.head-BucketsPerWindow, lo-1)
+	g1, t1 := r.sumRange(r.head-bucketsPerWindow, lo-1)
 	g2, t2 := r.sumRange(hi+1, r.head)
 	return r.good - g1 - g2, r.total - t1 - t2
 }
@@ -205,22 +204,6 @@ func NewSeries(target float64, period time.Duration) (*Series, error) {
 	return s, nil
 }
 
-// Target returns the objective's target fraction of good requests.
-func (s *Series) Target() float64 { return s.target }
-
-// Period returns the error-budget period.
-func (s *Series) Period() time.Duration { return s.period }
-
-// Windows returns, in a new slice and ascending, the windows s keeps: the
-// [StandardWindows] and the budget period.
-func (s *Series) Windows() []Window {
-	ws := make([]Window, len(s.rings))
-	for i := range s.rings {
-		ws[i] = Window{Name: WindowName(s.rings[i].dur), Dur: s.rings[i].dur}
-	}
-	return ws
-}
-
 // Add records one request that completed at t, judged good or bad. The first
 // Add fixes the bucket alignment. It is O(number of windows) and never
 // allocates.
@@ -245,7 +228,7 @@ func (s *Series) ringFor(w time.Duration) (*ring, int64) {
 			return r, (int64(w) + r.width - 1) / r.width
 		}
 	}
-	return &s.rings[len(s.rings)-1], BucketsPerWindow
+	return &s.rings[len(s.rings)-1], bucketsPerWindow
 }
 
 // Counts returns the number of good and of all requests in the window of
@@ -257,6 +240,25 @@ func (s *Series) Counts(t time.Time, w time.Duration) (good, total int64) {
 	}
 	r, k := s.ringFor(w)
 	return r.counts(floorDiv(int64(t.Sub(s.epoch)), r.width), k)
+}
+
+// WindowStat is what a [Series] holds over one window ending at one
+// instant. The zero value is an empty window.
+type WindowStat struct {
+	// Window is the window's duration.
+	Window time.Duration
+	// Good and Total count the requests in the window, within the bucket
+	// approximation described in the package documentation.
+	Good, Total int64
+	// Rate is the burn rate, (bad/total)/(1-target); 0 without traffic.
+	Rate float64
+}
+
+// Stat returns the counts and the burn rate over the window of duration w
+// ending at t. It does not allocate.
+func (s *Series) Stat(t time.Time, w time.Duration) WindowStat {
+	good, total := s.Counts(t, w)
+	return WindowStat{Window: w, Good: good, Total: total, Rate: s.burnRate(good, total)}
 }
 
 // burnRate converts counts to a burn rate; 0 without traffic.
@@ -283,133 +285,4 @@ func (s *Series) BudgetRemaining(t time.Time) float64 {
 		return 1
 	}
 	return 1 - float64(total-good)/((1-s.target)*float64(total))
-}
-
-// Severity ranks alerts; a higher value is more urgent.
-type Severity uint8
-
-// The severities, in increasing urgency.
-const (
-	// None means no alert condition holds.
-	None Severity = iota
-	// Ticket asks for attention within working hours.
-	Ticket
-	// Page asks for attention now.
-	Page
-)
-
-// String returns "none", "ticket" or "page".
-func (v Severity) String() string {
-	switch v {
-	case None:
-		return "none"
-	case Ticket:
-		return "ticket"
-	case Page:
-		return "page"
-	default:
-		return "severity(" + strconv.Itoa(int(v)) + ")"
-	}
-}
-
-// Rule is one multi-window burn-rate condition: it holds when the burn rates
-// over both the Long and the Short window exceed Factor.
-type Rule struct {
-	// Severity of the alert the rule raises; a rule with None never holds.
-	Severity Severity
-	// Long is the window that makes the alert significant (e.g. 1h).
-	Long time.Duration
-	// Short is the window that makes the alert reset quickly once the
-	// burning stops (e.g. 5m); conventionally Long/12.
-	Short time.Duration
-	// Factor is the burn-rate threshold both windows must exceed.
-	Factor float64
-	// MinTotal is an optional minimum-traffic guard: the rule does not hold
-	// while the Long window has fewer requests. 0 disables it.
-	MinTotal int64
-}
-
-// DefaultRules returns, in a new slice, the standard multi-window,
-// multi-burn-rate rules for a 30-day budget: page when the 1h and 5m burn
-// rates both exceed 14.4 or the 6h and 30m both exceed 6; ticket when the 3d
-// and 6h both exceed 1.
-func DefaultRules() []Rule {
-	return []Rule{
-		{Severity: Page, Long: time.Hour, Short: 5 * time.Minute, Factor: 14.4},
-		{Severity: Page, Long: 6 * time.Hour, Short: 30 * time.Minute, Factor: 6},
-		{Severity: Ticket, Long: 72 * time.Hour, Short: 6 * time.Hour, Factor: 1},
-	}
-}
-
-// ErrInvalidRule is wrapped by the errors [ValidateRules] and [NewAlerter]
-// return.
-var ErrInvalidRule = errors.New("invalid burn-rate rule")
-
-// ValidateRules reports the first rule that cannot work: a severity other
-// than Ticket or Page, a non-positive Short, a Long shorter than Short, a
-// Factor that is not a positive finite number, or a negative MinTotal.
-func ValidateRules(rules []Rule) error {
-	for i, r := range rules {
-		var why string
-		switch {
-		case r.Severity != Ticket && r.Severity != Page:
-			why = "severity " + r.Severity.String()
-		case r.Short <= 0:
-			why = "short window " + r.Short.String()
-		case r.Long < r.Short:
-			why = "long window " + r.Long.String() + " shorter than short window " + r.Short.String()
-		case !(r.Factor > 0) || math.IsInf(r.Factor, 1):
-			why = "factor " + strconv.FormatFloat(r.Factor, 'g', -1, 64)
-		case r.MinTotal < 0:
-			why = "negative min total"
-		default:
-			continue
-		}
-		return fmt.Errorf("burn: rule %d: %s: %w", i, why, ErrInvalidRule)
-	}
-	return nil
-}
-
-// Alert is the outcome of evaluating rules: the most severe rule that holds
-// and its evidence. The zero value (Severity None) means no rule holds.
-type Alert struct {
-	// Severity is the rule's severity, or None.
-	Severity Severity
-	// Rule is the rule that holds.
-	Rule Rule
-	// LongBurn and ShortBurn are the burn rates over Rule.Long and Rule.Short.
-	LongBurn, ShortBurn float64
-	// Bad and Total count the requests in the Rule.Long window.
-	Bad, Total int64
-}
-
-// check evaluates one rule at t.
-func (s *Series) check(t time.Time, r Rule) (a Alert, holds bool) {
-	lg, lt := s.Counts(t, r.Long)
-	sg, st := s.Counts(t, r.Short)
-	a = Alert{
-		Severity: r.Severity, Rule: r,
-		LongBurn: s.burnRate(lg, lt), ShortBurn: s.burnRate(sg, st),
-		Bad: lt - lg, Total: lt,
-	}
-	holds = r.Severity != None && lt > 0 && st > 0 && lt >= r.MinTotal &&
-		a.LongBurn > r.Factor && a.ShortBurn > r.Factor
-	return a, holds
-}
-
-// Evaluate returns the most severe of rules that holds at t: its Long and
-// Short burn rates both exceed its Factor (and its MinTotal guard is met).
-// Among rules of equal severity the first in order wins. It returns the zero
-// Alert when none holds. Evaluate does not allocate.
-func (s *Series) Evaluate(t time.Time, rules []Rule) Alert {
-	var best Alert
-	for _, r := range rules {
-		if r.Severity <= best.Severity {
-			continue
-		}
-		if a, ok := s.check(t, r); ok {
-			best = a
-		}
-	}
-	return best
 }
