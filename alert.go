@@ -2,52 +2,25 @@ package slo
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/llmslo/slo/attribution"
+	"github.com/llmslo/slo/incident"
 	"github.com/llmslo/slo/internal/burn"
 	"github.com/llmslo/slo/semconv"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/metric"
 )
 
-// burnWindows are the windows whose burn rates are kept and exported.
-var burnWindows = []struct {
-	name string
-	d    time.Duration
-}{
-	{"5m", 5 * time.Minute}, {"30m", 30 * time.Minute}, {"1h", time.Hour},
-	{"6h", 6 * time.Hour}, {"1d", 24 * time.Hour}, {"3d", 72 * time.Hour},
-}
-
-// alertRule is one multi-window, multi-burn-rate condition (DESIGN.md §3).
-type alertRule struct {
-	severity    string
-	long, short time.Duration
-	factor      float64
-	text        string
-}
-
-var alertRules = []alertRule{
-	{"page", time.Hour, 5 * time.Minute, 14.4, "1h>14.4 and 5m>14.4"},
-	{"page", 6 * time.Hour, 30 * time.Minute, 6, "6h>6 and 30m>6"},
-	{"ticket", 72 * time.Hour, 6 * time.Hour, 1, "3d>1 and 6h>1"},
-}
-
 const (
 	recentIncidents = 20
 	maxIncidentIDs  = 10
 )
-
-func (r alertRule) level() int {
-	if r.severity == "page" {
-		return 2
-	}
-	return 1
-}
 
 // objState is the live state of one objective.
 type objState struct {
@@ -60,10 +33,22 @@ type objState struct {
 
 	mu        sync.Mutex
 	series    *burn.Series
-	holding   [3]bool // per alertRules entry: the condition held at the last evaluation
-	level     int     // severity level already raised and still holding: 0 none, 1 ticket, 2 page
+	alerts    *burn.Alerter // the standard rules over series
 	exemplars []exemplar
 	next      int
+}
+
+// newObjState returns the state of o, its series keeping budgets over period.
+func newObjState(o Objective, period time.Duration, exemplars int) (*objState, error) {
+	series, err := burn.NewSeries(o.target, period)
+	if err != nil {
+		return nil, err
+	}
+	alerts, err := burn.NewAlerter(series, burn.DefaultRules())
+	if err != nil {
+		return nil, err
+	}
+	return &objState{obj: o, name: o.Name(), series: series, alerts: alerts, exemplars: make([]exemplar, 0, exemplars)}, nil
 }
 
 type exemplar struct {
@@ -108,7 +93,7 @@ func (t *Tracker) loop() {
 	}
 }
 
-func (t *Tracker) deliver(inc Incident) {
+func (t *Tracker) deliver(inc incident.Incident) {
 	t.recentMu.Lock()
 	t.recent = append(t.recent, inc)
 	if len(t.recent) > recentIncidents {
@@ -133,10 +118,10 @@ func (t *Tracker) deliverEvent(ev SLOEvent) {
 }
 
 // Incidents returns the most recent incidents raised (at most 20), oldest first.
-func (t *Tracker) Incidents() []Incident {
+func (t *Tracker) Incidents() []incident.Incident {
 	t.recentMu.Lock()
 	defer t.recentMu.Unlock()
-	return append([]Incident(nil), t.recent...)
+	return append([]incident.Incident(nil), t.recent...)
 }
 
 // record adds one judged request to o and evaluates its alert rules.
@@ -165,66 +150,37 @@ func (t *Tracker) record(o *objState, now time.Time, ok bool, ex exemplar) {
 }
 
 // evaluate checks o's rules at now and returns an incident when the alert
-// severity escalates: from none to ticket, or from none or ticket to page. The
-// same severity fires again only after every rule of it has cleared.
-func (t *Tracker) evaluate(o *objState, now time.Time) (Incident, bool) {
+// severity rises (see burn.Alerter): from none to ticket, or from none or
+// ticket to page. The same severity fires again only after every rule of it
+// has stopped holding.
+func (t *Tracker) evaluate(o *objState, now time.Time) (incident.Incident, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	fire, level := -1, 0
-	var long float64
-	for i, r := range alertRules {
-		l := o.series.BurnRate(now, r.long)
-		holds := l > r.factor && o.series.BurnRate(now, r.short) > r.factor
-		o.holding[i] = holds
-		if holds && r.level() > level {
-			fire, level, long = i, r.level(), l
-		}
+	a, fired := o.alerts.Fire(now)
+	if !fired {
+		return incident.Incident{}, false
 	}
-	if level <= o.level {
-		o.level = level // de-escalate or clear; re-arms the higher severities
-		return Incident{}, false
-	}
-	o.level = level
-	r := alertRules[fire]
-	inc := Incident{
+	inc := incident.Incident{
 		ID:                   newIncidentID(now),
 		Time:                 now,
 		Cluster:              t.cfg.cluster,
 		Namespace:            t.cfg.namespace,
 		Service:              t.cfg.service,
-		Objective:            o.obj.Name(),
-		Severity:             r.severity,
-		Rule:                 r.text,
+		Objective:            o.name,
+		Severity:             a.Severity.String(),
+		Rule:                 a.Rule.String(),
 		PredictedFaultDomain: semconv.DomainUnknown,
-		Impact:               Impact{SLI: o.obj.kind.eventSLIName(), BurnRate: long, WindowMinutes: r.long.Minutes()},
-		Evidence:             []Evidence{},
-		Hypotheses:           []Hypothesis{},
+		Impact:               incident.Impact{SLI: o.obj.kind.eventSLIName(), BurnRate: a.Long.Rate, WindowMinutes: a.Rule.Long.Minutes()},
+		BurnRates:            burnRates(o.series, now),
+		Evidence:             []incident.Evidence{},
+		Hypotheses:           []incident.Hypothesis{},
 		TraceIDs:             []string{},
 		RequestIDs:           []string{},
 	}
 	if o.obj.kind == sliErrorRate {
 		inc.Impact.SLI = "error_rate"
 	}
-	for _, w := range burnWindows {
-		inc.BurnRates = append(inc.BurnRates, WindowRate{Window: w.name, Rate: o.series.BurnRate(now, w.d)})
-	}
-	// Exemplars, newest first; attribution reads all of them (the bad
-	// requests of the burning window), the ID lists keep the newest ten.
-	obs := make([]attribution.Observation, 0, len(o.exemplars))
-	for i := len(o.exemplars) - 1; i >= 0; i-- {
-		ex := o.exemplars[(o.next+i)%len(o.exemplars)]
-		if now.Sub(ex.at) > r.long {
-			continue
-		}
-		obs = append(obs, ex.obs)
-		if ex.traceID != "" && len(inc.TraceIDs) < maxIncidentIDs {
-			inc.TraceIDs = append(inc.TraceIDs, ex.traceID)
-		}
-		if ex.requestID != "" && len(inc.RequestIDs) < maxIncidentIDs {
-			inc.RequestIDs = append(inc.RequestIDs, ex.requestID)
-		}
-	}
-	t.attr.fill(&inc, obs)
+	t.attr.fill(&inc, o.exemplarsSince(now.Add(-a.Rule.Long), &inc))
 	t.incidentCount.Add(1)
 	if t.otel != nil {
 		t.otel.incident.Add(context.Background(), 1, metric.WithAttributes(
@@ -236,6 +192,47 @@ func (t *Tracker) evaluate(o *objState, now time.Time) (Incident, bool) {
 	return inc, true
 }
 
+// exemplarsSince returns the evidence of the exemplars at or after since,
+// newest first (attribution reads all of them: the bad requests of the
+// burning window), and adds the newest ten trace and request IDs to inc.
+// The caller holds o.mu.
+func (o *objState) exemplarsSince(since time.Time, inc *incident.Incident) []attribution.Observation {
+	obs := make([]attribution.Observation, 0, len(o.exemplars))
+	for i := len(o.exemplars) - 1; i >= 0; i-- {
+		ex := o.exemplars[(o.next+i)%len(o.exemplars)]
+		if ex.at.Before(since) {
+			continue
+		}
+		obs = append(obs, ex.obs)
+		if ex.traceID != "" && len(inc.TraceIDs) < maxIncidentIDs {
+			inc.TraceIDs = append(inc.TraceIDs, ex.traceID)
+		}
+		if ex.requestID != "" && len(inc.RequestIDs) < maxIncidentIDs {
+			inc.RequestIDs = append(inc.RequestIDs, ex.requestID)
+		}
+	}
+	return obs
+}
+
+// burnRates returns the burn rates of s at now over the standard windows,
+// the ones exported and put in incidents.
+func burnRates(s *burn.Series, now time.Time) []incident.WindowRate {
+	ws := burn.StandardWindows()
+	out := make([]incident.WindowRate, len(ws))
+	for i, w := range ws {
+		out[i] = incident.WindowRate{Window: w.Name, Rate: s.BurnRate(now, w.Dur)}
+	}
+	return out
+}
+
+func newIncidentID(t time.Time) string {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return fmt.Sprintf("inc-%d", t.UnixNano())
+	}
+	return fmt.Sprintf("inc-%s-%s", t.UTC().Format("20060102T150405Z"), hex.EncodeToString(b[:]))
+}
+
 // BudgetStatus is the live error-budget state of one objective.
 type BudgetStatus struct {
 	Objective string
@@ -243,8 +240,8 @@ type BudgetStatus struct {
 	Good      int64   // judged good over the budget period
 	Total     int64   // judged over the budget period
 	Remaining float64 // 1 − bad/((1−target)·total) over the budget period; 1 when nothing was judged
-	BurnRates []WindowRate
-	Alerting  []string // rules whose condition currently holds
+	BurnRates []incident.WindowRate
+	Alerting  []string // rules whose condition held at the last evaluation
 }
 
 // Budget returns the live error budget and burn rates of every objective.
@@ -253,18 +250,65 @@ func (t *Tracker) Budget() []BudgetStatus {
 	out := make([]BudgetStatus, 0, len(t.objs))
 	for _, o := range t.objs {
 		o.mu.Lock()
-		b := BudgetStatus{Objective: o.obj.Name(), Target: o.obj.target, Remaining: o.series.BudgetRemaining(now)}
+		b := BudgetStatus{Objective: o.name, Target: o.obj.target, Remaining: o.series.BudgetRemaining(now),
+			BurnRates: burnRates(o.series, now)}
 		b.Good, b.Total = o.series.Counts(now, t.cfg.budgetPeriod)
-		for _, w := range burnWindows {
-			b.BurnRates = append(b.BurnRates, WindowRate{Window: w.name, Rate: o.series.BurnRate(now, w.d)})
-		}
-		for i, r := range alertRules {
-			if o.holding[i] {
-				b.Alerting = append(b.Alerting, r.text)
-			}
+		for r := range o.alerts.Holding() {
+			b.Alerting = append(b.Alerting, r.String())
 		}
 		o.mu.Unlock()
 		out = append(out, b)
+	}
+	return out
+}
+
+// Holding reports whether the alert condition c held at the tracker's last
+// evaluation; ok is false when c is not the tracker's (another service, or
+// an objective it does not judge). It makes the tracker an
+// [incident.Monitor], which [incident.PagerDutySink.ResolveWith] and
+// [incident.OpsgenieSink.ResolveWith] watch to resolve what they opened.
+func (t *Tracker) Holding(c incident.Condition) (holding, ok bool) {
+	if c.Service != t.cfg.service {
+		return false, false
+	}
+	for _, o := range t.objs {
+		if o.name != c.Objective {
+			continue
+		}
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		for r := range o.alerts.Holding() {
+			if r.String() == c.Rule {
+				return true, true
+			}
+		}
+		return false, true
+	}
+	return false, false
+}
+
+// AlertRule is one multi-window, multi-burn-rate condition: it holds when
+// the burn rates over both the Long and the Short window exceed Factor.
+type AlertRule struct {
+	Severity    string // incident.SeverityPage or incident.SeverityTicket
+	Long, Short time.Duration
+	Factor      float64
+}
+
+// String returns the rule as incidents and [BudgetStatus.Alerting] name it,
+// e.g. "6h>6 and 30m>6".
+func (r AlertRule) String() string {
+	return burn.Rule{Long: r.Long, Short: r.Short, Factor: r.Factor}.String()
+}
+
+// AlertRules returns, most severe first and in a new slice, the rules the
+// tracker evaluates for every objective and [PrometheusRules] writes out
+// (docs/design.md), for a dashboard or a status page to show.
+func AlertRules() []AlertRule {
+	rules := burn.DefaultRules()
+	out := make([]AlertRule, len(rules))
+	for i, r := range rules {
+		out[i] = AlertRule{Severity: r.Severity.String(), Long: r.Long, Short: r.Short, Factor: r.Factor}
 	}
 	return out
 }

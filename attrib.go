@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/llmslo/slo/attribution"
+	"github.com/llmslo/slo/incident"
 	"github.com/llmslo/slo/probes"
 	"github.com/llmslo/slo/semconv"
 	"go.opentelemetry.io/otel/attribute"
@@ -103,7 +104,7 @@ func (a *attributor) excess(o attribution.Observation) attribution.Observation {
 // fields: the first hypothesis is the predicted domain with its posterior;
 // each runner-up's posterior is the probability that it is at fault too,
 // given the first (they need not sum to 1).
-func (a *attributor) fill(inc *Incident, obs []attribution.Observation) {
+func (a *attributor) fill(inc *incident.Incident, obs []attribution.Observation) {
 	v := attribution.AttributeIncident(obs, a.model)
 	inc.PredictedFaultDomain = v.Top.String()
 	inc.Confidence = v.Confidence
@@ -113,9 +114,9 @@ func (a *attributor) fill(inc *Incident, obs []attribution.Observation) {
 		if ev == nil {
 			ev = []string{}
 		}
-		inc.Hypotheses = append(inc.Hypotheses, Hypothesis{Domain: h.Domain.String(), Posterior: h.Posterior, Evidence: ev})
+		inc.Hypotheses = append(inc.Hypotheses, incident.Hypothesis{Domain: h.Domain.String(), Posterior: h.Posterior, Evidence: ev})
 		for _, e := range h.Evidence {
-			inc.Evidence = append(inc.Evidence, Evidence{Signal: e, Value: meanFeature(obs, e), Source: sourceOf(e)})
+			inc.Evidence = append(inc.Evidence, incident.Evidence{Signal: e, Value: meanFeature(obs, e), Source: sourceOf(e)})
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/llmslo/slo/attribution"
+	"github.com/llmslo/slo/incident"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
@@ -20,7 +21,7 @@ type config struct {
 	registerer     prometheus.Registerer
 	objectives     []Objective
 	logger         *slog.Logger
-	sinks          []IncidentSink
+	sinks          []incident.Sink
 	service        string
 	cluster        string
 	namespace      string
@@ -141,7 +142,7 @@ func WithLogger(l *slog.Logger) Option {
 // The tracker delivers from its own goroutine, never from a request. A sink
 // that also has a Close(context.Context) error method is closed by
 // [Tracker.Close]. Nil sinks are ignored.
-func WithIncidentSink(sinks ...IncidentSink) Option {
+func WithIncidentSink(sinks ...incident.Sink) Option {
 	return optionFunc(func(c *config) {
 		for _, s := range sinks {
 			if s != nil {

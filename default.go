@@ -3,6 +3,8 @@ package slo
 import (
 	"sync"
 
+	"github.com/llmslo/slo/incident"
+
 	"go.opentelemetry.io/otel/semconv/v1.41.0/genaiconv"
 )
 
@@ -24,7 +26,7 @@ func Default() *Tracker {
 		t, err := New()
 		if err != nil {
 			// New without options cannot fail; keep a usable tracker anyway.
-			t = &Tracker{cfg: newConfig(nil), stop: make(chan struct{}), incidents: make(chan Incident, 1)}
+			t = &Tracker{cfg: newConfig(nil), stop: make(chan struct{}), incidents: make(chan incident.Incident, 1)}
 			t.tracer = t.cfg.tracerProvider.Tracer(ScopeName)
 		}
 		defaultTracker = t

@@ -2,8 +2,9 @@
 // process — time to first byte, time to first token, inter-token latency,
 // time per output token, decode tokens/s, end-to-end latency, token usage and
 // errors — judges every request against service-level objectives, keeps error
-// budgets and multi-window burn rates in-process, and raises an [Incident]
-// seconds after a burn-rate alert condition starts to hold.
+// budgets and multi-window burn rates in-process, and raises an
+// [incident.Incident] seconds after a burn-rate alert condition starts to
+// hold.
 //
 // # Quick start
 //
@@ -40,9 +41,11 @@
 //
 // An [Objective] such as [TTFT](500ms, 0.99) judges each request good or bad.
 // Burn rates are kept over 5m, 30m, 1h, 6h, 1d and 3d in bounded memory; an
-// incident is raised when the 1h and 5m burn rates both exceed 14.4 or the 6h
-// and 30m both exceed 6 (page), or the 3d and 6h both exceed 1 (ticket), and
-// goes to the sinks given with [WithIncidentSink] ([SlogSink], [NewWebhookSink]).
+// incident is raised when a multi-window, multi-burn-rate rule starts to hold
+// (page on the 1h and 5m or the 6h and 30m burn rates, ticket on the 3d and
+// 6h; the factors are in docs/design.md and in the rules [PrometheusRules]
+// writes), and goes to the sinks given with [WithIncidentSink]
+// ([incident.SlogSink], [incident.NewWebhookSink], PagerDuty, Opsgenie).
 //
 // # Client side
 //

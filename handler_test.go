@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/llmslo/slo/incident"
 	"github.com/llmslo/slo/internal/testutil"
 	"github.com/llmslo/slo/semconv"
 	"github.com/prometheus/client_golang/prometheus"
@@ -656,7 +657,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	defer testutil.CheckGoroutines(t, 5*time.Second)()
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer hook.Close()
-	sink, err := NewWebhookSink(hook.URL)
+	sink, err := incident.NewWebhookSink(hook.URL, incident.WebhookOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package slo
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/llmslo/slo/incident"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
@@ -33,12 +33,12 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 type captureSink struct {
 	mu   sync.Mutex
-	got  []Incident
+	got  []incident.Incident
 	when []time.Time
 	ch   chan struct{}
 }
 
-func (s *captureSink) Send(_ context.Context, inc Incident) error {
+func (s *captureSink) Send(_ context.Context, inc incident.Incident) error {
 	s.mu.Lock()
 	s.got = append(s.got, inc)
 	s.when = append(s.when, time.Now())
@@ -100,7 +100,7 @@ func TestIncidentFiresOnceWithinASecond(t *testing.T) {
 	}
 	time.Sleep(1500 * time.Millisecond) // at least one evaluation tick while the conditions keep holding
 	sink.mu.Lock()
-	got := append([]Incident(nil), sink.got...)
+	got := append([]incident.Incident(nil), sink.got...)
 	when := append([]time.Time(nil), sink.when...)
 	sink.mu.Unlock()
 	if len(got) != 2 {
@@ -133,8 +133,13 @@ func TestIncidentFiresOnceWithinASecond(t *testing.T) {
 		}
 	}
 
-	// Four days later every window is empty: the condition clears, and fresh
-	// errors raise a new incident.
+	checkRefire(t, clk, tr, h, sink)
+}
+
+// checkRefire: four days after the incidents of TestIncidentFiresOnceWithinASecond
+// every window is empty, the condition clears, and fresh errors raise a new incident.
+func checkRefire(t *testing.T, clk *fakeClock, tr *Tracker, h http.Handler, sink *captureSink) {
+	t.Helper()
 	clk.Advance(96 * time.Hour)
 	time.Sleep(1500 * time.Millisecond)
 	if b := tr.Budget()[0]; len(b.Alerting) != 0 {
@@ -185,25 +190,6 @@ func TestBudgetFigures(t *testing.T) {
 	// Budget: 200 judged allow 2 bad; 11 were bad → 1 − 11/2 = −4.5.
 	if b.Remaining < -4.5-1e-9 || b.Remaining > -4.5+1e-9 || b.Total != 200 || b.Good != 189 {
 		t.Errorf("budget = %+v", b)
-	}
-}
-
-func TestIncidentJSONShape(t *testing.T) {
-	inc := Incident{ID: "inc-1", Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Service: "s",
-		PredictedFaultDomain: "unknown", Evidence: []Evidence{{Signal: "llm.slo.ttft_ms", Value: 900, Source: "app"}},
-		Impact: Impact{SLI: "ttft_ms", BurnRate: 20, WindowMinutes: 60}, TraceIDs: []string{"a"}, RequestIDs: []string{},
-		Hypotheses: []Hypothesis{{Domain: "unknown", Posterior: 1, Evidence: []string{}}}}
-	b, err := json.Marshal(inc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	json.Unmarshal(b, &m)
-	for _, k := range []string{"incident_id", "timestamp", "cluster", "namespace", "service", "predicted_fault_domain",
-		"confidence", "evidence", "slo_impact", "trace_ids", "request_ids", "fault_hypotheses"} {
-		if _, ok := m[k]; !ok {
-			t.Errorf("key %q missing from %s", k, b)
-		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/llmslo/slo/internal/burn"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -58,7 +59,10 @@ func TestPrometheusRulesErrors(t *testing.T) {
 	}
 }
 
-func TestPrometheusRulesStructure(t *testing.T) {
+// gwRules generates and parses the rules of two objectives of service gw,
+// with a selector and a 7-day period.
+func gwRules(t *testing.T) ruleFile {
+	t.Helper()
 	b, err := PrometheusRulesWith(RulesOptions{Service: "gw", Selector: `job="gw"`, Period: 7 * 24 * time.Hour},
 		ErrorRate(0.999), TTFT(300*time.Millisecond, 0.95).Named("fast"))
 	if err != nil {
@@ -68,6 +72,11 @@ func TestPrometheusRulesStructure(t *testing.T) {
 	if err := yaml.Unmarshal(b, &f); err != nil {
 		t.Fatalf("not YAML: %v\n%s", err, b)
 	}
+	return f
+}
+
+func TestPrometheusRulesStructure(t *testing.T) {
+	f := gwRules(t)
 	type rule struct{ Kind, Name string }
 	var got []string
 	names := map[string][]rule{}
@@ -108,8 +117,12 @@ func TestPrometheusRulesStructure(t *testing.T) {
 	if diff := cmp.Diff(wantAlerts, names["llmslo-alerts-gw-fast"]); diff != "" {
 		t.Errorf("alerts (-want +got):\n%s", diff)
 	}
+}
 
-	// Hand-computed expressions: budget 1-0.95 = 0.05, thresholds 14.4·0.05, 6·0.05, 1·0.05.
+// TestPrometheusRulesExpressions checks generated expressions against
+// hand-written ones: budget 1-0.95 = 0.05, thresholds 14.4·0.05, 6·0.05, 1·0.05.
+func TestPrometheusRulesExpressions(t *testing.T) {
+	f := gwRules(t)
 	fast := f.Groups[3].Rules[0]
 	wantExpr := "(sum(rate(llm_slo_requests_total{objective=\"fast\",good=\"false\",job=\"gw\"}[5m])) or on() vector(0))\n/\n" +
 		"sum(rate(llm_slo_requests_total{objective=\"fast\",job=\"gw\"}[5m]))"
@@ -165,27 +178,12 @@ func TestPrometheusRulesAlertRulesInSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range alertRules {
-		for _, w := range []time.Duration{r.long, r.short} {
-			want := fmt.Sprintf("slo:sli_error:ratio_rate%s{sloth_id=\"s-error_rate_p99\"} > (%s * 0.01)", promDuration(w), promFloat(r.factor))
+	for _, r := range burn.DefaultRules() {
+		for _, w := range []time.Duration{r.Long, r.Short} {
+			want := fmt.Sprintf("slo:sli_error:ratio_rate%s{sloth_id=\"s-error_rate_p99\"} > (%s * 0.01)", burn.WindowName(w), promFloat(r.Factor))
 			if !bytes.Contains(b, []byte(want)) {
-				t.Errorf("rule %q: output lacks %q", r.text, want)
+				t.Errorf("rule %q: output lacks %q", r, want)
 			}
-		}
-	}
-}
-
-func TestPromDuration(t *testing.T) {
-	tests := []struct {
-		d    time.Duration
-		want string
-	}{
-		{5 * time.Minute, "5m"}, {30 * time.Minute, "30m"}, {time.Hour, "1h"}, {6 * time.Hour, "6h"},
-		{24 * time.Hour, "1d"}, {72 * time.Hour, "3d"}, {30 * 24 * time.Hour, "30d"}, {90 * time.Second, "90s"},
-	}
-	for _, tt := range tests {
-		if got := promDuration(tt.d); got != tt.want {
-			t.Errorf("promDuration(%v) = %q, want %q", tt.d, got, tt.want)
 		}
 	}
 }
@@ -199,13 +197,13 @@ func TestErrorBudget(t *testing.T) {
 }
 
 // promtool returns the path of promtool, skipping the test when it is absent
-// outside CI; with CI set a missing promtool is a failure.
+// outside CI; with CI or SLO_REQUIRE_BPF set a missing promtool is a failure.
 func promtool(t *testing.T) string {
 	t.Helper()
 	p, err := exec.LookPath("promtool")
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set but promtool is missing (Debian package prometheus): %v", err)
+		if os.Getenv("CI") != "" || os.Getenv("SLO_REQUIRE_BPF") != "" {
+			t.Fatalf("CI or SLO_REQUIRE_BPF is set but promtool is missing (Debian package prometheus): %v", err)
 		}
 		t.Skip("promtool not installed (apt-get install prometheus); CI runs this test")
 	}

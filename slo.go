@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/llmslo/slo/internal/burn"
+	"github.com/llmslo/slo/incident"
 	"github.com/llmslo/slo/semconv"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -31,7 +31,7 @@ type Tracker struct {
 	prom   *promMetrics
 	objs   []*objState
 
-	incidents chan Incident
+	incidents chan incident.Incident
 	events    chan SLOEvent // nil without an event sink
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -50,7 +50,7 @@ type Tracker struct {
 	requestCount     atomic.Int64
 
 	recentMu sync.Mutex
-	recent   []Incident // the last few incidents, newest last
+	recent   []incident.Incident // the last few incidents, newest last
 }
 
 // New returns a Tracker configured by opts. It fails only on invalid options
@@ -72,7 +72,7 @@ func New(opts ...Option) (*Tracker, error) {
 	t := &Tracker{
 		cfg:       cfg,
 		tracer:    cfg.tracerProvider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version()), trace.WithSchemaURL(semconv.SchemaURL)),
-		incidents: make(chan Incident, 64),
+		incidents: make(chan incident.Incident, 64),
 		stop:      make(chan struct{}),
 		attr:      newAttributor(cfg.model),
 	}
@@ -80,11 +80,11 @@ func New(opts ...Option) (*Tracker, error) {
 		t.events = make(chan SLOEvent, eventQueue)
 	}
 	for _, o := range cfg.objectives {
-		series, err := burn.NewSeries(o.target, cfg.budgetPeriod)
+		st, err := newObjState(o, cfg.budgetPeriod, cfg.exemplars)
 		if err != nil {
 			return nil, fmt.Errorf("slo: objective %s: %w", o.Name(), err)
 		}
-		t.objs = append(t.objs, &objState{obj: o, name: o.Name(), series: series, exemplars: make([]exemplar, 0, cfg.exemplars)})
+		t.objs = append(t.objs, st)
 	}
 	meter := cfg.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version()), metric.WithSchemaURL(semconv.SchemaURL))
 	var err error

@@ -20,6 +20,7 @@ import (
 
 	"github.com/llmslo/slo"
 	"github.com/llmslo/slo/faults"
+	"github.com/llmslo/slo/incident"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -121,7 +122,7 @@ func startApp(ctx context.Context, cfg config) (a *app, err error) {
 		slo.WithService(serviceName),
 		slo.WithRegisterer(a.reg),
 		slo.WithLogger(cfg.Logger),
-		slo.WithIncidentSink(slo.SlogSink(cfg.Logger)),
+		slo.WithIncidentSink(incident.SlogSink(cfg.Logger)),
 		slo.WithObjectives(objectives()...),
 		slo.WithTracerProvider(a.tel.tp),
 	}

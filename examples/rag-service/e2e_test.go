@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmslo/slo"
+	"github.com/llmslo/slo/incident"
 	dto "github.com/prometheus/client_model/go"
 )
 
@@ -114,7 +114,7 @@ func TestEndToEnd(t *testing.T) {
 		if len(last.Incidents) > 0 && firstAny == 0 {
 			firstAny = time.Since(injected)
 		}
-		if i := slices.IndexFunc(last.Incidents, func(inc slo.Incident) bool { return inc.PredictedFaultDomain == "provider_throttle" }); i >= 0 {
+		if i := slices.IndexFunc(last.Incidents, func(inc incident.Incident) bool { return inc.PredictedFaultDomain == "provider_throttle" }); i >= 0 {
 			inc := last.Incidents[i]
 			t.Logf("incident %s (%s, %s) attributed to provider_throttle %.1fs after injection, confidence %.2f",
 				inc.ID, inc.Objective, inc.Severity, time.Since(injected).Seconds(), inc.Confidence)

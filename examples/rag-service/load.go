@@ -16,7 +16,7 @@ import (
 var questions = []string{
 	"What is time to first token?",
 	"How is TPOT computed?",
-	"What does a burn rate of 14.4 mean?",
+	"What does a burn rate of 30 mean?",
 	"When should an SLO page someone?",
 	"Why does retrieval raise TTFT?",
 	"What happens when the provider throttles requests?",

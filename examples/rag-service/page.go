@@ -5,12 +5,55 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/llmslo/slo"
 )
 
 // burnWindows is the display order of the burn-rate windows.
 var burnWindows = []string{"5m", "30m", "1h", "6h", "1d", "3d"}
+
+// rateClasses colour a burn rate by the largest alert factor it exceeds
+// (slo.AlertRules: the two page factors, then the ticket factor).
+var rateClasses = []string{"bad", "warn", "mild"}
+
+func rateClass(m map[string]float64, w string) string {
+	var factors []float64
+	for _, r := range slo.AlertRules() {
+		if !slices.Contains(factors, r.Factor) {
+			factors = append(factors, r.Factor)
+		}
+	}
+	slices.Sort(factors)
+	slices.Reverse(factors)
+	for i, f := range factors {
+		if m[w] > f {
+			return rateClasses[min(i, len(rateClasses)-1)]
+		}
+	}
+	return ""
+}
+
+// ruleLegend lists the alert rules by severity: "Page: 1h>… and 5m>…, or …; ticket: …".
+func ruleLegend() string {
+	var b strings.Builder
+	sev := ""
+	for _, r := range slo.AlertRules() {
+		switch {
+		case r.Severity == sev:
+			b.WriteString(", or ")
+		case sev == "":
+			b.WriteString(strings.ToUpper(r.Severity[:1]) + r.Severity[1:] + ": ")
+		default:
+			b.WriteString("; " + r.Severity + ": ")
+		}
+		sev = r.Severity
+		b.WriteString(r.String())
+	}
+	return b.String()
+}
 
 var pageFuncs = template.FuncMap{
 	"ms": func(p *float64) string {
@@ -45,19 +88,9 @@ var pageFuncs = template.FuncMap{
 		}
 		return fmt.Sprintf("%.2f", r)
 	},
-	"rateClass": func(m map[string]float64, w string) string {
-		r := m[w]
-		switch {
-		case r > 14.4:
-			return "bad"
-		case r > 6:
-			return "warn"
-		case r > 1:
-			return "mild"
-		}
-		return ""
-	},
-	"windows": func() []string { return burnWindows },
+	"rateClass":  rateClass,
+	"ruleLegend": ruleLegend,
+	"windows":    func() []string { return burnWindows },
 	"ago": func(t time.Time) string {
 		d := time.Since(t).Round(time.Second)
 		if d < time.Minute {
@@ -140,7 +173,7 @@ th{color:var(--dim);font-weight:500;font-size:12px}td.num,th.num{text-align:righ
 {{$r := .BurnRates}}{{range windows}}<td class="num {{rateClass $r .}}">{{rate $r .}}</td>{{end}}
 <td class="wrap">{{range .Alerting}}<span class="pill page">{{.}}</span> {{else}}<span class="dim">–</span>{{end}}</td></tr>{{end}}
 </table>
-<p class="dim">Burn rate = bad share ÷ (1 − target). Page when 1h and 5m both exceed 14.4, or 6h and 30m both exceed 6; ticket when 3d and 6h both exceed 1.</p>
+<p class="dim">Burn rate = bad share ÷ (1 − target). {{ruleLegend}}.</p>
 </section>
 <section class="w12"><h2>Last incidents</h2>
 {{if .Incidents}}<table><tr><th>time</th><th>objective</th><th>severity</th><th>rule</th><th class="num">burn</th><th>predicted fault domain</th><th class="num">confidence</th><th>evidence</th><th>example traces</th></tr>

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/llmslo/slo"
+	"github.com/llmslo/slo/incident"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -258,20 +259,20 @@ func probeStatus(sigs []slo.SignalStatus) ProbeStatus {
 
 // Status is the JSON document of GET /api/status; the page at / renders it.
 type Status struct {
-	Service   string            `json:"service"`
-	Version   string            `json:"version"`
-	Now       time.Time         `json:"now"`
-	Uptime    float64           `json:"uptime_seconds"`
-	Upstream  upstream          `json:"upstream"`
-	Retrieval map[string]any    `json:"retrieval"`
-	OTLP      bool              `json:"otlp_export"`
-	Tracker   slo.Status        `json:"tracker"`
-	Latency   LatencyStatus     `json:"latency"`
-	Objs      []ObjectiveStatus `json:"objectives"`
-	Probes    ProbeStatus       `json:"probes"`
-	Fault     activeFault       `json:"fault"`
-	Load      loadSnapshot      `json:"load"`
-	Incidents []slo.Incident    `json:"incidents"` // newest first
+	Service   string              `json:"service"`
+	Version   string              `json:"version"`
+	Now       time.Time           `json:"now"`
+	Uptime    float64             `json:"uptime_seconds"`
+	Upstream  upstream            `json:"upstream"`
+	Retrieval map[string]any      `json:"retrieval"`
+	OTLP      bool                `json:"otlp_export"`
+	Tracker   slo.Status          `json:"tracker"`
+	Latency   LatencyStatus       `json:"latency"`
+	Objs      []ObjectiveStatus   `json:"objectives"`
+	Probes    ProbeStatus         `json:"probes"`
+	Fault     activeFault         `json:"fault"`
+	Load      loadSnapshot        `json:"load"`
+	Incidents []incident.Incident `json:"incidents"` // newest first
 }
 
 func (a *app) status() Status {
@@ -291,7 +292,7 @@ func (a *app) status() Status {
 	}
 	slices.Reverse(s.Incidents)
 	if s.Incidents == nil {
-		s.Incidents = []slo.Incident{}
+		s.Incidents = []incident.Incident{}
 	}
 	a.faultMu.Lock()
 	s.Fault = a.fault

@@ -113,7 +113,7 @@ func TestVectorStoreSearch(t *testing.T) {
 	s := newVectorStore(corpus)
 	tests := []struct{ query, want string }{
 		{"What is time to first token?", "ttft"},
-		{"What does a burn rate of 14.4 mean?", "burn"},
+		{"What does a burn rate of 30 mean?", "burn"},
 		{"provider answered 429 too many requests", "throttle"},
 		{"How do vector stores find documents?", "vector"},
 		{"CFS quota throttled container", "cfs"},
@@ -289,5 +289,18 @@ func TestKubernetesManifest(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"Deployment", "Service"}, kinds); diff != "" {
 		t.Errorf("kinds (-want +got):\n%s", diff)
+	}
+}
+
+// TestAlertRulesOnPage: the status page shows and colours by the tracker's
+// own alert rules.
+func TestAlertRulesOnPage(t *testing.T) {
+	if got, want := ruleLegend(), "Page: 1h>14.4 and 5m>14.4, or 6h>6 and 30m>6; ticket: 3d>1 and 6h>1"; got != want {
+		t.Errorf("ruleLegend() = %q, want %q", got, want)
+	}
+	for rate, want := range map[float64]string{20: "bad", 14.4: "warn", 7: "warn", 6: "mild", 1.5: "mild", 1: "", 0: ""} {
+		if got := rateClass(map[string]float64{"1h": rate}, "1h"); got != want {
+			t.Errorf("rateClass(%v) = %q, want %q", rate, got, want)
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	slo "github.com/llmslo/slo"
 	"github.com/llmslo/slo/attribution"
 	"github.com/llmslo/slo/faults"
+	"github.com/llmslo/slo/incident"
 	"github.com/llmslo/slo/internal/providertest"
 	"github.com/llmslo/slo/probes"
 	"github.com/llmslo/slo/semconv"
@@ -99,7 +100,7 @@ func RunOnce(ctx context.Context, env *Env, sc *Scenario, rep int, model *attrib
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(store), sdktrace.WithSampler(sdktrace.AlwaysSample()))
 	defer func() { _ = tp.Shutdown(context.Background()) }()
 	var incMu sync.Mutex
-	sink := slo.IncidentSinkFunc(func(_ context.Context, inc slo.Incident) error {
+	sink := incident.SinkFunc(func(_ context.Context, inc incident.Incident) error {
 		incMu.Lock()
 		res.Incidents = append(res.Incidents, IncidentRec{At: inc.Time, Severity: inc.Severity, Domain: inc.PredictedFaultDomain})
 		incMu.Unlock()

@@ -1,4 +1,4 @@
-package slo
+package incident
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // receiver records the requests an alerting sink makes and answers them
@@ -71,6 +70,25 @@ func (rc *receiver) wait(t *testing.T, n int) []recorded {
 	}
 }
 
+// fakeMonitor is a Monitor of service "chat" whose holding conditions are set by the test.
+type fakeMonitor struct {
+	mu      sync.Mutex
+	holding map[Condition]bool
+}
+
+func (m *fakeMonitor) set(c Condition, holding bool) {
+	m.mu.Lock()
+	m.holding[c] = holding
+	m.mu.Unlock()
+}
+
+func (m *fakeMonitor) Holding(c Condition) (holding, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	holding, ok = m.holding[c]
+	return holding, ok
+}
+
 func testIncident() Incident {
 	return Incident{
 		ID: "inc-1", Time: time.Date(2026, 11, 27, 1, 2, 3, 0, time.UTC), Cluster: "eu1", Namespace: "rag",
@@ -87,7 +105,7 @@ func testIncident() Incident {
 func TestPagerDutyTriggerShapeAndRetry(t *testing.T) {
 	rc, srv := newReceiver(http.StatusAccepted, http.StatusInternalServerError)
 	defer srv.Close()
-	s, err := NewPagerDutySink("R0UTINGKEY", PagerDutyURL(srv.URL+"/v2/enqueue"), PagerDutyRetries(3, time.Millisecond))
+	s, err := NewPagerDutySink("R0UTINGKEY", PagerDutyOptions{URL: srv.URL + "/v2/enqueue", Delivery: Delivery{Attempts: 3, Backoff: time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,8 +158,8 @@ func TestPagerDutyGivesUpOn4xx(t *testing.T) {
 	rc, srv := newReceiver(http.StatusAccepted, http.StatusBadRequest)
 	defer srv.Close()
 	gaveUp := make(chan error, 1)
-	s, err := NewPagerDutySink("k", PagerDutyURL(srv.URL), PagerDutyRetries(3, time.Millisecond),
-		PagerDutyOnError(func(err error) { gaveUp <- err }))
+	s, err := NewPagerDutySink("k", PagerDutyOptions{URL: srv.URL,
+		Delivery: Delivery{Attempts: 3, Backoff: time.Millisecond, OnError: func(err error) { gaveUp <- err }}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,37 +176,35 @@ func TestPagerDutyGivesUpOn4xx(t *testing.T) {
 }
 
 func TestPagerDutyRejectsEmptyRoutingKey(t *testing.T) {
-	if _, err := NewPagerDutySink(" "); err == nil {
+	if _, err := NewPagerDutySink(" ", PagerDutyOptions{}); err == nil {
 		t.Error("empty routing key accepted")
 	}
-	if _, err := NewPagerDutySink("k", PagerDutyURL("ftp://x")); err == nil {
+	if _, err := NewPagerDutySink("k", PagerDutyOptions{URL: "ftp://x"}); err == nil {
 		t.Error("non-http url accepted")
 	}
 }
 
-// TestPagerDutyResolvesWhenConditionClears drives a tracker into a page and
-// out of it (its windows empty four days later) and expects a trigger, then
-// a resolve with the same dedup key.
+// TestPagerDutyResolvesWhenConditionClears triggers an incident, lets its
+// condition clear on the monitor and expects a resolve with the same dedup
+// key, once; conditions the monitor does not judge are left open.
 func TestPagerDutyResolvesWhenConditionClears(t *testing.T) {
 	rc, srv := newReceiver(http.StatusAccepted)
 	defer srv.Close()
-	s, err := NewPagerDutySink("k", PagerDutyURL(srv.URL), PagerDutyRetries(2, time.Millisecond))
+	s, err := NewPagerDutySink("k", PagerDutyOptions{URL: srv.URL, Delivery: Delivery{Attempts: 2, Backoff: time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &fakeClock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-	tr, err := New(WithObjectives(ErrorRate(0.99)), WithIncidentSink(s), withClock(clk.Now), WithService("chat"),
-		WithTracerProvider(sdktrace.NewTracerProvider()), WithoutProbes())
-	if err != nil {
-		t.Fatal(err)
+	defer s.Close(context.Background())
+	inc, other := testIncident(), testIncident()
+	other.Service = "elsewhere"
+	m := &fakeMonitor{holding: map[Condition]bool{inc.Condition(): true}}
+	s.ResolveWith(m, 5*time.Millisecond)
+	for _, i := range []Incident{inc, other} {
+		if err := s.Send(context.Background(), i); err != nil {
+			t.Fatal(err)
+		}
 	}
-	defer tr.Close()
-	s.ResolveWith(tr, 20*time.Millisecond)
-	h := tr.Instrument(statusHandler)
-	for range 20 {
-		serve(h, "500")
-	}
-	reqs := rc.wait(t, 1)
+	reqs := rc.wait(t, 2)
 	var trig pdEvent
 	if err := json.Unmarshal(reqs[0].Body, &trig); err != nil {
 		t.Fatal(err)
@@ -196,30 +212,18 @@ func TestPagerDutyResolvesWhenConditionClears(t *testing.T) {
 	if trig.EventAction != "trigger" {
 		t.Fatalf("first event %q, want trigger", trig.EventAction)
 	}
-	clk.Advance(96 * time.Hour)
-	reqs = rc.wait(t, 2)
+	time.Sleep(50 * time.Millisecond) // several checks while the condition holds
+	m.set(inc.Condition(), false)
+	reqs = rc.wait(t, 3)
 	var res pdEvent
-	if err := json.Unmarshal(reqs[len(reqs)-1].Body, &res); err != nil {
+	if err := json.Unmarshal(reqs[2].Body, &res); err != nil {
 		t.Fatal(err)
 	}
 	if res.EventAction != "resolve" || res.DedupKey != trig.DedupKey || res.Payload != nil || res.RoutingKey != "k" {
 		t.Errorf("resolve event = %+v, want resolve of %q", res, trig.DedupKey)
 	}
-	time.Sleep(100 * time.Millisecond)
-	if n := len(rc.wait(t, 2)); n != 2 {
-		t.Errorf("%d events, want exactly 2 (one resolve per trigger)", n)
+	time.Sleep(50 * time.Millisecond)
+	if n := len(rc.wait(t, 3)); n != 3 {
+		t.Errorf("%d events, want exactly 3 (two triggers, one resolve)", n)
 	}
-}
-
-func ExampleNewPagerDutySink() {
-	pd, err := NewPagerDutySink("YOUR_EVENTS_V2_ROUTING_KEY")
-	if err != nil {
-		panic(err)
-	}
-	t, err := New(WithObjectives(TTFT(500*time.Millisecond, 0.99)), WithIncidentSink(pd))
-	if err != nil {
-		panic(err)
-	}
-	defer t.Close()      // closes pd too
-	pd.ResolveWith(t, 0) // resolve in PagerDuty when the burn-rate condition clears
 }

@@ -1,4 +1,4 @@
-package slo
+package incident
 
 import (
 	"context"
@@ -9,13 +9,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 func TestOpsgenieCreateShapeAuthAndRetry(t *testing.T) {
 	rc, srv := newReceiver(http.StatusAccepted, http.StatusServiceUnavailable, http.StatusBadGateway)
 	defer srv.Close()
-	s, err := NewOpsgenieSink("g3n1e", OpsgenieURL(srv.URL+"/"), OpsgenieRetries(4, time.Millisecond))
+	s, err := NewOpsgenieSink("g3n1e", OpsgenieOptions{URL: srv.URL + "/", Delivery: Delivery{Attempts: 4, Backoff: time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,37 +68,32 @@ func TestOpsgenieCreateShapeAuthAndRetry(t *testing.T) {
 }
 
 func TestOpsgenieRejectsEmptyKey(t *testing.T) {
-	if _, err := NewOpsgenieSink(""); err == nil {
+	if _, err := NewOpsgenieSink("", OpsgenieOptions{}); err == nil {
 		t.Error("empty key accepted")
 	}
 }
 
-// TestOpsgenieClosesWhenConditionClears drives a tracker into a page and out
-// of it and expects the alert to be created, then closed by its alias.
+// TestOpsgenieClosesWhenConditionClears creates an alert, lets its
+// condition clear on the monitor and expects the alert closed by its alias.
 func TestOpsgenieClosesWhenConditionClears(t *testing.T) {
 	rc, srv := newReceiver(http.StatusAccepted)
 	defer srv.Close()
-	s, err := NewOpsgenieSink("key", OpsgenieURL(srv.URL), OpsgenieRetries(2, time.Millisecond))
+	s, err := NewOpsgenieSink("key", OpsgenieOptions{URL: srv.URL, Delivery: Delivery{Attempts: 2, Backoff: time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &fakeClock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-	tr, err := New(WithObjectives(ErrorRate(0.99)), WithIncidentSink(s), withClock(clk.Now), WithService("chat"),
-		WithTracerProvider(sdktrace.NewTracerProvider()), WithoutProbes())
-	if err != nil {
+	defer s.Close(context.Background())
+	inc := testIncident()
+	m := &fakeMonitor{holding: map[Condition]bool{inc.Condition(): true}}
+	s.ResolveWith(m, 5*time.Millisecond)
+	if err := s.Send(context.Background(), inc); err != nil {
 		t.Fatal(err)
-	}
-	defer tr.Close()
-	s.ResolveWith(tr, 20*time.Millisecond)
-	h := tr.Instrument(statusHandler)
-	for range 20 {
-		serve(h, "500")
 	}
 	rc.wait(t, 1)
-	clk.Advance(96 * time.Hour)
+	m.set(inc.Condition(), false)
 	reqs := rc.wait(t, 2)
 	c := reqs[1]
-	if c.Method != http.MethodPost || c.Path != "/v2/alerts/llmslo:chat:error_rate_p99:1h>14.4 and 5m>14.4/close" ||
+	if c.Method != http.MethodPost || c.Path != "/v2/alerts/llmslo:chat:ttft_500ms_p99:1h>14.4 and 5m>14.4/close" ||
 		c.Query != "identifierType=alias" || c.Header.Get("Authorization") != "GenieKey key" {
 		t.Errorf("close request = %s %s ? %s (%v)", c.Method, c.Path, c.Query, c.Header)
 	}
@@ -107,17 +101,4 @@ func TestOpsgenieClosesWhenConditionClears(t *testing.T) {
 	if err := json.Unmarshal(c.Body, &body); err != nil || body["source"] != "llmslo" {
 		t.Errorf("close body = %s (%v)", c.Body, err)
 	}
-}
-
-func ExampleNewOpsgenieSink() {
-	og, err := NewOpsgenieSink("YOUR_API_INTEGRATION_KEY", OpsgenieURL("https://api.eu.opsgenie.com"))
-	if err != nil {
-		panic(err)
-	}
-	t, err := New(WithObjectives(TTFT(500*time.Millisecond, 0.99)), WithIncidentSink(og))
-	if err != nil {
-		panic(err)
-	}
-	defer t.Close()      // closes og too
-	og.ResolveWith(t, 0) // close the alert when the burn-rate condition clears
 }
