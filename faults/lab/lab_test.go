@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -37,13 +38,22 @@ func TestSmallLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"report.md", "report.json", "model.json", "samples.jsonl"} {
+	for _, f := range []string{"report.md", "report.json", "model.json", "samples.jsonl", "runs.jsonl"} {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	var back lab.Report
+	md, _ := os.ReadFile(filepath.Join(out, "report.md"))
 	b, _ := os.ReadFile(filepath.Join(out, "report.json"))
+	if _, err := lab.RebuildDir(out, ""); err != nil {
+		t.Fatal(err)
+	}
+	md2, _ := os.ReadFile(filepath.Join(out, "report.md"))
+	b2, _ := os.ReadFile(filepath.Join(out, "report.json"))
+	if !bytes.Equal(md, md2) || !bytes.Equal(b, b2) {
+		t.Errorf("the report rebuilt from runs.jsonl differs from the run's:\n%s\nwant\n%s", md2, md)
+	}
+	var back lab.Report
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}

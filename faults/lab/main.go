@@ -6,6 +6,10 @@
 //
 //	go run ./faults/lab -reps 10 -out docs/lab -model attribution/model.json
 //
+// Every run writes what it collected to runs.jsonl beside the report;
+// -rebuild DIR computes the report again from DIR/runs.jsonl without
+// running anything.
+//
 // Kernel-level faults (packet loss in a network namespace, CFS throttling,
 // memory pressure) need root; without it their scenarios are skipped and the
 // report says so. The library is in faults/lab/internal/lab.
@@ -51,7 +55,12 @@ func run(args []string) error {
 	model := fset.String("model", "", "write the fitted model (both arm) here, e.g. attribution/model.json")
 	subnet := fset.Int("subnet", 240, "n of the provider namespace's subnet 10.213.n.0/30")
 	validate := fset.Bool("validate", false, "only parse and validate the scenarios")
+	rebuild := fset.String("rebuild", "", "run nothing: rebuild report.md and report.json in this directory from the runs.jsonl a run wrote there (and the model, with -model)")
 	if err := fset.Parse(args); err != nil {
+		return err
+	}
+	if *rebuild != "" {
+		_, err := lab.RebuildDir(*rebuild, *model)
 		return err
 	}
 	scs, err := load(*scenarios)

@@ -99,49 +99,59 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				}
 			}
 			logf("%-28s rep %2d: requests %3d bad %3d samples %3d page-delay %s foreign-cpu %.2f %s%s", sc.Name, r, res.Requests, res.Bad, len(res.Samples), delay, res.ForeignCores, res.Skipped, strings.Join(res.Errors, "; "))
-			results[i] = append(results[i], res)
-		}
-	}
-	if cfg.Out != "" {
-		if err := os.MkdirAll(cfg.Out, 0o755); err == nil {
-			if err := WriteSamples(filepath.Join(cfg.Out, "samples.jsonl"), cfg.Scenarios, results); err != nil {
-				logf("lab: write samples: %v", err)
-			}
+			results[i] = append(results[i], res.wallClock())
 		}
 	}
 	folds := cfg.Folds
 	if folds == 0 {
 		folds = min(5, max(2, maxReps))
 	}
-	prov := attribution.Provenance{
-		Command: cfg.Command,
-		Date:    time.Now().UTC().Format(time.RFC3339),
-		Machine: machine(),
-		Note:    "incident lab (faults/lab): naive Bayes over the bad requests of single-fault and fault-free runs, evidence as excess over each run's healthy baselines (attribution.NewObservation, as the tracker builds it); prior uniform over the fault domains, unknown at its share of the samples",
-	}
-	rep, model, err := Evaluate(cfg.Scenarios, results, folds, prov)
+	rec := &Record{Command: cfg.Command, Date: time.Now().UTC().Format(time.RFC3339), Machine: machine(),
+		Folds: folds, Scenarios: cfg.Scenarios, Results: results}
+	rec.Notes = append(env.notes(), machineLoadNote(results, busyStarts))
+	rep, model, err := Rebuild(rec)
 	if err != nil {
 		return nil, err
 	}
-	rep.Command, rep.Date, rep.Machine = cfg.Command, prov.Date, prov.Machine
-	rep.Duration = time.Since(began).Round(time.Second).String()
-	rep.Notes = append(rep.Notes, env.notes()...)
-	rep.Notes = append(rep.Notes, machineLoadNote(results, busyStarts))
+	rec.Duration = time.Since(began).Round(time.Second).String()
+	rep.Duration = rec.Duration
 	if cfg.Out != "" {
+		if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+			return rep, fmt.Errorf("lab: %w", err)
+		}
+		if err := WriteSamples(filepath.Join(cfg.Out, "samples.jsonl"), cfg.Scenarios, results); err != nil {
+			logf("lab: write samples: %v", err)
+		}
+		if err := WriteRecord(filepath.Join(cfg.Out, recordFile), rec); err != nil {
+			return rep, err
+		}
 		if err := rep.Write(cfg.Out); err != nil {
 			return rep, err
 		}
 	}
-	if cfg.ModelPath != "" && model != nil {
-		b, err := json.MarshalIndent(model, "", "  ")
-		if err != nil {
-			return rep, fmt.Errorf("lab: encode model: %w", err)
-		}
-		if err := os.WriteFile(cfg.ModelPath, append(b, '\n'), 0o644); err != nil {
-			return rep, fmt.Errorf("lab: write model: %w", err)
-		}
+	if err := writeModel(cfg.ModelPath, model); err != nil {
+		return rep, err
 	}
 	return rep, nil
+}
+
+// modelNote is the provenance note of the fitted model.
+const modelNote = "incident lab (faults/lab): naive Bayes over the bad requests of single-fault and fault-free runs, evidence as excess over each run's healthy baselines (attribution.NewObservation, as the tracker builds it); prior uniform over the fault domains, unknown at its share of the samples"
+
+// writeModel writes model as JSON to path; an empty path or a nil model
+// writes nothing.
+func writeModel(path string, model *attribution.Model) error {
+	if path == "" || model == nil {
+		return nil
+	}
+	b, err := json.MarshalIndent(model, "", "  ")
+	if err != nil {
+		return fmt.Errorf("lab: encode model: %w", err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("lab: write model: %w", err)
+	}
+	return nil
 }
 
 // machineLoadNote says how much other processes used the CPUs during the runs.

@@ -43,28 +43,28 @@ type IncidentRec struct {
 
 // RunResult is the outcome of one repetition of a scenario.
 type RunResult struct {
-	Scenario string
-	Rep      int
+	Scenario string `json:"scenario"`
+	Rep      int    `json:"rep"`
 	// Skipped is set (with the reason) when the run could not inject its
 	// faults here (no privilege, no namespace).
-	Skipped   string
-	Start     time.Time // load start
-	FaultAt   time.Time // the first fault's actual injection; zero when none
-	FaultEnd  time.Time
-	Requests  int
-	Bad       int
-	Samples   []Sample
-	Incidents []IncidentRec
-	Errors    []string
+	Skipped   string        `json:"skipped,omitempty"`
+	Start     time.Time     `json:"start"`    // load start
+	FaultAt   time.Time     `json:"fault_at"` // the first fault's actual injection; zero when none
+	FaultEnd  time.Time     `json:"fault_end"`
+	Requests  int           `json:"requests"`
+	Bad       int           `json:"bad"`
+	Samples   []Sample      `json:"samples"`
+	Incidents []IncidentRec `json:"incidents"`
+	Errors    []string      `json:"errors,omitempty"`
 	// TTFTs of the judged requests outside the fault windows, ms.
-	HealthyTTFT []float64
+	HealthyTTFT []float64 `json:"healthy_ttft_ms"`
 	// Kernel is the tracker's probe status line at the end of the run.
-	Kernel string
+	Kernel string `json:"kernel"`
 	// ForeignCores is how many CPUs other processes kept busy during the
 	// run, on average; Repeats how many earlier attempts were discarded
 	// because that exceeded busyCores.
-	ForeignCores float64
-	Repeats      int
+	ForeignCores float64 `json:"foreign_cores"`
+	Repeats      int     `json:"repeats"`
 }
 
 // FirstPage returns the first page incident at or after from, and whether
