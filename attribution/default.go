@@ -8,7 +8,7 @@ import _ "embed" // the fitted model
 //go:embed model.json
 var defaultModel []byte
 
-// DefaultModel returns the model fitted by the incident lab (faults/lab) on
+// DefaultModel returns the model fitted by the incident lab (cmd/slo-lab) on
 // this project's reference workload, embedded from model.json with its
 // provenance ([Model.Provenance]). Each call decodes a new copy; it returns
 // nil only if the embedded file does not decode, in which case callers fall

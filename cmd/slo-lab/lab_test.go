@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/llmslo/slo/cmd/slo-lab/internal/lab"
 	"github.com/llmslo/slo/faults"
-	"github.com/llmslo/slo/faults/lab/internal/lab"
 	"github.com/llmslo/slo/internal/testutil"
 )
 
@@ -33,7 +33,7 @@ func TestSmallLab(t *testing.T) {
 	}
 	out := t.TempDir()
 	rep, err := lab.Run(context.Background(), lab.Config{Scenarios: keep, Reps: 2, Out: out,
-		ModelPath: filepath.Join(out, "model.json"), Command: "go test ./faults/lab -run TestSmallLab",
+		ModelPath: filepath.Join(out, "model.json"), Command: "go test ./cmd/slo-lab -run TestSmallLab",
 		Subnet: faults.Subnet(241), Privileged: true, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)

@@ -136,7 +136,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 }
 
 // modelNote is the provenance note of the fitted model.
-const modelNote = "incident lab (faults/lab): naive Bayes over the bad requests of single-fault and fault-free runs, evidence as excess over each run's healthy baselines (attribution.NewObservation, as the tracker builds it); prior uniform over the fault domains, unknown at its share of the samples"
+const modelNote = "incident lab (cmd/slo-lab): naive Bayes over the bad requests of single-fault and fault-free runs, evidence as excess over each run's healthy baselines (attribution.NewObservation, as the tracker builds it); prior uniform over the fault domains, unknown at its share of the samples"
 
 // writeModel writes model as JSON to path; an empty path or a nil model
 // writes nothing.

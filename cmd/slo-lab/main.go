@@ -1,10 +1,10 @@
-// Command lab is the incident lab: it runs the reference workload (an
+// Command slo-lab is the incident lab: it runs the reference workload (an
 // instrumented streaming service, a retrieval backend and a fake model
 // provider, in-process over real sockets), injects each declarative scenario
 // of faults for N repetitions, and scores fault-domain attribution with
 // application signals only, kernel signals only, and both.
 //
-//	go run ./faults/lab -reps 10 -out docs/lab -model attribution/model.json
+//	go run ./cmd/slo-lab -reps 10 -out docs/lab -model attribution/model.json
 //
 // Every run writes what it collected to runs.jsonl beside the report;
 // -rebuild DIR computes the report again from DIR/runs.jsonl without
@@ -12,12 +12,13 @@
 //
 // Kernel-level faults (packet loss in a network namespace, CFS throttling,
 // memory pressure) need root; without it their scenarios are skipped and the
-// report says so. The library is in faults/lab/internal/lab.
+// report says so. The implementation is in internal/lab.
 package main
 
 import (
 	"context"
 	"embed"
+	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -28,8 +29,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/llmslo/slo/cmd/slo-lab/internal/lab"
 	"github.com/llmslo/slo/faults"
-	"github.com/llmslo/slo/faults/lab/internal/lab"
 )
 
 //go:embed scenario.schema.json
@@ -40,13 +41,13 @@ var builtin embed.FS
 
 func main() {
 	log.SetFlags(log.Ltime)
-	if err := run(os.Args[1:]); err != nil {
+	if err := run(os.Args[1:]); err != nil && !errors.Is(err, flag.ErrHelp) {
 		log.Fatal(err)
 	}
 }
 
 func run(args []string) error {
-	fset := flag.NewFlagSet("lab", flag.ContinueOnError)
+	fset := flag.NewFlagSet("slo-lab", flag.ContinueOnError)
 	scenarios := fset.String("scenarios", "", "comma-separated scenario files or globs (default: the built-in scenarios/*.yaml)")
 	only := fset.String("only", "", "comma-separated scenario names to keep")
 	reps := fset.Int("reps", 0, "repetitions per scenario (0: each scenario's own)")
@@ -88,7 +89,7 @@ func run(args []string) error {
 		Folds:      *folds,
 		Out:        *out,
 		ModelPath:  *model,
-		Command:    "go run ./faults/lab " + strings.Join(args, " "),
+		Command:    "go run ./cmd/slo-lab " + strings.Join(args, " "),
 		Subnet:     faults.Subnet(uint8(*subnet)),
 		Privileged: os.Geteuid() == 0,
 		Logf:       log.Printf,

@@ -1,7 +1,0 @@
-// Package lab is the incident lab's library: it runs the reference workload
-// in-process over real sockets, injects declarative fault scenarios with
-// package faults, collects the labelled evidence of bad requests and the
-// tracker's incidents, and scores fault-domain attribution (application,
-// kernel and both arms) with cross-validation by repetition. The command is
-// faults/lab.
-package lab
