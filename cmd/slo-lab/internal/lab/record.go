@@ -187,3 +187,33 @@ func RebuildDir(dir, modelPath string) (*Report, error) {
 
 // recordFile is the name of the record in a report directory.
 const recordFile = "runs.jsonl"
+
+// WriteSamples writes every sample of every run as JSON lines: scenario,
+// repetition, truth, whether it was in a fault window, and its features
+// (excess over the run's baselines).
+func WriteSamples(path string, scs []*Scenario, results [][]RunResult) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	for i, sc := range scs {
+		for _, res := range results[i] {
+			for _, s := range res.Samples {
+				f := map[string]float64{}
+				for _, ft := range attribution.AllFeatures() {
+					if v, ok := s.Obs.Get(ft); ok {
+						f[ft.String()] = v
+					}
+				}
+				_ = enc.Encode(struct {
+					Scenario string             `json:"scenario"`
+					Rep      int                `json:"rep"`
+					Truth    string             `json:"truth"`
+					InFault  bool               `json:"in_fault"`
+					E2EMs    float64            `json:"e2e_ms"`
+					Failed   bool               `json:"failed"`
+					Features map[string]float64 `json:"features"`
+				}{sc.Name, res.Rep, s.Truth.String(), s.InFault, s.Obs.E2EMs, s.Obs.Failed, f})
+			}
+		}
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}

@@ -1,0 +1,163 @@
+package lab
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/llmslo/slo/attribution"
+)
+
+// Write writes report.json and report.md into dir.
+func (rep *Report) Write(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return fmt.Errorf("lab: encode report: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.json"), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.md"), rep.Markdown(), 0o644); err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	return nil
+}
+
+// Markdown renders the report.
+func (rep *Report) Markdown() []byte {
+	var w mdWriter
+	w.header(rep)
+	w.arms(rep)
+	for _, a := range Arms {
+		w.perClass(a.Name, rep.Arms[a.Name])
+	}
+	w.scenarios(rep.Scenarios)
+	w.notes(rep)
+	return w.Bytes()
+}
+
+// mdWriter builds report.md section by section.
+type mdWriter struct{ bytes.Buffer }
+
+func (w *mdWriter) p(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+
+// header writes the title, how the report was produced and the targets.
+func (w *mdWriter) header(rep *Report) {
+	w.p("# Incident lab report\n\n")
+	w.p("Produced by `%s` on %s (%s), in %s.\n\n", rep.Command, rep.Date, rep.Machine, rep.Duration)
+	w.p("Each run starts a fresh tracker (TTFT objective, target 0.99) in front of the reference workload (retrieval hop + streamed chat completion from a fake provider, over real sockets), drives open-loop load, injects the scenario's faults with `faults/`, and labels every bad request with the domain of the fault active when it started (`unknown` outside faults). Evidence is expressed as excess over the run's healthy baselines. The model is cross-validated by repetition (%d folds; a run is never in its own training set); multi-fault runs are never trained on and are scored with the model of all single-fault and fault-free runs. A run's incident verdict is attribution.AttributeIncident over its in-fault bad requests, as the tracker ranks incidents: the top domain by the mean single-cause posterior, runner-ups by explaining away (the probability each is at fault too, given the top).\n\n", rep.Folds)
+	w.p("## Targets\n\n| target | value | goal | met |\n|---|---:|---|---|\n")
+	for _, t := range rep.Targets {
+		m := "no"
+		if t.Met {
+			m = "**yes**"
+		}
+		w.p("| %s | %.3f | %s | %s |\n", t.Name, t.Value, t.Goal, m)
+	}
+}
+
+// arms writes the table of the arms, the both − app difference and the
+// incident figures.
+func (w *mdWriter) arms(rep *Report) {
+	w.p("\n## Arms\n\n| arm | macro-F1 [95%% CI] | abstain | false attribution (fault-free bad requests) | provider-vs-cluster confusion | run-level top-1 accuracy | two-fault top-2 | samples | runs |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, a := range Arms {
+		x := rep.Arms[a.Name]
+		two := "n/a"
+		if x.TwoFaultTop2Rate >= 0 {
+			two = fmt.Sprintf("%.2f", x.TwoFaultTop2Rate)
+		}
+		w.p("| %s | %.3f [%.3f, %.3f] | %.3f | %.3f | %.3f | %.2f | %s | %d | %d |\n", a.Name, x.MacroF1, x.MacroF1CI[0], x.MacroF1CI[1], x.AbstainRate, x.FalseAttributionRate, x.ProviderClusterConf, x.RunTopAccuracy, two, x.Samples, x.Runs)
+	}
+	w.p("\nmacro-F1 both − app: **%+.3f**, 95%% CI [%+.3f, %+.3f] (cluster bootstrap over runs, 2000 resamples).\n\n", rep.AppVsBoth.Diff, rep.AppVsBoth.CI[0], rep.AppVsBoth.CI[1])
+	both := rep.Arms["both"]
+	w.p("Incidents (the same for every arm: the tracker pages on burn rate, attribution only names the domain): false-positive pages on %d of %d fault-free runs (%.3f; pages in the first %v of a run, while the fresh tracker's windows hold a handful of requests, are counted apart per scenario as cold-start pages); median detection delay (fault start → first page) %.2f s, 95%% CI [%.2f, %.2f] (order statistics, benchstat.Summarize; -1 = not enough runs).\n\n",
+		rep.FalsePositiveRuns, rep.FaultFreeRuns, both.FalsePositiveRate, coldStart, both.DetectionDelayP50, both.DetectionDelayCI[0], both.DetectionDelayCI[1])
+}
+
+// perClass writes an arm's per-class scores and its confusion matrix.
+func (w *mdWriter) perClass(name string, x ArmJSON) {
+	w.p("### %s: per class\n\n| domain | precision | recall | F1 | support |\n|---|---:|---:|---:|---:|\n", name)
+	for _, d := range attribution.Domains() {
+		c, ok := x.PerClass[d.String()]
+		if !ok {
+			continue
+		}
+		w.p("| %s | %.3f | %.3f | %.3f | %d |\n", d, c.Precision, c.Recall, c.F1, c.Support)
+	}
+	w.p("\nConfusion (rows: truth, columns: predicted)\n\n")
+	var used []string
+	for _, d := range attribution.Domains() {
+		n := d.String()
+		in := x.Confusion[n] != nil
+		for _, row := range x.Confusion {
+			in = in || row[n] > 0
+		}
+		if in {
+			used = append(used, n)
+		}
+	}
+	w.p("| truth \\ predicted |")
+	for _, u := range used {
+		w.p(" %s |", u)
+	}
+	w.p("\n|---|%s\n", strings.Repeat("---:|", len(used)))
+	for _, t := range used {
+		w.p("| %s |", t)
+		for _, u := range used {
+			w.p(" %d |", x.Confusion[t][u])
+		}
+		w.p("\n")
+	}
+	w.p("\n")
+}
+
+// scenarios writes the table of the scenarios.
+func (w *mdWriter) scenarios(scs []ScenarioJSON) {
+	w.p("## Scenarios\n\n| scenario | domains | runs | bad in fault / outside | runs paged | delay p50 (s) | cold-start pages | run top (both) | assertions (passed/evaluated) |\n|---|---|---:|---:|---:|---:|---:|---|---|\n")
+	for _, s := range scs {
+		if s.Skipped != "" && s.Runs == 0 {
+			w.p("| %s | %s | 0 | – | – | – | – | skipped: %s | |\n", s.Name, strings.Join(s.Domains, "+"), s.Skipped)
+			continue
+		}
+		var tops []string
+		for d, n := range s.RunTop["both"] {
+			tops = append(tops, fmt.Sprintf("%s×%d", d, n))
+		}
+		slices.Sort(tops)
+		var as []string
+		for k, v := range s.Assertions {
+			as = append(as, fmt.Sprintf("%s %d/%d", k, v[0], v[1]))
+		}
+		slices.Sort(as)
+		w.p("| %s | %s | %d | %d / %d | %d | %.2f | %d | %s | %s |\n", s.Name, strings.Join(s.Domains, "+"), s.Runs, s.BadInFault, s.BadOutside, s.Detected, s.DelayP50, s.ColdPages, strings.Join(tops, " "), strings.Join(as, "; "))
+	}
+}
+
+// notes writes the injection errors and the notes.
+func (w *mdWriter) notes(rep *Report) {
+	var errs []string
+	for _, s := range rep.Scenarios {
+		for _, e := range s.Errors {
+			errs = append(errs, s.Name+": "+e)
+		}
+	}
+	if len(errs) > 0 {
+		w.p("\nInjection errors:\n\n")
+		for _, e := range errs {
+			w.p("- %s\n", e)
+		}
+	}
+	if len(rep.Notes) > 0 {
+		w.p("\n## Notes\n\n")
+		for _, n := range rep.Notes {
+			w.p("- %s\n", n)
+		}
+	}
+}
