@@ -90,15 +90,57 @@ func RunOnce(ctx context.Context, env *Env, sc *Scenario, rep int, model *attrib
 		res.Skipped = reason
 		return res, nil
 	}
-	w := sc.Workload
-	env.Provider.SetPlan(providertest.Always(providertest.Response{Prefill: w.Prefill.D(), Gap: w.Gap.D(), Chunks: w.Chunks}))
-	env.retrDelay.Store(int64(w.Retrieval.D()))
-	env.ProvFault.Set(faults.ProviderPlan{})
-	env.RetrFault.Set(faults.RetrievalPlan{})
-
+	env.reset(sc.Workload)
 	store := &spanStore{}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(store), sdktrace.WithSampler(sdktrace.AlwaysSample()))
 	defer func() { _ = tp.Shutdown(context.Background()) }()
+	tr, err := env.newTracker(sc.Workload, tp, &res, model)
+	if err != nil {
+		return res, err
+	}
+	trClosed := false
+	defer func() {
+		if !trClosed {
+			_ = tr.Close()
+		}
+	}()
+	defer env.serveApp(tr, sc.Workload)()
+
+	res.Start = time.Now()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	tl := &timeline{res: &res}
+	for i, f := range sc.Faults {
+		tl.wg.Add(1)
+		go tl.play(runCtx, f, injectors[i])
+	}
+	res.Requests = load(runCtx, env.AppURL, sc.Load.RPS, sc.Load.Duration.D(), 5*time.Second)
+	cancel()
+	tl.finish()
+	env.current.Store(nil)
+	res.Kernel = kernelLine(tr)
+	probed := probedFeatures(tr)
+	trClosed = true
+	_ = tr.Close()
+	_ = tp.ForceFlush(context.Background())
+
+	res.label(store.requests(probed), sc)
+	return res, nil
+}
+
+// reset gives the shared workload the healthy behaviour w and clears the
+// faults of the previous run.
+func (e *Env) reset(w Workload) {
+	e.Provider.SetPlan(providertest.Always(providertest.Response{Prefill: w.Prefill.D(), Gap: w.Gap.D(), Chunks: w.Chunks}))
+	e.retrDelay.Store(int64(w.Retrieval.D()))
+	e.ProvFault.Set(faults.ProviderPlan{})
+	e.RetrFault.Set(faults.RetrievalPlan{})
+}
+
+// newTracker starts the run's tracker (the workload's TTFT objective, the
+// lab's probes, its incidents recorded into res) and waits for its probes
+// to load or fail, so every run sees the same signals.
+func (e *Env) newTracker(w Workload, tp *sdktrace.TracerProvider, res *RunResult, model *attribution.Model) (*slo.Tracker, error) {
 	var incMu sync.Mutex
 	sink := incident.SinkFunc(func(_ context.Context, inc incident.Incident) error {
 		incMu.Lock()
@@ -106,7 +148,7 @@ func RunOnce(ctx context.Context, env *Env, sc *Scenario, rep int, model *attrib
 		incMu.Unlock()
 		return nil
 	})
-	pcfg := probes.Config{DNSPorts: []uint16{env.DNS.Addr().Port()}, CgroupPath: env.CPUCgroup, PollInterval: 200 * time.Millisecond}
+	pcfg := probes.Config{DNSPorts: []uint16{e.DNS.Addr().Port()}, CgroupPath: e.CPUCgroup, PollInterval: 200 * time.Millisecond}
 	tr, err := slo.New(
 		slo.WithService("lab"),
 		slo.WithTracerProvider(tp),
@@ -117,15 +159,8 @@ func RunOnce(ctx context.Context, env *Env, sc *Scenario, rep int, model *attrib
 		slo.WithErrorHandler(func(error) {}),
 	)
 	if err != nil {
-		return res, fmt.Errorf("lab: tracker: %w", err)
+		return nil, fmt.Errorf("lab: tracker: %w", err)
 	}
-	trClosed := false
-	defer func() {
-		if !trClosed {
-			_ = tr.Close()
-		}
-	}()
-	// Wait for the probes to load (or fail) so every run sees the same signals.
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		starting := false
@@ -137,79 +172,92 @@ func RunOnce(ctx context.Context, env *Env, sc *Scenario, rep int, model *attrib
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	return tr, nil
+}
 
-	dialer := &net.Dialer{Resolver: env.DNS.Resolver(), Timeout: 3 * time.Second}
+// serveApp makes the service's listener serve the workload w instrumented
+// by tr, with its own provider and retrieval clients; stop undoes it.
+func (e *Env) serveApp(tr *slo.Tracker, w Workload) (stop func()) {
+	dialer := &net.Dialer{Resolver: e.DNS.Resolver(), Timeout: 3 * time.Second}
 	provBase := &http.Transport{DialContext: dialer.DialContext, DisableKeepAlives: true, ResponseHeaderTimeout: 10 * time.Second}
 	retrBase := &http.Transport{MaxIdleConnsPerHost: 32}
-	defer provBase.CloseIdleConnections()
-	defer retrBase.CloseIdleConnections()
 	a := &app{
 		prov:    &http.Client{Transport: tr.Transport(provBase, slo.WithProviderName("openai")), Timeout: 15 * time.Second},
 		retr:    &http.Client{Transport: tr.Transport(retrBase, slo.Retrieval()), Timeout: 10 * time.Second},
-		provURL: env.ProviderURL, retrURL: env.RetrievalURL, allocMB: w.AllocMB,
+		provURL: e.ProviderURL, retrURL: e.RetrievalURL, allocMB: w.AllocMB,
 		bufs: make(chan struct{}, 1),
-		work: int(w.CPUWork.D().Milliseconds()) * env.workPerMs,
+		work: int(w.CPUWork.D().Milliseconds()) * e.workPerMs,
 	}
 	var h http.Handler = tr.Instrument(a)
-	env.current.Store(&h)
-	defer env.current.Store(nil)
-
-	// The fault timeline.
-	res.Start = time.Now()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var undos []func() error
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for i, f := range sc.Faults {
-		inj := injectors[i]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if !sleepUntil(runCtx, res.Start.Add(f.Start.D())) {
-				return
-			}
-			undo, err := inj.Inject(runCtx)
-			at := time.Now()
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				res.Errors = append(res.Errors, fmt.Sprintf("inject %s: %v", f.Kind, err))
-				return
-			}
-			if res.FaultAt.IsZero() || at.Before(res.FaultAt) {
-				res.FaultAt = at
-			}
-			undos = append(undos, undo)
-			mu.Unlock()
-			sleepUntil(runCtx, res.Start.Add(f.End.D()))
-			uerr := undo()
-			mu.Lock()
-			if uerr != nil {
-				res.Errors = append(res.Errors, fmt.Sprintf("undo %s: %v", f.Kind, uerr))
-			}
-			if end := time.Now(); end.After(res.FaultEnd) {
-				res.FaultEnd = end
-			}
-		}()
+	e.current.Store(&h)
+	return func() {
+		e.current.Store(nil)
+		retrBase.CloseIdleConnections()
+		provBase.CloseIdleConnections()
 	}
-	res.Requests = load(runCtx, env.AppURL, sc.Load.RPS, sc.Load.Duration.D(), 5*time.Second)
-	cancel()
-	wg.Wait()
-	for _, u := range undos { // idempotent: normally already undone
+}
+
+// timeline plays a run's faults: each injected at its start and undone at
+// its end, relative to res.Start; it records into res when the first fault
+// took effect, when the last ended, and what failed.
+type timeline struct {
+	res   *RunResult
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	undos []func() error
+}
+
+// play injects f with inj at its start and undoes it at its end (or when
+// ctx ends); the caller has added it to wg.
+func (tl *timeline) play(ctx context.Context, f Fault, inj faults.Injector) {
+	defer tl.wg.Done()
+	if !sleepUntil(ctx, tl.res.Start.Add(f.Start.D())) {
+		return
+	}
+	undo, err := inj.Inject(ctx)
+	if !tl.injected(f, undo, err, time.Now()) {
+		return
+	}
+	sleepUntil(ctx, tl.res.Start.Add(f.End.D()))
+	tl.undone(f, undo())
+}
+
+func (tl *timeline) injected(f Fault, undo func() error, err error, at time.Time) bool {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	res := tl.res
+	if err != nil {
+		res.Errors = append(res.Errors, fmt.Sprintf("inject %s: %v", f.Kind, err))
+		return false
+	}
+	if res.FaultAt.IsZero() || at.Before(res.FaultAt) {
+		res.FaultAt = at
+	}
+	tl.undos = append(tl.undos, undo)
+	return true
+}
+
+func (tl *timeline) undone(f Fault, err error) {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	res := tl.res
+	if err != nil {
+		res.Errors = append(res.Errors, fmt.Sprintf("undo %s: %v", f.Kind, err))
+	}
+	if end := time.Now(); end.After(res.FaultEnd) {
+		res.FaultEnd = end
+	}
+}
+
+// finish waits for every fault to end and undoes each once more (undos are
+// idempotent: normally already undone).
+func (tl *timeline) finish() {
+	tl.wg.Wait()
+	for _, u := range tl.undos {
 		if err := u(); err != nil {
-			res.Errors = append(res.Errors, "undo: "+err.Error())
+			tl.res.Errors = append(tl.res.Errors, "undo: "+err.Error())
 		}
 	}
-	env.current.Store(nil)
-	res.Kernel = kernelLine(tr)
-	probed := probedFeatures(tr)
-	trClosed = true
-	_ = tr.Close()
-	_ = tp.ForceFlush(context.Background())
-
-	res.label(store.requests(probed), sc)
-	return res, nil
 }
 
 // probedFeatures returns the kernel features whose probe runs in-process,
