@@ -197,12 +197,6 @@ func WriteSamples(path string, scs []*Scenario, results [][]RunResult) error {
 	for i, sc := range scs {
 		for _, res := range results[i] {
 			for _, s := range res.Samples {
-				f := map[string]float64{}
-				for _, ft := range attribution.AllFeatures() {
-					if v, ok := s.Obs.Get(ft); ok {
-						f[ft.String()] = v
-					}
-				}
 				_ = enc.Encode(struct {
 					Scenario string             `json:"scenario"`
 					Rep      int                `json:"rep"`
@@ -211,7 +205,7 @@ func WriteSamples(path string, scs []*Scenario, results [][]RunResult) error {
 					E2EMs    float64            `json:"e2e_ms"`
 					Failed   bool               `json:"failed"`
 					Features map[string]float64 `json:"features"`
-				}{sc.Name, res.Rep, s.Truth.String(), s.InFault, s.Obs.E2EMs, s.Obs.Failed, f})
+				}{sc.Name, res.Rep, s.Truth.String(), s.InFault, s.Obs.E2EMs, s.Obs.Failed, features(s.Obs)})
 			}
 		}
 	}
