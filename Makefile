@@ -8,6 +8,7 @@ all: vet fmt-check test
 
 test: vet fmt-check
 	$(GO) test -race -count=1 ./...
+	$(GO) -C deploy test -race -count=1 ./...
 	$(GO) test -run '^$$' -bench . -benchtime=1x ./... > /dev/null
 
 test-privileged:
@@ -15,6 +16,7 @@ test-privileged:
 
 vet:
 	$(GO) vet ./...
+	$(GO) -C deploy vet ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -52,3 +54,4 @@ check-generate: generate
 cross:
 	GOOS=darwin $(GO) build ./...
 	GOOS=linux GOARCH=arm64 $(GO) build ./...
+
