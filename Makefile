@@ -2,7 +2,7 @@
 GO ?= go
 CLANG ?= clang-19
 
-.PHONY: all test bench test-privileged vet fmt-check bench-smoke bench generate check-generate cross
+.PHONY: all test bench test-privileged vet fmt-check bench-smoke bench generate check-generate cross release
 
 all: vet fmt-check test
 
@@ -55,3 +55,17 @@ cross:
 	GOOS=darwin $(GO) build ./...
 	GOOS=linux GOARCH=arm64 $(GO) build ./...
 
+# release builds the shipped programs (cmd/slo-sidecar, examples/rag-service)
+# for RELEASE_PLATFORMS into dist/: static binaries, a CycloneDX SBOM each,
+# an OCI image layout per program (one image per platform, the index, the
+# SBOMs attached) and SHA256SUMS — reproducibly, without a container engine
+# (deploy/internal/cmd/release; docs/release.md). The version is VERSION;
+# SOURCE_DATE_EPOCH and RELEASE_REVISION default to the last commit, and
+# must be given outside a git checkout.
+RELEASE_PLATFORMS ?= linux/amd64,linux/arm64
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
+RELEASE_REVISION ?=
+release:
+	rm -rf dist
+	$(GO) -C deploy run ./internal/cmd/release -root "$(CURDIR)" -out "$(CURDIR)/dist" \
+		-platforms "$(RELEASE_PLATFORMS)" -epoch "$(SOURCE_DATE_EPOCH)" -revision "$(RELEASE_REVISION)"

@@ -1,11 +1,13 @@
 package release
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParsePlatforms(t *testing.T) {
@@ -80,5 +82,37 @@ func TestProgramsImage(t *testing.T) {
 	}
 	if _, ok := Lookup("nope"); ok {
 		t.Error("Lookup found a program that does not exist")
+	}
+}
+
+// TestRunRefuses checks what Run refuses before building anything.
+func TestRunRefuses(t *testing.T) {
+	full := func() Config {
+		return Config{Root: "..", Out: filepath.Join(t.TempDir(), "dist"), Version: "v1.0.0", Revision: "abc",
+			Epoch: testEpoch, Platforms: []Platform{{"linux", "amd64"}}, Programs: Programs()}
+	}
+	nonEmpty := t.TempDir()
+	if err := os.WriteFile(filepath.Join(nonEmpty, "old"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		change func(c *Config)
+		want   string
+	}{
+		{"no revision", func(c *Config) { c.Revision = "" }, "no revision"},
+		{"no epoch", func(c *Config) { c.Epoch = time.Time{} }, "no SOURCE_DATE_EPOCH"},
+		{"no platform", func(c *Config) { c.Platforms = nil }, "no platform"},
+		{"output not empty", func(c *Config) { c.Out = nonEmpty }, "is not empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := full()
+			tt.change(&c)
+			err := Run(context.Background(), c)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Run: %v, want an error containing %q", err, tt.want)
+			}
+		})
 	}
 }
