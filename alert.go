@@ -303,7 +303,7 @@ func (r AlertRule) String() string {
 
 // AlertRules returns, most severe first and in a new slice, the rules the
 // tracker evaluates for every objective and [PrometheusRules] writes out
-// (docs/design.md), for a dashboard or a status page to show.
+// (docs/design.md §8), for a dashboard or a status page to show.
 func AlertRules() []AlertRule {
 	rules := burn.DefaultRules()
 	out := make([]AlertRule, len(rules))

@@ -43,7 +43,7 @@
 // Burn rates are kept over 5m, 30m, 1h, 6h, 1d and 3d in bounded memory; an
 // incident is raised when a multi-window, multi-burn-rate rule starts to hold
 // (page on the 1h and 5m or the 6h and 30m burn rates, ticket on the 3d and
-// 6h; the factors are in docs/design.md and in the rules [PrometheusRules]
+// 6h; the factors are in docs/design.md §8 and in the rules [PrometheusRules]
 // writes), and goes to the sinks given with [WithIncidentSink]
 // ([incident.SlogSink], [incident.NewWebhookSink], PagerDuty, Opsgenie).
 //

@@ -123,7 +123,7 @@ func within(tb testing.TB, name string, got, want, tol float64) {
 	}
 }
 
-// TestStreamingSLIs is the reference scenario: 120 ms of prefill,
+// TestStreamingSLIs is the reference streaming scenario: 120 ms of prefill,
 // then 50 chunks 10 ms apart.
 func TestStreamingSLIs(t *testing.T) {
 	for _, tc := range []struct {
@@ -175,7 +175,7 @@ func TestStreamingSLIs(t *testing.T) {
 				}
 			}
 			within(t, "tpot_ms vs handler truth", a[semconv.SLOTPOTMs].AsFloat64(), trueTPOT, 0.5)
-			// Against the nominal pacing (the figures). A machine so loaded
+			// Against the nominal pacing (120 ms, then 10 ms). A machine so loaded
 			// that the handler's own sleeps overshoot cannot produce the scenario;
 			// that is reported, and the truth comparison above still holds.
 			// Ours may exceed the handler's truth by up to 5 ms (checked above), so

@@ -246,7 +246,7 @@ func (t *Tracker) putServerObserver(s *serverObs) {
 	}
 }
 
-// sli holds the indicators of one finished request, per DESIGN.md §3.
+// sli holds the indicators of one finished request, per docs/design.md §4.
 type sli struct {
 	e2e, ttfb, ttft, tpot     time.Duration
 	hasTTFB, hasTTFT, hasTPOT bool

@@ -46,7 +46,7 @@ func ruleWindows(rules []burn.Rule) []time.Duration {
 }
 
 // PrometheusRules returns a Prometheus rule file (YAML) for objs of service:
-// the same objectives, the same burn-rate alert conditions (docs/design.md)
+// the same objectives, the same burn-rate alert conditions (docs/design.md §8)
 // the tracker evaluates in process, taken from the same rule values and
 // computed by Prometheus from the counter every tracker exports,
 // llm_slo_requests_total{objective, good}.

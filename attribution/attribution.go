@@ -7,7 +7,7 @@ import (
 	"github.com/llmslo/slo/semconv"
 )
 
-// Domain is a fault domain of DESIGN.md §3.
+// Domain is a fault domain (docs/design.md §7).
 type Domain uint8
 
 // The fault domains, in a fixed order. Unknown is the explicit abstain.

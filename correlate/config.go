@@ -10,7 +10,7 @@ import (
 // Tier is the strength of a join between an event and a request.
 type Tier uint8
 
-// The tiers, weakest first (DESIGN.md §2).
+// The tiers, weakest first (docs/design.md §6).
 const (
 	// TierNone means no join.
 	TierNone Tier = iota

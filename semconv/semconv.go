@@ -125,7 +125,7 @@ const (
 	SLOFaultPosterior = attribute.Key("llm.slo.fault_posterior")
 )
 
-// Correlation tiers (DESIGN.md §2): names and confidences.
+// Correlation tiers (docs/design.md §6): names and confidences.
 const (
 	TierTraceIDExact = "trace_id_exact" // 1.00
 	TierPodPID100ms  = "pod_pid_100ms"  // 0.90
@@ -133,7 +133,7 @@ const (
 	TierSvcNode500ms = "svc_node_500ms" // 0.65
 )
 
-// Fault domains (DESIGN.md §3).
+// Fault domains (docs/design.md §7).
 const (
 	DomainNetworkDNS       = "network_dns"
 	DomainNetworkEgress    = "network_egress"

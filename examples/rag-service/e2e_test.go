@@ -15,7 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// TestEndToEnd is the main check: 100 streams through openai-go,
+// TestEndToEnd is the reference service's main check: 100 streams through openai-go,
 // TTFT/TPOT histograms and burn-rate gauges on /metrics, then a provider
 // throttle fault and, within 5 s, an incident attributed to provider_throttle
 // on the status JSON.

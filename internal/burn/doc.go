@@ -8,7 +8,7 @@
 // window (5m, 30m, 1h, 6h, 1d, 3d) plus the budget period (30d by default).
 // [Series.Stat], [Series.BurnRate] and [Series.BudgetRemaining] read them.
 // A [Rule] is one condition on a long and a short window; [DefaultRules] is
-// the standard set (two page rules and a ticket rule, docs/design.md), the
+// the standard set (two page rules and a ticket rule, docs/design.md §8), the
 // one place its thresholds are written. An [Alerter] evaluates rules over a
 // Series and fires once when the alert level rises, re-arming as soon as it
 // falls.

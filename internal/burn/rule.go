@@ -58,7 +58,7 @@ func (r Rule) String() string {
 }
 
 // DefaultRules returns, in a new slice, the standard multi-window,
-// multi-burn-rate rules for a 30-day budget (docs/design.md), most severe
+// multi-burn-rate rules for a 30-day budget (docs/design.md §8), most severe
 // first: two page rules, a fast one on 1h and 5m and a slower one on 6h and
 // 30m, and a ticket rule on 3d and 6h. These values are the only place the
 // thresholds are written: the tracker evaluates them and the Prometheus rule
