@@ -55,7 +55,7 @@ func TestCheck(t *testing.T) {
 				"internal/testutil", "faults", "go.opentelemetry.io/otel/sdk/trace"),
 			pkg("probes", []string{"internal/bpf", "probes/internal/wire", "github.com/cilium/ebpf/link"}, "benchstat", "github.com/cilium/ebpf"),
 			pkg("correlate", []string{"probes", "semconv"}, "faults"),
-			pkg("incident/pagerduty", []string{"incident", "internal/webhook"}),
+			pkg("incident", []string{"internal/webhook", "semconv"}),
 			pkg("cmd/slo-lab", []string{".", "faults", "benchstat", "cmd/slo-lab/internal/lab", "go.opentelemetry.io/otel/sdk/trace"}),
 			pkg("examples/rag-service", []string{".", "faults"}, "."),
 			pkg("internal/testutil", []string{"github.com/cilium/ebpf/features"}),
