@@ -80,7 +80,6 @@ var layout = []Row{
 	{Path: "cmd/slo-lab/...", Kind: Program, May: []string{"*"}},
 	{Path: "internal/cmd/...", Kind: Program, May: []string{"*"}},
 	{Path: "examples/...", Kind: Program, May: []string{"*"}},
-	{Path: "deploy/...", Kind: Program},
 }
 
 // Layout returns a copy of the module's layout table (docs/design.md §2).
