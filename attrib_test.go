@@ -44,7 +44,7 @@ func TestTrackerObservation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	s := &sli{e2e: time.Second, failed: true, calls: callSummary{Calls: 1, Throttled: 1, Timeouts: 1,
+	s := &sli{slis: slis{e2e: time.Second}, failed: true, calls: callSummary{Calls: 1, Throttled: 1, Timeouts: 1,
 		DNS: 100 * time.Millisecond, Connect: 20 * time.Millisecond, TLS: 10 * time.Millisecond,
 		ProviderTTFB: 400 * time.Millisecond, ProviderWait: 700 * time.Millisecond}}
 	kattrs := []attribute.KeyValue{semconv.EBPFSchedRunqueueDelayMs.Float64(30)}

@@ -246,32 +246,28 @@ func (t *Tracker) putServerObserver(s *serverObs) {
 	}
 }
 
-// sli holds the indicators of one finished request, per docs/design.md §4.
+// sli holds the indicators of one finished request (docs/design.md §4).
 type sli struct {
-	e2e, ttfb, ttft, tpot     time.Duration
-	hasTTFB, hasTTFT, hasTPOT bool
-	itlMax, itlMean           time.Duration
-	tokensPerSec              float64
-	inTokens, outTokens       int64 // -1 = unknown
-	estimated                 bool
-	streaming                 bool
-	failed, cancelled         bool
-	errorType                 string
-	status                    int
-	outChunks                 int64
-	route, model, respModel   string
-	provider, operation       string
-	finishReason              string
-	format, dialect           string
-	providerWait              time.Duration
-	hijacked                  bool
-	calls                     callSummary
+	slis                          // the SLIs measured from the response (measure.go)
+	inTokens                int64 // -1 = unknown
+	streaming               bool
+	failed, cancelled       bool
+	errorType               string
+	status                  int
+	outChunks               int64
+	route, model, respModel string
+	provider, operation     string
+	finishReason            string
+	format, dialect         string
+	providerWait            time.Duration
+	hijacked                bool
+	calls                   callSummary
 }
 
 // compute derives the SLIs at end, the moment the handler returned.
 func (r *Request) compute(end time.Time, ctxErr error) sli {
-	s := sli{e2e: end.Sub(r.start), inTokens: -1, outTokens: -1, status: r.status, route: r.route,
-		outChunks: r.outChunks, finishReason: r.finish, hijacked: r.hijacked}
+	s := sli{status: r.status, route: r.route, outChunks: r.outChunks, finishReason: r.finish,
+		hijacked: r.hijacked, format: "unknown", dialect: "unknown"}
 	if s.status == 0 {
 		s.status = 200
 	}
@@ -283,52 +279,42 @@ func (r *Request) compute(end time.Time, ctxErr error) sli {
 	explicitIn, explicitOut := r.inTokens, r.outTokens
 	r.mu.Unlock()
 
-	s.format, s.dialect = "unknown", "unknown"
-	var streamUsage stream.Usage
-	var hasStreamUsage bool
+	usage := stream.Usage{Input: -1, Output: -1}
 	if r.sobs != nil {
 		o := r.sobs.obs
 		o.Close() // may deliver a trailing event
 		f := o.Format()
 		s.format, s.dialect = f.String(), o.Dialect().String()
 		s.streaming = f == stream.FormatSSE || f == stream.FormatNDJSON || (r.flushed && f != stream.FormatJSON)
-		streamUsage, hasStreamUsage = o.Usage()
+		usage, _ = o.Usage()
 		s.respModel = o.Model()
 	}
-	if r.bytes > 0 {
-		s.ttfb, s.hasTTFB = r.firstByte.Sub(r.start), true
-	}
-	if s.streaming && r.outChunks > 0 {
-		s.ttft, s.hasTTFT = r.firstOut.Sub(r.start), true
-		if r.outChunks > 1 {
-			s.itlMax = r.itlMax
-			s.itlMean = r.lastOut.Sub(r.firstOut) / time.Duration(r.outChunks-1)
-		}
-	}
 	// Output tokens: the stream's own usage is authoritative, then the
-	// handler's report, then the count of output chunks (estimated).
-	switch {
-	case hasStreamUsage && streamUsage.Output >= 0:
-		s.outTokens = streamUsage.Output
-	case explicitOut >= 0:
-		s.outTokens = explicitOut
-	case r.outChunks > 0 && s.format != "json":
-		// A non-streaming body is one "chunk": no estimate from it.
-		s.outTokens, s.estimated = r.outChunks, true
+	// handler's report, then the count of output chunks (estimated; a
+	// non-streaming body is one "chunk": no estimate from it).
+	x := exchange{start: r.start, end: end, chunks: &r.chunkTimes, streaming: s.streaming,
+		reported: known(usage.Output, explicitOut), estimate: s.format != "json"}
+	if r.bytes > 0 {
+		x.firstByte = r.firstByte
 	}
-	switch {
-	case hasStreamUsage && streamUsage.Input >= 0:
-		s.inTokens = streamUsage.Input
-	case explicitIn >= 0:
-		s.inTokens = explicitIn
+	s.slis = x.measure()
+	s.inTokens = known(usage.Input, explicitIn)
+	r.outcome(&s, ctxErr)
+	if s.model == "" {
+		s.model = s.respModel
 	}
-	if s.hasTTFT && s.outTokens >= 2 {
-		decode := s.e2e - s.ttft
-		s.tpot, s.hasTPOT = decode/time.Duration(s.outTokens-1), true
-		if decode > 0 {
-			s.tokensPerSec = float64(s.outTokens-1) / decode.Seconds()
-		}
+	if s.operation == "" {
+		s.operation = "chat"
 	}
+	if s.provider == "" {
+		s.provider = providerForDialect(s.dialect)
+	}
+	return s
+}
+
+// outcome sets whether the request failed or was cancelled, and its
+// error.type.
+func (r *Request) outcome(s *sli, ctxErr error) {
 	switch {
 	case r.panicked:
 		s.failed, s.errorType, s.status = true, "panic", 500
@@ -341,16 +327,6 @@ func (r *Request) compute(end time.Time, ctxErr error) sli {
 	case r.streamErr:
 		s.failed, s.errorType = true, "stream_error"
 	}
-	if s.model == "" {
-		s.model = s.respModel
-	}
-	if s.operation == "" {
-		s.operation = "chat"
-	}
-	if s.provider == "" {
-		s.provider = providerForDialect(s.dialect)
-	}
-	return s
 }
 
 func providerForDialect(d string) string {

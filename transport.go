@@ -352,7 +352,7 @@ func (c *call) finishLocked(kind endKind, err error) {
 	c.parent.noteClientCall(clientCall{
 		Retrieval:  c.retrieval,
 		Provider:   c.provider,
-		Duration:   r.duration,
+		Duration:   r.e2e,
 		TTFB:       r.ttfb,
 		Status:     c.status,
 		ErrorType:  r.errorType,
@@ -366,15 +366,12 @@ func (c *call) finishLocked(kind endKind, err error) {
 
 // callResult holds the indicators of one finished call.
 type callResult struct {
-	duration, ttfb, ttft, tpot time.Duration
-	hasTTFB, hasTTFT, hasTPOT  bool
+	slis                       // the SLIs measured from the response (measure.go)
 	dns, connect, tls, server  time.Duration
 	hasDNS, hasConnect, hasTLS bool
 	hasServer, hasConn         bool
 	streaming                  bool
-	inTokens, outTokens        int64 // -1 = not reported
-	chunkTokens                int64 // output tokens used for TPOT (reported, or the chunk count)
-	estimated                  bool
+	inTokens, reportedOut      int64 // the usage the stream reported; -1 = not reported
 	respModel                  string
 	format, dialect            string
 	errorType                  string
@@ -382,7 +379,7 @@ type callResult struct {
 }
 
 func (c *call) result(kind endKind, err error, end time.Time) callResult {
-	r := callResult{inTokens: -1, outTokens: -1, format: "unknown", dialect: "unknown"}
+	r := callResult{inTokens: -1, reportedOut: -1, format: "unknown", dialect: "unknown"}
 	if c.obs != nil {
 		if kind != endEOF || !c.sawDone {
 			c.obs.Close() // a trailing event without terminator, or a JSON body
@@ -390,23 +387,23 @@ func (c *call) result(kind endKind, err error, end time.Time) callResult {
 		f := c.obs.Format()
 		r.format, r.dialect = f.String(), c.obs.Dialect().String()
 		r.streaming = f == stream.FormatSSE || f == stream.FormatNDJSON
-		if u, ok := c.obs.Usage(); ok {
-			r.inTokens, r.outTokens = u.Input, u.Output
-		}
+		u, _ := c.obs.Usage()
+		r.inTokens, r.reportedOut = u.Input, u.Output
 		r.respModel = c.obs.Model()
 	}
 	// A body read to its end (EOF, the terminal event, all its
 	// Content-Length) ends with its last byte, not when it was closed.
-	stop := end
+	x := exchange{start: c.start, end: end, chunks: &c.chunkTimes, streaming: r.streaming,
+		reported: r.reportedOut, estimate: r.streaming}
 	if c.bytes > 0 && (kind == endEOF || kind == endClosed && (c.sawDone || c.complete())) {
-		stop = c.lastByte
+		x.end = c.lastByte
 	}
-	r.duration = stop.Sub(c.start)
 	if v := c.gotTTB.Load(); v > 0 {
-		r.ttfb, r.hasTTFB = time.Duration(v), true
+		x.firstByte = c.start.Add(time.Duration(v))
 	} else if c.bytes > 0 {
-		r.ttfb, r.hasTTFB = c.firstByte.Sub(c.start), true
+		x.firstByte = c.firstByte
 	}
+	r.slis = x.measure()
 	r.dns, r.hasDNS = span64(&c.dnsStart, &c.dnsDone)
 	r.connect, r.hasConnect = span64(&c.connStart, &c.connDone)
 	r.tls, r.hasTLS = span64(&c.tlsStart, &c.tlsDone)
@@ -414,18 +411,16 @@ func (c *call) result(kind endKind, err error, end time.Time) callResult {
 	if w, g := c.wroteReq.Load(), c.gotTTB.Load(); w > 0 && g >= w {
 		r.server, r.hasServer = time.Duration(g-w), true
 	}
-
-	if r.streaming && c.outChunks > 0 {
-		r.ttft, r.hasTTFT = c.firstOut.Sub(c.start), true
-		r.chunkTokens = r.outTokens
-		if r.chunkTokens < 0 {
-			r.chunkTokens, r.estimated = c.outChunks, true
-		}
-		if r.chunkTokens >= 2 {
-			r.tpot, r.hasTPOT = (stop.Sub(c.firstOut))/time.Duration(r.chunkTokens-1), true
-		}
+	c.outcome(kind, err, &r)
+	if c.provider == "" {
+		c.provider = providerForDialect(r.dialect)
 	}
+	return r
+}
 
+// outcome sets the call's error.type, and whether it was cancelled or its
+// stream truncated.
+func (c *call) outcome(kind endKind, err error, r *callResult) {
 	switch {
 	case kind == endError && c.status == 0:
 		r.errorType = c.classify(err)
@@ -448,10 +443,6 @@ func (c *call) result(kind endKind, err error, end time.Time) callResult {
 	if r.errorType == "cancelled" {
 		r.cancelled = true
 	}
-	if c.provider == "" {
-		c.provider = providerForDialect(r.dialect)
-	}
-	return r
 }
 
 // classify maps a failure of the call to error.type; a failure after the
@@ -530,7 +521,7 @@ func (c *call) endAttrs(r *callResult) []attribute.KeyValue {
 	if c.status > 0 {
 		attrs = append(attrs, semconv.HTTPResponseStatusCode.Int(c.status))
 	}
-	attrs = append(attrs, semconv.SLOE2EMs.Float64(durMs(r.duration)))
+	attrs = append(attrs, semconv.SLOE2EMs.Float64(durMs(r.e2e)))
 	if !c.retrieval {
 		attrs = append(attrs, semconv.SLOStreamFormat.String(r.format), semconv.SLOStreamDialect.String(r.dialect))
 		if c.provider != "" {
@@ -573,8 +564,8 @@ func (c *call) endAttrs(r *callResult) []attribute.KeyValue {
 	if r.inTokens >= 0 {
 		attrs = append(attrs, semconv.GenAIUsageInputTokens.Int64(r.inTokens))
 	}
-	if r.outTokens >= 0 {
-		attrs = append(attrs, semconv.GenAIUsageOutputTokens.Int64(r.outTokens))
+	if r.reportedOut >= 0 {
+		attrs = append(attrs, semconv.GenAIUsageOutputTokens.Int64(r.reportedOut))
 	}
 	if c.finish != "" {
 		attrs = append(attrs, semconv.GenAIResponseFinishReasons.StringSlice([]string{c.finish}))

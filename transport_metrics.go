@@ -326,10 +326,10 @@ func (c *call) record(r *callResult) {
 		recordHist(ctx, ins.tls, r.tls, e.net, e.pTLS)
 	}
 	if c.retrieval {
-		recordHist(ctx, ins.retrieval, r.duration, e.retrieval, e.pRetrieval)
+		recordHist(ctx, ins.retrieval, r.e2e, e.retrieval, e.pRetrieval)
 		return
 	}
-	recordHist(ctx, ins.duration.Float64Histogram, r.duration, e.dur, e.pDur)
+	recordHist(ctx, ins.duration.Float64Histogram, r.e2e, e.dur, e.pDur)
 	if r.hasTTFT {
 		recordHist(ctx, ins.ttfc.Float64Histogram, r.ttft, e.base, e.pTTFC)
 	}
@@ -340,15 +340,15 @@ func (c *call) record(r *callResult) {
 		if r.inTokens >= 0 {
 			h.Record(ctx, r.inTokens, e.in...)
 		}
-		if r.outTokens >= 0 {
-			h.Record(ctx, r.outTokens, e.out...)
+		if r.reportedOut >= 0 {
+			h.Record(ctx, r.reportedOut, e.out...)
 		}
 	}
 	if e.pIn != nil && r.inTokens >= 0 {
 		e.pIn.Observe(float64(r.inTokens))
 	}
-	if e.pOut != nil && r.outTokens >= 0 {
-		e.pOut.Observe(float64(r.outTokens))
+	if e.pOut != nil && r.reportedOut >= 0 {
+		e.pOut.Observe(float64(r.reportedOut))
 	}
 	if c.retryCount > 0 {
 		if ins.retries != nil {
