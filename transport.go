@@ -82,7 +82,7 @@ func WithOperationName(name string) TransportOption {
 // the body reaches EOF, fails, is closed, or when the request context ends
 // (a body abandoned before its end is recorded as cancelled). The request is
 // not modified: its JSON body is peeked (at most 64 KiB, through GetBody when
-// the request has one) for "model" and "stream".
+// the request has one) for "model".
 //
 // A call made while serving a request instrumented by [Tracker.Instrument]
 // (its context carries the [Request]) also feeds that request's summary of
@@ -227,7 +227,6 @@ type call struct {
 	serverAddr                 string
 	serverPort                 int
 	hint                       stream.Dialect
-	streamReq                  bool
 	retryCount                 int // X-Stainless-Retry-Count; -1 when absent
 
 	// httptrace timings, in nanoseconds since start (0 = not seen); written

@@ -13,7 +13,7 @@ import (
 	"github.com/llmslo/slo/internal/stream"
 )
 
-// maxPeek bounds the bytes of a request body read to find "model" and "stream".
+// maxPeek bounds the bytes of a request body read to find its "model".
 const maxPeek = 64 << 10
 
 // describe fills the call's provider, operation, model, dialect hint, server
@@ -150,7 +150,7 @@ func classifyRequest(host string, port int, path string, h http.Header) (provide
 	return provider, operation, hint
 }
 
-// peekBody reads the start of a JSON request body for "model" and "stream".
+// peekBody reads the start of a JSON request body for its "model".
 // Through GetBody when there is one (req.Body is then left alone); otherwise
 // only a body of known length is read (a body of unknown length may be
 // produced interactively), and a replacement body yields the same bytes.
@@ -171,14 +171,14 @@ func (c *call) peekBody(req *http.Request) (io.ReadCloser, bool) {
 		}
 		n, _ := io.ReadFull(rc, buf[:peekLen(req.ContentLength)])
 		rc.Close()
-		c.model, c.streamReq = peekJSON(buf[:n])
+		c.model = stream.RequestModel(buf[:n])
 		return nil, false
 	}
 	if req.ContentLength < 0 {
 		return nil, false
 	}
 	n, err := io.ReadFull(req.Body, buf[:peekLen(req.ContentLength)])
-	c.model, c.streamReq = peekJSON(buf[:n])
+	c.model = stream.RequestModel(buf[:n])
 	head := bytes.Clone(buf[:n])
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return &peekedBody{head: head, err: err, rc: req.Body}, true
@@ -213,111 +213,6 @@ func (b *peekedBody) Read(p []byte) (int, error) {
 }
 
 func (b *peekedBody) Close() error { return b.rc.Close() }
-
-// peekJSON returns the top-level "model" string and "stream" boolean of a
-// JSON object, which may be truncated.
-func peekJSON(b []byte) (model string, streaming bool) {
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return "", false
-	}
-	i++
-	for {
-		i = skipSpace(b, i)
-		if i >= len(b) || b[i] != '"' {
-			return
-		}
-		kEnd, ok := jsonStringEnd(b, i)
-		if !ok {
-			return
-		}
-		key := b[i+1 : kEnd-1]
-		i = skipSpace(b, kEnd)
-		if i >= len(b) || b[i] != ':' {
-			return
-		}
-		i = skipSpace(b, i+1)
-		vEnd, ok := jsonValueEnd(b, i)
-		if !ok {
-			return
-		}
-		v := b[i:vEnd]
-		switch string(key) {
-		case "model":
-			if len(v) >= 2 && v[0] == '"' && bytes.IndexByte(v, '\\') < 0 {
-				model = string(v[1 : len(v)-1])
-				if len(model) > 256 {
-					model = model[:256]
-				}
-			}
-		case "stream":
-			streaming = string(v) == "true"
-		}
-		i = skipSpace(b, vEnd)
-		if i >= len(b) || b[i] != ',' {
-			return
-		}
-		i++
-	}
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// jsonStringEnd returns the index after the closing quote of the string at b[i].
-func jsonStringEnd(b []byte, i int) (int, bool) {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1, true
-		}
-	}
-	return 0, false
-}
-
-// jsonValueEnd returns the index after the JSON value starting at b[i].
-func jsonValueEnd(b []byte, i int) (int, bool) {
-	if i >= len(b) {
-		return 0, false
-	}
-	switch b[i] {
-	case '"':
-		return jsonStringEnd(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				e, ok := jsonStringEnd(b, j)
-				if !ok {
-					return 0, false
-				}
-				j = e - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1, true
-				}
-			}
-		}
-		return 0, false
-	}
-	for j := i; j < len(b); j++ {
-		switch b[j] {
-		case ',', '}', ']', ' ', '\t', '\n', '\r':
-			return j, j > i
-		}
-	}
-	return 0, false
-}
 
 // parseRetryAfter reads Retry-After (seconds or an HTTP date) or OpenAI's
 // retry-after-ms; 0 when absent or invalid. Values are capped at one day.

@@ -155,29 +155,6 @@ func TestTransportNilBaseAndTracker(t *testing.T) {
 	}
 }
 
-func TestPeekJSON(t *testing.T) {
-	for _, tc := range []struct {
-		in     string
-		model  string
-		stream bool
-	}{
-		{`{"model":"gpt-4o","stream":true}`, "gpt-4o", true},
-		{` { "messages":[{"role":"user","content":"a \"model\": x"}], "stream" : false, "model" : "m"}`, "m", false},
-		{`{"stream":true,"nested":{"model":"no"},"model":"yes"}`, "yes", true},
-		{`{"model":"trunc`, "", false},
-		{`{"model":"a\"b"}`, "", false},
-		{`[{"model":"x"}]`, "", false},
-		{`{"a":[1,2,{"b":"]}"}],"model":"after"}`, "after", false},
-		{``, "", false},
-		{`{"model":12,"stream":"true"}`, "", false},
-	} {
-		m, s := peekJSON([]byte(tc.in))
-		if m != tc.model || s != tc.stream {
-			t.Errorf("peekJSON(%q) = %q, %v; want %q, %v", tc.in, m, s, tc.model, tc.stream)
-		}
-	}
-}
-
 func TestClassifyRequest(t *testing.T) {
 	for _, tc := range []struct {
 		host     string
