@@ -9,7 +9,6 @@ import (
 	"github.com/llmslo/slo/incident"
 	"github.com/llmslo/slo/probes"
 	"github.com/llmslo/slo/semconv"
-	"go.opentelemetry.io/otel/attribute"
 )
 
 // WithAttributionModel sets the fitted model used to rank fault domains of
@@ -49,22 +48,6 @@ func newAttributor(m *attribution.Model) *attributor {
 	return &attributor{model: m}
 }
 
-// observation builds the attribution evidence of a finished request from its
-// SLIs, its outbound calls and its kernel attributes, with
-// attribution.NewObservation (the function the incident lab evaluates): a
-// kernel feature whose probe runs in-process but saw nothing for the request
-// is 0; signals that were not observed are left out, never set to zero.
-func (t *Tracker) observation(s *sli, kattrs []attribute.KeyValue) attribution.Observation {
-	c := &s.calls
-	calls := attribution.Calls{
-		N: c.Calls, Retrieval: c.Retrieval,
-		Throttled: c.Throttled, ServerErrors: c.ServerErrors, Resets: c.Resets + c.Timeouts,
-		DNSMs: durMs(c.DNS), ConnectMs: durMs(c.Connect + c.TLS),
-		ProviderTTFBMs: durMs(c.ProviderTTFB), ProviderWaitMs: durMs(c.ProviderWait), RetrievalWaitMs: durMs(c.RetrievalWait),
-	}
-	return attribution.NewObservation(durMs(s.e2e), s.failed, calls, kattrs, t.probedFeatures())
-}
-
 // probedFeatures returns the kernel features whose probe runs in-process
 // (KernelStatus path in_process, state not off), cached for probedTTL.
 func (t *Tracker) probedFeatures() attribution.FeatureSet {
@@ -73,10 +56,13 @@ func (t *Tracker) probedFeatures() attribution.FeatureSet {
 	if at := a.probedAt.Load(); at != 0 && now-at < int64(probedTTL) {
 		return attribution.FeatureSet(a.probed.Load())
 	}
-	var on []string
-	for _, st := range t.KernelStatus() {
-		if st.Path == semconv.PathInProcess && st.State != probes.Off.String() {
-			on = append(on, st.Signal)
+	var on []probes.Signal
+	if k := t.kern; k != nil {
+		v := k.view()
+		for _, sig := range probes.AllSignals() {
+			if st := t.signalStatus(sig, v); st.Path == semconv.PathInProcess && st.State != probes.Off.String() {
+				on = append(on, sig)
+			}
 		}
 	}
 	set := attribution.ProbedFeatures(on...)
@@ -110,28 +96,23 @@ func (a *attributor) fill(inc *incident.Incident, obs []attribution.Observation)
 	inc.Confidence = v.Confidence
 	inc.Hypotheses = inc.Hypotheses[:0]
 	for _, h := range v.Ranked {
-		ev := h.Evidence
-		if ev == nil {
-			ev = []string{}
+		names := make([]string, 0, len(h.Evidence))
+		for _, f := range h.Evidence {
+			names = append(names, f.String())
+			inc.Evidence = append(inc.Evidence, incident.Evidence{Signal: f.String(), Value: meanFeature(obs, f), Source: sourceOf(f)})
 		}
-		inc.Hypotheses = append(inc.Hypotheses, incident.Hypothesis{Domain: h.Domain.String(), Posterior: h.Posterior, Evidence: ev})
-		for _, e := range h.Evidence {
-			inc.Evidence = append(inc.Evidence, incident.Evidence{Signal: e, Value: meanFeature(obs, e), Source: sourceOf(e)})
-		}
+		inc.Hypotheses = append(inc.Hypotheses, incident.Hypothesis{Domain: h.Domain.String(), Posterior: h.Posterior, Evidence: names})
 	}
 }
 
-func meanFeature(obs []attribution.Observation, name string) float64 {
+// meanFeature is the mean of feature f over the observations that have it.
+func meanFeature(obs []attribution.Observation, f attribution.Feature) float64 {
 	var sum float64
 	var n int
 	for _, o := range obs {
-		for _, f := range attribution.AllFeatures() {
-			if f.String() == name {
-				if v, ok := o.Get(f); ok {
-					sum += v
-					n++
-				}
-			}
+		if v, ok := o.Get(f); ok {
+			sum += v
+			n++
 		}
 	}
 	if n == 0 {
@@ -140,8 +121,10 @@ func meanFeature(obs []attribution.Observation, name string) float64 {
 	return sum / float64(n)
 }
 
-func sourceOf(feature string) string {
-	if len(feature) > 7 && feature[:7] == "kernel." {
+// sourceOf is the source of a feature in an incident's evidence: "ebpf"
+// for kernel evidence, "app" for the request's own measurements.
+func sourceOf(f attribution.Feature) string {
+	if f.Kernel() {
 		return "ebpf"
 	}
 	return "app"

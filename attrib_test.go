@@ -1,13 +1,18 @@
 package slo
 
 import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/llmslo/slo/attribution"
+	"github.com/llmslo/slo/probes"
 	"github.com/llmslo/slo/semconv"
 )
 
@@ -35,56 +40,100 @@ func TestAttributionModelDefault(t *testing.T) {
 	}
 }
 
-// TestTrackerObservation checks that the tracker builds a request's
-// evidence with attribution.NewObservation, reading a running probe's
-// silence as 0 — what the incident lab evaluates.
-func TestTrackerObservation(t *testing.T) {
-	tr, err := New(WithoutProbes())
-	if err != nil {
-		t.Fatal(err)
+// TestRequestRecord checks the record WithRequestRecords delivers: the
+// request's SLIs and judgement as its span carries them, its outbound calls,
+// and the attribution evidence built from them with
+// attribution.NewObservation — what the incident lab evaluates — reading a
+// running probe's silence as 0.
+func TestRequestRecord(t *testing.T) {
+	var recs []RequestRecord
+	h := newHarness(t, WithoutProbes(), WithObjectives(TTFT(time.Millisecond, 0.99).Named("fast"), ErrorRate(0.99)),
+		WithRequestRecords(func(_ context.Context, r RequestRecord) { recs = append(recs, r) }))
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer up.Close()
+	client := &http.Client{Transport: h.t.Transport(nil, WithProviderName("openai"))}
+	handler := h.t.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, _ := http.NewRequestWithContext(r.Context(), http.MethodPost, up.URL+"/v1/chat/completions", strings.NewReader("{}"))
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		for range 3 {
+			fmt.Fprint(w, "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n")
+			w.(http.Flusher).Flush()
+			time.Sleep(2 * time.Millisecond)
+		}
+		fmt.Fprint(w, "data: [DONE]\n\n")
+	}))
+	serve := func() RequestRecord {
+		t.Helper()
+		recs = recs[:0]
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/chat/completions", nil))
+		if len(recs) != 1 {
+			t.Fatalf("%d records for one request", len(recs))
+		}
+		return recs[0]
 	}
-	defer tr.Close()
-	s := &sli{slis: slis{e2e: time.Second}, failed: true, calls: callSummary{Calls: 1, Throttled: 1, Timeouts: 1,
-		DNS: 100 * time.Millisecond, Connect: 20 * time.Millisecond, TLS: 10 * time.Millisecond,
-		ProviderTTFB: 400 * time.Millisecond, ProviderWait: 700 * time.Millisecond}}
-	kattrs := []attribute.KeyValue{semconv.EBPFSchedRunqueueDelayMs.Float64(30)}
-	features := func(o attribution.Observation) map[string]float64 {
-		out := map[string]float64{}
+	r := serve()
+	span := h.spans.Ended()[len(h.spans.Ended())-1]
+	attrs := spanAttrs(span)
+	// The request starts just before its span, and ends just before it.
+	if r.TraceID != span.SpanContext().TraceID() || r.Start.After(span.StartTime()) || !r.End.After(r.Start) ||
+		r.End.After(span.EndTime()) {
+		t.Errorf("trace %v start %v end %v; span %v %v %v", r.TraceID, r.Start, r.End,
+			span.SpanContext().TraceID(), span.StartTime(), span.EndTime())
+	}
+	if got := attrs[semconv.SLOTTFTMs].AsFloat64(); r.TTFT <= 0 || got != durMs(r.TTFT) {
+		t.Errorf("TTFT %v, span %v ms", r.TTFT, got)
+	}
+	if got := attrs[semconv.SLOTPOTMs].AsFloat64(); r.TPOT <= 0 || got != durMs(r.TPOT) {
+		t.Errorf("TPOT %v, span %v ms", r.TPOT, got)
+	}
+	if r.OutputTokens != 3 || !r.TokensEstimated || r.InputTokens != -1 || r.Status != 200 || r.Failed {
+		t.Errorf("record = %+v", r)
+	}
+	if diff := cmp.Diff([]string{"fast", "error_rate_p99"}, r.Objectives); diff != "" {
+		t.Errorf("objectives (-want +got)\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"fast"}, r.Breached); diff != "" {
+		t.Errorf("breached (-want +got)\n%s", diff)
+	}
+	if r.Calls.N != 1 || r.Calls.Throttled != 1 || r.Calls.ProviderWait <= 0 {
+		t.Errorf("calls = %+v", r.Calls)
+	}
+	if diff := cmp.Diff(attribution.NewObservation(r.End.Sub(r.Start), false, r.Calls, r.Kernel, 0), r.Evidence); diff != "" {
+		t.Errorf("not NewObservation's (-want +got)\n%s", diff)
+	}
+	features := func(o attribution.Observation) map[attribution.Feature]bool {
+		out := map[attribution.Feature]bool{}
 		for _, f := range attribution.AllFeatures() {
-			if v, ok := o.Get(f); ok {
-				out[f.String()] = v
-			}
+			out[f] = o.Has(f)
 		}
 		return out
 	}
-	app := map[string]float64{"app.dns_ms": 100, "app.connect_ms": 30, "app.throttled": 1, "app.server_errors": 0,
-		"app.resets": 1, "app.provider_ttfb_ms": 270, "app.provider_wait_ms": 570, "app.local_ms": 300}
-
-	// Probes off: only what the request carries.
-	want := map[string]float64{"kernel.runqueue_ms": 30}
-	for k, v := range app {
-		want[k] = v
-	}
-	got := tr.observation(s, kattrs)
-	if diff := cmp.Diff(want, features(got)); diff != "" {
-		t.Errorf("probes off (-want +got)\n%s", diff)
-	}
-	if diff := cmp.Diff(attribution.NewObservation(1000, true, attribution.Calls{N: 1, Throttled: 1, Resets: 1,
-		DNSMs: 100, ConnectMs: 30, ProviderTTFBMs: 400, ProviderWaitMs: 700}, kattrs, 0), got); diff != "" {
-		t.Errorf("not NewObservation's (-want +got)\n%s", diff)
+	if f := features(r.Evidence); !f[attribution.AppThrottled] || !f[attribution.AppProviderWaitMs] || f[attribution.KernDNSMs] {
+		t.Errorf("probes off: features %v", f)
 	}
 
 	// dns_latency and mem_reclaim running (as KernelStatus would say): the
 	// request saw neither, so both are 0.
-	tr.attr.probed.Store(uint32(attribution.ProbedFeatures("dns_latency", "mem_reclaim")))
-	tr.attr.probedAt.Store(time.Now().UnixNano())
-	want["kernel.dns_ms"], want["kernel.reclaim_ms"] = 0, 0
-	if diff := cmp.Diff(want, features(tr.observation(s, kattrs))); diff != "" {
+	probed := attribution.ProbedFeatures(probes.DNSLatency, probes.MemReclaim)
+	h.t.attr.probed.Store(uint32(probed))
+	h.t.attr.probedAt.Store(time.Now().UnixNano())
+	r = serve()
+	if diff := cmp.Diff(attribution.NewObservation(r.End.Sub(r.Start), false, r.Calls, r.Kernel, probed), r.Evidence); diff != "" {
 		t.Errorf("probes running (-want +got)\n%s", diff)
 	}
+	if v, ok := r.Evidence.Get(attribution.KernReclaimMs); !ok || v != 0 {
+		t.Errorf("%v = %v, %v; want an observed 0", attribution.KernReclaimMs, v, ok)
+	}
 	// Stale: re-read from KernelStatus (probes off here: nothing probed).
-	tr.attr.probedAt.Store(time.Now().Add(-2 * probedTTL).UnixNano())
-	if got := tr.probedFeatures(); got != 0 {
+	h.t.attr.probedAt.Store(time.Now().Add(-2 * probedTTL).UnixNano())
+	if got := h.t.probedFeatures(); got != 0 {
 		t.Errorf("probed without probes = %b", got)
 	}
 }

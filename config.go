@@ -1,6 +1,7 @@
 package slo
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -33,6 +34,7 @@ type config struct {
 	model          *attribution.Model
 	kernel         kernelConfig // probes and correlation (kernel.go)
 	eventSink      EventSink
+	recordFunc     func(context.Context, RequestRecord)
 	now            func() time.Time
 }
 
@@ -196,6 +198,21 @@ func WithBudgetPeriod(d time.Duration) Option {
 // option exists so that a future version cannot start doing it silently.
 func WithRecordContent(on bool) Option {
 	return optionFunc(func(c *config) { c.recordContent = on })
+}
+
+// WithRequestRecords calls f with the [RequestRecord] of every request
+// served through [Tracker.Instrument]: its SLIs, the objectives it met or
+// missed, its outbound calls, its kernel evidence and the attribution
+// evidence built from them. f runs on the goroutine that served the
+// request, after its span ended and before Instrument returns, with the
+// request's context; it must return quickly. The default is none. A nil f
+// is ignored.
+func WithRequestRecords(f func(ctx context.Context, r RequestRecord)) Option {
+	return optionFunc(func(c *config) {
+		if f != nil {
+			c.recordFunc = f
+		}
+	})
 }
 
 // withClock replaces the clock; for tests.

@@ -26,58 +26,87 @@ func (t *Tracker) finish(ctx context.Context, rq *Request, ctxErr error) {
 	rq.sobs = nil
 	t.requestCount.Add(1)
 
+	t.kernelFinish(rq, end)
+	obs := attribution.NewObservation(s.e2e, s.failed, s.calls, rq.kern.sum, t.probedFeatures())
+	j := t.judge(rq, &s, obs)
+	if j.judgedN > 0 && j.allGood {
+		t.attr.learn(obs)
+	}
+	t.recordMetrics(ctx, &s)
+
 	span := rq.span
-	recording := span.IsRecording()
-	kattrs := t.kernelFinish(rq, &s)
-	obs := t.observation(&s, kattrs)
-	var badObs *attribution.Observation
-	var traceID string
+	if span.IsRecording() {
+		span.SetAttributes(t.spanAttributes(rq, &s, &j)...)
+		if rq.own && s.failed {
+			span.SetStatus(codes.Error, s.errorType)
+		}
+	}
+	if rq.own {
+		span.End()
+	}
+	if f := t.cfg.recordFunc; f != nil {
+		f(ctx, t.requestRecord(rq, end, &s, &j, obs))
+	}
+}
+
+// judgement is how a request fared against the tracker's objectives.
+type judgement struct {
+	// judged and breached are the judged and breached objectives as bit
+	// sets over t.objs (their span attributes are cached per set); by name
+	// (judgedNames, breachedNames) beyond 64 objectives.
+	judged, breached           uint64
+	judgedN, breachedN         int
+	judgedNames, breachedNames []string
+	allGood                    bool
+	bad                        *attribution.Observation // the evidence as excess over the baselines, when breached
+	traceID                    string
+}
+
+// judge judges the request against every objective that applies to it,
+// feeds the burn-rate series, the exemplars and the SLO events.
+func (t *Tracker) judge(rq *Request, s *sli, obs attribution.Observation) judgement {
+	span := rq.span
 	now := t.cfg.now()
-	allGood := true
-	// The judged and breached objectives as bit sets over t.objs (their span
-	// attributes are cached per set); by name beyond 64 objectives.
-	var judged, breached uint64
-	var judgedN, breachedN int
-	var judgedNames, breachedNames []string
+	j := judgement{allGood: true}
 	byName := len(t.objs) > 64
 	for i, o := range t.objs {
 		if !o.obj.applies(s.route, s.model) {
 			continue
 		}
-		v, value := o.obj.judge(&s)
+		v, value := o.obj.judge(s)
 		if v == notJudged {
 			continue
 		}
-		judged |= objBit(i)
-		judgedN++
+		j.judged |= objBit(i)
+		j.judgedN++
 		if byName {
-			judgedNames = append(judgedNames, o.name)
+			j.judgedNames = append(j.judgedNames, o.name)
 		}
 		ok := v == good
 		ex := exemplar{}
 		if !ok {
-			allGood = false
-			breached |= objBit(i)
-			breachedN++
+			j.allGood = false
+			j.breached |= objBit(i)
+			j.breachedN++
 			if byName {
-				breachedNames = append(breachedNames, o.name)
+				j.breachedNames = append(j.breachedNames, o.name)
 			}
-			if traceID == "" && span.SpanContext().HasTraceID() {
-				traceID = span.SpanContext().TraceID().String()
+			if j.traceID == "" && span.SpanContext().HasTraceID() {
+				j.traceID = span.SpanContext().TraceID().String()
 			}
-			if badObs == nil {
+			if j.bad == nil {
 				x := t.attr.excess(obs)
-				badObs = &x
+				j.bad = &x
 			}
-			ex = exemplar{traceID: traceID, requestID: rq.requestID, value: value, at: now, obs: *badObs}
+			ex = exemplar{traceID: j.traceID, requestID: rq.requestID, value: value, at: now, obs: *j.bad}
 		}
 		t.record(o, now, ok, ex)
 		if t.events != nil {
-			if traceID == "" && span.SpanContext().HasTraceID() {
-				traceID = span.SpanContext().TraceID().String()
+			if j.traceID == "" && span.SpanContext().HasTraceID() {
+				j.traceID = span.SpanContext().TraceID().String()
 			}
 			select {
-			case t.events <- t.sloEvent(o, &s, ok, value, traceID, rq.requestID, now):
+			case t.events <- t.sloEvent(o, s, ok, value, j.traceID, rq.requestID, now):
 			default:
 				t.droppedEvents.Add(1)
 			}
@@ -87,80 +116,81 @@ func (t *Tracker) finish(ctx context.Context, rq *Request, ctxErr error) {
 			o.promReq[boolIndex(ok)].Inc()
 		}
 	}
+	return j
+}
 
-	if judgedN > 0 && allGood {
-		t.attr.learn(obs)
+// spanAttributes returns the attributes of the request's span: the SLIs,
+// the judgement, the kernel evidence and, for a bad request, its top fault
+// domain. They are written for people and backends; nothing reads them back.
+func (t *Tracker) spanAttributes(rq *Request, s *sli, j *judgement) []attribute.KeyValue {
+	attrs := make([]attribute.KeyValue, 0, 24)
+	attrs = t.sliAttributes(s, attrs)
+	if j.judgedN > 0 {
+		attrs = append(attrs, t.objectiveSetAttr(semconv.SLOObjective, j.judged, j.judgedNames), semconv.SLOGood.Bool(j.allGood))
+		if j.breachedN > 0 {
+			attrs = append(attrs, t.objectiveSetAttr(semconv.SLOBreached, j.breached, j.breachedNames))
+		}
 	}
-	t.recordMetrics(ctx, &s)
+	if k := t.kern; k != nil {
+		attrs = kernelAttributes(&rq.kern.sum, &s.calls, k.running.Load(), attrs)
+	}
+	if j.bad != nil {
+		v := attribution.Attribute(*j.bad, t.attr.model)
+		attrs = append(attrs, semconv.SLOFaultDomain.String(v.Top.String()), semconv.SLOFaultPosterior.Float64(v.Confidence))
+	}
+	return attrs
+}
 
-	if recording {
-		attrs := make([]attribute.KeyValue, 0, 24)
-		attrs = append(attrs,
-			semconv.GenAIOperationName.String(s.operation),
-			semconv.GenAIProviderName.String(s.provider),
-			semconv.SLOE2EMs.Float64(durMs(s.e2e)),
-			semconv.SLOStreamFormat.String(s.format),
-			semconv.SLOStreamDialect.String(s.dialect),
-		)
-		if !s.hijacked {
-			attrs = append(attrs, semconv.HTTPResponseStatusCode.Int(s.status))
-		}
-		if s.model != "" {
-			attrs = append(attrs, semconv.GenAIRequestModel.String(s.model))
-		}
-		if s.respModel != "" {
-			attrs = append(attrs, semconv.GenAIResponseModel.String(s.respModel))
-		}
-		if s.hasTTFB {
-			attrs = append(attrs, semconv.SLOTTFBMs.Float64(durMs(s.ttfb)))
-		}
-		if s.hasTTFT {
-			attrs = append(attrs, semconv.SLOTTFTMs.Float64(durMs(s.ttft)),
-				semconv.SLOOutputChunks.Int64(s.outChunks))
-		}
-		if s.outChunks > 1 {
-			attrs = append(attrs, semconv.SLOITLMaxMs.Float64(durMs(s.itlMax)), semconv.SLOITLMeanMs.Float64(durMs(s.itlMean)))
-		}
-		if s.hasTPOT {
-			attrs = append(attrs, semconv.SLOTPOTMs.Float64(durMs(s.tpot)), semconv.SLOTokensPerSec.Float64(s.tokensPerSec))
-		}
-		if s.outTokens >= 0 {
-			attrs = append(attrs, semconv.GenAIUsageOutputTokens.Int64(s.outTokens), semconv.SLOTokensEstimated.Bool(s.estimated))
-		}
-		if s.inTokens >= 0 {
-			attrs = append(attrs, semconv.GenAIUsageInputTokens.Int64(s.inTokens))
-		}
-		if s.finishReason != "" {
-			attrs = append(attrs, t.finishReasonAttr(s.finishReason))
-		}
-		if s.providerWait > 0 {
-			attrs = append(attrs, semconv.SLOProviderWaitMs.Float64(durMs(s.providerWait)))
-		}
-		if s.cancelled {
-			attrs = append(attrs, semconv.SLOCancelled.Bool(true))
-		}
-		if s.errorType != "" && !s.cancelled {
-			attrs = append(attrs, semconv.ErrorType.String(s.errorType))
-		}
-		if judgedN > 0 {
-			attrs = append(attrs, t.objectiveSetAttr(semconv.SLOObjective, judged, judgedNames), semconv.SLOGood.Bool(allGood))
-			if breachedN > 0 {
-				attrs = append(attrs, t.objectiveSetAttr(semconv.SLOBreached, breached, breachedNames))
-			}
-		}
-		attrs = append(attrs, kattrs...)
-		if badObs != nil {
-			v := attribution.Attribute(*badObs, t.attr.model)
-			attrs = append(attrs, semconv.SLOFaultDomain.String(v.Top.String()), semconv.SLOFaultPosterior.Float64(v.Confidence))
-		}
-		span.SetAttributes(attrs...)
-		if rq.own && s.failed {
-			span.SetStatus(codes.Error, s.errorType)
-		}
+// sliAttributes appends the gen_ai.* and llm.slo.* attributes of the
+// request's SLIs to attrs.
+func (t *Tracker) sliAttributes(s *sli, attrs []attribute.KeyValue) []attribute.KeyValue {
+	attrs = append(attrs,
+		semconv.GenAIOperationName.String(s.operation),
+		semconv.GenAIProviderName.String(s.provider),
+		semconv.SLOE2EMs.Float64(durMs(s.e2e)),
+		semconv.SLOStreamFormat.String(s.format),
+		semconv.SLOStreamDialect.String(s.dialect),
+	)
+	if !s.hijacked {
+		attrs = append(attrs, semconv.HTTPResponseStatusCode.Int(s.status))
 	}
-	if rq.own {
-		span.End()
+	if s.model != "" {
+		attrs = append(attrs, semconv.GenAIRequestModel.String(s.model))
 	}
+	if s.respModel != "" {
+		attrs = append(attrs, semconv.GenAIResponseModel.String(s.respModel))
+	}
+	if s.hasTTFB {
+		attrs = append(attrs, semconv.SLOTTFBMs.Float64(durMs(s.ttfb)))
+	}
+	if s.hasTTFT {
+		attrs = append(attrs, semconv.SLOTTFTMs.Float64(durMs(s.ttft)), semconv.SLOOutputChunks.Int64(s.outChunks))
+	}
+	if s.outChunks > 1 {
+		attrs = append(attrs, semconv.SLOITLMaxMs.Float64(durMs(s.itlMax)), semconv.SLOITLMeanMs.Float64(durMs(s.itlMean)))
+	}
+	if s.hasTPOT {
+		attrs = append(attrs, semconv.SLOTPOTMs.Float64(durMs(s.tpot)), semconv.SLOTokensPerSec.Float64(s.tokensPerSec))
+	}
+	if s.outTokens >= 0 {
+		attrs = append(attrs, semconv.GenAIUsageOutputTokens.Int64(s.outTokens), semconv.SLOTokensEstimated.Bool(s.estimated))
+	}
+	if s.inTokens >= 0 {
+		attrs = append(attrs, semconv.GenAIUsageInputTokens.Int64(s.inTokens))
+	}
+	if s.finishReason != "" {
+		attrs = append(attrs, t.finishReasonAttr(s.finishReason))
+	}
+	if s.calls.ProviderWait > 0 {
+		attrs = append(attrs, semconv.SLOProviderWaitMs.Float64(durMs(s.calls.ProviderWait)))
+	}
+	if s.cancelled {
+		attrs = append(attrs, semconv.SLOCancelled.Bool(true))
+	}
+	if s.errorType != "" && !s.cancelled {
+		attrs = append(attrs, semconv.ErrorType.String(s.errorType))
+	}
+	return attrs
 }
 
 // recordMetrics records the request's SLIs; ctx carries the trace that the

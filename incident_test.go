@@ -204,12 +204,11 @@ func TestIncidentAttributesProviderThrottle(t *testing.T) {
 		rq := RequestFrom(r.Context())
 		if r.URL.Query().Get("s") == "500" {
 			// The upstream answered 429: what the client transport reports.
-			rq.noteClientCall(clientCall{Provider: "openai", Status: 429, ErrorType: "429", RetryAfter: time.Second,
-				Duration: 3 * time.Millisecond, TTFB: 3 * time.Millisecond})
+			rq.noteClientCall(clientCall{Status: 429, ErrorType: "429", Duration: 3 * time.Millisecond, TTFB: 3 * time.Millisecond})
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
-		rq.noteClientCall(clientCall{Provider: "openai", Status: 200, Duration: 40 * time.Millisecond, TTFB: 20 * time.Millisecond})
+		rq.noteClientCall(clientCall{Status: 200, Duration: 40 * time.Millisecond, TTFB: 20 * time.Millisecond})
 		w.Write([]byte("ok"))
 	}))
 	for range 50 {

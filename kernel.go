@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/llmslo/slo/attribution"
 	"github.com/llmslo/slo/correlate"
 	"github.com/llmslo/slo/probes"
 	"github.com/llmslo/slo/semconv"
@@ -237,22 +238,20 @@ func (t *Tracker) kernelRequestStart(rq *Request) {
 	rq.kern.id = k.j.Start(k.clock.Mono(rq.start), rq.span.SpanContext())
 }
 
-// kernelFinish ends rq's interval and returns the llm.ebpf.* attributes of its
-// kernel summary, to be added to its span. s holds the request's SLIs.
-func (t *Tracker) kernelFinish(rq *Request, s *sli) []attribute.KeyValue {
+// kernelFinish ends rq's interval at end and keeps its kernel summary in
+// rq.kern.sum (the zero Summary when there is no kernel side).
+func (t *Tracker) kernelFinish(rq *Request, end time.Time) {
 	k := t.kern
 	if k == nil {
-		return nil
+		return
 	}
-	end := rq.start.Add(s.e2e)
 	rq.kern.sum = k.j.End(rq.kern.id, k.clock.Mono(end))
-	return kernelAttributes(&rq.kern.sum, &s.calls, k.running.Load(), nil)
 }
 
 // kernelAttributes returns the llm.ebpf.* attributes of a request: the
 // kernel summary, completed from the request's client calls (httptrace) for
 // what the kernel did not show. inProcess says the probes were running.
-func kernelAttributes(sum *correlate.Summary, calls *callSummary, inProcess bool, dst []attribute.KeyValue) []attribute.KeyValue {
+func kernelAttributes(sum *correlate.Summary, calls *attribution.Calls, inProcess bool, dst []attribute.KeyValue) []attribute.KeyValue {
 	n := len(dst)
 	dst = sum.AppendAttributes(dst)
 	kernel := len(dst) > n
@@ -269,7 +268,7 @@ func kernelAttributes(sum *correlate.Summary, calls *callSummary, inProcess bool
 		dst = append(dst, semconv.EBPFTLSHandshakeMs.Float64(durMs(calls.TLS)))
 		floor = true
 	}
-	if wait := calls.ProviderWait + calls.RetrievalWait; calls.Calls > 0 && wait > 0 {
+	if wait := calls.ProviderWait + calls.RetrievalWait; calls.N > 0 && wait > 0 {
 		explained := sum.KernelTime() + calls.TLS
 		if sum.DNSLookups == 0 {
 			explained += calls.DNS
@@ -303,47 +302,64 @@ func (t *Tracker) KernelStatus() []SignalStatus {
 	if k == nil {
 		return out
 	}
-	k.mu.Lock()
-	set, loading, startErr := k.set, k.loading, k.startErr
-	k.mu.Unlock()
+	v := k.view()
 	for _, sig := range probes.AllSignals() {
-		st := SignalStatus{Signal: sig.String(), Path: "off", State: probes.Off.String()}
-		switch {
-		case k.cfg.off:
-			st.Reason = "disabled by WithoutProbes"
-		case t.closed.Load():
-			st.Reason = "tracker closed"
-		case loading:
-			st.Path, st.Reason = "starting", "probes are loading"
-		case set == nil:
-			st.Reason = "probes unavailable"
-			if startErr != nil {
-				st.Reason = startErr.Error()
-			}
-		default:
-			ps := set.StatusOf(sig)
-			st.State, st.Reason = ps.State.String(), ps.Reason
-			if ps.State != probes.Off {
-				st.Path = semconv.PathInProcess
-				if sig > probes.SyscallLatency {
-					// /proc and cgroup pollers, runtime/metrics: no privilege.
-					st.Path = semconv.PathFloor
-				}
-			}
-		}
-		if st.Path == "off" || st.Path == "starting" {
-			switch sig {
-			case probes.DNSLatency, probes.ConnectLatency:
-				st.Path, st.Reason = semconv.PathFloor, joinReason(st.Reason, "client calls measure it with httptrace")
-			case probes.RunqueueDelay:
-				if !k.cfg.off {
-					st.Reason = joinReason(st.Reason, "go_sched_latency (runtime/metrics) is the floor for scheduling delay")
-				}
-			}
-		}
-		out = append(out, st)
+		out = append(out, t.signalStatus(sig, v))
 	}
 	return out
+}
+
+// probesView is a snapshot of the probes' loading state.
+type probesView struct {
+	set      *probes.Set
+	loading  bool
+	startErr error
+}
+
+func (k *kernelState) view() probesView {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return probesView{set: k.set, loading: k.loading, startErr: k.startErr}
+}
+
+// signalStatus returns the status of sig, given the probes' state v.
+func (t *Tracker) signalStatus(sig probes.Signal, v probesView) SignalStatus {
+	k := t.kern
+	st := SignalStatus{Signal: sig.String(), Path: "off", State: probes.Off.String()}
+	switch {
+	case k.cfg.off:
+		st.Reason = "disabled by WithoutProbes"
+	case t.closed.Load():
+		st.Reason = "tracker closed"
+	case v.loading:
+		st.Path, st.Reason = "starting", "probes are loading"
+	case v.set == nil:
+		st.Reason = "probes unavailable"
+		if v.startErr != nil {
+			st.Reason = v.startErr.Error()
+		}
+	default:
+		ps := v.set.StatusOf(sig)
+		st.State, st.Reason = ps.State.String(), ps.Reason
+		if ps.State != probes.Off {
+			st.Path = semconv.PathInProcess
+			if sig > probes.SyscallLatency {
+				// /proc and cgroup pollers, runtime/metrics: no privilege.
+				st.Path = semconv.PathFloor
+			}
+		}
+	}
+	if st.Path == "off" || st.Path == "starting" {
+		switch sig {
+		case probes.DNSLatency, probes.ConnectLatency:
+			st.Path, st.Reason = semconv.PathFloor, joinReason(st.Reason, "client calls measure it with httptrace")
+		case probes.RunqueueDelay:
+			if !k.cfg.off {
+				st.Reason = joinReason(st.Reason, "go_sched_latency (runtime/metrics) is the floor for scheduling delay")
+			}
+		}
+	}
+	return st
 }
 
 // kernelDropped counts events the probes could not hand to the correlation

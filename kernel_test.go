@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/llmslo/slo/attribution"
 	"github.com/llmslo/slo/correlate"
 	"github.com/llmslo/slo/probes"
 	"github.com/llmslo/slo/semconv"
@@ -34,14 +35,14 @@ func TestKernelAttributes(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		sum       correlate.Summary
-		calls     callSummary
+		calls     attribution.Calls
 		inProcess bool
 		want      []attribute.KeyValue
 	}{
 		{name: "nothing"},
 		{
 			name:  "httptrace floor",
-			calls: callSummary{Calls: 1, ProviderWait: 500 * ms, DNS: 30 * ms, Connect: 5 * ms, TLS: 10 * ms},
+			calls: attribution.Calls{N: 1, ProviderWait: 500 * ms, DNS: 30 * ms, Connect: 5 * ms, TLS: 10 * ms},
 			want: []attribute.KeyValue{
 				semconv.EBPFDNSLatencyMs.Float64(30), semconv.EBPFNetConnectLatencyMs.Float64(5), semconv.EBPFTLSHandshakeMs.Float64(10),
 				semconv.EBPFRetrievalKernelAttribMs.Float64(45),
@@ -52,7 +53,7 @@ func TestKernelAttributes(t *testing.T) {
 			name: "kernel evidence wins over httptrace, capped by the wait",
 			sum: correlate.Summary{DNS: 150 * ms, DNSLookups: 2, Retransmits: 3, Runqueue: 400 * ms,
 				Joins: [correlate.NumTiers]int{correlate.TierExact: 5}, Tier: correlate.TierExact, Confidence: 1},
-			calls:     callSummary{Calls: 1, ProviderWait: 500 * ms, DNS: 151 * ms, Connect: 5 * ms},
+			calls:     attribution.Calls{N: 1, ProviderWait: 500 * ms, DNS: 151 * ms, Connect: 5 * ms},
 			inProcess: true,
 			want: []attribute.KeyValue{
 				semconv.EBPFDNSLatencyMs.Float64(150), semconv.EBPFTCPRetransmits.Int(3), semconv.EBPFSchedRunqueueDelayMs.Float64(400),

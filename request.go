@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/llmslo/slo/attribution"
 	"github.com/llmslo/slo/internal/stream"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -40,45 +41,31 @@ type Request struct {
 	writeErr   bool
 	requestID  string
 
-	mu           sync.Mutex // guards the fields below
-	done         bool
-	model        string
-	provider     string
-	operation    string
-	inTokens     int64 // -1 when not reported
-	outTokens    int64 // -1 when not reported
-	providerWait time.Duration
-	calls        callSummary
+	mu        sync.Mutex // guards the fields below
+	done      bool
+	model     string
+	provider  string
+	operation string
+	inTokens  int64 // -1 when not reported
+	outTokens int64 // -1 when not reported
+	calls     attribution.Calls
 }
 
-// ClientCall summarises one outbound call made on behalf of a server request
+// clientCall summarises one outbound call made on behalf of a server request
 // (through [Tracker.Transport]); the client side reports it with noteClientCall.
 type clientCall struct {
-	Retrieval  bool          // a retrieval backend, not an LLM provider
-	Provider   string        // gen_ai.provider.name of the upstream
-	Duration   time.Duration // call start → body fully read or closed
-	TTFB       time.Duration // call start → first response byte; 0 when none
-	Status     int           // HTTP status; 0 when no response arrived
-	ErrorType  string        // "" on success; a status code, "timeout", "reset", "dns", "connect", "cancelled" …
-	RetryAfter time.Duration // Retry-After of a 429/503
-	Retry      bool          // the SDK marked this attempt as a retry
-	DNS        time.Duration
-	Connect    time.Duration
-	TLS        time.Duration
+	Retrieval bool          // a retrieval backend, not an LLM provider
+	Duration  time.Duration // call start → body fully read or closed
+	TTFB      time.Duration // call start → first response byte; 0 when none
+	Status    int           // HTTP status; 0 when no response arrived
+	ErrorType string        // "" on success; a status code, "timeout", "reset", "dns", "connect", "cancelled" …
+	DNS       time.Duration
+	Connect   time.Duration
+	TLS       time.Duration
 }
 
-// callSummary aggregates the client calls of one server request; attribution reads it.
-type callSummary struct {
-	Calls, Retrieval, Retries   int
-	Throttled, ServerErrors     int // 429s; 5xx
-	Resets, Timeouts            int
-	ProviderWait, RetrievalWait time.Duration
-	ProviderTTFB                time.Duration // the largest provider TTFB
-	MaxRetryAfter               time.Duration
-	DNS, Connect, TLS           time.Duration
-}
-
-// noteClientCall records an outbound call made on behalf of r.
+// noteClientCall adds an outbound call made on behalf of r to r's summary
+// of calls, which attribution reads.
 func (r *Request) noteClientCall(c clientCall) {
 	if r == nil {
 		return
@@ -89,16 +76,12 @@ func (r *Request) noteClientCall(c clientCall) {
 		return
 	}
 	s := &r.calls
-	s.Calls++
-	if c.Retry {
-		s.Retries++
-	}
+	s.N++
 	if c.Retrieval {
 		s.Retrieval++
 		s.RetrievalWait += c.Duration
 	} else {
 		s.ProviderWait += c.Duration
-		r.providerWait += c.Duration
 		s.ProviderTTFB = max(s.ProviderTTFB, c.TTFB)
 	}
 	switch {
@@ -107,13 +90,9 @@ func (r *Request) noteClientCall(c clientCall) {
 	case c.Status >= 500:
 		s.ServerErrors++
 	}
-	switch c.ErrorType {
-	case "reset":
+	if c.ErrorType == "reset" || c.ErrorType == "timeout" {
 		s.Resets++
-	case "timeout":
-		s.Timeouts++
 	}
-	s.MaxRetryAfter = max(s.MaxRetryAfter, c.RetryAfter)
 	s.DNS += c.DNS
 	s.Connect += c.Connect
 	s.TLS += c.TLS
@@ -259,9 +238,8 @@ type sli struct {
 	provider, operation     string
 	finishReason            string
 	format, dialect         string
-	providerWait            time.Duration
 	hijacked                bool
-	calls                   callSummary
+	calls                   attribution.Calls
 }
 
 // compute derives the SLIs at end, the moment the handler returned.
@@ -274,7 +252,6 @@ func (r *Request) compute(end time.Time, ctxErr error) sli {
 	r.mu.Lock()
 	r.done = true
 	s.model, s.provider, s.operation = r.model, r.provider, r.operation
-	s.providerWait = r.providerWait
 	s.calls = r.calls
 	explicitIn, explicitOut := r.inTokens, r.outTokens
 	r.mu.Unlock()

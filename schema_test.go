@@ -74,7 +74,7 @@ func TestOutputMatchesSchemas(t *testing.T) {
 		serve(stream, "200")
 	}
 	h := tr.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		RequestFrom(r.Context()).noteClientCall(clientCall{Status: 429, RetryAfter: time.Second})
+		RequestFrom(r.Context()).noteClientCall(clientCall{Status: 429})
 		w.WriteHeader(503)
 	}))
 	for range 5 {

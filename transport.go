@@ -348,19 +348,8 @@ func (c *call) finishLocked(kind endKind, err error) {
 		}
 		c.span.End()
 	}
-	c.parent.noteClientCall(clientCall{
-		Retrieval:  c.retrieval,
-		Provider:   c.provider,
-		Duration:   r.e2e,
-		TTFB:       r.ttfb,
-		Status:     c.status,
-		ErrorType:  r.errorType,
-		RetryAfter: c.retryAfter,
-		Retry:      c.retryCount > 0,
-		DNS:        r.dns,
-		Connect:    r.connect,
-		TLS:        r.tls,
-	})
+	c.parent.noteClientCall(clientCall{Retrieval: c.retrieval, Duration: r.e2e, TTFB: r.ttfb,
+		Status: c.status, ErrorType: r.errorType, DNS: r.dns, Connect: r.connect, TLS: r.tls})
 }
 
 // callResult holds the indicators of one finished call.

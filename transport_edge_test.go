@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/llmslo/slo/attribution"
 	"github.com/llmslo/slo/internal/providertest"
 	"github.com/llmslo/slo/semconv"
 	openai "github.com/openai/openai-go/v3"
@@ -209,7 +210,7 @@ func TestFeedsServerRequest(t *testing.T) {
 	h := newHarness(t)
 	llm := &http.Client{Transport: h.t.Transport(nil)}
 	vec := &http.Client{Transport: h.t.Transport(nil, Retrieval())}
-	var summary callSummary
+	var summary attribution.Calls
 	srv := httptest.NewServer(h.t.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, _ := http.NewRequestWithContext(r.Context(), "GET", retrieval.URL+"/search", nil)
 		resp, err := vec.Do(req)
@@ -242,7 +243,7 @@ func TestFeedsServerRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Close()
-	if summary.Calls != 3 || summary.Retrieval != 1 || summary.Throttled != 1 || summary.MaxRetryAfter != time.Second {
+	if summary.N != 3 || summary.Retrieval != 1 || summary.Throttled != 1 {
 		t.Errorf("summary = %+v", summary)
 	}
 	if summary.RetrievalWait < 20*time.Millisecond || summary.ProviderWait < 40*time.Millisecond ||

@@ -152,8 +152,8 @@ type Hypothesis struct {
 	Posterior float64
 	// ExplainedMs is how much of the request the domain explains ([Decompose]).
 	ExplainedMs float64
-	// Evidence names the features that supported the domain.
-	Evidence []string
+	// Evidence lists the features that supported the domain.
+	Evidence []Feature
 }
 
 // Verdict is the attribution of one request or one incident.
@@ -254,7 +254,7 @@ func verdictFrom(post [numDomains]float64, ms [numDomains]float64, o *Observatio
 		if o != nil {
 			for _, s := range support {
 				if s.d == d && o.Has(s.f) && o.Values[s.f] > 0 {
-					h.Evidence = append(h.Evidence, s.f.String())
+					h.Evidence = append(h.Evidence, s.f)
 				}
 			}
 		}
@@ -292,7 +292,7 @@ func Aggregate(vs []Verdict) Verdict {
 		return Verdict{Top: Unknown, Confidence: 1, Ranked: []Hypothesis{{Domain: Unknown, Posterior: 1}}}
 	}
 	var post, ms [numDomains]float64
-	evidence := make([][]string, numDomains)
+	evidence := make([][]Feature, numDomains)
 	for _, v := range vs {
 		for _, h := range v.Ranked {
 			post[h.Domain] += h.Posterior / float64(len(vs))

@@ -56,7 +56,7 @@ func TestAttributeWithoutModel(t *testing.T) {
 	if v.Top != NetworkDNS || math.Abs(v.Confidence-0.75) > 1e-12 {
 		t.Fatalf("verdict = %+v", v)
 	}
-	if diff := cmp.Diff([]string{"kernel.dns_ms"}, v.Ranked[0].Evidence); diff != "" {
+	if diff := cmp.Diff([]Feature{KernDNSMs}, v.Ranked[0].Evidence); diff != "" {
 		t.Error(diff)
 	}
 	// Weak evidence abstains.

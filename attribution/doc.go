@@ -15,11 +15,16 @@
 // model the lab fitted last, embedded with its provenance.
 //
 // [NewObservation] is the one mapping from a request (its end-to-end time,
-// outbound calls and kernel span attributes) to features, shared by the
-// tracker and the lab. [AttributeIncident] ranks an incident's domains from
-// its bad requests: the top domain by the mean single-cause posterior, the
-// runner-ups by explaining away (the probability that each is at fault too,
-// given the top), so that two concurrent faults both surface.
+// its outbound [Calls] and its kernel [correlate.Summary]) to features; the
+// kernel features are keyed by the probe signal that measures them
+// ([ProbedFeatures]). The tracker computes it for every request and hands
+// it, with the rest of the request's record, to the incident lab, so the lab
+// evaluates exactly what the tracker attributes.
+//
+// [AttributeIncident] ranks an incident's domains from its bad requests: the
+// top domain by the mean single-cause posterior, the runner-ups by explaining
+// away (the probability that each is at fault too, given the top), so that
+// two concurrent faults both surface.
 //
 // The package is pure and deterministic: no goroutines, no clocks, no I/O.
 // Every function is safe for concurrent use; a [Model] is read-only after Fit

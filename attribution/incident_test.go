@@ -3,12 +3,13 @@ package attribution
 import (
 	"math"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"go.opentelemetry.io/otel/attribute"
 
-	"github.com/llmslo/slo/semconv"
+	"github.com/llmslo/slo/correlate"
+	"github.com/llmslo/slo/probes"
 )
 
 // toyModel is small enough to compute by hand: three domains and two
@@ -131,15 +132,21 @@ func TestAttributeIncidentFallsBackToAggregate(t *testing.T) {
 }
 
 func TestNewObservation(t *testing.T) {
-	calls := Calls{N: 2, Retrieval: 1, Throttled: 1, DNSMs: 200, ConnectMs: 30,
-		ProviderTTFBMs: 700, ProviderWaitMs: 900, RetrievalWaitMs: 15}
-	kernel := []attribute.KeyValue{semconv.EBPFDNSLatencyMs.Float64(190), semconv.EBPFSchedRunqueueDelayMs.Float64(12),
-		semconv.SLOE2EMs.Float64(1)} // not a kernel key: ignored
-	floor := []attribute.KeyValue{semconv.EBPFDNSLatencyMs.Float64(200),
-		semconv.EBPFCorrelationTier.String(semconv.TierHTTPTrace)}
-	probed := ProbedFeatures("dns_latency", "runqueue_delay", "mem_reclaim", "no_such_signal")
+	ms := time.Millisecond
+	calls := Calls{N: 2, Retrieval: 1, Throttled: 1, DNS: 200 * ms, Connect: 20 * ms, TLS: 10 * ms,
+		ProviderTTFB: 700 * ms, ProviderWait: 900 * ms, RetrievalWait: 15 * ms}
+	joined := func(k correlate.Summary) correlate.Summary {
+		k.Joins[correlate.TierExact], k.Tier, k.Confidence = 1, correlate.TierExact, 1
+		return k
+	}
+	kernel := joined(correlate.Summary{DNS: 190 * ms, DNSLookups: 1, Runqueue: 12 * ms})
+	runqueueOnly := joined(correlate.Summary{Runqueue: 12 * ms})
+	everything := joined(correlate.Summary{DNS: 5 * ms, DNSLookups: 2, Retransmits: 3, Connects: 2,
+		ConnectLatency: 40 * ms, ConnectErrors: 1, Runqueue: 12 * ms, CFSThrottled: 6 * ms, Reclaim: 7 * ms,
+		StealPct: 2.5, BlockIO: 9 * ms, GoSchedLatency: ms})
+	probed := ProbedFeatures(probes.DNSLatency, probes.RunqueueDelay, probes.MemReclaim, probes.BlockIO)
 	app := map[Feature]float64{AppDNSMs: 200, AppConnectMs: 30, AppThrottled: 1, AppServerErrors: 0, AppResets: 0,
-		AppProviderTTFBMs: 470, AppProviderWaitMs: 670, // net of 200 ms DNS + 30 ms connect
+		AppProviderTTFBMs: 470, AppProviderWaitMs: 670, // net of 200 ms DNS + 30 ms connect and TLS
 		AppRetrievalMs: 15, AppLocalMs: 85} // 1000 − 900 − 15
 	with := func(m map[Feature]float64, kv ...any) map[Feature]float64 {
 		out := map[Feature]float64{}
@@ -147,31 +154,41 @@ func TestNewObservation(t *testing.T) {
 			out[k] = v
 		}
 		for i := 0; i < len(kv); i += 2 {
-			out[kv[i].(Feature)] = float64(kv[i+1].(int))
+			switch v := kv[i+1].(type) {
+			case int:
+				out[kv[i].(Feature)] = float64(v)
+			case float64:
+				out[kv[i].(Feature)] = v
+			}
 		}
 		return out
 	}
 	for _, tc := range []struct {
 		name   string
 		calls  Calls
-		kernel []attribute.KeyValue
+		kernel correlate.Summary
 		probed FeatureSet
 		want   map[Feature]float64
 	}{
-		{"no calls, no probes: nothing observed", Calls{}, nil, 0, map[Feature]float64{}},
-		{"calls only", calls, nil, 0, app},
-		{"kernel evidence, no probe running", calls, kernel, 0, with(app, KernDNSMs, 190, KernRunqueueMs, 12)},
+		{"no calls, no probes: nothing observed", Calls{}, correlate.Summary{}, 0, map[Feature]float64{}},
+		{"calls only", calls, correlate.Summary{}, 0, app},
+		{"kernel evidence, no probe running", calls, kernel, 0,
+			with(app, KernDNSMs, 190, KernConnectMs, 20, KernRunqueueMs, 12)},
 		{"a running probe that saw nothing observes 0", calls, kernel, probed,
-			with(app, KernDNSMs, 190, KernRunqueueMs, 12, KernReclaimMs, 0)},
-		{"the httptrace floor is not kernel evidence", calls, floor, probed,
+			with(app, KernDNSMs, 190, KernConnectMs, 20, KernRunqueueMs, 12, KernReclaimMs, 0)},
+		{"httptrace stands in for the DNS and connects the kernel did not join", calls, runqueueOnly, 0,
+			with(app, KernDNSMs, 200, KernConnectMs, 20, KernRunqueueMs, 12)},
+		{"without kernel evidence httptrace is not kernel evidence", calls, correlate.Summary{}, probed,
 			with(app, KernDNSMs, 0, KernRunqueueMs, 0, KernReclaimMs, 0)},
-		{"the floor without probes leaves kernel features missing", calls, floor, 0, app},
-		{"provider time never negative", Calls{N: 1, DNSMs: 500, ProviderTTFBMs: 450, ProviderWaitMs: 480}, nil, 0,
-			map[Feature]float64{AppDNSMs: 500, AppConnectMs: 0, AppThrottled: 0, AppServerErrors: 0, AppResets: 0,
-				AppProviderTTFBMs: 0, AppProviderWaitMs: 0, AppLocalMs: 520}},
+		{"every kernel feature", Calls{}, everything, 0, map[Feature]float64{KernDNSMs: 5, KernRetransmits: 3,
+			KernConnectMs: 40, KernConnectErrors: 1, KernRunqueueMs: 12, KernCFSThrottledMs: 6, KernReclaimMs: 7,
+			KernStealPct: 2.5}},
+		{"provider time never negative", Calls{N: 1, DNS: 500 * ms, ProviderTTFB: 450 * ms, ProviderWait: 480 * ms},
+			correlate.Summary{}, 0, map[Feature]float64{AppDNSMs: 500, AppConnectMs: 0, AppThrottled: 0,
+				AppServerErrors: 0, AppResets: 0, AppProviderTTFBMs: 0, AppProviderWaitMs: 0, AppLocalMs: 520}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o := NewObservation(1000, true, tc.calls, tc.kernel, tc.probed)
+			o := NewObservation(time.Second, true, tc.calls, tc.kernel, tc.probed)
 			got := map[Feature]float64{}
 			for _, f := range AllFeatures() {
 				if v, ok := o.Get(f); ok {
@@ -189,7 +206,7 @@ func TestNewObservation(t *testing.T) {
 }
 
 func TestProbedFeatures(t *testing.T) {
-	s := ProbedFeatures("connect_latency", "cpu_steal")
+	s := ProbedFeatures(probes.ConnectLatency, probes.CPUSteal)
 	var got []Feature
 	for _, f := range AllFeatures() {
 		if s.Has(f) {
@@ -198,6 +215,13 @@ func TestProbedFeatures(t *testing.T) {
 	}
 	if diff := cmp.Diff([]Feature{KernConnectMs, KernConnectErrors, KernStealPct}, got); diff != "" {
 		t.Error(diff)
+	}
+	// Every kernel feature is measured by some signal.
+	all := ProbedFeatures(probes.AllSignals()...)
+	for _, f := range AllFeatures() {
+		if f.Kernel() != all.Has(f) {
+			t.Errorf("%v: kernel %v, measured by a signal %v", f, f.Kernel(), all.Has(f))
+		}
 	}
 	if FeatureSet(0).With(numFeatures).Has(numFeatures) {
 		t.Error("an invalid feature joined the set")

@@ -1,8 +1,10 @@
 package attribution
 
 import (
-	"github.com/llmslo/slo/semconv"
-	"go.opentelemetry.io/otel/attribute"
+	"time"
+
+	"github.com/llmslo/slo/correlate"
+	"github.com/llmslo/slo/probes"
 )
 
 // FeatureSet is a set of features, bit f for feature f. The zero value is
@@ -20,99 +22,121 @@ func (s FeatureSet) With(f Feature) FeatureSet {
 	return s | 1<<f
 }
 
-// signalFeatures maps the probe signals (probes.Signal names) to the kernel
-// features they measure.
-var signalFeatures = map[string][]Feature{
-	"dns_latency":     {KernDNSMs},
-	"tcp_retransmit":  {KernRetransmits},
-	"connect_latency": {KernConnectMs, KernConnectErrors},
-	"runqueue_delay":  {KernRunqueueMs},
-	"cfs_throttle":    {KernCFSThrottledMs},
-	"mem_reclaim":     {KernReclaimMs},
-	"cpu_steal":       {KernStealPct},
+// kernelFeatures is the one mapping from kernel evidence to features: per
+// probe signal, the features it measures and where a request's
+// [correlate.Summary] carries them (ok is false when the summary holds
+// nothing for the feature).
+var kernelFeatures = [...]struct {
+	signal  probes.Signal
+	feature Feature
+	value   func(k *correlate.Summary) (v float64, ok bool)
+}{
+	{probes.DNSLatency, KernDNSMs, func(k *correlate.Summary) (float64, bool) { return ms(k.DNS), k.DNSLookups > 0 }},
+	{probes.TCPRetransmit, KernRetransmits, func(k *correlate.Summary) (float64, bool) {
+		return float64(k.Retransmits), k.Retransmits > 0
+	}},
+	{probes.ConnectLatency, KernConnectMs, func(k *correlate.Summary) (float64, bool) {
+		return ms(k.ConnectLatency), k.Connects > 0
+	}},
+	{probes.ConnectLatency, KernConnectErrors, func(k *correlate.Summary) (float64, bool) {
+		return float64(k.ConnectErrors), k.ConnectErrors > 0
+	}},
+	{probes.RunqueueDelay, KernRunqueueMs, func(k *correlate.Summary) (float64, bool) { return ms(k.Runqueue), k.Runqueue > 0 }},
+	{probes.CFSThrottle, KernCFSThrottledMs, func(k *correlate.Summary) (float64, bool) {
+		return ms(k.CFSThrottled), k.CFSThrottled > 0
+	}},
+	{probes.MemReclaim, KernReclaimMs, func(k *correlate.Summary) (float64, bool) { return ms(k.Reclaim), k.Reclaim > 0 }},
+	{probes.CPUSteal, KernStealPct, func(k *correlate.Summary) (float64, bool) { return k.StealPct, k.StealPct > 0 }},
 }
 
-// ProbedFeatures returns the kernel features measured by the named probe
-// signals (the names of probes.Signal, e.g. "dns_latency"); unknown names
-// add nothing. Pass the signals whose probe ran in-process for the request:
-// [NewObservation] then reads a feature the request's kernel attributes do
-// not carry as 0 (the probe was watching and saw nothing), not as missing.
-func ProbedFeatures(signals ...string) FeatureSet {
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// ProbedFeatures returns the kernel features measured by the given probe
+// signals; signals that measure no feature add nothing. Pass the signals
+// whose probe ran in-process for the request: [NewObservation] then reads a
+// feature the request's summary does not carry as 0 (the probe was watching
+// and saw nothing), not as missing.
+func ProbedFeatures(signals ...probes.Signal) FeatureSet {
 	var s FeatureSet
 	for _, sig := range signals {
-		for _, f := range signalFeatures[sig] {
-			s = s.With(f)
+		for _, kf := range kernelFeatures {
+			if kf.signal == sig {
+				s = s.With(kf.feature)
+			}
 		}
 	}
 	return s
 }
 
-// Calls summarises a request's outbound calls for [NewObservation].
-// Durations are milliseconds; the zero value is "no outbound calls".
+// Calls summarises a request's outbound calls, as the client measured them
+// (httptrace, status codes, errors). The zero value is "no outbound calls".
 type Calls struct {
 	// N counts every outbound call, Retrieval the retrieval calls among them
 	// (the others are provider calls).
 	N, Retrieval int
-	// Throttled counts 429 responses, ServerErrors 5xx, Resets resets,
-	// truncated bodies and timeouts.
+	// Throttled counts 429 answers, ServerErrors 5xx answers, Resets the
+	// calls that ended in a connection reset or a timeout.
 	Throttled, ServerErrors, Resets int
-	// DNSMs, ConnectMs (TCP connect plus TLS handshake): httptrace time of all
-	// the calls.
-	DNSMs, ConnectMs float64
-	// ProviderTTFBMs is the largest time to first byte of a provider call,
-	// ProviderWaitMs the time spent in provider calls, RetrievalWaitMs the
-	// time spent in retrieval calls; all as the client measured them, so
+	// DNS, Connect (TCP) and TLS are the httptrace times of all the calls.
+	DNS, Connect, TLS time.Duration
+	// ProviderTTFB is the largest time to first byte of a provider call,
+	// ProviderWait the time spent in provider calls, RetrievalWait the time
+	// spent in retrieval calls; all as the client measured them, so
 	// including their DNS, connect and TLS time.
-	ProviderTTFBMs, ProviderWaitMs, RetrievalWaitMs float64
+	ProviderTTFB, ProviderWait, RetrievalWait time.Duration
 }
 
 // NewObservation builds the evidence of one request (absolute values; see
 // [Baseline.Excess]) from its end-to-end time, whether it failed, its
-// outbound calls and its kernel span attributes (llm.ebpf.*; other keys are
-// ignored). It is the one mapping from a request to features: the tracker
-// calls it when a request ends and the incident lab calls it on the spans,
-// so the lab evaluates what the tracker computes.
+// outbound calls and its kernel summary. It is the one mapping from a
+// request to features: the tracker calls it when a request ends, and hands
+// the result to the incident lab.
 //
 // The provider features are the provider's own time: its time to first
 // byte and its wait net of the calls' DNS, connect and TLS time (which the
 // network features carry), so that a slow resolver does not read as a slow
-// model. Kernel attributes marked as the httptrace floor (tier
-// "httptrace") are not kernel evidence and are skipped. A kernel feature in
-// probed that the attributes do not carry is observed as 0; any other
-// signal that was not observed stays missing, never "normal".
-func NewObservation(e2eMs float64, failed bool, c Calls, kernel []attribute.KeyValue, probed FeatureSet) Observation {
+// model.
+//
+// The kernel features come from k, through the mapping of probe signals to
+// features. When the kernel joined evidence to the request but none of its
+// DNS lookups or connects, the calls' httptrace DNS and TCP connect times
+// stand in for the missing kernel values (the floor); when it joined
+// nothing, httptrace is not read as kernel evidence. A kernel feature in
+// probed that is still not observed is observed as 0; any other signal that
+// was not observed stays missing, never "normal".
+func NewObservation(e2e time.Duration, failed bool, c Calls, k correlate.Summary, probed FeatureSet) Observation {
 	var o Observation
-	o.E2EMs = e2eMs
+	o.E2EMs = ms(e2e)
 	o.Failed = failed
 	if c.N > 0 {
-		o.Set(AppDNSMs, c.DNSMs)
-		o.Set(AppConnectMs, c.ConnectMs)
+		dnsMs, connectMs := ms(c.DNS), ms(c.Connect+c.TLS)
+		waitMs, retrievalMs := ms(c.ProviderWait), ms(c.RetrievalWait)
+		o.Set(AppDNSMs, dnsMs)
+		o.Set(AppConnectMs, connectMs)
 		o.Set(AppThrottled, float64(c.Throttled))
 		o.Set(AppServerErrors, float64(c.ServerErrors))
 		o.Set(AppResets, float64(c.Resets))
 		if c.N > c.Retrieval {
-			network := c.DNSMs + c.ConnectMs
-			o.Set(AppProviderTTFBMs, max(0, c.ProviderTTFBMs-network))
-			o.Set(AppProviderWaitMs, max(0, c.ProviderWaitMs-network))
+			network := dnsMs + connectMs
+			o.Set(AppProviderTTFBMs, max(0, ms(c.ProviderTTFB)-network))
+			o.Set(AppProviderWaitMs, max(0, waitMs-network))
 		}
 		if c.Retrieval > 0 {
-			o.Set(AppRetrievalMs, c.RetrievalWaitMs)
+			o.Set(AppRetrievalMs, retrievalMs)
 		}
-		o.Set(AppLocalMs, max(0, e2eMs-c.ProviderWaitMs-c.RetrievalWaitMs))
+		o.Set(AppLocalMs, max(0, o.E2EMs-waitMs-retrievalMs))
 	}
-	floor := false
-	for _, kv := range kernel {
-		if kv.Key == semconv.EBPFCorrelationTier && kv.Value.AsString() == semconv.TierHTTPTrace {
-			floor = true // the llm.ebpf.* values are the httptrace ones above
-		}
-	}
-	if !floor {
-		for _, kv := range kernel {
-			if f, ok := KernelFeature(kv.Key); ok {
-				if v, ok := Number(kv.Value); ok {
-					o.Set(f, v)
-				}
+	if k.Tier != correlate.TierNone {
+		for _, kf := range kernelFeatures {
+			if v, ok := kf.value(&k); ok {
+				o.Set(kf.feature, v)
 			}
+		}
+		if k.DNSLookups == 0 && c.DNS > 0 {
+			o.Set(KernDNSMs, ms(c.DNS))
+		}
+		if k.Connects == 0 && c.Connect > 0 {
+			o.Set(KernConnectMs, ms(c.Connect))
 		}
 	}
 	for f := KernDNSMs; f < numFeatures; f++ {

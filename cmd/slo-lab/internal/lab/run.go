@@ -18,7 +18,6 @@ import (
 	"github.com/llmslo/slo/incident"
 	"github.com/llmslo/slo/internal/providertest"
 	"github.com/llmslo/slo/probes"
-	"github.com/llmslo/slo/semconv"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
@@ -91,10 +90,10 @@ func RunOnce(ctx context.Context, env *Env, sc *Scenario, rep int, model *attrib
 		return res, nil
 	}
 	env.reset(sc.Workload)
-	store := &spanStore{}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(store), sdktrace.WithSampler(sdktrace.AlwaysSample()))
+	store := &recordStore{}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
 	defer func() { _ = tp.Shutdown(context.Background()) }()
-	tr, err := env.newTracker(sc.Workload, tp, &res, model)
+	tr, err := env.newTracker(sc.Workload, tp, store, &res, model)
 	if err != nil {
 		return res, err
 	}
@@ -119,12 +118,11 @@ func RunOnce(ctx context.Context, env *Env, sc *Scenario, rep int, model *attrib
 	tl.finish()
 	env.current.Store(nil)
 	res.Kernel = kernelLine(tr)
-	probed := probedFeatures(tr)
 	trClosed = true
 	_ = tr.Close()
 	_ = tp.ForceFlush(context.Background())
 
-	res.label(store.requests(probed), sc)
+	res.label(store.requests(), sc)
 	return res, nil
 }
 
@@ -138,9 +136,10 @@ func (e *Env) reset(w Workload) {
 }
 
 // newTracker starts the run's tracker (the workload's TTFT objective, the
-// lab's probes, its incidents recorded into res) and waits for its probes
-// to load or fail, so every run sees the same signals.
-func (e *Env) newTracker(w Workload, tp *sdktrace.TracerProvider, res *RunResult, model *attribution.Model) (*slo.Tracker, error) {
+// lab's probes, its requests' records kept in store, its incidents recorded
+// into res) and waits for its probes to load or fail, so every run sees the
+// same signals.
+func (e *Env) newTracker(w Workload, tp *sdktrace.TracerProvider, store *recordStore, res *RunResult, model *attribution.Model) (*slo.Tracker, error) {
 	var incMu sync.Mutex
 	sink := incident.SinkFunc(func(_ context.Context, inc incident.Incident) error {
 		incMu.Lock()
@@ -152,6 +151,7 @@ func (e *Env) newTracker(w Workload, tp *sdktrace.TracerProvider, res *RunResult
 	tr, err := slo.New(
 		slo.WithService("lab"),
 		slo.WithTracerProvider(tp),
+		slo.WithRequestRecords(store.add),
 		slo.WithObjectives(slo.TTFT(w.TTFTThreshold.D(), 0.99).Named("ttft")),
 		slo.WithIncidentSink(sink),
 		slo.WithAttributionModel(model),
@@ -258,18 +258,6 @@ func (tl *timeline) finish() {
 			tl.res.Errors = append(tl.res.Errors, "undo: "+err.Error())
 		}
 	}
-}
-
-// probedFeatures returns the kernel features whose probe runs in-process,
-// by the same rule as the tracker's attribution (slo attrib.go).
-func probedFeatures(tr *slo.Tracker) attribution.FeatureSet {
-	var on []string
-	for _, s := range tr.KernelStatus() {
-		if s.Path == semconv.PathInProcess && s.State != "off" {
-			on = append(on, s.Signal)
-		}
-	}
-	return attribution.ProbedFeatures(on...)
 }
 
 func kernelLine(tr *slo.Tracker) string {
