@@ -497,11 +497,11 @@ func (t *Tracker) kernelDial(rq *Request, remote netip.AddrPort, start, end time
 	k.j.Dial(rq.kern.id, unmap(remote), k.clock.Mono(start), k.clock.Mono(end))
 }
 
-// kernelRetry reports a client-level retry (an attempt the SDK marked as a
-// retry, or a 429/5xx answer) toward remote, for the retry-storm detector:
-// with retransmits and failed connects, StormCount of them within
-// StormWindow per destination set llm.ebpf.tcp.retry_storm on the requests
-// using it.
+// kernelRetry reports a client-level retry toward remote (an attempt the SDK
+// marked as a retry, or one answered 429 or 5xx: the transport reports each
+// such attempt once, when it ends) to the retry-storm detector: with
+// retransmits and failed connects, StormCount of them within StormWindow per
+// destination set llm.ebpf.tcp.retry_storm on the requests using it.
 func (t *Tracker) kernelRetry(remote netip.AddrPort) {
 	k := t.kern
 	if k == nil || !remote.IsValid() {

@@ -220,3 +220,46 @@ func TestKernelStatusDefault(t *testing.T) {
 		}
 	}
 }
+
+// TestClientRetriesFeedRetryStorm checks that attempts through Transport
+// that the SDK marked as retries, or that were answered 429 or 5xx, count
+// toward the retry-storm detector of their destination, and others do not.
+func TestClientRetriesFeedRetryStorm(t *testing.T) {
+	h := newHarness(t, WithoutProbes(), withCorrelate(correlate.Config{StormCount: 3, StormWindow: time.Minute}))
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("status") == "429" {
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+	}))
+	defer up.Close()
+	client := &http.Client{Transport: h.t.Transport(nil)}
+	// calls is the list of calls a served request makes: "200", "429", or
+	// "retry" (a 200 answer to an attempt the SDK marked as its first retry).
+	serveCalls := func(calls ...string) {
+		t.Helper()
+		srv := h.t.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			for _, c := range calls {
+				req, _ := http.NewRequestWithContext(r.Context(), http.MethodGet, up.URL+"/?status="+c, nil)
+				if c == "retry" {
+					req.Header.Set("X-Stainless-Retry-Count", "1")
+				}
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}))
+		srv.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+	}
+	serveCalls("200", "429", "200", "429")
+	if got := h.t.kern.j.Stats().Storms; got != 0 {
+		t.Fatalf("%d storms after two throttled attempts (storm at 3)", got)
+	}
+	serveCalls("retry")
+	if got := h.t.kern.j.Stats().Storms; got != 1 {
+		t.Errorf("%d storms after two throttled attempts and a retry, want 1", got)
+	}
+}

@@ -338,6 +338,9 @@ func (c *call) finishLocked(kind endKind, err error) {
 		c.obs = nil
 	}
 	if c.hasConn {
+		if c.retryCount > 0 || c.status == http.StatusTooManyRequests || c.status >= 500 {
+			c.t.kernelRetry(c.conn.Remote)
+		}
 		c.t.connReleased(c.conn)
 	}
 	c.record(&r)
