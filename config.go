@@ -30,7 +30,6 @@ type config struct {
 	budgetPeriod   time.Duration
 	evalInterval   time.Duration
 	exemplars      int
-	recordContent  bool
 	model          *attribution.Model
 	kernel         kernelConfig // probes and correlation (kernel.go)
 	eventSink      EventSink
@@ -191,13 +190,6 @@ func WithBudgetPeriod(d time.Duration) Option {
 			c.budgetPeriod = d
 		}
 	})
-}
-
-// WithRecordContent allows prompt and completion text on spans. The default
-// is off, and this version never records content even when allowed; the
-// option exists so that a future version cannot start doing it silently.
-func WithRecordContent(on bool) Option {
-	return optionFunc(func(c *config) { c.recordContent = on })
 }
 
 // WithRequestRecords calls f with the [RequestRecord] of every request

@@ -4,8 +4,6 @@ import (
 	"sync"
 
 	"github.com/llmslo/slo/incident"
-
-	"go.opentelemetry.io/otel/semconv/v1.41.0/genaiconv"
 )
 
 // The default tracker is the package's only mutable state: created lazily by
@@ -44,6 +42,3 @@ func SetDefault(t *Tracker) {
 	defaultTracker = t
 	defaultMu.Unlock()
 }
-
-func genaiOp(s string) genaiconv.OperationNameAttr  { return genaiconv.OperationNameAttr(s) }
-func genaiProv(s string) genaiconv.ProviderNameAttr { return genaiconv.ProviderNameAttr(s) }

@@ -33,8 +33,6 @@ const (
 	ServerAddress = attribute.Key("server.address")
 	// ServerPort is server.port (int).
 	ServerPort = attribute.Key("server.port")
-	// HTTPRoute is http.route (string).
-	HTTPRoute = attribute.Key("http.route")
 	// HTTPResponseStatusCode is http.response.status_code (int).
 	HTTPResponseStatusCode = attribute.Key("http.response.status_code")
 )
@@ -151,14 +149,12 @@ const (
 // them with dots as underscores and _seconds/_total suffixes).
 const (
 	MetricServerTTFB         = "llm.slo.server.time_to_first_byte"    // histogram, s
-	MetricServerITL          = "llm.slo.server.inter_token_latency"   // histogram, s
 	MetricServerTokensPerSec = "llm.slo.server.decode_tokens_per_sec" // histogram, {token}/s
 	MetricRequests           = "llm.slo.requests"                     // counter, by objective and good
 	MetricBurnRate           = "llm.slo.burn_rate"                    // gauge, by objective and window
 	MetricBudgetRemaining    = "llm.slo.error_budget.remaining"       // gauge, fraction
 	MetricIncidents          = "llm.slo.incidents"                    // counter
 	MetricCorrelation        = "llm.slo.correlation"                  // counter, by tier and enriched
-	MetricDropped            = "llm.slo.dropped"                      // counter, by cause
 )
 
 // Metric and attribute names of the tracker's own instruments.
