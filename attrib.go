@@ -11,19 +11,6 @@ import (
 	"github.com/llmslo/slo/semconv"
 )
 
-// WithAttributionModel sets the fitted model used to rank fault domains of
-// bad requests and incidents (see package attribution and the incident lab).
-// The default is [attribution.DefaultModel], the model the incident lab
-// fitted; without a usable model the latency-budget decomposition ranks
-// alone. A nil model is ignored (the default stays).
-func WithAttributionModel(m *attribution.Model) Option {
-	return optionFunc(func(c *config) {
-		if m != nil {
-			c.model = m
-		}
-	})
-}
-
 // attributor keeps the healthy baselines and attributes bad requests.
 type attributor struct {
 	model *attribution.Model // WithAttributionModel, else the default; nil: none usable

@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/llmslo/slo/attribution"
+	"github.com/llmslo/slo/correlate"
 	"github.com/llmslo/slo/incident"
+	"github.com/llmslo/slo/probes"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
@@ -31,10 +33,17 @@ type config struct {
 	evalInterval   time.Duration
 	exemplars      int
 	model          *attribution.Model
-	kernel         kernelConfig // probes and correlation (kernel.go)
+	kernel         kernelConfig // probes and correlation
 	eventSink      EventSink
 	recordFunc     func(context.Context, RequestRecord)
 	now            func() time.Time
+}
+
+// kernelConfig is the kernel part of the tracker configuration.
+type kernelConfig struct {
+	off    bool
+	probes probes.Config
+	join   correlate.Config
 }
 
 // Option configures a [Tracker]. Options are applied in order; a later option
@@ -192,6 +201,38 @@ func WithBudgetPeriod(d time.Duration) Option {
 	})
 }
 
+// WithAttributionModel sets the fitted model used to rank fault domains of
+// bad requests and incidents (see package attribution and the incident lab).
+// The default is [attribution.DefaultModel], the model the incident lab
+// fitted; without a usable model the latency-budget decomposition ranks
+// alone. A nil model is ignored (the default stays).
+func WithAttributionModel(m *attribution.Model) Option {
+	return optionFunc(func(c *config) {
+		if m != nil {
+			c.model = m
+		}
+	})
+}
+
+// WithoutProbes turns the kernel probes off: spans then carry only what the
+// request's own client calls measured (httptrace), marked with the httptrace
+// tier and the floor path.
+func WithoutProbes() Option {
+	return optionFunc(func(c *config) { c.kernel.off = true })
+}
+
+// WithProbes selects and tunes the kernel probes (see [probes.Config]; its
+// zero value, the default, asks for every signal the host supports). It
+// undoes an earlier [WithoutProbes].
+func WithProbes(cfg probes.Config) Option {
+	return optionFunc(func(c *config) { c.kernel.off, c.kernel.probes = false, cfg })
+}
+
+// withCorrelate tunes the joiner; for tests.
+func withCorrelate(cfg correlate.Config) Option {
+	return optionFunc(func(c *config) { c.kernel.join = cfg })
+}
+
 // WithRequestRecords calls f with the [RequestRecord] of every request
 // served through [Tracker.Instrument]: its SLIs, the objectives it met or
 // missed, its outbound calls, its kernel evidence and the attribution
@@ -212,6 +253,53 @@ func withClock(now func() time.Time) Option {
 	return optionFunc(func(c *config) {
 		if now != nil {
 			c.now = now
+		}
+	})
+}
+
+// TransportOption configures one [Tracker.Transport].
+type TransportOption interface {
+	applyTransport(*transportConfig)
+}
+
+type transportConfig struct {
+	retrieval bool
+	provider  string
+	operation string
+}
+
+type transportOptionFunc func(*transportConfig)
+
+func (f transportOptionFunc) applyTransport(c *transportConfig) { f(c) }
+
+// Retrieval marks the transport's calls as calls to a retrieval backend (a
+// vector database, a search service) rather than to an LLM provider: their
+// bodies are not decoded as token streams, no gen_ai.client.* metric is
+// recorded for them, and they count as retrieval time (not provider time)
+// in the enclosing server request.
+func Retrieval() TransportOption {
+	return transportOptionFunc(func(c *transportConfig) { c.retrieval = true })
+}
+
+// WithProviderName sets gen_ai.provider.name for every call of the transport
+// (e.g. "openai", "anthropic", "ollama", "azure.ai.openai") instead of
+// detecting it from the host, path, headers and body. An empty name is
+// ignored.
+func WithProviderName(name string) TransportOption {
+	return transportOptionFunc(func(c *transportConfig) {
+		if name != "" {
+			c.provider = name
+		}
+	})
+}
+
+// WithOperationName sets gen_ai.operation.name for every call of the
+// transport (e.g. "chat", "embeddings") instead of deriving it from the
+// request path. An empty name is ignored.
+func WithOperationName(name string) TransportOption {
+	return transportOptionFunc(func(c *transportConfig) {
+		if name != "" {
+			c.operation = name
 		}
 	})
 }

@@ -20,32 +20,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// kernelConfig is the kernel part of the tracker configuration.
-type kernelConfig struct {
-	off    bool
-	probes probes.Config
-	join   correlate.Config
-}
-
-// WithoutProbes turns the kernel probes off: spans then carry only what the
-// request's own client calls measured (httptrace), marked with the httptrace
-// tier and the floor path.
-func WithoutProbes() Option {
-	return optionFunc(func(c *config) { c.kernel.off = true })
-}
-
-// WithProbes selects and tunes the kernel probes (see [probes.Config]; its
-// zero value, the default, asks for every signal the host supports). It
-// undoes an earlier [WithoutProbes].
-func WithProbes(cfg probes.Config) Option {
-	return optionFunc(func(c *config) { c.kernel.off, c.kernel.probes = false, cfg })
-}
-
-// withCorrelate tunes the joiner; for tests.
-func withCorrelate(cfg correlate.Config) Option {
-	return optionFunc(func(c *config) { c.kernel.join = cfg })
-}
-
 // SignalStatus is the state of one kernel or runtime signal in the tracker.
 type SignalStatus struct {
 	// Signal is the signal name ("dns_latency", "tcp_retransmit", ...).

@@ -19,53 +19,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// TransportOption configures one [Tracker.Transport].
-type TransportOption interface {
-	applyTransport(*transportConfig)
-}
-
-type transportConfig struct {
-	retrieval bool
-	provider  string
-	operation string
-}
-
-type transportOptionFunc func(*transportConfig)
-
-func (f transportOptionFunc) applyTransport(c *transportConfig) { f(c) }
-
-// Retrieval marks the transport's calls as calls to a retrieval backend (a
-// vector database, a search service) rather than to an LLM provider: their
-// bodies are not decoded as token streams, no gen_ai.client.* metric is
-// recorded for them, and they count as retrieval time (not provider time)
-// in the enclosing server request.
-func Retrieval() TransportOption {
-	return transportOptionFunc(func(c *transportConfig) { c.retrieval = true })
-}
-
-// WithProviderName sets gen_ai.provider.name for every call of the transport
-// (e.g. "openai", "anthropic", "ollama", "azure.ai.openai") instead of
-// detecting it from the host, path, headers and body. An empty name is
-// ignored.
-func WithProviderName(name string) TransportOption {
-	return transportOptionFunc(func(c *transportConfig) {
-		if name != "" {
-			c.provider = name
-		}
-	})
-}
-
-// WithOperationName sets gen_ai.operation.name for every call of the
-// transport (e.g. "chat", "embeddings") instead of deriving it from the
-// request path. An empty name is ignored.
-func WithOperationName(name string) TransportOption {
-	return transportOptionFunc(func(c *transportConfig) {
-		if name != "" {
-			c.operation = name
-		}
-	})
-}
-
 // Transport returns an http.RoundTripper that measures every outbound call
 // made through base (nil: [http.DefaultTransport], which is used, never
 // modified): a client span per attempt, child of the span in the request
