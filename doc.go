@@ -54,7 +54,8 @@
 // the GenAI client metrics, the httptrace decomposition (DNS, connect, TLS,
 // provider time to first byte), 429/Retry-After, 5xx, resets and SDK
 // retries. A call made inside an instrumented request feeds that request's
-// summary, which attribution reads.
+// summary, which attribution reads; its retries and 429/5xx answers also
+// feed the retry-storm detection of its destination.
 //
 // # Kernel support
 //
@@ -74,6 +75,9 @@
 // memory_pressure, provider_throttle, provider_error, provider_latency,
 // retrieval_backend, or unknown) by package attribution, from the excess of
 // its application and kernel signals over their healthy baselines.
+// [WithRequestRecords] hands the record of every request — its SLIs, the
+// objectives it met or missed, and the evidence attribution works from — to
+// a function of yours.
 //
 // # Concurrency
 //
