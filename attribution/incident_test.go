@@ -205,6 +205,17 @@ func TestNewObservation(t *testing.T) {
 	}
 }
 
+// TestNewObservationAllocs: the tracker builds an observation for every
+// request; it allocates nothing.
+func TestNewObservationAllocs(t *testing.T) {
+	k := correlate.Summary{DNS: time.Millisecond, DNSLookups: 1, Runqueue: time.Millisecond, Tier: correlate.TierExact}
+	c := Calls{N: 1, DNS: time.Millisecond, ProviderWait: time.Second}
+	probed := ProbedFeatures(probes.AllSignals()...)
+	if n := testing.AllocsPerRun(100, func() { _ = NewObservation(time.Second, false, c, k, probed) }); n != 0 {
+		t.Errorf("%v allocations per observation", n)
+	}
+}
+
 func TestProbedFeatures(t *testing.T) {
 	s := ProbedFeatures(probes.ConnectLatency, probes.CPUSteal)
 	var got []Feature

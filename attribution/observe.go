@@ -22,31 +22,45 @@ func (s FeatureSet) With(f Feature) FeatureSet {
 	return s | 1<<f
 }
 
-// kernelFeatures is the one mapping from kernel evidence to features: per
-// probe signal, the features it measures and where a request's
-// [correlate.Summary] carries them (ok is false when the summary holds
-// nothing for the feature).
+// kernelFeatures is the one mapping from kernel evidence to features: the
+// probe signals and the kernel features each measures. kernelValue says
+// where a request's [correlate.Summary] carries each feature.
 var kernelFeatures = [...]struct {
 	signal  probes.Signal
 	feature Feature
-	value   func(k *correlate.Summary) (v float64, ok bool)
 }{
-	{probes.DNSLatency, KernDNSMs, func(k *correlate.Summary) (float64, bool) { return ms(k.DNS), k.DNSLookups > 0 }},
-	{probes.TCPRetransmit, KernRetransmits, func(k *correlate.Summary) (float64, bool) {
+	{probes.DNSLatency, KernDNSMs},
+	{probes.TCPRetransmit, KernRetransmits},
+	{probes.ConnectLatency, KernConnectMs},
+	{probes.ConnectLatency, KernConnectErrors},
+	{probes.RunqueueDelay, KernRunqueueMs},
+	{probes.CFSThrottle, KernCFSThrottledMs},
+	{probes.MemReclaim, KernReclaimMs},
+	{probes.CPUSteal, KernStealPct},
+}
+
+// kernelValue returns kernel feature f as k carries it; ok is false when k
+// holds nothing for it.
+func kernelValue(f Feature, k *correlate.Summary) (v float64, ok bool) {
+	switch f {
+	case KernDNSMs:
+		return ms(k.DNS), k.DNSLookups > 0
+	case KernRetransmits:
 		return float64(k.Retransmits), k.Retransmits > 0
-	}},
-	{probes.ConnectLatency, KernConnectMs, func(k *correlate.Summary) (float64, bool) {
+	case KernConnectMs:
 		return ms(k.ConnectLatency), k.Connects > 0
-	}},
-	{probes.ConnectLatency, KernConnectErrors, func(k *correlate.Summary) (float64, bool) {
+	case KernConnectErrors:
 		return float64(k.ConnectErrors), k.ConnectErrors > 0
-	}},
-	{probes.RunqueueDelay, KernRunqueueMs, func(k *correlate.Summary) (float64, bool) { return ms(k.Runqueue), k.Runqueue > 0 }},
-	{probes.CFSThrottle, KernCFSThrottledMs, func(k *correlate.Summary) (float64, bool) {
+	case KernRunqueueMs:
+		return ms(k.Runqueue), k.Runqueue > 0
+	case KernCFSThrottledMs:
 		return ms(k.CFSThrottled), k.CFSThrottled > 0
-	}},
-	{probes.MemReclaim, KernReclaimMs, func(k *correlate.Summary) (float64, bool) { return ms(k.Reclaim), k.Reclaim > 0 }},
-	{probes.CPUSteal, KernStealPct, func(k *correlate.Summary) (float64, bool) { return k.StealPct, k.StealPct > 0 }},
+	case KernReclaimMs:
+		return ms(k.Reclaim), k.Reclaim > 0
+	case KernStealPct:
+		return k.StealPct, k.StealPct > 0
+	}
+	return 0, false
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -128,7 +142,7 @@ func NewObservation(e2e time.Duration, failed bool, c Calls, k correlate.Summary
 	}
 	if k.Tier != correlate.TierNone {
 		for _, kf := range kernelFeatures {
-			if v, ok := kf.value(&k); ok {
+			if v, ok := kernelValue(kf.feature, &k); ok {
 				o.Set(kf.feature, v)
 			}
 		}
