@@ -2,7 +2,7 @@ package slo
 
 import "time"
 
-// This file holds the SLI definitions of docs/design.md, computed once for
+// This file holds the SLI definitions of docs/design.md §4, computed once for
 // both sides: a request served through Instrument (Request.compute) and a
 // call made through Transport (call.result).
 

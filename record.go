@@ -36,7 +36,7 @@ type RequestRecord struct {
 	Failed, Cancelled bool
 
 	// TTFB, TTFT, TPOT and the largest and mean inter-token latency
-	// (ITLMax, ITLMean), as defined in docs/design.md.
+	// (ITLMax, ITLMean), as defined in docs/design.md §4.
 	TTFB, TTFT, TPOT, ITLMax, ITLMean time.Duration
 	// TokensPerSec is the decode rate, (output tokens − 1) / (E2E − TTFT).
 	TokensPerSec float64
