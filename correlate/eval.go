@@ -107,83 +107,102 @@ func (r Result) TierPrecision(t Tier) float64 {
 // Evaluate replays ds into a new Joiner configured by cfg (its Observe is
 // replaced) and compares its joins with the truth.
 func Evaluate(ds *Dataset, cfg Config) (Result, error) {
-	type key struct{ ev, req int }
-	truth := make(map[key]bool, len(ds.Truth))
+	e := &evaluation{truth: make(map[evalKey]bool, len(ds.Truth)), ids: map[int]RequestID{},
+		labels: map[RequestID]int{}, found: map[evalKey]bool{}, cur: -1}
 	for _, p := range ds.Truth {
 		if p.Event < 0 || p.Event >= len(ds.Ops) || ds.Ops[p.Event].Kind != OpEvent {
 			return Result{}, fmt.Errorf("correlate: truth pair %+v names no event op", p)
 		}
-		truth[key{p.Event, p.Req}] = true
+		e.truth[evalKey{p.Event, p.Req}] = true
 	}
-	ids := map[int]RequestID{}
-	labels := map[RequestID]int{}
-	var res Result
-	res.Truth = len(truth)
-	found := map[key]bool{}
-	cur := -1
-	var j *Joiner
-	cfg.Observe = func(ev *probes.Event, id RequestID, tier Tier) {
-		// Events are copied into the pending ring, so match by content.
-		evIdx := cur
-		if ev.TID != 0 {
-			evIdx = int(ev.TID) - 1
-		}
-		label, ok := labels[id]
-		if !ok {
-			return
-		}
-		k := key{evIdx, label}
-		res.Tiers[tier].Joins++
-		if truth[k] {
-			res.Tiers[tier].Correct++
-		}
-		if j.cfg.Confidence[tier] >= j.cfg.Threshold {
-			res.Joins++
-			if truth[k] {
-				res.Correct++
-				found[k] = true
-			} else if len(res.Wrong) < 50 {
-				res.Wrong = append(res.Wrong, Pair{Event: evIdx, Req: label})
-			}
-		}
-	}
-	j = New(cfg)
+	e.res.Truth = len(e.truth)
+	cfg.Observe = e.observe
+	e.j = New(cfg)
 	for i := range ds.Ops {
-		op := &ds.Ops[i]
-		switch op.Kind {
-		case OpStart:
-			id := j.Start(op.Mono, trace.SpanContext{})
-			ids[op.Req], labels[id] = id, op.Req
-		case OpEnd:
-			j.End(ids[op.Req], op.Mono)
-		case OpAcquire:
-			j.Acquire(ids[op.Req], Conn{Cookie: op.Cookie, Local: op.Local, Remote: op.Remote}, op.Mono)
-		case OpRelease:
-			j.Release(Conn{Cookie: op.Cookie, Local: op.Local, Remote: op.Remote}, op.Mono)
-		case OpLookup:
-			j.Lookup(ids[op.Req], op.Host, op.From, op.To)
-		case OpDial:
-			j.Dial(ids[op.Req], op.Remote, op.From, op.To)
-		case OpEvent:
-			if op.Event == nil {
-				return Result{}, fmt.Errorf("correlate: op %d: event op without an event", i)
-			}
-			ev := *op.Event
-			// The thread id is not used for joining: carry the op index
-			// through the pending ring in it.
-			ev.TID = uint32(i + 1)
-			cur = i
-			j.Add(&ev)
-		default:
-			return Result{}, fmt.Errorf("correlate: op %d: unknown kind %q", i, op.Kind)
+		if err := e.replay(i, &ds.Ops[i]); err != nil {
+			return Result{}, err
 		}
 	}
-	j.Flush(j.now + int64(j.cfg.OuterWindow))
-	res.Found = len(found)
+	e.j.Flush(e.j.now + int64(e.j.cfg.OuterWindow))
+	e.res.Found = len(e.found)
 	for _, p := range ds.Truth {
-		if !found[key{p.Event, p.Req}] && len(res.Missed) < 50 {
-			res.Missed = append(res.Missed, p)
+		if !e.found[evalKey{p.Event, p.Req}] && len(e.res.Missed) < 50 {
+			e.res.Missed = append(e.res.Missed, p)
 		}
 	}
-	return res, nil
+	return e.res, nil
+}
+
+// evalKey is one (event op, request label) pair.
+type evalKey struct{ ev, req int }
+
+// evaluation is the state of one [Evaluate] run.
+type evaluation struct {
+	j      *Joiner
+	truth  map[evalKey]bool
+	ids    map[int]RequestID
+	labels map[RequestID]int
+	found  map[evalKey]bool
+	cur    int // the event op being added
+	res    Result
+}
+
+// observe scores one join against the truth (the Joiner's Observe hook).
+func (e *evaluation) observe(ev *probes.Event, id RequestID, tier Tier) {
+	// Events are copied into the pending ring, so match by content.
+	evIdx := e.cur
+	if ev.TID != 0 {
+		evIdx = int(ev.TID) - 1
+	}
+	label, ok := e.labels[id]
+	if !ok {
+		return
+	}
+	k := evalKey{evIdx, label}
+	e.res.Tiers[tier].Joins++
+	if e.truth[k] {
+		e.res.Tiers[tier].Correct++
+	}
+	if e.j.cfg.Confidence[tier] >= e.j.cfg.Threshold {
+		e.res.Joins++
+		if e.truth[k] {
+			e.res.Correct++
+			e.found[k] = true
+		} else if len(e.res.Wrong) < 50 {
+			e.res.Wrong = append(e.res.Wrong, Pair{Event: evIdx, Req: label})
+		}
+	}
+}
+
+// replay feeds op i to the Joiner.
+func (e *evaluation) replay(i int, op *Op) error {
+	j, ids := e.j, e.ids
+	switch op.Kind {
+	case OpStart:
+		id := j.Start(op.Mono, trace.SpanContext{})
+		ids[op.Req], e.labels[id] = id, op.Req
+	case OpEnd:
+		j.End(ids[op.Req], op.Mono)
+	case OpAcquire:
+		j.Acquire(ids[op.Req], Conn{Cookie: op.Cookie, Local: op.Local, Remote: op.Remote}, op.Mono)
+	case OpRelease:
+		j.Release(Conn{Cookie: op.Cookie, Local: op.Local, Remote: op.Remote}, op.Mono)
+	case OpLookup:
+		j.Lookup(ids[op.Req], op.Host, op.From, op.To)
+	case OpDial:
+		j.Dial(ids[op.Req], op.Remote, op.From, op.To)
+	case OpEvent:
+		if op.Event == nil {
+			return fmt.Errorf("correlate: op %d: event op without an event", i)
+		}
+		ev := *op.Event
+		// The thread id is not used for joining: carry the op index
+		// through the pending ring in it.
+		ev.TID = uint32(i + 1)
+		e.cur = i
+		j.Add(&ev)
+	default:
+		return fmt.Errorf("correlate: op %d: unknown kind %q", i, op.Kind)
+	}
+	return nil
 }
