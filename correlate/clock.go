@@ -3,6 +3,8 @@ package correlate
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/llmslo/slo/internal/monoclock"
 )
 
 // Clock converts between Go time and the kernel's CLOCK_MONOTONIC
@@ -59,4 +61,15 @@ func (c *Clock) Wall(mono int64) time.Time { return time.Unix(0, mono+c.wallOff.
 func (c *Clock) Recalibrate() {
 	now := time.Now()
 	c.wallOff.Store(now.UnixNano() - c.Mono(now))
+}
+
+// pair returns a Go time and the CLOCK_MONOTONIC reading of the same
+// instant; without CLOCK_MONOTONIC, the current time and 0, so that Mono
+// values count from the Clock's creation.
+func pair() (time.Time, int64) {
+	t, mono, err := monoclock.Pair()
+	if err != nil {
+		return time.Now(), 0
+	}
+	return t, mono
 }

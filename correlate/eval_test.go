@@ -70,3 +70,29 @@ func TestEvaluateSynthetic(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// logResult logs an evaluation per tier, with the wrong and missed pairs.
+func logResult(t *testing.T, ds *Dataset, res Result) {
+	t.Helper()
+	var evs int
+	for _, o := range ds.Ops {
+		if o.Kind == OpEvent {
+			evs++
+		}
+	}
+	t.Logf("%s: %d events, %d truth pairs", ds.Name, evs, res.Truth)
+	for tier := TierExact; tier > TierNone; tier-- {
+		tr := res.Tiers[tier]
+		t.Logf("  %-15s joins %4d correct %4d precision %.3f", tier, tr.Joins, tr.Correct, res.TierPrecision(tier))
+	}
+	show := func(what string, ps []Pair) {
+		for _, p := range ps {
+			ev := ds.Ops[p.Event].Event
+			t.Logf("  %s: op %d req %d: %v mono %d cookie %d %v→%v state %d", what, p.Event, p.Req, ev.Signal, ev.Mono, ev.Cookie, ev.Local, ev.Remote, ev.State)
+		}
+	}
+	show("wrong", res.Wrong)
+	show("missed", res.Missed)
+	t.Logf("  enriched (≥ threshold): precision %.3f recall %.3f (%d/%d joins correct, %d/%d true pairs found)",
+		res.Precision(), res.Recall(), res.Correct, res.Joins, res.Found, res.Truth)
+}
