@@ -12,7 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/llmslo/slo/probes/sidecar/wire"
+	"github.com/llmslo/slo/internal/monoclock"
+	"github.com/llmslo/slo/probes/internal/wire"
 )
 
 // Path says where a [Set]'s kernel signals come from.
@@ -320,7 +321,7 @@ func (c *sidecarClient) stream(ctx context.Context, conn net.Conn, rd *wire.Read
 				return
 			case <-t.C:
 			}
-			buf = wire.AppendFrame(buf[:0], wire.TypeHeartbeat, wire.AppendHeartbeat(make([]byte, 0, 16), wire.Heartbeat{Mono: monoNowPortable()}))
+			buf = wire.AppendFrame(buf[:0], wire.TypeHeartbeat, wire.AppendHeartbeat(make([]byte, 0, 16), wire.Heartbeat{Mono: monoclock.Now()}))
 			_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
 			if _, err := conn.Write(buf); err != nil {
 				return
@@ -374,5 +375,3 @@ func (c *sidecarClient) stream(ctx context.Context, conn net.Conn, rd *wire.Read
 		}
 	}
 }
-
-func monoNowPortable() int64 { return time.Now().UnixNano() }

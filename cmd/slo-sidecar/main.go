@@ -49,91 +49,128 @@ func main() {
 	}
 }
 
-// run is main without the process exits; ready, when not nil, receives
-// the health listener's address once serving.
-func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- string) error {
+// options are the parsed command line.
+type options struct {
+	socket, group, health string
+	mode                  os.FileMode
+	maxClients, queue     int
+	signals               []probes.Signal
+	dnsPorts              []uint16
+	memlock               bool
+	level                 slog.Level
+}
+
+// parseArgs parses and checks the command line.
+func parseArgs(args []string, stderr io.Writer) (options, error) {
+	var o options
 	fs := flag.NewFlagSet("slo-sidecar", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	socket := fs.String("socket", probes.DefaultSidecarSocket, "Unix socket to serve on")
+	fs.StringVar(&o.socket, "socket", probes.DefaultSidecarSocket, "Unix socket to serve on")
 	signals := fs.String("signals", "", "comma-separated kernel signals (default: every kernel signal except syscall_latency)")
-	group := fs.String("group", "", "group owning the socket (name or gid)")
+	fs.StringVar(&o.group, "group", "", "group owning the socket (name or gid)")
 	mode := fs.String("mode", "0660", "socket file mode (octal)")
-	health := fs.String("health", ":8089", "health endpoint listen address (empty: none)")
-	maxClients := fs.Int("max-clients", 64, "maximum concurrent clients")
-	queue := fs.Int("queue-bytes", 256<<10, "per-client queue bound in bytes")
+	fs.StringVar(&o.health, "health", ":8089", "health endpoint listen address (empty: none)")
+	fs.IntVar(&o.maxClients, "max-clients", 64, "maximum concurrent clients")
+	fs.IntVar(&o.queue, "queue-bytes", 256<<10, "per-client queue bound in bytes")
 	dnsPorts := fs.String("dns-ports", "53", "comma-separated UDP ports carrying DNS")
-	memlock := fs.Bool("memlock", false, "lift RLIMIT_MEMLOCK (kernels before 5.11)")
+	fs.BoolVar(&o.memlock, "memlock", false, "lift RLIMIT_MEMLOCK (kernels before 5.11)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return o, err
 	}
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(*level)); err != nil {
-		return fmt.Errorf("-log-level: %w", err)
+	if err := o.level.UnmarshalText([]byte(*level)); err != nil {
+		return o, fmt.Errorf("-log-level: %w", err)
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lv}))
 	m, err := strconv.ParseUint(*mode, 8, 32)
 	if err != nil || m > 0o777 {
-		return fmt.Errorf("-mode %q: want octal permission bits", *mode)
+		return o, fmt.Errorf("-mode %q: want octal permission bits", *mode)
 	}
+	o.mode = os.FileMode(m)
+	if o.signals, err = parseSignals(*signals); err != nil {
+		return o, err
+	}
+	for _, p := range strings.Split(*dnsPorts, ",") {
+		n, err := strconv.ParseUint(strings.TrimSpace(p), 10, 16)
+		if err != nil {
+			return o, fmt.Errorf("-dns-ports: %w", err)
+		}
+		o.dnsPorts = append(o.dnsPorts, uint16(n))
+	}
+	return o, nil
+}
+
+// parseSignals parses -signals: kernel signals only; "" means every
+// default kernel signal.
+func parseSignals(list string) ([]probes.Signal, error) {
 	var sigs []probes.Signal
-	if *signals == "" {
+	if list == "" {
 		for _, s := range probes.DefaultSignals() {
 			if s <= probes.SyscallLatency {
 				sigs = append(sigs, s)
 			}
 		}
-	} else {
-		for _, name := range strings.Split(*signals, ",") {
-			s, err := probes.ParseSignal(strings.TrimSpace(name))
-			if err != nil {
-				return err
-			}
-			if s > probes.SyscallLatency {
-				return fmt.Errorf("-signals: %s is not a kernel signal (clients poll it themselves)", s)
-			}
-			sigs = append(sigs, s)
-		}
+		return sigs, nil
 	}
-	var ports []uint16
-	for _, p := range strings.Split(*dnsPorts, ",") {
-		n, err := strconv.ParseUint(strings.TrimSpace(p), 10, 16)
+	for _, name := range strings.Split(list, ",") {
+		s, err := probes.ParseSignal(strings.TrimSpace(name))
 		if err != nil {
-			return fmt.Errorf("-dns-ports: %w", err)
+			return nil, err
 		}
-		ports = append(ports, uint16(n))
+		if s > probes.SyscallLatency {
+			return nil, fmt.Errorf("-signals: %s is not a kernel signal (clients poll it themselves)", s)
+		}
+		sigs = append(sigs, s)
 	}
+	return sigs, nil
+}
 
-	set, err := probes.Start(ctx, probes.Config{Signals: sigs, AllProcesses: true, DNSPorts: ports, RemoveMemlock: *memlock, Logger: log})
+// run is main without the process exits; ready, when not nil, receives
+// the health listener's address once the server accepts clients.
+func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- string) error {
+	o, err := parseArgs(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: o.level}))
+	set, err := probes.Start(ctx, probes.Config{Signals: o.signals, AllProcesses: true, DNSPorts: o.dnsPorts, RemoveMemlock: o.memlock, Logger: log})
 	if err != nil {
 		return err
 	}
 	defer set.Close()
-	for _, s := range sigs {
+	for _, s := range o.signals {
 		st := set.StatusOf(s)
 		log.Info("signal", "signal", st.Signal.String(), "state", st.State.String(), "reason", st.Reason)
 	}
 	srv, err := sidecar.NewServer(set, sidecar.Config{
-		Socket: *socket, Group: *group, Mode: os.FileMode(m), MaxClients: *maxClients, QueueBytes: *queue, Logger: log,
+		Socket: o.socket, Group: o.group, Mode: o.mode, MaxClients: o.maxClients, QueueBytes: o.queue, Logger: log,
 	})
 	if err != nil {
 		return err
 	}
-	if *health != "" {
-		ln, err := net.Listen("tcp", *health)
+	// The health endpoint answers (503) before the server accepts clients.
+	addr := ""
+	if o.health != "" {
+		ln, err := net.Listen("tcp", o.health)
 		if err != nil {
 			srv.Close()
 			return fmt.Errorf("health listener: %w", err)
 		}
-		hs := &http.Server{Handler: healthHandler(set, srv, sigs), ReadHeaderTimeout: 5 * time.Second}
+		hs := &http.Server{Handler: healthHandler(set, srv, o.signals), ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = hs.Serve(ln) }()
 		defer hs.Close()
-		if ready != nil {
-			ready <- ln.Addr().String()
-		}
+		addr = ln.Addr().String()
 	}
-	log.Info("serving", "socket", *socket, "health", *health)
-	err = srv.Serve(ctx)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx) }()
+	select {
+	case <-srv.Serving():
+		log.Info("serving", "socket", o.socket, "health", o.health)
+		if ready != nil && addr != "" {
+			ready <- addr
+		}
+		err = <-served
+	case err = <-served:
+	}
 	log.Info("stopped", "err", err)
 	if errors.Is(err, context.Canceled) {
 		err = nil

@@ -9,8 +9,22 @@
 // the process is still the same one (the pidfd is alive), and from then on
 // delivers only events whose cgroup id — or, for events the kernel saw in
 // softirq context, the cgroup of the owning pid — is the client's. The
-// byte format is package [github.com/llmslo/slo/probes/sidecar/wire]; the
 // client lives in package probes ([probes.Start] falls back to it).
+//
+// # Protocol
+//
+// Client and server share one internal package for the byte format, so it
+// changes with both sides and is versioned in the handshake. Every message
+// is a frame: a 4-byte little-endian length N, then one type byte and N−1
+// bytes of payload; frames over the reader's limit are refused unread. The
+// client opens with a hello (magic "SLOS", protocol version, the signals
+// it wants as a bit mask); the server answers with a welcome (version,
+// heartbeat period, the client's cgroup id and pid as the server
+// authorised them, per-signal status) or a bye with a reason. Then the
+// server streams event frames, each one ring-buffer record exactly as the
+// kernel wrote it (128 bytes plus a DNS payload), status updates when a
+// signal changes state, and heartbeats with its CLOCK_MONOTONIC time and
+// the client's drop count; the client sends heartbeats back.
 //
 // # Limits
 //

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -17,10 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/llmslo/slo/probes"
-	"github.com/llmslo/slo/probes/sidecar/wire"
+	"github.com/llmslo/slo/probes/internal/wire"
 )
 
 // Source is where the server's events come from; a host-wide
@@ -168,6 +165,8 @@ type Server struct {
 	events, delivered, dropped, unattributed atomic.Uint64
 
 	serving   atomic.Bool
+	started   chan struct{} // closed once Serve accepts clients
+	startOnce sync.Once
 	done      chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
@@ -190,6 +189,7 @@ func NewServer(src Source, cfg Config) (*Server, error) {
 		byCgroup:     map[uint64][]*client{},
 		rejected:     map[string]uint64{},
 		disconnected: map[string]uint64{},
+		started:      make(chan struct{}),
 		done:         make(chan struct{}),
 	}
 	if s.v2 == "" {
@@ -264,6 +264,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.acceptLoop() }()
 	go func() { defer s.wg.Done(); s.statusLoop() }()
+	s.startOnce.Do(func() { close(s.started) })
 	var err error
 	d := newDispatcher(s)
 loop:
@@ -310,7 +311,13 @@ func (s *Server) Close() error {
 	return err
 }
 
-// Health returns nil while the server is serving and at least one signal
+// Serving returns a channel that is closed once [Server.Serve] accepts
+// clients (and [Server.Health] can report nil). Until then connections wait
+// in the socket's backlog.
+func (s *Server) Serving() <-chan struct{} { return s.started }
+
+// Health returns nil while the server is serving — from the moment
+// [Server.Serving] is closed until Serve returns — and at least one signal
 // of its Source is on or degraded.
 func (s *Server) Health() error {
 	if !s.serving.Load() {
@@ -401,365 +408,4 @@ func (s *Server) statusLoop() {
 			c.enqueue(wire.AppendFrame(nil, wire.TypeStatus, wire.AppendStatuses(nil, statusesFor(cur, c.mask))), true)
 		}
 	}
-}
-
-func (s *Server) acceptLoop() {
-	var delay time.Duration
-	for {
-		conn, err := s.ln.AcceptUnix()
-		if err != nil {
-			select {
-			case <-s.done:
-				return
-			default:
-			}
-			// EMFILE and the like: back off, do not spin.
-			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			s.log.Warn("sidecar: accept", "err", err)
-			select {
-			case <-time.After(delay):
-			case <-s.done:
-				return
-			}
-			continue
-		}
-		delay = 0
-		if s.conns.Add(1) > int64(s.cfg.MaxClients) {
-			s.conns.Add(-1)
-			s.count(s.rejected, ReasonTooManyClients)
-			_ = conn.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
-			_, _ = conn.Write(wire.AppendFrame(nil, wire.TypeBye, wire.AppendBye(nil, wire.Bye{Reason: wire.ByeTooManyClients, Text: fmt.Sprintf("limit %d clients", s.cfg.MaxClients)})))
-			conn.Close()
-			continue
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer s.conns.Add(-1)
-			s.serveConn(conn)
-		}()
-	}
-}
-
-// reject sends a Bye and closes a connection that did not become a client.
-func (s *Server) reject(conn *net.UnixConn, reason string, bye wire.ByeReason, text string) {
-	s.count(s.rejected, reason)
-	s.log.Info("sidecar: client rejected", "reason", reason, "detail", text)
-	_ = conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-	_, _ = conn.Write(wire.AppendFrame(nil, wire.TypeBye, wire.AppendBye(nil, wire.Bye{Reason: bye, Text: text})))
-	conn.Close()
-}
-
-// supportedMask is the set of signals a client may ask for: the kernel ones.
-const supportedMask = 1<<probes.RunqueueDelay | 1<<probes.TCPRetransmit | 1<<probes.ConnectLatency |
-	1<<probes.DNSLatency | 1<<probes.MemReclaim | 1<<probes.BlockIO | 1<<probes.SyscallLatency
-
-func (s *Server) serveConn(conn *net.UnixConn) {
-	var p peer
-	var perr error
-	rc, err := conn.SyscallConn()
-	if err == nil {
-		err = rc.Control(func(fd uintptr) { p, perr = peerOf(int(fd), s.cgroups) })
-	}
-	if err == nil {
-		err = perr
-	}
-	if err != nil {
-		s.reject(conn, ReasonUnauthorized, wire.ByeUnauthorized, err.Error())
-		return
-	}
-	_ = conn.SetReadDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
-	rd := wire.NewReader(conn, s.cfg.MaxFrame)
-	f, err := rd.Next()
-	if err != nil {
-		reason, bye := classify(err)
-		s.reject(conn, reason, bye, "handshake: "+err.Error())
-		return
-	}
-	if f.Type != wire.TypeHello {
-		s.reject(conn, ReasonProtocol, wire.ByeProtocol, fmt.Sprintf("first frame has type %d, want hello", f.Type))
-		return
-	}
-	h, err := wire.DecodeHello(f.Payload)
-	if err != nil {
-		s.reject(conn, ReasonProtocol, wire.ByeProtocol, err.Error())
-		return
-	}
-	if h.Version != wire.Version {
-		s.reject(conn, ReasonVersion, wire.ByeVersion, fmt.Sprintf("version %d unsupported, server speaks %d", h.Version, wire.Version))
-		return
-	}
-	c := &client{
-		srv: s, conn: conn, pid: p.pid, cgroup: p.cgroup, mask: h.Signals & supportedMask,
-		notify: make(chan struct{}, 1), gone: make(chan struct{}),
-		pend: make([]byte, 0, 4096),
-	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		s.reject(conn, ReasonShutdown, wire.ByeShutdown, "server stopping")
-		return
-	}
-	welcome := wire.AppendFrame(nil, wire.TypeWelcome, wire.AppendWelcome(nil, wire.Welcome{
-		Version: wire.Version, HeartbeatMillis: uint16(min(s.cfg.Heartbeat.Milliseconds(), 65535)),
-		CgroupID: p.cgroup, PID: uint32(p.pid), Statuses: statusesFor(s.statuses, c.mask),
-	}))
-	c.pend = append(c.pend, welcome...)
-	s.clients[c] = struct{}{}
-	s.byCgroup[c.cgroup] = append(s.byCgroup[c.cgroup], c)
-	s.mu.Unlock()
-	s.cmu.Lock()
-	s.accepted++
-	s.cmu.Unlock()
-	s.log.Info("sidecar: client connected", "pid", p.pid, "uid", p.uid, "cgroup", p.cgroup, "signals", fmt.Sprintf("%#x", c.mask))
-
-	s.wg.Add(1)
-	go func() { defer s.wg.Done(); c.writeLoop() }()
-	c.readLoop(rd)
-}
-
-// classify maps a read error to a reason.
-func classify(err error) (string, wire.ByeReason) {
-	var ne net.Error
-	switch {
-	case errors.Is(err, wire.ErrFrameTooLarge):
-		return ReasonOversized, wire.ByeProtocol
-	case errors.Is(err, wire.ErrMalformed), errors.Is(err, io.ErrUnexpectedEOF):
-		return ReasonProtocol, wire.ByeProtocol
-	case errors.As(err, &ne) && ne.Timeout():
-		return ReasonTimeout, wire.ByeTimeout
-	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, unix.ECONNRESET):
-		return ReasonClosed, 0
-	}
-	return ReasonProtocol, wire.ByeProtocol
-}
-
-// client is one connected session.
-type client struct {
-	srv    *Server
-	conn   *net.UnixConn
-	pid    int
-	cgroup uint64
-	mask   uint32
-
-	mu      sync.Mutex
-	pend    []byte // complete frames waiting for the writer
-	spare   []byte
-	notify  chan struct{}
-	dropped uint64
-
-	wmu     sync.Mutex // serialises writes to conn
-	endOnce sync.Once
-	gone    chan struct{}
-}
-
-// enqueue appends a complete frame to the client's queue; it never blocks.
-// force admits a control frame even over the limit (bounded: statuses are
-// sent at most once a second).
-func (c *client) enqueue(frame []byte, force bool) bool {
-	c.mu.Lock()
-	if !force && len(c.pend)+len(frame) > c.srv.cfg.QueueBytes {
-		c.dropped++
-		c.mu.Unlock()
-		return false
-	}
-	c.pend = append(c.pend, frame...)
-	c.mu.Unlock()
-	select {
-	case c.notify <- struct{}{}:
-	default:
-	}
-	return true
-}
-
-func (c *client) writeLoop() {
-	t := time.NewTicker(c.srv.cfg.Heartbeat)
-	defer t.Stop()
-	for {
-		var heartbeat bool
-		select {
-		case <-c.gone:
-			return
-		case <-c.notify:
-		case <-t.C:
-			heartbeat = true
-		}
-		c.mu.Lock()
-		if heartbeat {
-			c.pend = wire.AppendFrame(c.pend, wire.TypeHeartbeat, wire.AppendHeartbeat(make([]byte, 0, 16), wire.Heartbeat{Mono: monoNow(), Dropped: c.dropped}))
-		}
-		buf := c.pend
-		c.pend = c.spare[:0]
-		c.mu.Unlock()
-		if len(buf) > 0 {
-			c.wmu.Lock()
-			_ = c.conn.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
-			_, err := c.conn.Write(buf)
-			c.wmu.Unlock()
-			if err != nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					c.end(ReasonSlow, 0, "")
-				} else {
-					c.end(ReasonWriteError, 0, "")
-				}
-				return
-			}
-		}
-		c.mu.Lock()
-		if cap(buf) <= 4*c.srv.cfg.QueueBytes {
-			c.spare = buf[:0]
-		} else {
-			c.spare = nil
-		}
-		c.mu.Unlock()
-	}
-}
-
-func (c *client) readLoop(rd *wire.Reader) {
-	idle := max(20*c.srv.cfg.Heartbeat, 5*time.Second)
-	for {
-		_ = c.conn.SetReadDeadline(time.Now().Add(idle))
-		f, err := rd.Next()
-		if err != nil {
-			reason, bye := classify(err)
-			c.end(reason, bye, err.Error())
-			return
-		}
-		switch f.Type {
-		case wire.TypeHeartbeat:
-			if _, err := wire.DecodeHeartbeat(f.Payload); err != nil {
-				c.end(ReasonProtocol, wire.ByeProtocol, err.Error())
-				return
-			}
-		default:
-			c.end(ReasonProtocol, wire.ByeProtocol, fmt.Sprintf("unexpected frame type %d", f.Type))
-			return
-		}
-	}
-}
-
-// end unregisters the client, sends a Bye when bye != 0 and the socket is
-// writable, and closes the connection. Only the first call counts.
-func (c *client) end(reason string, bye wire.ByeReason, text string) {
-	c.endOnce.Do(func() {
-		s := c.srv
-		s.mu.Lock()
-		delete(s.clients, c)
-		list := s.byCgroup[c.cgroup]
-		for i, x := range list {
-			if x == c {
-				list = append(list[:i:i], list[i+1:]...)
-				break
-			}
-		}
-		if len(list) == 0 {
-			delete(s.byCgroup, c.cgroup)
-		} else {
-			s.byCgroup[c.cgroup] = list
-		}
-		s.mu.Unlock()
-		close(c.gone)
-		s.count(s.disconnected, reason)
-		c.mu.Lock()
-		dropped := c.dropped
-		c.mu.Unlock()
-		s.log.Info("sidecar: client disconnected", "pid", c.pid, "cgroup", c.cgroup, "reason", reason, "detail", text, "dropped", dropped)
-		if bye != 0 {
-			// The writer may hold wmu for up to WriteTimeout; do not wait.
-			if c.wmu.TryLock() {
-				_ = c.conn.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
-				_, _ = c.conn.Write(wire.AppendFrame(nil, wire.TypeBye, wire.AppendBye(nil, wire.Bye{Reason: bye, Text: text})))
-				c.wmu.Unlock()
-			}
-		}
-		c.conn.Close()
-	})
-}
-
-// dispatcher routes events to the clients of their cgroup. It is used by
-// Serve's goroutine only.
-type dispatcher struct {
-	s       *Server
-	frame   []byte
-	pids    map[uint32]pidEntry
-	clients []*client
-}
-
-type pidEntry struct {
-	cgroup uint64
-	at     time.Time
-}
-
-// pidTTL bounds how long a pid→cgroup resolution is trusted (pid reuse).
-const pidTTL = 5 * time.Second
-
-// maxPids bounds the pid cache.
-const maxPids = 8192
-
-func newDispatcher(s *Server) *dispatcher {
-	return &dispatcher{s: s, pids: map[uint32]pidEntry{}, frame: make([]byte, 0, 1024)}
-}
-
-func (d *dispatcher) cgroupOf(ev *probes.Event) uint64 {
-	if ev.CgroupID != 0 {
-		return ev.CgroupID
-	}
-	if ev.PID == 0 || !d.s.hostPIDs {
-		return 0
-	}
-	now := time.Now()
-	if e, ok := d.pids[ev.PID]; ok && now.Sub(e.at) < pidTTL {
-		return e.cgroup
-	}
-	cg, err := d.s.cgroups.id(int(ev.PID))
-	if err != nil {
-		cg = 0
-	}
-	if len(d.pids) >= maxPids {
-		clear(d.pids)
-	}
-	d.pids[ev.PID] = pidEntry{cgroup: cg, at: now}
-	return cg
-}
-
-func (d *dispatcher) dispatch(ev *probes.Event) {
-	s := d.s
-	s.events.Add(1)
-	if ev.Signal >= 32 {
-		return
-	}
-	cg := d.cgroupOf(ev)
-	if cg == 0 {
-		s.unattributed.Add(1)
-		return
-	}
-	bit := uint32(1) << ev.Signal
-	s.mu.RLock()
-	d.clients = append(d.clients[:0], s.byCgroup[cg]...)
-	s.mu.RUnlock()
-	d.frame = d.frame[:0]
-	for _, c := range d.clients {
-		if c.mask&bit == 0 {
-			continue
-		}
-		if len(d.frame) == 0 {
-			d.frame = wire.AppendFrame(d.frame[:0], wire.TypeEvent, nil)
-			d.frame = probes.AppendRecord(d.frame, ev)
-			n := len(d.frame) - 4
-			d.frame[0], d.frame[1], d.frame[2], d.frame[3] = byte(n), byte(n>>8), byte(n>>16), byte(n>>24)
-		}
-		if c.enqueue(d.frame, false) {
-			s.delivered.Add(1)
-		} else {
-			s.dropped.Add(1)
-		}
-	}
-	clear(d.clients)
-}
-
-func monoNow() int64 {
-	var ts unix.Timespec
-	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return ts.Nano()
 }

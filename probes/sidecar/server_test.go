@@ -20,7 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/llmslo/slo/probes"
-	"github.com/llmslo/slo/probes/sidecar/wire"
+	"github.com/llmslo/slo/probes/internal/wire"
 )
 
 // fakeSource is a Source whose events the test emits.
@@ -102,8 +102,21 @@ func startServer(t testing.TB, src Source, cfg Config) *Server {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	waitFor(t, time.Second, "server serving", func() bool { return srv.Health() == nil })
+	waitServing(t, srv)
+	if err := srv.Health(); err != nil {
+		t.Fatalf("serving, yet Health: %v", err)
+	}
 	return srv
+}
+
+// waitServing waits until srv accepts clients.
+func waitServing(t testing.TB, srv *Server) {
+	t.Helper()
+	select {
+	case <-srv.Serving():
+	case <-time.After(10 * time.Second):
+		t.Fatal("server not serving after 10s")
+	}
 }
 
 func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
@@ -524,4 +537,45 @@ func TestClientBeforeSidecar(t *testing.T) {
 	}
 	startServer(t, newFakeSource(), Config{Socket: socket})
 	waitFor(t, 3*time.Second, "sidecar path", func() bool { return set.Path() == probes.PathSidecar })
+}
+
+// TestHealth checks what Health says through a server's life: not serving
+// before Serve, serving once Serving is closed, no signal when the source
+// has none on, not serving after Serve returned.
+func TestHealth(t *testing.T) {
+	src := newFakeSource()
+	srv, err := NewServer(src, Config{Socket: filepath.Join(t.TempDir(), "sidecar.sock")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Health(); err == nil || !strings.Contains(err.Error(), "not serving") {
+		t.Errorf("before Serve: Health = %v, want not serving", err)
+	}
+	select {
+	case <-srv.Serving():
+		t.Fatal("Serving closed before Serve")
+	default:
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	waitServing(t, srv)
+	if err := srv.Health(); err != nil {
+		t.Errorf("serving: Health = %v", err)
+	}
+	src.mu.Lock()
+	for i := range src.status {
+		src.status[i].State = probes.Off
+	}
+	src.mu.Unlock()
+	if err := srv.Health(); err == nil || !strings.Contains(err.Error(), "no signal") {
+		t.Errorf("every signal off: Health = %v, want no signal", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	if err := srv.Health(); err == nil || !strings.Contains(err.Error(), "not serving") {
+		t.Errorf("after Serve: Health = %v, want not serving", err)
+	}
 }

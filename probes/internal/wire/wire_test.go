@@ -27,7 +27,7 @@ func TestRoundTrip(t *testing.T) {
 	w := Welcome{Version: 1, HeartbeatMillis: 250, CgroupID: 1 << 40, PID: 77, Statuses: []SignalStatus{
 		{Signal: 2, State: 2}, {Signal: 4, State: 0, Reason: "no cgroup_skb"},
 	}}
-	bye := Bye{Reason: ByeSlow, Text: "queue full for 1s"}
+	bye := Bye{Reason: ByeTimeout, Text: "no heartbeat for 5s"}
 	var stream []byte
 	stream = AppendFrame(stream, TypeHello, AppendHello(nil, Hello{Version: Version, Signals: 0xfe}))
 	stream = AppendFrame(stream, TypeWelcome, AppendWelcome(nil, w))

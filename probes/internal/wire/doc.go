@@ -1,6 +1,8 @@
 // Package wire is the byte format spoken over the slo-sidecar's Unix
-// socket, shared by the server (package probes/sidecar) and the client
-// (package probes).
+// socket. Both sides own it: the client (package probes) and the server
+// (package probes/sidecar) import it, and nothing outside probes/ can, so
+// the format changes with both ends at once ([Version] in the handshake
+// guards against a client and a server from different releases).
 //
 // Every message is a frame: a 4-byte little-endian length N, then N bytes —
 // one type byte and N−1 bytes of payload. Frames larger than the reader's

@@ -261,15 +261,16 @@ const (
 	ByeUnauthorized   ByeReason = 3 // peer credentials or cgroup unresolved
 	ByeVersion        ByeReason = 4 // unsupported protocol version
 	ByeProtocol       ByeReason = 5 // malformed, oversized or unexpected frame
-	ByeSlow           ByeReason = 6 // the client did not read its events
-	ByeTimeout        ByeReason = 7 // no handshake or heartbeat in time
+	// 6 is not used: a client too slow to read is disconnected without a
+	// Bye (writing one would wait on it too).
+	ByeTimeout ByeReason = 7 // no handshake or heartbeat in time
 )
 
-var byeNames = [...]string{"", "shutdown", "too_many_clients", "unauthorized", "version", "protocol", "slow", "timeout"}
+var byeNames = [...]string{"", "shutdown", "too_many_clients", "unauthorized", "version", "protocol", "", "timeout"}
 
 // String returns the snake_case name of r.
 func (r ByeReason) String() string {
-	if int(r) < len(byeNames) && r > 0 {
+	if int(r) < len(byeNames) && byeNames[r] != "" {
 		return byeNames[r]
 	}
 	return fmt.Sprintf("bye(%d)", uint8(r))
