@@ -4,6 +4,7 @@ package probes
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -39,7 +40,7 @@ func parseVariant(spec string) ([]Signal, error) {
 func attachOnly(set *Set, sigs []Signal) error {
 	for _, sig := range AllSignals() {
 		if sig.kernel() {
-			if err := set.kern.setAttached(sig, contains(sigs, sig)); err != nil {
+			if err := set.kern.setAttached(sig, slices.Contains(sigs, sig)); err != nil {
 				return err
 			}
 		}

@@ -10,7 +10,7 @@ import (
 
 // The ring-buffer record layout of internal/bpf/event.h (struct event),
 // little endian. Offsets are checked against the generated Go type in
-// decode_layout_test.go.
+// layout_x86_test.go (TestRecordLayout).
 const (
 	recSize       = 128
 	offTS         = 0

@@ -3,8 +3,6 @@
 package probes
 
 import (
-	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -30,35 +28,12 @@ import (
 type attachment struct {
 	name   string
 	prog   *ebpf.Program
-	attach func(*ebpf.Program) (link.Link, error)
+	attach attachFunc
 	link   link.Link
 	// lazy: a DNS packet program, attached while DNS traffic is about
 	// (armDNS) rather than with its signal.
 	lazy bool
 }
-
-// dnsState is the on-demand attachment of the DNS packet programs: the
-// cgroup programs arm them on a connect or send to a DNS port, idleDNS
-// detaches them after dnsIdle without one.
-type dnsState struct {
-	// attached, lastArm, lastQuery: dns_attached, dns_last_arm_ns and
-	// dns_last_query_ns of dns.bpf.c.
-	attached, lastArm, lastQuery *ebpf.Variable
-	// on: the signal is attached (not shed); eager: the arming programs
-	// could not attach (no cgroup2), so the packet programs stay attached.
-	on, eager bool
-	// armLatency: from the connect or send that armed the packet programs
-	// to their attachment, the last time (an answer that arrives sooner
-	// is not seen).
-	armLatency time.Duration
-}
-
-// dnsIdle is how long the DNS packet programs stay attached without DNS
-// traffic (a variable for tests).
-var dnsIdle = 30 * time.Second
-
-// dnsArming are the DNS programs that arm the packet programs.
-var dnsArming = []string{"slo_dns_connect4", "slo_dns_connect6", "slo_dns_sendmsg4", "slo_dns_sendmsg6"}
 
 // bpfKernel owns every BPF object of a Set.
 type bpfKernel struct {
@@ -68,6 +43,7 @@ type bpfKernel struct {
 	// namespace); nsTarget the same process as Start saw it (Set.target).
 	target, nsTarget uint32
 	atts             [numSignals][]*attachment
+	shared           map[string]*ebpf.Map // the maps every object shares, by name
 	closers          []io.Closer
 	colls            []*ebpf.Collection
 	netColl          *ebpf.Collection
@@ -97,24 +73,66 @@ func loadKernel(s *Set, wallOffset int64) kernel {
 		}
 		return nil
 	}
+	if reason := kernelMissing(cfg); reason != "" {
+		return offAll(reason)
+	}
+	k := newBPFKernel(s, wallOffset)
+	if err := k.createShared(cfg); err != nil {
+		return offAll(err.Error())
+	}
+	if cfg.OverheadBudget > 0 {
+		// Before attaching, so the guard sees every run.
+		if c, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME); err == nil {
+			k.stats = c
+		}
+	}
+	var anyOn bool
+	for _, sig := range want {
+		if err := k.loadSignal(s, sig); err != nil {
+			s.setStatus(sig, Off, err.Error())
+		}
+		anyOn = anyOn || s.StatusOf(sig).State != Off
+	}
+	if !anyOn {
+		k.close()
+		return nil
+	}
+	rd, err := ringbuf.NewReader(k.events)
+	if err != nil {
+		k.close()
+		return offAll("open ring buffer: " + err.Error())
+	}
+	k.reader = rd
+	return k
+}
+
+// kernelMissing returns why no BPF program can load here, "" when they
+// may: BTF, raw tracepoints, ring buffers, and the memlock rlimit when
+// Config.RemoveMemlock asks to lift it.
+func kernelMissing(cfg Config) string {
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		return offAll("kernel has no BTF (/sys/kernel/btf/vmlinux): CO-RE programs cannot load")
+		return "kernel has no BTF (/sys/kernel/btf/vmlinux): CO-RE programs cannot load"
 	}
 	// features.HaveProgramType(ebpf.Tracing) probes fentry, which some
 	// kernels refuse (EPERM) while tp_btf loads fine: probe raw tracepoints
 	// for privileges and let loading the real programs decide the rest.
 	if err := features.HaveProgramType(ebpf.RawTracepoint); err != nil {
-		return offAll(featureReason("raw tracepoint programs", err))
+		return featureReason("raw tracepoint programs", err)
 	}
 	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
-		return offAll(featureReason("ring buffers", err))
+		return featureReason("ring buffers", err)
 	}
 	if cfg.RemoveMemlock {
 		if err := rlimit.RemoveMemlock(); err != nil {
-			return offAll("remove memlock rlimit: " + err.Error())
+			return "remove memlock rlimit: " + err.Error()
 		}
 	}
+	return ""
+}
 
+// newBPFKernel returns the kernel side of s, its target translated to the
+// initial pid namespace the programs see.
+func newBPFKernel(s *Set, wallOffset int64) *bpfKernel {
 	k := &bpfKernel{dec: newDecoder(wallOffset), target: s.target, nsTarget: s.target}
 	if s.target != 0 && s.target == uint32(os.Getpid()) {
 		// Inside a container getpid() is the pid-namespace id; the
@@ -126,12 +144,18 @@ func loadKernel(s *Set, wallOffset int64) kernel {
 			}
 		}
 	}
+	return k
+}
+
+// createShared creates the maps of event.h every object shares (user space
+// creates them once and hands them to each object as replacements), the
+// ring buffer sized by cfg.
+func (k *bpfKernel) createShared(cfg Config) error {
 	spec, err := bpf.LoadSched()
 	if err != nil {
-		return offAll("parse BPF object: " + err.Error())
+		return fmt.Errorf("parse BPF object: %w", err)
 	}
-	shared := map[string]*ebpf.Map{}
-	// The maps in event.h that every object shares.
+	k.shared = map[string]*ebpf.Map{}
 	for _, name := range [...]string{"events", "sock_owner", "sock_trace", "lost"} {
 		ms := spec.Maps[name].Copy()
 		if name == "events" {
@@ -139,44 +163,16 @@ func loadKernel(s *Set, wallOffset int64) kernel {
 		}
 		m, err := ebpf.NewMap(ms)
 		if err != nil {
-			for _, m := range shared {
+			for _, m := range k.shared {
 				m.Close()
 			}
-			return offAll(featureReason("create map "+name, err))
+			return errors.New(featureReason("create map "+name, err))
 		}
-		shared[name] = m
+		k.shared[name] = m
 	}
-	k.events, k.owner, k.trace, k.lostMap = shared["events"], shared["sock_owner"], shared["sock_trace"], shared["lost"]
+	k.events, k.owner, k.trace, k.lostMap = k.shared["events"], k.shared["sock_owner"], k.shared["sock_trace"], k.shared["lost"]
 	k.closers = append(k.closers, k.events, k.owner, k.trace, k.lostMap)
-
-	if cfg.OverheadBudget > 0 {
-		// Before attaching, so the guard sees every run.
-		if c, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME); err == nil {
-			k.stats = c
-		}
-	}
-	for _, sig := range want {
-		if err := k.loadSignal(s, sig, shared); err != nil {
-			s.setStatus(sig, Off, err.Error())
-		}
-	}
-	var any bool
-	for _, sig := range want {
-		if s.StatusOf(sig).State != Off {
-			any = true
-		}
-	}
-	if !any {
-		k.close()
-		return nil
-	}
-	rd, err := ringbuf.NewReader(k.events)
-	if err != nil {
-		k.close()
-		return offAll("open ring buffer: " + err.Error())
-	}
-	k.reader = rd
-	return k
+	return nil
 }
 
 func featureReason(what string, err error) string {
@@ -190,178 +186,159 @@ func featureReason(what string, err error) string {
 	}
 }
 
-// loadSignal loads the object of sig and attaches its programs.
-func (k *bpfKernel) loadSignal(s *Set, sig Signal, shared map[string]*ebpf.Map) error {
-	cfg := s.cfg
-	var (
-		spec    *ebpf.CollectionSpec
-		err     error
-		name    string
-		outlier time.Duration
-	)
+// object is the BPF object behind a kernel signal.
+type object struct {
+	// name names the object in LoadError.Probe.
+	name string
+	load func() (*ebpf.CollectionSpec, error)
+	// outlier is the duration from which events go to the ring buffer
+	// (the rest only to the histogram); 0 for objects without one.
+	outlier time.Duration
+	// hist names the signal's histogram map keyed by tgid; hist+"_self"
+	// is the target's one-entry map. "" without a histogram.
+	hist string
+	// progs are the tp_btf programs attached with the signal (the net and
+	// DNS objects attach theirs in netSecond and dnsPrograms).
+	progs []string
+	// schedInfo: the programs read the scheduler's bookkeeping
+	// (schedBookkeeping).
+	schedInfo bool
+}
+
+// objectOf returns the object of kernel signal sig, configured by cfg.
+func objectOf(sig Signal, cfg Config) (object, bool) {
 	switch sig {
-	case RunqueueDelay, SyscallLatency:
+	case RunqueueDelay:
+		return object{name: "sched", load: bpf.LoadSched, outlier: cfg.RunqueueThreshold, hist: "runq_hist",
+			progs: []string{"slo_sched_switch"}, schedInfo: true}, true
+	case TCPRetransmit, ConnectLatency:
+		return object{name: "net", load: bpf.LoadNet}, true
+	case DNSLatency:
+		return object{name: "dns", load: bpf.LoadDns}, true
+	case MemReclaim:
+		return object{name: "mm", load: bpf.LoadMm, outlier: cfg.ReclaimThreshold, hist: "reclaim_hist",
+			progs: []string{"slo_reclaim_begin", "slo_reclaim_end", "slo_memcg_reclaim_begin", "slo_memcg_reclaim_end"}}, true
+	case BlockIO:
+		return object{name: "blk", load: bpf.LoadBlk, outlier: cfg.BlockIOThreshold, hist: "blk_hist",
+			progs: []string{"slo_block_io_start", "slo_block_io_done"}}, true
+	case SyscallLatency:
+		return object{name: "sys", load: bpf.LoadSys, outlier: cfg.SyscallThreshold, hist: "sys_hist",
+			progs: []string{"slo_sys_switch"}, schedInfo: true}, true
+	}
+	return object{}, false
+}
+
+// loadSignal loads the object of sig and attaches its programs.
+func (k *bpfKernel) loadSignal(s *Set, sig Signal) error {
+	obj, ok := objectOf(sig, s.cfg)
+	if !ok {
+		return fmt.Errorf("no BPF program for %s", sig)
+	}
+	if obj.schedInfo {
 		if err := schedBookkeeping(); err != nil {
 			return &LoadError{Probe: "sched", Err: err}
 		}
 	}
-	switch sig {
-	case RunqueueDelay:
-		name, outlier = "sched", cfg.RunqueueThreshold
-		spec, err = bpf.LoadSched()
-	case TCPRetransmit, ConnectLatency:
-		name = "net"
-		if (sig == ConnectLatency && k.atts[TCPRetransmit] != nil) || (sig == TCPRetransmit && k.atts[ConnectLatency] != nil) {
-			return k.netSecond(s, sig)
-		}
-		spec, err = bpf.LoadNet()
-	case DNSLatency:
-		name = "dns"
-		spec, err = bpf.LoadDns()
-	case MemReclaim:
-		name, outlier = "mm", cfg.ReclaimThreshold
-		spec, err = bpf.LoadMm()
-	case BlockIO:
-		name, outlier = "blk", cfg.BlockIOThreshold
-		spec, err = bpf.LoadBlk()
-	case SyscallLatency:
-		name, outlier = "sys", cfg.SyscallThreshold
-		spec, err = bpf.LoadSys()
-	default:
-		return fmt.Errorf("no BPF program for %s", sig)
+	if obj.name == "net" && k.netColl != nil {
+		return k.netSecond(s, sig) // one net object serves both signals
 	}
+	coll, err := k.newCollection(obj, s.cfg)
 	if err != nil {
-		return &LoadError{Probe: name, Err: err}
+		return &LoadError{Probe: obj.name, Err: err}
 	}
-	if v := spec.Variables["target_tgid"]; v != nil {
-		if err := v.Set(k.target); err != nil {
-			return &LoadError{Probe: name, Err: err}
+	k.colls = append(k.colls, coll)
+	switch sig {
+	case TCPRetransmit, ConnectLatency:
+		k.netColl = coll
+		return k.netSecond(s, sig)
+	case DNSLatency:
+		if err := k.dnsPrograms(coll, s.cfg.DNSPorts); err != nil {
+			return &LoadError{Probe: obj.name, Err: err}
+		}
+	case SyscallLatency:
+		skip := coll.Maps["sys_skip"]
+		for _, nr := range blockingSyscalls() {
+			_ = skip.Put(uint32(nr), uint8(1))
 		}
 	}
-	if v := spec.Variables["claim_on_send"]; v != nil && cfg.ClaimOnSend {
-		if err := v.Set(true); err != nil {
-			return &LoadError{Probe: name, Err: err}
-		}
+	for _, p := range obj.progs {
+		k.add(sig, coll, p, attachTracing)
 	}
-	if v := spec.Variables["outlier_ns"]; v != nil {
-		if err := v.Set(uint64(outlier)); err != nil {
-			return &LoadError{Probe: name, Err: err}
+	if obj.hist != "" {
+		k.hists[sig], k.histSelf[sig] = coll.Maps[obj.hist], coll.Maps[obj.hist+"_self"]
+	}
+	return k.attachSignal(s, sig)
+}
+
+// newCollection loads obj with its variables set from cfg and the shared
+// maps in place of its own.
+func (k *bpfKernel) newCollection(obj object, cfg Config) (*ebpf.Collection, error) {
+	spec, err := obj.load()
+	if err != nil {
+		return nil, err
+	}
+	vars := []struct {
+		name string
+		val  any
+		set  bool
+	}{
+		{"target_tgid", k.target, true},
+		{"claim_on_send", true, cfg.ClaimOnSend},
+		{"outlier_ns", uint64(obj.outlier), true},
+	}
+	for _, v := range vars {
+		if sv := spec.Variables[v.name]; sv != nil && v.set {
+			if err := sv.Set(v.val); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if ms := spec.Maps["events"]; ms != nil {
 		ms.MaxEntries = uint32(cfg.RingBufferSize)
 	}
 	repl := map[string]*ebpf.Map{}
-	for n, m := range shared {
+	for n, m := range k.shared {
 		if _, ok := spec.Maps[n]; ok {
 			repl[n] = m
 		}
 	}
 	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: repl})
-	if err != nil {
-		if errors.Is(err, os.ErrPermission) {
-			return &LoadError{Probe: name, Err: fmt.Errorf("permission denied (needs CAP_BPF and CAP_PERFMON, or root): %w", err)}
-		}
-		return &LoadError{Probe: name, Err: err}
+	if errors.Is(err, os.ErrPermission) {
+		return nil, fmt.Errorf("permission denied (needs CAP_BPF and CAP_PERFMON, or root): %w", err)
 	}
-	k.colls = append(k.colls, coll)
+	return coll, err
+}
 
-	tracing := func(p *ebpf.Program) (link.Link, error) {
-		return link.AttachTracing(link.TracingOptions{Program: p})
-	}
-	add := func(sig Signal, prog string, attach func(*ebpf.Program) (link.Link, error)) {
-		p := coll.Programs[prog]
-		k.atts[sig] = append(k.atts[sig], &attachment{name: prog, prog: p, attach: attach})
-	}
-	switch sig {
-	case RunqueueDelay:
-		add(sig, "slo_sched_switch", tracing)
-		k.hists[sig] = coll.Maps["runq_hist"]
-		k.histSelf[sig] = coll.Maps["runq_hist_self"]
-	case TCPRetransmit, ConnectLatency:
-		k.netColl = coll
-		return k.netSecond(s, sig)
-	case DNSLatency:
-		ports := coll.Maps["dns_ports"]
-		for _, p := range cfg.DNSPorts {
-			if err := ports.Put(p, uint8(1)); err != nil {
-				return &LoadError{Probe: name, Err: fmt.Errorf("set DNS port %d: %w", p, err)}
-			}
-		}
-		k.dns = &dnsState{attached: coll.Variables["dns_attached"], lastArm: coll.Variables["dns_last_arm_ns"],
-			lastQuery: coll.Variables["dns_last_query_ns"]}
-		cgroupProg := func(at ebpf.AttachType) func(*ebpf.Program) (link.Link, error) {
-			return func(p *ebpf.Program) (link.Link, error) {
-				cg, err := cgroup2Dir(int(k.nsTarget))
-				if err != nil {
-					return nil, err
-				}
-				return link.AttachCgroup(link.CgroupOptions{Path: cg, Attach: at, Program: p})
-			}
-		}
-		// Cookies for new UDP sockets; without it (no cgroup2) the signal
-		// is Degraded: events carry cookie 0.
-		add(sig, "slo_dns_sock_create", cgroupProg(ebpf.AttachCGroupInetSockCreate))
-		// The arming programs: a UDP connect or send to a DNS port.
-		for i, at := range []ebpf.AttachType{ebpf.AttachCGroupInet4Connect, ebpf.AttachCGroupInet6Connect,
-			ebpf.AttachCGroupUDP4Sendmsg, ebpf.AttachCGroupUDP6Sendmsg} {
-			add(sig, dnsArming[i], cgroupProg(at))
-		}
-		add(sig, "slo_dns_egress", tracing)
-		add(sig, "slo_dns_ingress", tracing)
-		for _, a := range k.atts[sig][len(k.atts[sig])-2:] {
-			a.lazy = true
-		}
-	case MemReclaim:
-		add(sig, "slo_reclaim_begin", tracing)
-		add(sig, "slo_reclaim_end", tracing)
-		add(sig, "slo_memcg_reclaim_begin", tracing)
-		add(sig, "slo_memcg_reclaim_end", tracing)
-		k.hists[sig] = coll.Maps["reclaim_hist"]
-		k.histSelf[sig] = coll.Maps["reclaim_hist_self"]
-	case BlockIO:
-		add(sig, "slo_block_io_start", tracing)
-		add(sig, "slo_block_io_done", tracing)
-		k.hists[sig] = coll.Maps["blk_hist"]
-		k.histSelf[sig] = coll.Maps["blk_hist_self"]
-	case SyscallLatency:
-		skip := coll.Maps["sys_skip"]
-		for _, nr := range blockingSyscalls() {
-			_ = skip.Put(uint32(nr), uint8(1))
-		}
-		add(sig, "slo_sys_switch", tracing)
-		k.hists[sig] = coll.Maps["sys_hist"]
-		k.histSelf[sig] = coll.Maps["sys_hist_self"]
-	}
-	return k.attachSignal(s, sig)
+// attachFunc attaches a program.
+type attachFunc func(*ebpf.Program) (link.Link, error)
+
+// attachTracing attaches a tp_btf program.
+func attachTracing(p *ebpf.Program) (link.Link, error) {
+	return link.AttachTracing(link.TracingOptions{Program: p})
+}
+
+// add registers program prog of coll as one of sig's attachments.
+func (k *bpfKernel) add(sig Signal, coll *ebpf.Collection, prog string, attach attachFunc) {
+	k.atts[sig] = append(k.atts[sig], &attachment{name: prog, prog: coll.Programs[prog], attach: attach})
 }
 
 // netSecond attaches the programs of the net object that sig needs, the
 // object being loaded once for TCPRetransmit and ConnectLatency.
 func (k *bpfKernel) netSecond(s *Set, sig Signal) error {
 	coll := k.netColl
-	if coll == nil {
-		return &LoadError{Probe: "net", Err: errors.New("object not loaded")}
-	}
-	tracing := func(p *ebpf.Program) (link.Link, error) {
-		return link.AttachTracing(link.TracingOptions{Program: p})
-	}
-	add := func(prog string) {
-		k.atts[sig] = append(k.atts[sig], &attachment{name: prog, prog: coll.Programs[prog], attach: tracing})
-	}
 	switch sig {
 	case TCPRetransmit:
-		add("slo_tcp_retransmit")
+		k.add(sig, coll, "slo_tcp_retransmit", attachTracing)
 		if s.cfg.ClaimOnSend {
-			add("slo_sock_send")
+			k.add(sig, coll, "slo_sock_send", attachTracing)
 		}
 		if !s.cfg.wants(ConnectLatency) {
 			// Registers connecting, listening and accepted sockets and
 			// forgets closed ones.
-			add("slo_inet_sock_set_state")
+			k.add(sig, coll, "slo_inet_sock_set_state", attachTracing)
 		}
 	case ConnectLatency:
-		add("slo_inet_sock_set_state")
+		k.add(sig, coll, "slo_inet_sock_set_state", attachTracing)
 	}
 	return k.attachSignal(s, sig)
 }
@@ -455,266 +432,6 @@ func cgroup2Dir(pid int) (string, error) {
 		}
 	}
 	return v2, nil
-}
-
-func (k *bpfKernel) tagConn(cookie uint64, traceID [16]byte, spanID [8]byte) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.closed {
-		return ErrClosed
-	}
-	v := bpf.NetTraceTag{TraceId: traceID, SpanId: spanID}
-	if err := k.trace.Put(cookie, &v); err != nil {
-		return fmt.Errorf("probes: tag connection: %w", err)
-	}
-	return nil
-}
-
-func (k *bpfKernel) untagConn(cookie uint64) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.closed {
-		return ErrClosed
-	}
-	if err := k.trace.Delete(cookie); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-		return fmt.Errorf("probes: untag connection: %w", err)
-	}
-	return nil
-}
-
-func (k *bpfKernel) histogram(sig Signal, tgid uint32) (Histogram, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.closed {
-		return Histogram{}, ErrClosed
-	}
-	// The programs count the target process in the one-entry map, every
-	// process (target 0) in the map keyed by tgid; both are per CPU.
-	m, key := k.hists[sig], tgid
-	if k.nsTarget != 0 && tgid == k.nsTarget {
-		m, key = k.histSelf[sig], 0
-	}
-	if m == nil {
-		return Histogram{}, fmt.Errorf("probes: %s has no histogram", sig)
-	}
-	var per []bpf.SchedHist
-	if err := m.Lookup(key, &per); err != nil {
-		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			return Histogram{}, nil
-		}
-		return Histogram{}, fmt.Errorf("probes: read %s histogram: %w", sig, err)
-	}
-	var h Histogram
-	for _, c := range per {
-		for i, n := range c.Slots {
-			h.Buckets[i] += n
-		}
-		h.Count += c.Count
-		h.Sum += time.Duration(c.SumNs)
-	}
-	return h, nil
-}
-
-func (k *bpfKernel) setAttached(sig Signal, on bool) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.closed {
-		return ErrClosed
-	}
-	var errs []error
-	if sig == DNSLatency && k.dns != nil {
-		k.dns.on = on
-		if !on {
-			errs = append(errs, k.dns.attached.Set(uint32(0)))
-		}
-	}
-	for _, a := range k.atts[sig] {
-		if on && a.lazy && !k.dns.eager {
-			continue // attached by armDNS when DNS traffic starts
-		}
-		errs = append(errs, a.set(on))
-	}
-	return errors.Join(errs...)
-}
-
-// set attaches (on) or detaches a; nothing when it already is (or, to
-// attach, when its program is missing).
-func (a *attachment) set(on bool) error {
-	switch {
-	case on && a.link == nil && a.prog != nil:
-		l, err := a.attach(a.prog)
-		if err != nil {
-			return fmt.Errorf("%s: %w", a.name, err)
-		}
-		a.link = l
-	case !on && a.link != nil:
-		err := a.link.Close()
-		a.link = nil
-		return err
-	}
-	return nil
-}
-
-func (k *bpfKernel) runTime(sig Signal) time.Duration {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.closed {
-		return 0
-	}
-	var d time.Duration
-	for _, a := range k.atts[sig] {
-		if a.prog == nil {
-			continue
-		}
-		if st, err := a.prog.Stats(); err == nil {
-			d += st.Runtime
-		}
-	}
-	return d
-}
-
-func (k *bpfKernel) lost(sig Signal) uint64 {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.closed {
-		return 0
-	}
-	var per []uint64
-	if err := k.lostMap.Lookup(uint32(sig), &per); err != nil {
-		return 0
-	}
-	var n uint64
-	for _, v := range per {
-		n += v
-	}
-	return n
-}
-
-func (k *bpfKernel) close() error {
-	k.mu.Lock()
-	if k.closed {
-		k.mu.Unlock()
-		return nil
-	}
-	k.closed = true
-	var errs []error
-	for sig := range k.atts {
-		for _, a := range k.atts[sig] {
-			errs = append(errs, a.set(false))
-		}
-	}
-	if k.reader != nil {
-		errs = append(errs, k.reader.Close())
-	}
-	if k.stats != nil {
-		errs = append(errs, k.stats.Close())
-	}
-	for _, c := range k.colls {
-		c.Close()
-	}
-	for _, c := range k.closers {
-		c.Close()
-	}
-	k.mu.Unlock()
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("probes: close: %w", err)
-	}
-	return nil
-}
-
-// readLoop decodes ring-buffer records until the reader is closed.
-func (k *bpfKernel) readLoop(s *Set) {
-	var rec ringbuf.Record
-	var ev Event
-	for {
-		if err := k.reader.ReadInto(&rec); err != nil {
-			if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed) {
-				return
-			}
-			// Unexpected: count it and do not spin.
-			s.decodeErrors.Add(1)
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		t0 := time.Now()
-		if raw := rec.RawSample; len(raw) >= recSize && Signal(raw[offSignal]) == DNSLatency && raw[offFlags]&flagArm != 0 {
-			k.armDNS(s, int64(binary.LittleEndian.Uint64(raw[offTS:])))
-		} else if err := k.dec.decode(rec.RawSample, &ev); err != nil {
-			s.decodeErrors.Add(1)
-		} else {
-			s.emit(&ev)
-		}
-		s.readerBusy.Add(int64(time.Since(t0)))
-	}
-}
-
-// armDNS attaches the DNS packet programs: a connect or send to a DNS port
-// asked for them (an SLO_FLAG_ARM record).
-func (k *bpfKernel) armDNS(s *Set, armedAt int64) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.closed || k.dns == nil || !k.dns.on {
-		return
-	}
-	var attached uint32
-	if k.dns.attached.Get(&attached) == nil && attached == 1 {
-		return
-	}
-	var failed []string
-	for _, a := range k.atts[DNSLatency] {
-		if a.lazy {
-			if err := a.set(true); err != nil {
-				failed = append(failed, err.Error())
-			}
-		}
-	}
-	if len(failed) > 0 {
-		s.setStatus(DNSLatency, Degraded, onDemandFailed+strings.Join(failed, "; "))
-		return
-	}
-	if strings.HasPrefix(s.StatusOf(DNSLatency).Reason, onDemandFailed) {
-		s.setStatus(DNSLatency, On, "")
-	}
-	_ = k.dns.attached.Set(uint32(1))
-	k.dns.armLatency = time.Duration(monoNow() - armedAt)
-}
-
-// onDemandFailed starts the reason of a DNSLatency Degraded by armDNS.
-const onDemandFailed = "attach on demand: "
-
-// idleDNS detaches the DNS packet programs once no connect, send or query
-// to a DNS port was seen for dnsIdle; the next one arms them again.
-func (k *bpfKernel) idleDNS(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		k.mu.Lock()
-		if k.closed {
-			k.mu.Unlock()
-			return
-		}
-		var attached uint32
-		var lastArm, lastQuery uint64
-		d := k.dns
-		if d.on && !d.eager && d.attached.Get(&attached) == nil && attached == 1 &&
-			d.lastArm.Get(&lastArm) == nil && d.lastQuery.Get(&lastQuery) == nil {
-			if uint64(monoNow())-max(lastArm, lastQuery) > uint64(dnsIdle) {
-				// Cleared first: a connect from here on arms again.
-				_ = d.attached.Set(uint32(0))
-				for _, a := range k.atts[DNSLatency] {
-					if a.lazy {
-						_ = a.set(false)
-					}
-				}
-			}
-		}
-		k.mu.Unlock()
-	}
 }
 
 // schedBookkeeping reports whether the kernel keeps what the run-queue and

@@ -40,7 +40,6 @@ func socketCookie(t *testing.T, c syscall.Conn) uint64 {
 func TestTCPRetransmitPrivileged(t *testing.T) {
 	requireBPF(t)
 	ns := newTestNetns(t)
-	const port = 9000
 	// 30% of the packets to the server port are dropped on input (a drop
 	// on output fails the send locally and causes no retransmission).
 	ns.nft(t, `table inet slo_probes_loss {
