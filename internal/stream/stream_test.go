@@ -121,7 +121,6 @@ func bytesEach(b []byte) [][]byte {
 type golden struct {
 	file       string
 	ct         string
-	hint       Dialect
 	events     []string
 	usage      Usage
 	hasUsage   bool
