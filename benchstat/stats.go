@@ -290,43 +290,7 @@ func MannWhitneyU(a, b []float64) (UTest, error) {
 	if n1 == 0 || n2 == 0 {
 		return UTest{N1: n1, N2: n2, P: 1}, ErrNoSamples
 	}
-	// Rank the merged sample with midranks.
-	type lv struct {
-		v     float64
-		first bool
-	}
-	merged := make([]lv, 0, n1+n2)
-	for _, v := range a {
-		merged = append(merged, lv{v, true})
-	}
-	for _, v := range b {
-		merged = append(merged, lv{v, false})
-	}
-	// cmp.Compare orders NaN first and equal to itself, so NaNs form one
-	// tie group instead of breaking the sort or the grouping below.
-	slices.SortFunc(merged, func(x, y lv) int { return cmp.Compare(x.v, y.v) })
-	var r1x2 int      // 2 × rank sum of a (integral with midranks)
-	var ties []int    // size of each group of equal values
-	var twoRank []int // 2 × midrank of each group
-	hasTies := false
-	for i := 0; i < len(merged); {
-		j := i
-		na := 0
-		for j < len(merged) && cmp.Compare(merged[j].v, merged[i].v) == 0 {
-			if merged[j].first {
-				na++
-			}
-			j++
-		}
-		tr := (i + 1) + j // 2 × midrank of ranks i+1..j
-		r1x2 += na * tr
-		ties = append(ties, j-i)
-		twoRank = append(twoRank, tr)
-		if j-i > 1 {
-			hasTies = true
-		}
-		i = j
-	}
+	r1x2, ties, twoRank, hasTies := midranks(a, b)
 	u1 := float64(r1x2)/2 - float64(n1*(n1+1))/2
 	res := UTest{N1: n1, N2: n2, U: u1, P: 1}
 	if len(ties) == 1 {
@@ -349,6 +313,53 @@ func MannWhitneyU(a, b []float64) (UTest, error) {
 		res.P = min(1, 2*min(lower, upper))
 		return res, nil
 	}
+	res.P = uNormalP(n1, n2, u1, ties)
+	return res, nil
+}
+
+// midranks ranks the merged samples with midranks. It returns twice the
+// rank sum of a (an integer with midranks), the size and doubled midrank of
+// each group of equal values in ascending order, and whether any group has
+// more than one value.
+func midranks(a, b []float64) (r1x2 int, ties, twoRank []int, hasTies bool) {
+	type lv struct {
+		v     float64
+		first bool
+	}
+	merged := make([]lv, 0, len(a)+len(b))
+	for _, v := range a {
+		merged = append(merged, lv{v, true})
+	}
+	for _, v := range b {
+		merged = append(merged, lv{v, false})
+	}
+	// cmp.Compare orders NaN first and equal to itself, so NaNs form one
+	// tie group instead of breaking the sort or the grouping below.
+	slices.SortFunc(merged, func(x, y lv) int { return cmp.Compare(x.v, y.v) })
+	for i := 0; i < len(merged); {
+		j := i
+		na := 0
+		for j < len(merged) && cmp.Compare(merged[j].v, merged[i].v) == 0 {
+			if merged[j].first {
+				na++
+			}
+			j++
+		}
+		tr := (i + 1) + j // 2 × midrank of ranks i+1..j
+		r1x2 += na * tr
+		ties = append(ties, j-i)
+		twoRank = append(twoRank, tr)
+		if j-i > 1 {
+			hasTies = true
+		}
+		i = j
+	}
+	return r1x2, ties, twoRank, hasTies
+}
+
+// uNormalP is the two-sided p-value of U = u1 by the normal approximation
+// with tie correction and continuity correction; 1 when U has no variance.
+func uNormalP(n1, n2 int, u1 float64, ties []int) float64 {
 	var t float64
 	for _, k := range ties {
 		t += float64(k*k*k - k)
@@ -357,7 +368,7 @@ func MannWhitneyU(a, b []float64) (UTest, error) {
 	mu := float64(n1*n2) / 2
 	sigma := math.Sqrt(float64(n1*n2) * ((n + 1) - t/(n*(n-1))) / 12)
 	if sigma == 0 {
-		return res, nil
+		return 1
 	}
 	numer := u1 - mu
 	switch {
@@ -369,8 +380,7 @@ func MannWhitneyU(a, b []float64) (UTest, error) {
 	z := numer / sigma
 	// 2Φ(−|z|) is benchmath's 2·min(Φ(z), 1−Φ(z)) without the
 	// cancellation in 1−Φ(z), so it is exactly symmetric in a and b.
-	res.P = min(1, 2*distuv.UnitNormal.CDF(-math.Abs(z)))
-	return res, nil
+	return min(1, 2*distuv.UnitNormal.CDF(-math.Abs(z)))
 }
 
 // uCDF returns P(U ≤ u) for the first sample of size n1 under the null

@@ -63,88 +63,86 @@ func parse(files []string, stdin io.Reader) (*benchstat.Results, error) {
 	return res, nil
 }
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// options are the parsed command line.
+type options struct {
+	key, base             string
+	gate, quiet, markdown bool
+	failInconclusive      bool
+	gateOnly              string
+	thresholds            benchstat.Gate
+	compare               benchstat.Options
+	files                 []string
+}
+
+// parseFlags parses the command line; a non-negative code means exit with
+// it (after -h, or on a usage error already reported on stderr).
+func parseFlags(args []string, stderr io.Writer) (options, int) {
 	fs := flag.NewFlagSet("benchreport", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	d := benchstat.DefaultThresholds()
+	var o options
+	fs.StringVar(&o.key, "key", "", "compare variants of sub-benchmark `key` (e.g. impl) within one run")
+	fs.StringVar(&o.base, "base", "", "base variant with -key (default: first seen), else the base `file`")
+	fs.BoolVar(&o.gate, "gate", false, "apply the overhead gate and exit 1 if it fails")
 	var (
-		key         = fs.String("key", "", "compare variants of sub-benchmark `key` (e.g. impl) within one run")
-		base        = fs.String("base", "", "base variant with -key (default: first seen), else the base `file`")
-		gate        = fs.Bool("gate", false, "apply the overhead gate and exit 1 if it fails")
 		maxOverhead = fs.Float64("max-overhead", d.MaxOverhead, "gate: tolerated relative slowdown of the median; negative never fails")
 		maxCV       = fs.Float64("max-cv", d.MaxCV, "gate: largest coefficient of variation for a conclusive verdict; negative disables")
 		minSamples  = fs.Int("min-samples", d.MinSamples, "gate: smallest sample size for a conclusive verdict")
 		alpha       = fs.Float64("alpha", d.Alpha, "significance level of the Mann-Whitney U test")
 		units       = fs.String("units", strings.Join(d.Units, ","), "gate: comma-separated units to gate")
 		strict      = fs.Bool("strict", false, "gate: pass only when the CI upper bound is within -max-overhead")
-		gateOnly    = fs.String("gate-only", "", "gate: comma-separated test `labels` to gate (e.g. slo); default all")
-		failInconcl = fs.Bool("fail-inconclusive", false, "gate: exit 1 also when the verdict is inconclusive")
 		seed        = fs.Uint64("seed", 1, "bootstrap seed")
 		resamples   = fs.Int("resamples", 10000, "bootstrap resamples")
 		quantile    = fs.Float64("quantile", 0.5, "quantile compared by the bootstrap interval (0.5 = median)")
-		quietReport = fs.Bool("q", false, "with -gate, print only the gate table")
 		format      = fs.String("format", "text", "output `format`: text or markdown")
 	)
+	fs.StringVar(&o.gateOnly, "gate-only", "", "gate: comma-separated test `labels` to gate (e.g. slo); default all")
+	fs.BoolVar(&o.failInconclusive, "fail-inconclusive", false, "gate: exit 1 also when the verdict is inconclusive")
+	fs.BoolVar(&o.quiet, "q", false, "with -gate, print only the gate table")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			return o, 0
 		}
-		return 2
+		return o, 2
 	}
 	if *format != "text" && *format != "markdown" {
 		fmt.Fprintf(stderr, "benchreport: unknown -format %q (text or markdown)\n", *format)
-		return 2
+		return o, 2
 	}
-	md := *format == "markdown"
-	opts := benchstat.Options{
+	o.markdown = *format == "markdown"
+	o.compare = benchstat.Options{
 		Alpha:     *alpha,
 		Bootstrap: benchstat.BootstrapOptions{Seed: *seed, Resamples: *resamples, Quantile: *quantile},
 	}
-	files := fs.Args()
-	var rep benchstat.Report
-	switch {
-	case *key != "":
-		if len(files) == 0 {
-			files = []string{"-"}
-		}
-		res, err := parse(files, stdin)
-		if err != nil {
-			fmt.Fprintf(stderr, "benchreport: %v\n", err)
-			return 2
-		}
-		rep = benchstat.CompareKey(res, *key, *base, opts)
-	default:
-		baseFile := *base
-		if baseFile == "" {
-			if len(files) != 2 {
-				fmt.Fprintln(stderr, "benchreport: need -key, or -base FILE, or exactly two files (base, test)")
-				return 2
-			}
-			baseFile, files = files[0], files[1:]
-		}
-		if len(files) == 0 {
-			files = []string{"-"}
-		}
-		bres, err := parse([]string{baseFile}, stdin)
-		if err != nil {
-			fmt.Fprintf(stderr, "benchreport: %v\n", err)
-			return 2
-		}
-		tres, err := parse(files, stdin)
-		if err != nil {
-			fmt.Fprintf(stderr, "benchreport: %v\n", err)
-			return 2
-		}
-		rep = benchstat.Compare(bres, tres, baseFile, strings.Join(files, "+"), opts)
+	o.thresholds = benchstat.Gate{
+		MaxOverhead: *maxOverhead, MaxCV: *maxCV, MinSamples: *minSamples, Alpha: *alpha,
+		Units: strings.Split(*units, ","), Strict: *strict,
+	}
+	if o.gateOnly != "" {
+		o.thresholds.Labels = strings.Split(o.gateOnly, ",")
+	}
+	o.files = fs.Args()
+	return o, -1
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	o, code := parseFlags(args, stderr)
+	if code >= 0 {
+		return code
+	}
+	rep, err := o.report(stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "benchreport: %v\n", err)
+		return 2
 	}
 	if len(rep.Comparisons) == 0 {
 		_ = rep.WriteText(stderr)
 		fmt.Fprintln(stderr, "benchreport: nothing to compare")
 		return 2
 	}
-	if !*gate || !*quietReport {
+	if !o.gate || !o.quiet {
 		write := rep.WriteText
-		if md {
+		if o.markdown {
 			write = rep.WriteMarkdown
 		}
 		if err := write(stdout); err != nil {
@@ -152,22 +150,55 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	if !*gate {
+	if !o.gate {
 		return 0
 	}
-	g := benchstat.Gate{
-		MaxOverhead: *maxOverhead, MaxCV: *maxCV, MinSamples: *minSamples, Alpha: *alpha,
-		Units: strings.Split(*units, ","), Strict: *strict,
+	return o.checkGate(rep, stdout, stderr)
+}
+
+// report reads the results and compares them: the variants of -key within
+// the files, or the base file with the others.
+func (o options) report(stdin io.Reader) (benchstat.Report, error) {
+	files := o.files
+	if o.key != "" {
+		if len(files) == 0 {
+			files = []string{"-"}
+		}
+		res, err := parse(files, stdin)
+		if err != nil {
+			return benchstat.Report{}, err
+		}
+		return benchstat.CompareKey(res, o.key, o.base, o.compare), nil
 	}
-	if *gateOnly != "" {
-		g.Labels = strings.Split(*gateOnly, ",")
+	baseFile := o.base
+	if baseFile == "" {
+		if len(files) != 2 {
+			return benchstat.Report{}, errors.New("need -key, or -base FILE, or exactly two files (base, test)")
+		}
+		baseFile, files = files[0], files[1:]
 	}
-	gr := g.CheckReport(rep)
-	if !*quietReport {
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	bres, err := parse([]string{baseFile}, stdin)
+	if err != nil {
+		return benchstat.Report{}, err
+	}
+	tres, err := parse(files, stdin)
+	if err != nil {
+		return benchstat.Report{}, err
+	}
+	return benchstat.Compare(bres, tres, baseFile, strings.Join(files, "+"), o.compare), nil
+}
+
+// checkGate prints the gate verdicts of rep and returns the exit code.
+func (o options) checkGate(rep benchstat.Report, stdout, stderr io.Writer) int {
+	gr := o.thresholds.CheckReport(rep)
+	if !o.quiet {
 		fmt.Fprintln(stdout)
 	}
 	write := gr.WriteText
-	if md {
+	if o.markdown {
 		write = gr.WriteMarkdown
 	}
 	if err := write(stdout); err != nil {
@@ -177,7 +208,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch v := gr.Verdict(); {
 	case v == benchstat.Fail:
 		return 1
-	case v == benchstat.Inconclusive && *failInconcl:
+	case v == benchstat.Inconclusive && o.failInconclusive:
 		return 1
 	}
 	return 0
