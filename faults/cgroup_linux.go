@@ -4,7 +4,6 @@ package faults
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -254,23 +253,4 @@ func (c *cgroup) remove() error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("rmdir %s: %w", c.path, err)
-}
-
-// readKV reads a "key value" per line file (cpu.stat, memory.stat).
-func readKV(path string) (map[string]int64, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	m := make(map[string]int64)
-	for _, line := range bytes.Split(b, []byte("\n")) {
-		f := strings.Fields(string(line))
-		if len(f) != 2 {
-			continue
-		}
-		if v, err := strconv.ParseInt(f[1], 10, 64); err == nil {
-			m[f[0]] = v
-		}
-	}
-	return m, nil
 }

@@ -38,26 +38,13 @@ func newNetns(name string, subnet netip.Prefix, hook stepHook) (_ *Netns, err er
 	if err := requireCaps("faults: network namespace", unix.CAP_NET_ADMIN, unix.CAP_SYS_ADMIN); err != nil {
 		return nil, err
 	}
-	if name == "" {
-		name = NetnsPrefix + randomSuffix(6)
-	} else if !strings.HasPrefix(name, NetnsPrefix) {
-		name = NetnsPrefix + name
+	name, err = netnsName(name)
+	if err != nil {
+		return nil, err
 	}
-	if len(name) > 200 || strings.ContainsAny(name, "/ \t\n\x00") || name == NetnsPrefix {
-		return nil, fmt.Errorf("faults: invalid netns name %q", name)
-	}
-	if !subnet.IsValid() {
-		return nil, errors.New("faults: netns needs a valid subnet")
-	}
-	subnet = subnet.Masked()
-	host := subnet.Addr().Next()
-	nsAddr := host.Next()
-	last := 32
-	if subnet.Addr().Is6() {
-		last = 128
-	}
-	if subnet.Bits() > last-2 || !subnet.Contains(host) || !subnet.Contains(nsAddr) {
-		return nil, fmt.Errorf("faults: subnet %s too small for a veth pair", subnet)
+	subnet, host, nsAddr, err := vethAddrs(subnet)
+	if err != nil {
+		return nil, err
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
 		return nil, fmt.Errorf("faults: netns needs the ip command (iproute2): %w", err)
@@ -70,11 +57,13 @@ func newNetns(name string, subnet netip.Prefix, hook stepHook) (_ *Netns, err er
 		return nil, err
 	}
 	locked := true
-	defer func() {
+	unlockOnce := func() {
 		if locked {
 			unlock()
+			locked = false
 		}
-	}()
+	}
+	defer unlockOnce()
 	if err := subnetFree(subnet, ""); err != nil {
 		return nil, err
 	}
@@ -83,64 +72,75 @@ func newNetns(name string, subnet netip.Prefix, hook stepHook) (_ *Netns, err er
 	}
 	// n is a local, not the named result: the undo closures below must
 	// still see it after a failing return has set the result to nil.
-	n := &Netns{
-		name:   name,
-		hostIf: hostIfName(name),
-		prefix: subnet,
-		host:   host,
-		ns:     nsAddr,
-		handle: -1,
-	}
+	n := &Netns{name: name, hostIf: hostIfName(name), prefix: subnet, host: host, ns: nsAddr, handle: -1}
 	defer n.u.onFailure(&err)
-
-	if err := runIP("netns", "add", name); err != nil {
+	if err := n.create(hook, unlockOnce); err != nil {
 		return nil, err
+	}
+	return n, nil
+}
+
+// netnsName returns the namespace name for name: NetnsPrefix prepended when
+// missing, a random one when empty.
+func netnsName(name string) (string, error) {
+	if name == "" {
+		name = NetnsPrefix + randomSuffix(6)
+	} else if !strings.HasPrefix(name, NetnsPrefix) {
+		name = NetnsPrefix + name
+	}
+	if len(name) > 200 || strings.ContainsAny(name, "/ \t\n\x00") || name == NetnsPrefix {
+		return "", fmt.Errorf("faults: invalid netns name %q", name)
+	}
+	return name, nil
+}
+
+// vethAddrs returns the masked subnet and the addresses of the host and
+// namespace ends of the veth pair: its first two.
+func vethAddrs(subnet netip.Prefix) (_ netip.Prefix, host, nsAddr netip.Addr, _ error) {
+	if !subnet.IsValid() {
+		return subnet, host, nsAddr, errors.New("faults: netns needs a valid subnet")
+	}
+	subnet = subnet.Masked()
+	host = subnet.Addr().Next()
+	nsAddr = host.Next()
+	last := 32
+	if subnet.Addr().Is6() {
+		last = 128
+	}
+	if subnet.Bits() > last-2 || !subnet.Contains(host) || !subnet.Contains(nsAddr) {
+		return subnet, host, nsAddr, fmt.Errorf("faults: subnet %s too small for a veth pair", subnet)
+	}
+	return subnet, host, nsAddr, nil
+}
+
+// create makes the namespace, the veth pair, their addresses and the
+// namespace handle, pushing the undo of each step. unlock releases the
+// subnet lock once the host address is in place and the subnet still free.
+func (n *Netns) create(hook stepHook, unlock func()) error {
+	name := n.name
+	if err := runIP("netns", "add", name); err != nil {
+		return err
 	}
 	n.u.push("delete netns "+name, func() error { return deleteNetns(name) })
 	if err := hook.at("netns"); err != nil {
-		return nil, err
+		return err
 	}
 	if err := runIP("link", "add", n.hostIf, "type", "veth", "peer", "name", NSIfName, "netns", name); err != nil {
-		return nil, err
+		return err
 	}
 	n.u.push("delete veth "+n.hostIf, func() error { return deleteLink(n.hostIf) })
 	if err := hook.at("veth"); err != nil {
-		return nil, err
+		return err
 	}
-	bits := fmt.Sprint(subnet.Bits())
-	var extra []string
-	if subnet.Addr().Is6() {
-		extra = []string{"nodad"}
-	}
-	steps := [][]string{
-		append([]string{"addr", "add", host.String() + "/" + bits, "dev", n.hostIf}, extra...),
-		{"link", "set", n.hostIf, "up"},
-		append([]string{"-n", name, "addr", "add", nsAddr.String() + "/" + bits, "dev", NSIfName}, extra...),
-		{"-n", name, "link", "set", NSIfName, "up"},
-		{"-n", name, "link", "set", "lo", "up"},
-		{"-n", name, "route", "add", "default", "via", host.String()},
-	}
-	for i, s := range steps {
-		if err := runIP(s...); err != nil {
-			return nil, err
-		}
-		if i == 0 {
-			// Another process may have taken the subnet since the check
-			// above: whoever adds its address second sees the other's
-			// and backs off (both may; both then report ErrExist).
-			if err := subnetFree(subnet, n.hostIf); err != nil {
-				return nil, err
-			}
-			unlock()
-			locked = false
-		}
+	if err := n.address(unlock); err != nil {
+		return err
 	}
 	if err := hook.at("addr"); err != nil {
-		return nil, err
+		return err
 	}
 	h, err := netns.GetFromName(name)
 	if err != nil {
-		return nil, fmt.Errorf("faults: open netns %s: %w", name, err)
+		return fmt.Errorf("faults: open netns %s: %w", name, err)
 	}
 	n.handle = h
 	n.u.push("close netns handle", func() error {
@@ -153,10 +153,40 @@ func newNetns(name string, subnet netip.Prefix, hook stepHook) (_ *Netns, err er
 		}
 		return nil
 	})
-	if err := hook.at("handle"); err != nil {
-		return nil, err
+	return hook.at("handle")
+}
+
+// address configures both ends of the veth pair and the namespace's
+// loopback and default route.
+func (n *Netns) address(unlock func()) error {
+	bits := fmt.Sprint(n.prefix.Bits())
+	var extra []string
+	if n.prefix.Addr().Is6() {
+		extra = []string{"nodad"}
 	}
-	return n, nil
+	steps := [][]string{
+		append([]string{"addr", "add", n.host.String() + "/" + bits, "dev", n.hostIf}, extra...),
+		{"link", "set", n.hostIf, "up"},
+		append([]string{"-n", n.name, "addr", "add", n.ns.String() + "/" + bits, "dev", NSIfName}, extra...),
+		{"-n", n.name, "link", "set", NSIfName, "up"},
+		{"-n", n.name, "link", "set", "lo", "up"},
+		{"-n", n.name, "route", "add", "default", "via", n.host.String()},
+	}
+	for i, s := range steps {
+		if err := runIP(s...); err != nil {
+			return err
+		}
+		if i == 0 {
+			// Another process may have taken the subnet since the check
+			// above: whoever adds its address second sees the other's
+			// and backs off (both may; both then report ErrExist).
+			if err := subnetFree(n.prefix, n.hostIf); err != nil {
+				return err
+			}
+			unlock()
+		}
+	}
+	return nil
 }
 
 // fd returns a duplicate of the namespace handle; the caller closes it.

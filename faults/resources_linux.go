@@ -192,34 +192,9 @@ while :; do cat "$1" >/dev/null; done`
 // Inject creates the limited cgroup, moves the processes in and starts the
 // allocator.
 func (m MemoryPressure) Inject(ctx context.Context) (undo func() error, err error) {
-	size := m.LimitBytes
-	switch {
-	case m.LimitBytes != 0 && m.Headroom != 0:
-		return nil, errors.New("faults: memory pressure: set LimitBytes or Headroom, not both")
-	case m.LimitBytes == 0:
-		if m.Headroom < 16<<20 {
-			return nil, fmt.Errorf("faults: memory pressure headroom %d below 16 MiB", m.Headroom)
-		}
-		size = m.Headroom
-	case m.LimitBytes < 16<<20:
-		return nil, fmt.Errorf("faults: memory pressure limit %d below 16 MiB", m.LimitBytes)
-	}
-	fileBytes := m.FileBytes
-	if fileBytes == 0 {
-		fileBytes = 2 * size
-	}
-	if fileBytes < 1<<20 {
-		return nil, fmt.Errorf("faults: memory pressure file size %d below 1 MiB", fileBytes)
-	}
-	dir := m.Dir
-	if dir == "" {
-		dir = os.TempDir()
-		if isTmpfs(dir) {
-			dir = "/var/tmp"
-		}
-	}
-	if isTmpfs(dir) {
-		return nil, fmt.Errorf("faults: memory pressure: %s is a tmpfs (not reclaimable without swap)", dir)
+	fileBytes, dir, err := m.plan()
+	if err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -242,18 +217,10 @@ func (m MemoryPressure) Inject(ctx context.Context) (undo func() error, err erro
 	if err := m.hook.at("cgroup " + cg.path); err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(dir, CgroupPrefix+"mem-*.fill")
+	file, err := fillFile(&u, dir)
 	if err != nil {
 		return nil, fmt.Errorf("faults: memory pressure: %w", err)
 	}
-	file := f.Name()
-	f.Close()
-	u.push("remove "+file, func() error {
-		if err := os.Remove(file); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-		return nil
-	})
 	mib := strconv.FormatInt((fileBytes+(1<<20)-1)>>20, 10)
 	alloc, err := startChild(&u, memScript, -1, file, mib)
 	if err != nil {
@@ -265,24 +232,83 @@ func (m MemoryPressure) Inject(ctx context.Context) (undo func() error, err erro
 	if err := m.hook.at("allocator"); err != nil {
 		return nil, err
 	}
-	for _, pid := range m.PIDs {
-		if err := cg.enter(&u, pid); err != nil {
-			return nil, fmt.Errorf("faults: memory pressure: %w", err)
-		}
-	}
-	if m.LimitBytes == 0 {
-		usage, err := cg.memUsage()
-		if err != nil {
-			return nil, fmt.Errorf("faults: memory pressure: %w", err)
-		}
-		if err := cg.setMemLimit(usage + m.Headroom); err != nil {
-			return nil, fmt.Errorf("faults: memory pressure: %w", err)
-		}
+	if err := m.enter(&u, cg); err != nil {
+		return nil, fmt.Errorf("faults: memory pressure: %w", err)
 	}
 	if err := alloc.release(); err != nil {
 		return nil, fmt.Errorf("faults: memory pressure: release allocator: %w", err)
 	}
 	return u.undo, nil
+}
+
+// plan checks m and returns the size of the allocator's file and the
+// directory it goes in.
+func (m MemoryPressure) plan() (fileBytes int64, dir string, err error) {
+	size := m.LimitBytes
+	switch {
+	case m.LimitBytes != 0 && m.Headroom != 0:
+		return 0, "", errors.New("faults: memory pressure: set LimitBytes or Headroom, not both")
+	case m.LimitBytes == 0:
+		if m.Headroom < 16<<20 {
+			return 0, "", fmt.Errorf("faults: memory pressure headroom %d below 16 MiB", m.Headroom)
+		}
+		size = m.Headroom
+	case m.LimitBytes < 16<<20:
+		return 0, "", fmt.Errorf("faults: memory pressure limit %d below 16 MiB", m.LimitBytes)
+	}
+	fileBytes = m.FileBytes
+	if fileBytes == 0 {
+		fileBytes = 2 * size
+	}
+	if fileBytes < 1<<20 {
+		return 0, "", fmt.Errorf("faults: memory pressure file size %d below 1 MiB", fileBytes)
+	}
+	dir = m.Dir
+	if dir == "" {
+		dir = os.TempDir()
+		if isTmpfs(dir) {
+			dir = "/var/tmp"
+		}
+	}
+	if isTmpfs(dir) {
+		return 0, "", fmt.Errorf("faults: memory pressure: %s is a tmpfs (not reclaimable without swap)", dir)
+	}
+	return fileBytes, dir, nil
+}
+
+// fillFile creates the allocator's (empty) file in dir; u removes it.
+func fillFile(u *undoer, dir string) (string, error) {
+	f, err := os.CreateTemp(dir, CgroupPrefix+"mem-*.fill")
+	if err != nil {
+		return "", err
+	}
+	file := f.Name()
+	f.Close()
+	u.push("remove "+file, func() error {
+		if err := os.Remove(file); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return nil
+	})
+	return file, nil
+}
+
+// enter moves m's processes into cg and, when the limit follows usage,
+// sets it to the usage then plus the headroom.
+func (m MemoryPressure) enter(u *undoer, cg *cgroup) error {
+	for _, pid := range m.PIDs {
+		if err := cg.enter(u, pid); err != nil {
+			return err
+		}
+	}
+	if m.LimitBytes == 0 {
+		usage, err := cg.memUsage()
+		if err != nil {
+			return err
+		}
+		return cg.setMemLimit(usage + m.Headroom)
+	}
+	return nil
 }
 
 // setMemLimit writes the memory limit of c.
