@@ -98,15 +98,18 @@ type activeFault struct {
 
 // startApp starts the vector store, the fake provider (unless a real upstream
 // is configured) and the service, each on its own listener, and returns once
-// they accept connections.
-func startApp(ctx context.Context, cfg config) (a *app, err error) {
+// they accept connections. On failure it stops what it started and returns
+// the error (a taken port: "bind: address already in use").
+func startApp(ctx context.Context, cfg config) (_ *app, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Env == nil {
 		cfg.Env = os.Getenv
 	}
-	a = &app{log: cfg.Logger, start: time.Now(), reg: prometheus.NewRegistry(), stop: make(chan struct{}),
+	// a is no named result: "return nil, err" must not clear the app that
+	// the deferred clean-up and the goroutines started below still use.
+	a := &app{log: cfg.Logger, start: time.Now(), reg: prometheus.NewRegistry(), stop: make(chan struct{}),
 		provFaults: &faults.ProviderFaults{}, retrFaults: &faults.SlowRetrieval{}}
 	defer func() {
 		if err != nil {
