@@ -1,6 +1,6 @@
 module github.com/llmslo/slo/deploy
 
-go 1.26.8
+go 1.26.0
 
 // The manifests are checked against the sidecar's own capability list
 // (package probes/sidecar) of the module in the parent directory.
