@@ -60,6 +60,7 @@ func TestRequestRecord(t *testing.T) {
 		if resp, err := client.Do(req); err == nil {
 			resp.Body.Close()
 		}
+		time.Sleep(2 * time.Millisecond) // a TTFT over fast's 1 ms, however quick the loopback call
 		w.Header().Set("Content-Type", "text/event-stream")
 		for range 3 {
 			fmt.Fprint(w, "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n")

@@ -2,6 +2,8 @@ package slo
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -37,6 +39,29 @@ type config struct {
 	eventSink      EventSink
 	recordFunc     func(context.Context, RequestRecord)
 	now            func() time.Time
+	errs           []error // invalid option values, returned by New
+}
+
+// validate returns every invalid option value and objective, each error
+// naming the option or the objective's constructor, the value and what is
+// accepted; nil when all are valid.
+func (c *config) validate() error {
+	errs := append([]error(nil), c.errs...)
+	seen := make(map[string]bool)
+	for _, o := range c.objectives {
+		if err := o.validate(); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if seen[o.Name()] {
+			errs = append(errs, fmt.Errorf("two objectives named %q; use Objective.Named", o.Name()))
+		}
+		seen[o.Name()] = true
+	}
+	for i, err := range errs {
+		errs[i] = fmt.Errorf("slo: %w", err)
+	}
+	return errors.Join(errs...)
 }
 
 // kernelConfig is the kernel part of the tracker configuration.
@@ -191,13 +216,22 @@ func WithErrorHandler(h func(error)) Option {
 	})
 }
 
-// WithBudgetPeriod sets the period over which error budgets are computed.
-// The default is 30 days. Values under an hour are ignored.
+// The range of [WithBudgetPeriod].
+const (
+	minBudgetPeriod = time.Hour
+	maxBudgetPeriod = 366 * 24 * time.Hour
+)
+
+// WithBudgetPeriod sets the period over which error budgets are computed,
+// from an hour to 366 days. The default is 30 days. [New] rejects a period
+// outside that range.
 func WithBudgetPeriod(d time.Duration) Option {
 	return optionFunc(func(c *config) {
-		if d >= time.Hour {
-			c.budgetPeriod = d
+		if d < minBudgetPeriod || d > maxBudgetPeriod {
+			c.errs = append(c.errs, fmt.Errorf("WithBudgetPeriod(%v): the budget period must be from %v to %v (366 days)", d, minBudgetPeriod, maxBudgetPeriod))
+			return
 		}
+		c.budgetPeriod = d
 	})
 }
 

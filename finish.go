@@ -24,13 +24,15 @@ func (t *Tracker) finish(ctx context.Context, rq *Request, ctxErr error) {
 	s := rq.compute(end, ctxErr)
 	t.putServerObserver(rq.sobs)
 	rq.sobs = nil
-	t.requestCount.Add(1)
 
 	t.kernelFinish(rq, end)
 	obs := attribution.NewObservation(s.e2e, s.failed, s.calls, rq.kern.sum, t.probedFeatures())
 	j := t.judge(rq, &s, obs)
 	if j.judgedN > 0 && j.allGood {
 		t.attr.learn(obs)
+	}
+	if t.requestCount.Add(1) == unmatchedAfter {
+		t.reportUnmatched(&s)
 	}
 	t.recordMetrics(ctx, &s)
 
@@ -69,8 +71,9 @@ func (t *Tracker) judge(rq *Request, s *sli, obs attribution.Observation) judgem
 	now := t.cfg.now()
 	j := judgement{allGood: true}
 	byName := len(t.objs) > 64
+	got, _ := parseRoute(s.route)
 	for i, o := range t.objs {
-		if !o.obj.applies(s.route, s.model) {
+		if !t.filters[i].applies(got, s.method, s.model) {
 			continue
 		}
 		v, value := o.obj.judge(s)

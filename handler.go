@@ -22,6 +22,14 @@ import (
 // Instrument), that span is enriched; otherwise Instrument starts a server
 // span, continuing the trace context of the incoming headers.
 //
+// The request's route, which [Objective.ForRoute] matches and records and
+// events carry, is the pattern of the ServeMux that routed the request to
+// the returned handler (mux.Handle("POST /v1/chat/completions",
+// t.Instrument(h))), else the pattern of a ServeMux that h is or contains
+// (t.Instrument(mux)), read once h returned, else the URL path reduced to a
+// bounded shape (docs/design.md §8): /v1/files/file-3f2a/content is
+// recorded as /v1/files/{id}/content.
+//
 // A panic in h is recorded (as a failed request) and re-panicked, so net/http
 // handles it as it would without instrumentation.
 func (t *Tracker) Instrument(h http.Handler) http.Handler {
@@ -44,23 +52,13 @@ type handler struct {
 
 func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t := hd.t
-	rq := &Request{t: t, start: time.Now(), route: r.Pattern, inTokens: -1, outTokens: -1}
+	rq := &Request{t: t, start: time.Now(), route: r.Pattern, method: r.Method, inTokens: -1, outTokens: -1}
 	rq.requestID = r.Header.Get("X-Request-Id")
-	if rq.route == "" {
-		rq.route = r.URL.Path
-	}
 	ctx := r.Context()
 	rq.span = trace.SpanFromContext(ctx)
 	if !rq.span.SpanContext().IsValid() {
 		ctx = t.cfg.propagators.Extract(ctx, headerCarrier(r.Header))
-		name := r.Method
-		if r.Pattern != "" {
-			name = r.Pattern
-			if r.Method != "" && !hasMethodPrefix(r.Pattern) {
-				name = r.Method + " " + r.Pattern
-			}
-		}
-		ctx, rq.span = t.tracer.Start(ctx, name, serverSpanOpts...)
+		ctx, rq.span = t.tracer.Start(ctx, spanName(r.Method, r.Pattern), serverSpanOpts...)
 		rq.own = true
 	}
 	rq.ctx = requestContext{Context: ctx, rq: rq}
@@ -68,18 +66,47 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t.kernelRequestStart(rq)
 
 	ww := wrapWriter(w, rq)
+	inner := r.WithContext(ctx)
 	defer func() {
 		if p := recover(); p != nil {
 			rq.panicked = true
+			rq.routed(inner)
 			t.finish(ctx, rq, ctx.Err())
 			panic(p)
 		}
 	}()
-	hd.next.ServeHTTP(ww, r.WithContext(ctx))
+	hd.next.ServeHTTP(ww, inner)
+	rq.routed(inner)
 	t.finish(ctx, rq, ctx.Err())
 }
 
+// routed sets the route of a request that reached Instrument without a
+// pattern, once the handler returned (requestRoute): a ServeMux inside has
+// then set inner.Pattern, and the span Instrument started is named after it,
+// as it would have been had the ServeMux been outside.
+func (rq *Request) routed(inner *http.Request) {
+	if rq.route != "" {
+		return
+	}
+	rq.route = requestRoute("", inner)
+	if inner.Pattern != "" && rq.own {
+		rq.span.SetName(spanName(inner.Method, inner.Pattern))
+	}
+}
+
 var serverSpanOpts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
+
+// spanName is the name of a server span: the method and the route pattern,
+// or the method alone without a pattern.
+func spanName(method, pattern string) string {
+	switch {
+	case pattern == "":
+		return method
+	case method != "" && !hasMethodPrefix(pattern):
+		return method + " " + pattern
+	}
+	return pattern
+}
 
 func hasMethodPrefix(pattern string) bool {
 	for i := 0; i < len(pattern); i++ {

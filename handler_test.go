@@ -556,26 +556,6 @@ func TestPrometheusMetrics(t *testing.T) {
 	}
 }
 
-func TestNewRejectsInvalidObjectives(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		objs []Objective
-	}{
-		{"zero", []Objective{{}}},
-		{"target 1", []Objective{TTFT(time.Second, 1)}},
-		{"no threshold", []Objective{Latency(0, 0.9)}},
-		{"no minimum", []Objective{TokensPerSecond(0, 0.9)}},
-		{"duplicate", []Objective{ErrorRate(0.9), ErrorRate(0.9)}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if tr, err := New(WithObjectives(tc.objs...)); err == nil {
-				tr.Close()
-				t.Error("New accepted an invalid objective")
-			}
-		})
-	}
-}
-
 func TestCloseIdempotent(t *testing.T) {
 	tr, err := New()
 	if err != nil {

@@ -94,10 +94,11 @@ var promBaseLabels = []string{"gen_ai_operation_name", "gen_ai_provider_name", "
 
 func newPromMetrics(reg prometheus.Registerer, t *Tracker) (*promMetrics, error) {
 	p := &promMetrics{reg: reg}
+	var names []string // of p.collectors, for errors
 	h := func(name, help string, buckets []float64, extra ...string) *prometheus.HistogramVec {
 		v := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets},
 			append(append([]string(nil), promBaseLabels...), extra...))
-		p.collectors = append(p.collectors, v)
+		p.collectors, names = append(p.collectors, v), append(names, name)
 		return v
 	}
 	p.ttft = h("gen_ai_server_time_to_first_token_seconds", "Time to generate the first output token (streaming responses).", bucketsTTFT)
@@ -111,15 +112,27 @@ func newPromMetrics(reg prometheus.Registerer, t *Tracker) (*promMetrics, error)
 	p.incidents = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "llm_slo_incidents_total",
 		Help: "Incidents raised by burn-rate alerts."}, []string{"objective", "severity"})
 	p.collectors = append(p.collectors, p.requests, p.incidents, &budgetCollector{t: t})
+	names = append(names, "llm_slo_requests_total", "llm_slo_incidents_total", "llm_slo_burn_rate")
 	for i, c := range p.collectors {
 		if err := reg.Register(c); err != nil {
 			for _, done := range p.collectors[:i] {
 				reg.Unregister(done)
 			}
-			return nil, fmt.Errorf("register prometheus collector: %w", err)
+			return nil, registerError(names[i], err)
 		}
 	}
 	return p, nil
+}
+
+// registerError explains a registerer's refusal of the collector of metric
+// name. The usual cause is a second Tracker on the registry of a first one
+// still open.
+func registerError(name string, err error) error {
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		return fmt.Errorf("WithRegisterer: the registerer already holds %s, probably from another Tracker: give each Tracker its own registry (WithRegisterer(prometheus.NewRegistry())), or Close the other Tracker first (Close unregisters its metrics): %w", name, err)
+	}
+	return fmt.Errorf("WithRegisterer: register %s: %w", name, err)
 }
 
 func (p *promMetrics) unregister() {

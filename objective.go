@@ -1,10 +1,12 @@
 package slo
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -61,8 +63,12 @@ type Objective struct {
 	minTPS    float64
 	target    float64
 	name      string
+	named     bool // Named was called: its name must not be empty
 	routes    []string
 	models    []string
+	// noRoute and noModel: ForRoute or ForModel was called with nothing,
+	// which would make the objective judge nothing.
+	noRoute, noModel bool
 }
 
 // TTFT is met by a streaming request whose first output-bearing chunk left
@@ -99,33 +105,47 @@ func ErrorRate(target float64) Objective {
 	return Objective{kind: sliErrorRate, target: target}
 }
 
-// ForRoute limits the objective to requests whose route (the ServeMux pattern,
-// or the URL path when there is none) is one of routes.
+// ForRoute limits the objective to requests served on one of routes. A route
+// is a ServeMux pattern, "[METHOD ][HOST]/PATH", and matches a request when
+// it equals the request's route (see [Tracker.Instrument]) or names the
+// same path, with the same method and host where it gives them: so
+// ForRoute("/v1/chat/completions") and ForRoute("POST /v1/chat/completions")
+// both match a request served under the pattern
+// "POST /v1/chat/completions", whether Instrument wraps that route's
+// handler or the whole ServeMux. [New] rejects ForRoute() and an empty or
+// malformed route, and reports through [WithErrorHandler] an objective
+// narrowed by ForRoute or ForModel that applied to none of the tracker's
+// first 1000 requests.
 func (o Objective) ForRoute(routes ...string) Objective {
 	o.routes = append(slices.Clip(o.routes), routes...)
+	o.noRoute = o.noRoute || len(routes) == 0
 	return o
 }
 
 // ForModel limits the objective to requests for one of models (as reported by
-// [Request.Model] or the response stream).
+// [Request.Model] or the response stream). [New] rejects ForModel() and an
+// empty model.
 func (o Objective) ForModel(models ...string) Objective {
 	o.models = append(slices.Clip(o.models), models...)
+	o.noModel = o.noModel || len(models) == 0
 	return o
 }
 
-// Named replaces the generated name, e.g. "ttft_500ms_99" by name.
+// Named replaces the generated name, e.g. "ttft_500ms_p99", by name. [New]
+// rejects an empty name.
 func (o Objective) Named(name string) Objective {
-	o.name = name
+	o.name, o.named = name, true
 	return o
 }
 
 // Name returns the objective's name: the one given to [Objective.Named], or
-// one derived from its definition such as "ttft_500ms_p99".
+// one derived from its definition such as "ttft_500ms_p99" or
+// "error_rate_p99.9999" (the target as a percentage, every digit kept).
 func (o Objective) Name() string {
-	if o.name != "" {
+	if o.named {
 		return o.name
 	}
-	t := strconv.FormatFloat(math.Round(o.target*1e6)/1e4, 'f', -1, 64)
+	t := percent(o.target)
 	switch o.kind {
 	case sliTokensPerSec:
 		return fmt.Sprintf("tokens_per_sec_%s_p%s", strconv.FormatFloat(o.minTPS, 'f', -1, 64), t)
@@ -138,22 +158,148 @@ func (o Objective) Name() string {
 // Target returns the objective's target share of good requests, in (0, 1).
 func (o Objective) Target() float64 { return o.target }
 
+// percent writes target, a fraction, as a percentage with every digit of
+// its shortest decimal form: 0.99 → "99", 0.999999999 → "99.9999999"
+// (never rounded up to "100").
+func percent(target float64) string {
+	s := strconv.FormatFloat(target, 'f', -1, 64)
+	intPart, frac, _ := strings.Cut(s, ".")
+	if intPart != "0" || strings.HasPrefix(s, "-") {
+		return strconv.FormatFloat(target*100, 'f', -1, 64) // not a fraction: validate rejects it
+	}
+	frac += "00"[min(len(frac), 2):]
+	whole := strings.TrimLeft(frac[:2], "0")
+	if whole == "" {
+		whole = "0"
+	}
+	if rest := strings.TrimRight(frac[2:], "0"); rest != "" {
+		return whole + "." + rest
+	}
+	return whole
+}
+
+// fraction writes a percentage in (1, 100) as a fraction, every digit kept:
+// 99 → "0.99", 99.9 → "0.999" (percent's inverse, for error messages).
+func fraction(pct float64) string {
+	whole, frac, _ := strings.Cut(strconv.FormatFloat(pct, 'f', -1, 64), ".")
+	if len(whole) < 2 {
+		whole = "0" + whole
+	}
+	return "0." + strings.TrimRight(whole+frac, "0")
+}
+
+// Bounds of the objectives' parameters, checked by validate.
+const (
+	// minErrorBudget is the smallest error budget (1 − target) accepted:
+	// nine nines. Below it, the budget written into the Prometheus rules
+	// (rounded to 1e-12) is off by more than 0.05 %, and a single bad
+	// request among a billion already exceeds the budget.
+	minErrorBudget = 1e-9
+	// minLatencyThreshold is the smallest TTFT or Latency threshold: below
+	// a millisecond (less than a loopback round trip) it is almost surely a
+	// unit mistake, TTFT(500, …) being 500 ns.
+	minLatencyThreshold = time.Millisecond
+	// minTPOTThreshold is the smallest TPOT threshold: 100 µs per token,
+	// 10 000 tokens/s in one stream, beyond any serving stack.
+	minTPOTThreshold = 100 * time.Microsecond
+)
+
+// call returns how the objective was built, e.g.
+// `TTFT(500ms, 0.99).Named("chat")`, for error messages.
+func (o Objective) call() string {
+	g := func(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+	var c string
+	switch o.kind {
+	case sliTTFT:
+		c = fmt.Sprintf("TTFT(%v, %s)", o.threshold, g(o.target))
+	case sliTPOT:
+		c = fmt.Sprintf("TPOT(%v, %s)", o.threshold, g(o.target))
+	case sliLatency:
+		c = fmt.Sprintf("Latency(%v, %s)", o.threshold, g(o.target))
+	case sliTokensPerSec:
+		c = fmt.Sprintf("TokensPerSecond(%s, %s)", g(o.minTPS), g(o.target))
+	case sliErrorRate:
+		c = fmt.Sprintf("ErrorRate(%s)", g(o.target))
+	default:
+		c = "Objective{}"
+	}
+	if o.named {
+		c += fmt.Sprintf(".Named(%q)", o.name)
+	}
+	return c
+}
+
+// validate checks the objective's parameters; the error names the
+// constructor call, the value and what is accepted.
 func (o Objective) validate() error {
 	if o.kind == 0 {
-		return fmt.Errorf("objective: zero value; build one with TTFT, TPOT, Latency, TokensPerSecond or ErrorRate")
+		return errors.New("Objective{}: the zero value judges nothing; build one with TTFT, TPOT, Latency, TokensPerSecond or ErrorRate")
 	}
-	if !(o.target > 0 && o.target < 1) {
-		return fmt.Errorf("objective %s: target %v must be in (0, 1)", o.Name(), o.target)
+	if err := o.validateTarget(); err != nil {
+		return err
 	}
 	switch o.kind {
 	case sliTTFT, sliTPOT, sliLatency:
-		if o.threshold <= 0 {
-			return fmt.Errorf("objective %s: threshold must be positive", o.Name())
+		if err := o.validateThreshold(); err != nil {
+			return err
 		}
 	case sliTokensPerSec:
-		if !(o.minTPS > 0) {
-			return fmt.Errorf("objective %s: minimum tokens/s must be positive", o.Name())
+		if !(o.minTPS > 0) || math.IsInf(o.minTPS, 1) {
+			return fmt.Errorf("%s: the minimum decode rate must be a finite number of tokens/s above 0", o.call())
 		}
+	}
+	if o.named && o.name == "" {
+		return fmt.Errorf("%s: the name must not be empty", o.call())
+	}
+	return o.validateFilters()
+}
+
+func (o Objective) validateTarget() error {
+	t := o.target
+	switch {
+	case t > 1 && t < 100:
+		return fmt.Errorf("%s: the target is a fraction in (0, 1), not a percentage: did you mean %s?", o.call(), fraction(t))
+	case !(t > 0 && t < 1):
+		return fmt.Errorf("%s: the target is a fraction in (0, 1), e.g. 0.99 for 99%% of requests good", o.call())
+	case 1-t < minErrorBudget*(1-1e-6): // 0.999999999 itself is accepted
+		return fmt.Errorf("%s: the target leaves an error budget (1 − target) of %.3g, below the smallest the burn-rate arithmetic keeps exact, %g (a target of at most 0.999999999)",
+			o.call(), 1-t, minErrorBudget)
+	}
+	return nil
+}
+
+func (o Objective) validateThreshold() error {
+	least := minLatencyThreshold
+	if o.kind == sliTPOT {
+		least = minTPOTThreshold
+	}
+	switch {
+	case o.threshold <= 0:
+		return fmt.Errorf("%s: the threshold must be a positive time.Duration, e.g. 500*time.Millisecond", o.call())
+	case o.threshold < time.Microsecond:
+		return fmt.Errorf("%s: a threshold of %v is almost surely a unit mistake (the least accepted is %v): did you mean %d*time.Millisecond?",
+			o.call(), o.threshold, least, int64(o.threshold))
+	case o.threshold < least:
+		return fmt.Errorf("%s: a threshold of %v is below the least accepted, %v", o.call(), o.threshold, least)
+	}
+	return nil
+}
+
+func (o Objective) validateFilters() error {
+	const patterns = `ServeMux patterns such as "/v1/chat/completions" or "POST /v1/chat/completions"`
+	if o.noRoute {
+		return fmt.Errorf("%s.ForRoute(): no route given; give %s", o.call(), patterns)
+	}
+	for _, r := range o.routes {
+		if _, ok := parseRoute(r); !ok {
+			return fmt.Errorf("%s.ForRoute(%q): not a route; give %s", o.call(), r, patterns)
+		}
+	}
+	if o.noModel {
+		return fmt.Errorf("%s.ForModel(): no model given", o.call())
+	}
+	if slices.Contains(o.models, "") {
+		return fmt.Errorf("%s.ForModel(\"\"): a model name must not be empty", o.call())
 	}
 	return nil
 }
@@ -166,17 +312,6 @@ const (
 	good
 	bad
 )
-
-// applies reports whether o covers a request on route for model.
-func (o *Objective) applies(route, model string) bool {
-	if len(o.routes) > 0 && !slices.Contains(o.routes, route) {
-		return false
-	}
-	if len(o.models) > 0 && !slices.Contains(o.models, model) {
-		return false
-	}
-	return true
-}
 
 // judge applies the objective's definition to the request's SLIs.
 func (o *Objective) judge(s *sli) (v verdict, value float64) {

@@ -19,12 +19,13 @@ type requestKey struct{}
 // All methods are safe on a nil *Request (they do nothing) and safe for
 // concurrent use. Reports made after the handler returned are ignored.
 type Request struct {
-	t     *Tracker
-	start time.Time
-	route string
-	span  trace.Span
-	own   bool      // the span was started by us and must be ended by us
-	kern  kernelReq // the kernel side (kernel.go); set before the handler runs, then read-only
+	t      *Tracker
+	start  time.Time
+	route  string // requestRoute: set on entry from the outer pattern, else once the handler returned
+	method string
+	span   trace.Span
+	own    bool      // the span was started by us and must be ended by us
+	kern   kernelReq // the kernel side (kernel.go); set before the handler runs, then read-only
 
 	// Observation state, written only by the goroutine that writes the response.
 	sobs       *serverObs     // the response's stream observer, from the first body byte
@@ -227,24 +228,25 @@ func (t *Tracker) putServerObserver(s *serverObs) {
 
 // sli holds the indicators of one finished request (docs/design.md §4).
 type sli struct {
-	slis                          // the SLIs measured from the response (measure.go)
-	inTokens                int64 // -1 = unknown
-	streaming               bool
-	failed, cancelled       bool
-	errorType               string
-	status                  int
-	outChunks               int64
-	route, model, respModel string
-	provider, operation     string
-	finishReason            string
-	format, dialect         string
-	hijacked                bool
-	calls                   attribution.Calls
+	slis                      // the SLIs measured from the response (measure.go)
+	inTokens            int64 // -1 = unknown
+	streaming           bool
+	failed, cancelled   bool
+	errorType           string
+	status              int
+	outChunks           int64
+	route, method       string
+	model, respModel    string
+	provider, operation string
+	finishReason        string
+	format, dialect     string
+	hijacked            bool
+	calls               attribution.Calls
 }
 
 // compute derives the SLIs at end, the moment the handler returned.
 func (r *Request) compute(end time.Time, ctxErr error) sli {
-	s := sli{status: r.status, route: r.route, outChunks: r.outChunks, finishReason: r.finish,
+	s := sli{status: r.status, route: r.route, method: r.method, outChunks: r.outChunks, finishReason: r.finish,
 		hijacked: r.hijacked, format: "unknown", dialect: "unknown"}
 	if s.status == 0 {
 		s.status = 200

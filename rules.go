@@ -181,7 +181,7 @@ func (r *objRules) writeMeta(b *bytes.Buffer) {
 	writeRule(b, "record", "slo:period_error_budget_remaining:ratio",
 		"1 - slo:period_burn_rate:ratio"+r.idSel, "", r.labels(), nil)
 	writeRule(b, "record", "sloth_slo_info", "vector(1)", "",
-		r.labels("sloth_mode", "llmslo", "sloth_objective", strconv.FormatFloat(math.Round(r.o.target*1e8)/1e6, 'f', -1, 64),
+		r.labels("sloth_mode", "llmslo", "sloth_objective", percent(r.o.target),
 			"llmslo_sli", r.o.kind.String()), nil)
 }
 

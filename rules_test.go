@@ -40,9 +40,9 @@ func TestPrometheusRulesErrors(t *testing.T) {
 		{"no service", RulesOptions{}, []Objective{ttft}, "service name required"},
 		{"no objectives", RulesOptions{Service: "s"}, nil, "no objectives"},
 		{"duplicate", RulesOptions{Service: "s"}, []Objective{ttft, ttft}, "two objectives named"},
-		{"invalid objective", RulesOptions{Service: "s"}, []Objective{TTFT(0, 0.99)}, "threshold must be positive"},
+		{"invalid objective", RulesOptions{Service: "s"}, []Objective{TTFT(0, 0.99)}, "the threshold must be a positive time.Duration"},
 		{"zero objective", RulesOptions{Service: "s"}, []Objective{{}}, "zero value"},
-		{"bad target", RulesOptions{Service: "s"}, []Objective{ErrorRate(1)}, "must be in (0, 1)"},
+		{"bad target", RulesOptions{Service: "s"}, []Objective{ErrorRate(1)}, "the target is a fraction in (0, 1)"},
 		{"period not hours", RulesOptions{Service: "s", Period: 90 * time.Minute}, []Objective{ttft}, "whole number of hours"},
 		{"selector braces", RulesOptions{Service: "s", Selector: `{job="x"}`}, []Objective{ttft}, "without braces"},
 	}

@@ -30,6 +30,8 @@ type Tracker struct {
 	otel   *otelInstruments
 	prom   *promMetrics
 	objs   []*objState
+	// filters narrow the objectives of objs, in their order (route.go).
+	filters []objFilter
 
 	incidents chan incident.Incident
 	events    chan SLOEvent // nil without an event sink
@@ -53,21 +55,18 @@ type Tracker struct {
 	recent   []incident.Incident // the last few incidents, newest last
 }
 
-// New returns a Tracker configured by opts. It fails only on invalid options
-// (an objective without a valid target or threshold, two objectives with the
-// same name, a Prometheus registerer that refuses the collectors); anything
-// that merely degrades the tracker is reported by [Tracker.Status].
+// New returns a Tracker configured by opts. It fails only on invalid options,
+// each error naming the option or the objective's constructor, the value and
+// what is accepted (a threshold under a millisecond, a target outside (0, 1)
+// or beyond nine nines, an empty name, route or model, a budget period
+// outside an hour to 366 days, two objectives with the same name), and on a
+// Prometheus registerer that refuses the collectors (another open Tracker on
+// the same registry); every invalid value is reported. Anything that merely
+// degrades the tracker is reported by [Tracker.Status].
 func New(opts ...Option) (*Tracker, error) {
 	cfg := newConfig(opts)
-	seen := make(map[string]bool)
-	for _, o := range cfg.objectives {
-		if err := o.validate(); err != nil {
-			return nil, fmt.Errorf("slo: %w", err)
-		}
-		if seen[o.Name()] {
-			return nil, fmt.Errorf("slo: two objectives named %q; use Objective.Named", o.Name())
-		}
-		seen[o.Name()] = true
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	t := &Tracker{
 		cfg:       cfg,
@@ -86,6 +85,7 @@ func New(opts ...Option) (*Tracker, error) {
 		}
 		t.objs = append(t.objs, st)
 	}
+	t.filters = newFilters(cfg.objectives)
 	meter := cfg.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version()), metric.WithSchemaURL(semconv.SchemaURL))
 	var err error
 	if t.otel, err = newOTelInstruments(meter); err != nil {
