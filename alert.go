@@ -119,6 +119,9 @@ func (t *Tracker) deliverEvent(ev SLOEvent) {
 
 // Incidents returns the most recent incidents raised (at most 20), oldest first.
 func (t *Tracker) Incidents() []incident.Incident {
+	if !t.usable() {
+		return nil
+	}
 	t.recentMu.Lock()
 	defer t.recentMu.Unlock()
 	return append([]incident.Incident(nil), t.recent...)
@@ -246,6 +249,9 @@ type BudgetStatus struct {
 
 // Budget returns the live error budget and burn rates of every objective.
 func (t *Tracker) Budget() []BudgetStatus {
+	if !t.usable() {
+		return nil
+	}
 	now := t.cfg.now()
 	out := make([]BudgetStatus, 0, len(t.objs))
 	for _, o := range t.objs {
@@ -268,7 +274,7 @@ func (t *Tracker) Budget() []BudgetStatus {
 // [incident.Monitor], which [incident.PagerDutySink.ResolveWith] and
 // [incident.OpsgenieSink.ResolveWith] watch to resolve what they opened.
 func (t *Tracker) Holding(c incident.Condition) (holding, ok bool) {
-	if c.Service != t.cfg.service {
+	if !t.usable() || c.Service != t.cfg.service {
 		return false, false
 	}
 	for _, o := range t.objs {

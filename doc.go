@@ -87,8 +87,17 @@
 //
 // # Errors
 //
-// [New] fails only on invalid options. A failure that merely degrades the
-// tracker (an instrument that cannot be created, a sink that fails) goes to the
-// error handler ([WithErrorHandler], default otel.Handle) and never to the
-// request. Prompt and completion text are never recorded.
+// [New] fails only on invalid options, with an error that names the option,
+// the value and what is accepted. A failure that merely degrades the
+// tracker (an instrument that cannot be created, a sink that fails, an
+// objective whose route never matched) goes to the error handler
+// ([WithErrorHandler], default otel.Handle) and never to the request.
+// Prompt and completion text are never recorded.
+//
+// # Zero values
+//
+// A nil *Tracker is off: Instrument and Transport return what they are given
+// and every other method returns nothing; a zero Tracker behaves the same and
+// reports itself through otel.Handle. Instrument(nil) answers 500 to every
+// request and reports it once. A nil *Request does nothing.
 package slo

@@ -32,9 +32,19 @@ import (
 //
 // A panic in h is recorded (as a failed request) and re-panicked, so net/http
 // handles it as it would without instrumentation.
+//
+// A nil h is a mistake that cannot be returned as an error: it is reported
+// once, now, through the tracker's error handler and logger, and every
+// request is answered 500 Internal Server Error (and judged as failed). On
+// a nil or zero Tracker (see [Tracker]) Instrument returns h unchanged.
 func (t *Tracker) Instrument(h http.Handler) http.Handler {
 	if h == nil {
-		h = http.NotFoundHandler()
+		t.reportNilHandler()
+		h = nilHandler{}
+	}
+	if !t.usable() {
+		t.reportZero("Instrument")
+		return h
 	}
 	return &handler{t: t, next: h}
 }

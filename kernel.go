@@ -271,6 +271,9 @@ func kernelAttributes(sum *correlate.Summary, calls *attribution.Calls, inProces
 // KernelStatus reports, per kernel or runtime signal, the path in use and
 // why a signal is not fully on.
 func (t *Tracker) KernelStatus() []SignalStatus {
+	if !t.usable() {
+		return nil
+	}
 	k := t.kern
 	out := make([]SignalStatus, 0, len(probes.AllSignals()))
 	if k == nil {

@@ -18,9 +18,17 @@ import (
 // Tracker measures instrumented requests, judges them against objectives,
 // keeps error budgets and burn rates, and raises incidents.
 //
-// Create one with [New]; the zero value is not usable. A Tracker is safe for
-// concurrent use. It owns one background goroutine (incident evaluation and
-// delivery), stopped by [Tracker.Close].
+// Create one with [New]. A Tracker is safe for concurrent use. It owns one
+// background goroutine (incident evaluation and delivery), stopped by
+// [Tracker.Close].
+//
+// A nil *Tracker is a tracker that is off: [Tracker.Instrument] and
+// [Tracker.Transport] return the handler and the transport they are given,
+// unchanged; [Tracker.Budget], [Tracker.KernelStatus] and
+// [Tracker.Incidents] return nothing, [Tracker.Status] the zero Status,
+// [Tracker.Holding] false, false, and [Tracker.Close] nil. A zero Tracker
+// (Tracker{}, not made by New) behaves the same, and says so through
+// otel.Handle each time Instrument or Transport is called on it.
 type Tracker struct {
 	cfg    *config
 	tracer trace.Tracer
@@ -124,6 +132,9 @@ func New(opts ...Option) (*Tracker, error) {
 // recorded in metrics and spans but raise no further incidents. Close is
 // idempotent; later calls return the first call's result.
 func (t *Tracker) Close() error {
+	if !t.usable() {
+		return nil
+	}
 	t.closeOnce.Do(func() {
 		t.closed.Store(true)
 		t.stopKernel()
@@ -169,6 +180,9 @@ type Status struct {
 
 // Status reports the tracker's own health and counters.
 func (t *Tracker) Status() Status {
+	if !t.usable() {
+		return Status{}
+	}
 	return Status{
 		Requests:         t.requestCount.Load(),
 		Incidents:        t.incidentCount.Load(),

@@ -49,7 +49,8 @@ func (t *Tracker) Transport(base http.RoundTripper, opts ...TransportOption) htt
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	if t == nil {
+	if !t.usable() {
+		t.reportZero("Transport")
 		return base
 	}
 	tr := &transport{t: t, base: base}
