@@ -164,7 +164,10 @@ func WithObjectives(objs ...Objective) Option {
 }
 
 // WithLogger sets the logger for the tracker's own diagnostics (at most one
-// line per cause). The default discards everything. A nil logger is ignored.
+// line per cause), the kernel probes' included (which path each signal took:
+// in-process, the sidecar or the unprivileged floor) unless [WithProbes]
+// gives them a [probes.Config] Logger of their own. The default discards
+// everything. A nil logger is ignored.
 func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) {
 		if l != nil {

@@ -77,6 +77,9 @@ type kernelReq struct {
 // in the background: New does not wait for them.
 func (t *Tracker) startKernel() {
 	kc := t.cfg.kernel
+	if kc.probes.Logger == nil {
+		kc.probes.Logger = t.cfg.logger // the path decision (floor, sidecar) is the user's to see
+	}
 	k := &kernelState{t: t, cfg: kc, clock: correlate.NewClock(), done: make(chan struct{})}
 	k.j = correlate.New(kc.join)
 	meter := t.cfg.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version()), metric.WithSchemaURL(semconv.SchemaURL))
