@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"slices"
 	"sync"
 	"sync/atomic"
 
+	"github.com/llmslo/slo/internal/burn"
 	"github.com/llmslo/slo/semconv"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
@@ -368,4 +370,28 @@ func (t *Tracker) finishReasonAttr(reason string) attribute.KeyValue {
 	return t.sliceAttrs.get(slotFinish, attrKVKey{key: semconv.GenAIResponseFinishReasons, s: reason}, func() attribute.KeyValue {
 		return semconv.GenAIResponseFinishReasons.StringSlice([]string{reason})
 	})
+}
+
+// startIncidentSeries creates the incident counters' series of every
+// objective and severity at zero, so that increase() over
+// llm_slo_incidents_total (and a rate of llm.slo.incidents) counts the
+// first incident: a series born with its first increment shows none.
+func (t *Tracker) startIncidentSeries() {
+	var sevs []string
+	for _, r := range burn.DefaultRules() {
+		if s := r.Severity.String(); !slices.Contains(sevs, s) {
+			sevs = append(sevs, s)
+		}
+	}
+	for _, o := range t.objs {
+		for _, sev := range sevs {
+			if t.otel != nil && t.otel.incident != nil {
+				t.otel.incident.Add(context.Background(), 0, metric.WithAttributes(
+					semconv.SLOObjective.String(o.name), semconv.SLOSeverity.String(sev)))
+			}
+			if t.prom != nil {
+				t.prom.incidents.WithLabelValues(o.name, sev)
+			}
+		}
+	}
 }

@@ -120,6 +120,7 @@ func New(opts ...Option) (*Tracker, error) {
 			}
 		}
 	}
+	t.startIncidentSeries()
 	t.startKernel()
 	t.wg.Add(1)
 	go t.loop()
