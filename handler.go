@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/propagation"
@@ -29,6 +30,11 @@ import (
 // (t.Instrument(mux)), read once h returned, else the URL path reduced to a
 // bounded shape (docs/design.md §8): /v1/files/file-3f2a/content is
 // recorded as /v1/files/{id}/content.
+//
+// The request's X-Request-Id, which records, SLO events and incidents
+// carry, is cut to 128 bytes, and bytes other than letters, digits and
+// - _ . : / + = @ become '_': a client cannot make an incident too large for
+// a pager, nor write into it what it likes.
 //
 // A panic in h is recorded (as a failed request) and re-panicked, so net/http
 // handles it as it would without instrumentation.
@@ -63,7 +69,7 @@ type handler struct {
 func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t := hd.t
 	rq := &Request{t: t, start: time.Now(), route: r.Pattern, method: r.Method, inTokens: -1, outTokens: -1}
-	rq.requestID = r.Header.Get("X-Request-Id")
+	rq.requestID = requestID(r.Header.Get("X-Request-Id"))
 	ctx := r.Context()
 	rq.span = trace.SpanFromContext(ctx)
 	if !rq.span.SpanContext().IsValid() {
@@ -128,6 +134,40 @@ func hasMethodPrefix(pattern string) bool {
 		}
 	}
 	return false
+}
+
+// maxRequestID is the longest request id the tracker keeps (a UUID is 36
+// bytes).
+const maxRequestID = 128
+
+// requestID returns the X-Request-Id value v as the tracker records it
+// (request records, SLO events, exemplars and incidents, and so the
+// webhook, PagerDuty and Opsgenie bodies): its first 128 bytes, each byte
+// other than the ASCII letters, digits and - _ . : / + = @ replaced by '_'.
+// The value comes from the client: unbounded, it could make an incident too
+// large for a pager's API (PagerDuty refuses events over 512 KB, and a 4xx
+// is not retried) and put attacker-chosen text in front of the on-call. A
+// value within those limits is returned as is, without allocation.
+func requestID(v string) string {
+	if len(v) <= maxRequestID && !strings.ContainsFunc(v, func(c rune) bool { return !requestIDByte(c) }) {
+		return v
+	}
+	b := []byte(v[:min(len(v), maxRequestID)])
+	for i, c := range b {
+		if !requestIDByte(rune(c)) {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// requestIDByte reports whether c is kept in a request id.
+func requestIDByte(c rune) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.ContainsRune("-_.:/+=@", c)
 }
 
 // httpStatusText returns the status code as error.type; common codes do not allocate.

@@ -19,7 +19,8 @@ type RequestRecord struct {
 	// end-to-end latency is End − Start.
 	Start, End time.Time
 	// TraceID is the trace of the request's span (zero when the span has
-	// none); RequestID is its X-Request-Id header.
+	// none); RequestID is its X-Request-Id header, at most 128 bytes of
+	// letters, digits and - _ . : / + = @ (other bytes become '_').
 	TraceID   trace.TraceID
 	RequestID string
 	// Route is the route pattern that served the request, or its path.
