@@ -1,6 +1,8 @@
 package slo
 
 import (
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,7 +78,10 @@ func (a *attributor) excess(o attribution.Observation) attribution.Observation {
 // (attribution.AttributeIncident) and fills the incident's attribution
 // fields: the first hypothesis is the predicted domain with its posterior;
 // each runner-up's posterior is the probability that it is at fault too,
-// given the first (they need not sum to 1).
+// given the first (they need not sum to 1). Evidence lists each feature
+// once, and only when its mean over the bad requests reaches
+// evidenceFloor: a 0.08 ms connect excess on a throttling incident is
+// noise, not a reason.
 func (a *attributor) fill(inc *incident.Incident, obs []attribution.Observation) {
 	v := attribution.AttributeIncident(obs, a.model)
 	inc.PredictedFaultDomain = v.Top.String()
@@ -85,11 +90,32 @@ func (a *attributor) fill(inc *incident.Incident, obs []attribution.Observation)
 	for _, h := range v.Ranked {
 		names := make([]string, 0, len(h.Evidence))
 		for _, f := range h.Evidence {
+			mean := meanFeature(obs, f)
+			if mean < evidenceFloor(f) {
+				continue
+			}
 			names = append(names, f.String())
-			inc.Evidence = append(inc.Evidence, incident.Evidence{Signal: f.String(), Value: meanFeature(obs, f), Source: sourceOf(f)})
+			if !slices.ContainsFunc(inc.Evidence, func(e incident.Evidence) bool { return e.Signal == f.String() }) {
+				inc.Evidence = append(inc.Evidence, incident.Evidence{Signal: f.String(), Value: mean, Source: sourceOf(f)})
+			}
 		}
 		inc.Hypotheses = append(inc.Hypotheses, incident.Hypothesis{Domain: h.Domain.String(), Posterior: h.Posterior, Evidence: names})
 	}
+}
+
+// evidenceFloor is the smallest mean of feature f over an incident's bad
+// requests that is shown as evidence: 1 ms of excess for a duration (below
+// it, the excess is within a healthy request's jitter), 1 % for CPU steal,
+// and for a count (429s, 5xx, resets, retransmits, failed connects) one in
+// ten bad requests.
+func evidenceFloor(f attribution.Feature) float64 {
+	switch name := f.String(); {
+	case strings.HasSuffix(name, "_ms"):
+		return 1
+	case strings.HasSuffix(name, "_pct"):
+		return 1
+	}
+	return 0.1
 }
 
 // meanFeature is the mean of feature f over the observations that have it.
