@@ -236,15 +236,16 @@ func newIncidentID(t time.Time) string {
 	return fmt.Sprintf("inc-%s-%s", t.UTC().Format("20060102T150405Z"), hex.EncodeToString(b[:]))
 }
 
-// BudgetStatus is the live error-budget state of one objective.
+// BudgetStatus is the live error-budget state of one objective. It
+// marshals to JSON with snake_case names.
 type BudgetStatus struct {
-	Objective string
-	Target    float64
-	Good      int64   // judged good over the budget period
-	Total     int64   // judged over the budget period
-	Remaining float64 // 1 − bad/((1−target)·total) over the budget period; 1 when nothing was judged
-	BurnRates []incident.WindowRate
-	Alerting  []string // rules whose condition held at the last evaluation
+	Objective string                `json:"objective"`
+	Target    float64               `json:"target"`
+	Good      int64                 `json:"good"`      // judged good over the budget period
+	Total     int64                 `json:"total"`     // judged over the budget period
+	Remaining float64               `json:"remaining"` // 1 − bad/((1−target)·total) over the budget period; 1 when nothing was judged
+	BurnRates []incident.WindowRate `json:"burn_rates"`
+	Alerting  []string              `json:"alerting"` // rules whose condition held at the last evaluation
 }
 
 // Budget returns the live error budget and burn rates of every objective.

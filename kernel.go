@@ -23,15 +23,15 @@ import (
 // SignalStatus is the state of one kernel or runtime signal in the tracker.
 type SignalStatus struct {
 	// Signal is the signal name ("dns_latency", "tcp_retransmit", ...).
-	Signal string
+	Signal string `json:"signal"`
 	// Path is how it is observed: "in_process" (probes loaded in this
 	// process), "sidecar", "floor" (an unprivileged substitute, named in
 	// Reason), "off", or "starting" while the probes load.
-	Path string
+	Path string `json:"path"`
 	// State is the probe state: "on", "degraded" or "off".
-	State string
+	State string `json:"state"`
 	// Reason says why the signal is not fully on.
-	Reason string
+	Reason string `json:"reason"`
 }
 
 // kernelQueue is the subscription buffer between the probes and the joiner.

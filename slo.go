@@ -165,18 +165,20 @@ func (t *Tracker) Close() error {
 	return t.closeErr
 }
 
-// Status is the tracker's own health.
+// Status is the tracker's own health. It marshals to JSON with snake_case
+// names.
 type Status struct {
-	Requests         int64 // requests recorded
-	Incidents        int64 // incidents raised
-	DroppedIncidents int64 // incidents dropped because the delivery queue was full
-	DroppedEvents    int64 // SLO events dropped because the delivery queue was full
+	Requests         int64 `json:"requests"`          // requests recorded
+	Incidents        int64 `json:"incidents"`         // incidents raised
+	DroppedIncidents int64 `json:"dropped_incidents"` // incidents dropped because the delivery queue was full
+	DroppedEvents    int64 `json:"dropped_events"`    // SLO events dropped because the delivery queue was full
 	// Signals is, per kernel or runtime signal, the path in use (in_process,
-	// sidecar, floor or off) and why; see [Tracker.KernelStatus].
-	Signals []SignalStatus
+	// sidecar, floor or off) and why; see [Tracker.KernelStatus]. Left out
+	// of the JSON when nil (a document that lists the signals elsewhere).
+	Signals []SignalStatus `json:"signals,omitempty"`
 	// DroppedKernelEvents counts kernel events lost before correlation
 	// (the bounded queue to the correlation goroutine was full).
-	DroppedKernelEvents int64
+	DroppedKernelEvents int64 `json:"dropped_kernel_events"`
 }
 
 // Status reports the tracker's own health and counters.

@@ -136,7 +136,7 @@ h2{font-size:13px;text-transform:uppercase;letter-spacing:.06em;color:var(--dim)
 .card .k{color:var(--dim);font-size:12px}.card .v{font-size:17px;font-variant-numeric:tabular-nums;white-space:nowrap}
 table{width:100%;border-collapse:collapse;font-variant-numeric:tabular-nums}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);white-space:nowrap}
-th{color:var(--dim);font-weight:500;font-size:12px}td.num,th.num{text-align:right}td.wrap{white-space:normal}
+th{color:var(--dim);font-weight:500;font-size:12px}td.num,th.num{text-align:right}td.wrap{white-space:normal}td.wrap code{display:inline-block;white-space:nowrap}
 .bar{background:#0b0f14;border-radius:4px;height:8px;width:120px;display:inline-block;vertical-align:middle;margin-right:6px}
 .bar i{display:block;height:8px;border-radius:4px}
 .ok{color:var(--ok)}.warn{color:var(--warn)}.bad{color:var(--bad)}.mild{color:var(--mild)}
@@ -173,13 +173,13 @@ th{color:var(--dim);font-weight:500;font-size:12px}td.num,th.num{text-align:righ
 {{$r := .BurnRates}}{{range windows}}<td class="num {{rateClass $r .}}">{{rate $r .}}</td>{{end}}
 <td class="wrap">{{range .Alerting}}<span class="pill page">{{.}}</span> {{else}}<span class="dim">–</span>{{end}}</td></tr>{{end}}
 </table>
-<p class="dim">Burn rate = bad share ÷ (1 − target). {{ruleLegend}}.</p>
+<p class="dim">Burn rate = bad share ÷ (1 − target). {{ruleLegend}}. A TTFT objective counts a request that failed before its first token (429, 5xx, a stream error) as bad, while the TTFT percentiles above are of the streams that produced one: under errors a TTFT objective burns while its p99 looks healthy.</p>
 </section>
 <section class="w12"><h2>Last incidents</h2>
 {{if .Incidents}}<table><tr><th>time</th><th>objective</th><th>severity</th><th>rule</th><th class="num">burn</th><th>predicted fault domain</th><th class="num">confidence</th><th>evidence</th><th>example traces</th></tr>
-{{range .Incidents}}<tr><td>{{clock .Time}} <span class="dim">{{ago .Time}}</span></td><td>{{.Objective}}</td><td><span class="pill {{.Severity}}">{{.Severity}}</span></td><td><code>{{.Rule}}</code></td>
+{{range .Incidents}}<tr><td>{{clock .Time}}<div class="dim">{{ago .Time}}</div></td><td>{{.Objective}}</td><td><span class="pill {{.Severity}}">{{.Severity}}</span></td><td><code>{{.Rule}}</code></td>
 <td class="num">{{printf "%.1f" .Impact.BurnRate}}</td><td><span class="pill {{domainClass .PredictedFaultDomain}}">{{.PredictedFaultDomain}}</span></td><td class="num">{{printf "%.2f" .Confidence}}</td>
-<td>{{range $i, $e := .Evidence}}{{if lt $i 3}}<code>{{$e.Signal}}={{printf "%.4g" $e.Value}}</code> {{end}}{{end}}</td><td><code>{{short .TraceIDs 2}}</code></td></tr>{{end}}
+<td class="wrap">{{range $i, $e := .Evidence}}{{if lt $i 3}}<code>{{$e.Signal}}={{printf "%.4g" $e.Value}}</code> {{end}}{{end}}</td><td class="wrap"><code>{{short .TraceIDs 2}}</code></td></tr>{{end}}
 </table>{{else}}<p class="dim">No incident yet. Start with <code>-load 5 -fault provider_throttle</code>, or inject one at run time: <code>POST /api/fault {"name":"provider_throttle"}</code>.</p>{{end}}
 </section>
 {{if .Probes.Signals}}<section class="w12"><h2>Kernel probes · signal, state, path, reason</h2>

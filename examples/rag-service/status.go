@@ -276,6 +276,9 @@ type Status struct {
 }
 
 func (a *app) status() Status {
+	st := a.tracker.Status()
+	sigs := st.Signals
+	st.Signals = nil // listed once, under probes
 	s := Status{
 		Service:   serviceName,
 		Version:   slo.Version(),
@@ -284,9 +287,9 @@ func (a *app) status() Status {
 		Upstream:  a.up,
 		Retrieval: map[string]any{"url": a.storeURL, "documents": a.storeDocs, "top_k": 3},
 		OTLP:      a.tel != nil && a.tel.otlp,
-		Tracker:   a.tracker.Status(),
+		Tracker:   st,
 		Latency:   a.lat.summary(time.Minute),
-		Probes:    probeStatus(a.tracker.KernelStatus()),
+		Probes:    probeStatus(sigs),
 		Load:      a.load.snapshot(),
 		Incidents: a.tracker.Incidents(),
 	}
