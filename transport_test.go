@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,55 +57,140 @@ func attrMap(s sdktrace.ReadOnlySpan) map[attribute.Key]attribute.Value {
 	return out
 }
 
-// pacing is what a paced stream should measure.
-type pacing struct {
-	ttft, gap time.Duration
-	chunks    int
+// wireTruth records, under the transport being tested, when the response
+// body's bytes were handed up to it: the RoundTrip's entry, each Read's
+// entry and return, and the Close. The transport timestamps what it reads
+// between the return of the Read that brought the bytes and the entry of
+// the next one (or the Close, or the call's return): truths taken where
+// the events happen, which no load can move.
+type wireTruth struct {
+	mu     sync.Mutex
+	rt     time.Time // RoundTrip entered
+	reads  []readAt
+	closed time.Time
+	data   []byte
 }
 
-// streamTiming compares a client span's TTFT and TPOT with what the
-// server's handler saw (in the same clock: the measurement error) and with
-// the nominal pacing (skipped, with a note, when the handler's own sleeps
-// overshot so much that the scenario did not happen). It returns the
-// deviations found and notes.
-func streamTiming(span sdktrace.ReadOnlySpan, sv providertest.Served, p pacing) (errs, notes []string) {
+// readAt is one Read of the response body: its entry and return, and the
+// bytes read so far at its return.
+type readAt struct {
+	entry, ret time.Time
+	end        int
+}
+
+// wrap returns base with its RoundTrip and response bodies recorded in w.
+func (w *wireTruth) wrap(base http.RoundTripper) http.RoundTripper { return wireRT{base, w} }
+
+type wireRT struct {
+	base http.RoundTripper
+	w    *wireTruth
+}
+
+func (t wireRT) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.w.mu.Lock()
+	t.w.rt = time.Now()
+	t.w.mu.Unlock()
+	resp, err := t.base.RoundTrip(r)
+	if resp != nil {
+		resp.Body = &wireBody{rc: resp.Body, w: t.w}
+	}
+	return resp, err
+}
+
+type wireBody struct {
+	rc io.ReadCloser
+	w  *wireTruth
+}
+
+func (b *wireBody) Read(p []byte) (int, error) {
+	entry := time.Now()
+	n, err := b.rc.Read(p)
+	ret := time.Now()
+	b.w.mu.Lock()
+	b.w.data = append(b.w.data, p[:n]...)
+	b.w.reads = append(b.w.reads, readAt{entry: entry, ret: ret, end: len(b.w.data)})
+	b.w.mu.Unlock()
+	return n, err
+}
+
+func (b *wireBody) Close() error {
+	b.w.mu.Lock()
+	if b.w.closed.IsZero() {
+		b.w.closed = time.Now()
+	}
+	b.w.mu.Unlock()
+	return b.rc.Close()
+}
+
+// readOf returns the index of the Read that brought byte offset off−1 (the
+// read after which off bytes had arrived); -1 when none did.
+func (w *wireTruth) readOf(off int) int {
+	for i, r := range w.reads {
+		if r.end >= off {
+			return i
+		}
+	}
+	return -1
+}
+
+// window returns when the transport can have timestamped the bytes of Read
+// i: from that Read's return to the next Read's entry, the Close, or end
+// (the call's return), whichever came first.
+func (w *wireTruth) window(i int, end time.Time) (lo, hi time.Time) {
+	lo, hi = w.reads[i].ret, end
+	if i+1 < len(w.reads) {
+		hi = w.reads[i+1].entry
+	} else if !w.closed.IsZero() && w.closed.Before(hi) {
+		hi = w.closed
+	}
+	return lo, hi
+}
+
+// lastRead is the index of the last Read that brought bytes.
+func (w *wireTruth) lastRead() int {
+	for i := len(w.reads) - 1; i > 0; i-- {
+		if w.reads[i].end > w.reads[i-1].end {
+			return i
+		}
+	}
+	return 0
+}
+
+// callTiming checks a client span's E2E and, for a stream of chunks output
+// chunks framed by sep, its TTFT and TPOT against the intervals the truths
+// allow: the call started between callStart (before the SDK was called)
+// and w.rt; the first output chunk was timestamped in the window of the
+// Read that completed its frame (the one carrying "tok0"), the end in that
+// of the last Read with bytes. It returns what lies outside, and a note.
+func callTiming(span sdktrace.ReadOnlySpan, w *wireTruth, callStart, callEnd time.Time, chunks int, sep string) (errs []string, note string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	a := attrMap(span)
-	ttft := a[semconv.SLOTTFTMs].AsFloat64()
-	tpot := a[semconv.SLOTPOTMs].AsFloat64()
-	tr := sv.Truth
-	if tr.FirstOutput.IsZero() {
-		return []string{"server wrote no output"}, nil
-	}
-	check := func(name string, got, want, tol float64) {
-		if got < want-tol || got > want+tol {
-			errs = append(errs, fmt.Sprintf("%s = %.2f, want %.2f ± %.2f", name, got, want, tol))
+	check := func(name string, got float64, lo, hi time.Duration) {
+		if got < durMs(lo)-0.001 || got > durMs(hi)+0.001 {
+			errs = append(errs, fmt.Sprintf("%s = %.3f, want within the truth [%.3f, %.3f]", name, got, durMs(lo), durMs(hi)))
 		}
 	}
-	// The truth is when the handler started writing the first output; the
-	// client sees it when the SDK reads it, after the transit and, when it
-	// came with the headers, after the SDK's own setup.
-	// On a machine so loaded that the handler's own sleeps overshoot, the
-	// client's reads are delayed as much: the tolerance widens by the
-	// scheduling delay the handler itself suffered.
-	trueTTFT := durMs(tr.FirstOutput.Sub(span.StartTime()))
-	handlerGap := durMs(tr.LastOutput.Sub(tr.FirstOutput)) / float64(max(p.chunks-1, 1))
-	jitter := max(0, handlerGap-durMs(p.gap), durMs(tr.FirstOutput.Sub(tr.Headers))-durMs(p.ttft))
-	check("ttft_ms vs server truth", ttft, trueTTFT+2.5+jitter, 2.5+jitter)
-	if p.chunks > 1 {
-		trueTPOT := durMs(tr.LastOutput.Sub(tr.FirstOutput)) / float64(p.chunks-1)
-		check("tpot_ms vs server truth", tpot, trueTPOT, 1+jitter)
-		notes = append(notes, fmt.Sprintf("measured ttft %.2f ms (server truth %.2f, pacing %v), tpot %.3f ms (truth %.3f, pacing %v)",
-			ttft, trueTTFT, p.ttft, tpot, trueTPOT, p.gap))
+	if len(w.reads) == 0 {
+		return []string{"the body was never read"}, ""
 	}
-	if trueTTFT <= durMs(p.ttft)+5 && handlerGap <= durMs(p.gap)+2 {
-		check("ttft_ms vs pacing", ttft, durMs(p.ttft), 10)
-		if p.chunks > 1 {
-			check("tpot_ms vs pacing", tpot, durMs(p.gap), 2)
-		}
-	} else {
-		notes = append(notes, fmt.Sprintf("pacing overshot (first output %.1f ms after the call started, gap %.2f ms): nominal check not possible on this load", trueTTFT, handlerGap))
+	endLo, endHi := w.window(w.lastRead(), callEnd)
+	e2e := a[semconv.SLOE2EMs].AsFloat64()
+	check("e2e_ms", e2e, endLo.Sub(w.rt), endHi.Sub(callStart))
+	note = fmt.Sprintf("e2e %.2f ms", e2e)
+	if sep == "" {
+		return errs, note
 	}
-	return errs, notes
+	i := bytes.Index(w.data, []byte("tok0"))
+	j := bytes.Index(w.data[max(i, 0):], []byte(sep))
+	if i < 0 || j < 0 {
+		return append(errs, "no complete first output chunk on the wire"), note
+	}
+	firstLo, firstHi := w.window(w.readOf(i+j+len(sep)), callEnd)
+	ttft, tpot := a[semconv.SLOTTFTMs].AsFloat64(), a[semconv.SLOTPOTMs].AsFloat64()
+	check("ttft_ms", ttft, firstLo.Sub(w.rt), firstHi.Sub(callStart))
+	check("tpot_ms", tpot, endLo.Sub(firstHi)/time.Duration(chunks-1), endHi.Sub(firstLo)/time.Duration(chunks-1))
+	return errs, fmt.Sprintf("%s, ttft %.2f ms, tpot %.3f ms", note, ttft, tpot)
 }
 
 func wantAttrs(t *testing.T, span sdktrace.ReadOnlySpan, want map[attribute.Key]any) {
