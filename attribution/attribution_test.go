@@ -137,6 +137,10 @@ func TestConfusionScores(t *testing.T) {
 	if got, want := c.MacroF1(), (0.8+10.0/11)/2; math.Abs(got-want) > 1e-12 {
 		t.Errorf("macro-F1 = %v, want %v", got, want)
 	}
+	// Unknown: support 2, never right (F1 0), so it pulls the mean down.
+	if got, want := c.MacroF1WithUnknown(), (0+0.8+10.0/11)/3; math.Abs(got-want) > 1e-12 {
+		t.Errorf("macro-F1 with unknown = %v, want %v", got, want)
+	}
 	if got := c.AbstainRate(); math.Abs(got-1.0/15) > 1e-12 {
 		t.Errorf("abstain = %v, want 1/15", got)
 	}

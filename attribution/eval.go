@@ -73,6 +73,27 @@ func (c *Confusion) MacroF1() float64 {
 	return sum / float64(n)
 }
 
+// MacroF1WithUnknown is the mean F1 over every domain with support,
+// Unknown included: abstaining on a request that no fault explains counts
+// as a hit, and abstaining on (or naming a domain for) one that a fault
+// explains as a miss, as for any other class.
+func (c *Confusion) MacroF1WithUnknown() float64 {
+	var sum float64
+	var n int
+	for d := Domain(0); d < numDomains; d++ {
+		s := c.Score(d)
+		if s.Support == 0 {
+			continue
+		}
+		sum += s.F1
+		n++
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}
+
 // AbstainRate is the share of fault samples (truth not Unknown) that were
 // answered Unknown.
 func (c *Confusion) AbstainRate() float64 {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/llmslo/slo/cmd/slo-lab/internal/lab"
@@ -33,19 +34,19 @@ func TestSmallLab(t *testing.T) {
 	}
 	out := t.TempDir()
 	rep, err := lab.Run(context.Background(), lab.Config{Scenarios: keep, Reps: 2, Out: out,
-		ModelPath: filepath.Join(out, "model.json"), Command: "go test ./cmd/slo-lab -run TestSmallLab",
+		FitPath: filepath.Join(out, "model.json"), Command: "go test ./cmd/slo-lab -run TestSmallLab",
 		Subnet: faults.Subnet(241), Privileged: true, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"report.md", "report.json", "model.json", "samples.jsonl", "runs.jsonl"} {
+	for _, f := range []string{"report.md", "report.json", "model.json", "runs.jsonl.gz"} {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
 	md, _ := os.ReadFile(filepath.Join(out, "report.md"))
 	b, _ := os.ReadFile(filepath.Join(out, "report.json"))
-	if _, err := lab.RebuildDir(out, ""); err != nil {
+	if _, err := lab.RebuildDir(out, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	md2, _ := os.ReadFile(filepath.Join(out, "report.md"))
@@ -78,5 +79,27 @@ func TestBuiltinScenariosValidate(t *testing.T) {
 	}
 	if len(scs) != 12 {
 		t.Errorf("%d built-in scenarios, want 12", len(scs))
+	}
+}
+
+func TestFlagsRefuse(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model.json")
+	if err := os.WriteFile(model, []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"one repetition", []string{"-reps", "1", "-validate"}, "at least 2 repetitions"},
+		{"evaluate what fit overwrites", []string{"-evaluate", model, "-fit", filepath.Join(dir, ".", "model.json"), "-validate"}, "name the same file"},
+		{"missing model", []string{"-evaluate", filepath.Join(dir, "none.json"), "-validate"}, "no such file"},
+	} {
+		err := run(tc.args)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want it to mention %q", tc.name, err, tc.want)
+		}
 	}
 }

@@ -4,11 +4,14 @@
 // of faults for N repetitions, and scores fault-domain attribution with
 // application signals only, kernel signals only, and both.
 //
-//	go run ./cmd/slo-lab -reps 10 -out docs/lab -model attribution/model.json
+//	go run ./cmd/slo-lab -out docs/lab -evaluate attribution/model.json
 //
-// Every run writes what it collected to runs.jsonl beside the report;
-// -rebuild DIR computes the report again from DIR/runs.jsonl without
-// running anything.
+// -evaluate MODEL scores a given model as is on the runs (no refitting);
+// only -fit OUT writes a model (fitted on every training run), so the
+// shipped attribution/model.json changes only when named there. Every run
+// writes what it collected to runs.jsonl.gz beside the report; -rebuild DIR
+// computes the report again from DIR/runs.jsonl.gz without running anything
+// (with -evaluate, scoring that model on the recorded runs instead).
 //
 // Kernel-level faults (packet loss in a network namespace, CFS throttling,
 // memory pressure) need root; without it their scenarios are skipped and the
@@ -53,15 +56,23 @@ func run(args []string) error {
 	reps := fset.Int("reps", 0, "repetitions per scenario (0: each scenario's own)")
 	folds := fset.Int("folds", 0, "cross-validation folds by repetition (0: min(5, reps))")
 	out := fset.String("out", "docs/lab", "directory for report.md and report.json (empty: none)")
-	model := fset.String("model", "", "write the fitted model (both arm) here, e.g. attribution/model.json")
+	fitOut := fset.String("fit", "", "write the model fitted on every training run (both arm) here; nothing else writes a model")
+	evaluate := fset.String("evaluate", "", "score this model as is on the runs, without refitting (e.g. attribution/model.json)")
 	subnet := fset.Int("subnet", 240, "n of the provider namespace's subnet 10.213.n.0/30")
 	validate := fset.Bool("validate", false, "only parse and validate the scenarios")
-	rebuild := fset.String("rebuild", "", "run nothing: rebuild report.md and report.json in this directory from the runs.jsonl a run wrote there (and the model, with -model)")
+	rebuild := fset.String("rebuild", "", "run nothing: rebuild report.md and report.json in this directory from the runs.jsonl.gz a run wrote there (and the model, with -fit)")
 	if err := fset.Parse(args); err != nil {
 		return err
 	}
+	if *reps == 1 || *reps < 0 {
+		return fmt.Errorf("-reps %d: the cross-validation needs at least 2 repetitions", *reps)
+	}
+	evalModel, err := readModel(*evaluate, *fitOut)
+	if err != nil {
+		return err
+	}
 	if *rebuild != "" {
-		_, err := lab.RebuildDir(*rebuild, *model)
+		_, err := lab.RebuildDir(*rebuild, *fitOut, evalModel)
 		return err
 	}
 	scs, err := load(*scenarios)
@@ -88,7 +99,8 @@ func run(args []string) error {
 		Reps:       *reps,
 		Folds:      *folds,
 		Out:        *out,
-		ModelPath:  *model,
+		FitPath:    *fitOut,
+		Evaluate:   evalModel,
 		Command:    "go run ./cmd/slo-lab " + strings.Join(args, " "),
 		Subnet:     faults.Subnet(uint8(*subnet)),
 		Privileged: os.Geteuid() == 0,
@@ -101,6 +113,29 @@ func run(args []string) error {
 		log.Printf("target %-55s %.3f (goal %s) met=%v", t.Name, t.Value, t.Goal, t.Met)
 	}
 	return nil
+}
+
+// readModel reads the model to evaluate (nil when path is empty). It
+// refuses to evaluate the file -fit would overwrite: the report would score
+// a model that the same command replaces.
+func readModel(path, fitOut string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	if fitOut != "" && sameFile(path, fitOut) {
+		return nil, fmt.Errorf("-evaluate %s and -fit %s name the same file", path, fitOut)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func sameFile(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && aa == bb
 }
 
 // load parses and validates the scenarios named by spec, or the built-in ones.

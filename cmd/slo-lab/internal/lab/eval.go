@@ -21,6 +21,20 @@ var Arms = []Arm{
 	{"both", func(attribution.Feature) bool { return true }},
 }
 
+// protocol indexes the predictions a run holds: one per way of scoring.
+type protocol int
+
+const (
+	// cvApp, cvKernel and cvBoth are the cross-validation by repetition of
+	// each arm (in the order of Arms).
+	cvApp protocol = iota
+	cvKernel
+	cvBoth
+	// evalModel is the given model (-evaluate), scored as is on every run.
+	evalModel
+	numProtocols
+)
+
 // coldStart is the part of a run's start during which the fresh tracker's
 // burn windows hold only a handful of requests; incidents there are counted
 // apart (a long-running service has no such phase).
@@ -29,39 +43,57 @@ const coldStart = 2 * time.Second
 type runEval struct {
 	sc  *Scenario
 	res *RunResult
-	// per arm: confusion of this run's samples under the held-out model, and
-	// the run-level aggregated verdict of its in-fault samples.
-	conf [3]attribution.Confusion
-	agg  [3]attribution.Verdict
-	has  [3]bool
+	// preds holds, per protocol, the verdict on each of res.Samples (nil:
+	// not scored by that protocol); agg the run-level verdict over its
+	// in-fault samples (has: there were some).
+	preds [numProtocols][]attribution.Verdict
+	agg   [numProtocols]attribution.Verdict
+	has   [numProtocols]bool
 }
 
 // training reports whether the run's samples train the model: single-fault
 // and fault-free runs do, multi-fault runs are only scored.
 func (r *runEval) training() bool { return len(r.sc.Domains()) <= 1 }
 
+// EvalConfig says how to evaluate a record.
+type EvalConfig struct {
+	// Folds of the cross-validation by repetition (at least 2).
+	Folds int
+	// Model, when not nil, is scored as is on every run (no refitting).
+	Model *attribution.Model
+	// Provenance is given to the model fitted on every training run.
+	Provenance attribution.Provenance
+}
+
 // Evaluate cross-validates the model by repetition (k folds; a run is never
-// in its own training set), scores the three arms, and returns the report
-// and the model fitted on every labelled single-fault and fault-free run
-// (both arm).
-func Evaluate(scs []*Scenario, results [][]RunResult, folds int, prov attribution.Provenance) (*Report, *attribution.Model, error) {
+// in its own training set), scores the three arms and cfg.Model, and
+// returns the report and the model fitted on every labelled single-fault
+// and fault-free run (both arm).
+func Evaluate(scs []*Scenario, results [][]RunResult, cfg EvalConfig) (*Report, *attribution.Model, error) {
 	runs := evalRuns(scs, results)
-	if folds < 2 {
-		folds = 2
+	if cfg.Folds < 2 {
+		return nil, nil, fmt.Errorf("lab: cross-validation needs at least 2 folds, have %d", cfg.Folds)
 	}
 	for ai, arm := range Arms {
-		if err := crossValidate(runs, folds, ai, arm); err != nil {
+		if err := crossValidate(runs, cfg.Folds, protocol(ai), arm); err != nil {
 			return nil, nil, err
 		}
 	}
-	rep := &Report{Arms: map[string]ArmJSON{}, Folds: folds}
+	rep := &Report{Arms: map[string]ArmJSON{}, Folds: cfg.Folds}
 	inc := rep.incidents(runs)
 	for ai, arm := range Arms {
-		rep.Arms[arm.Name] = scoreArm(runs, ai, inc)
+		rep.Arms[arm.Name] = scoreArm(runs, protocol(ai), inc)
+	}
+	if cfg.Model != nil {
+		for _, r := range runs {
+			r.score(evalModel, Arms[2], cfg.Model)
+		}
+		a := scoreArm(runs, evalModel, inc)
+		rep.Model = &ModelJSON{Provenance: cfg.Model.Provenance, ArmJSON: a}
 	}
 	app, both := rep.Arms["app"], rep.Arms["both"]
 	rep.AppVsBoth.Diff = both.MacroF1 - app.MacroF1
-	rep.AppVsBoth.CI = bootstrapF1(runs, 2, 0)
+	rep.AppVsBoth.CI = bootstrap(runs, cvBoth, cvApp, macroF1)
 	byResult := map[*RunResult]*runEval{}
 	for _, r := range runs {
 		byResult[r.res] = r
@@ -69,11 +101,12 @@ func Evaluate(scs []*Scenario, results [][]RunResult, folds int, prov attributio
 	for i, sc := range scs {
 		rep.Scenarios = append(rep.Scenarios, summarizeScenario(sc, results[i], byResult))
 	}
-	model, err := shippedModel(runs, prov)
+	model, err := shippedModel(runs, cfg.Provenance)
 	if err != nil {
 		return nil, nil, err
 	}
 	rep.targets()
+	rep.warnings()
 	return rep, model, nil
 }
 
@@ -108,10 +141,10 @@ func trainingSamples(runs []*runEval, keep func(*runEval) bool, arm Arm) []attri
 
 func allRuns(*runEval) bool { return true }
 
-// crossValidate scores arm ai on every run: each training run with the
-// model fitted on the other folds, each multi-fault run (never trained on)
-// with the model of all training runs.
-func crossValidate(runs []*runEval, folds, ai int, arm Arm) error {
+// crossValidate scores arm (protocol p) on every run: each training run
+// with the model fitted on the other folds, each multi-fault run (never
+// trained on) with the model of all training runs.
+func crossValidate(runs []*runEval, folds int, p protocol, arm Arm) error {
 	for k := range folds {
 		train := trainingSamples(runs, func(r *runEval) bool { return r.res.Rep%folds != k }, arm)
 		if len(train) == 0 {
@@ -123,7 +156,7 @@ func crossValidate(runs []*runEval, folds, ai int, arm Arm) error {
 		}
 		for _, r := range runs {
 			if r.training() && r.res.Rep%folds == k {
-				r.score(ai, arm, m)
+				r.score(p, arm, m)
 			}
 		}
 	}
@@ -137,28 +170,28 @@ func crossValidate(runs []*runEval, folds, ai int, arm Arm) error {
 	}
 	for _, r := range runs {
 		if !r.training() {
-			r.score(ai, arm, m)
+			r.score(p, arm, m)
 		}
 	}
 	return nil
 }
 
-// score predicts r's samples with m under arm ai.
-func (r *runEval) score(ai int, arm Arm, m *attribution.Model) {
+// score predicts r's samples with m under arm as protocol p, and the run's
+// incident verdict over its in-fault samples.
+func (r *runEval) score(p protocol, arm Arm, m *attribution.Model) {
 	var window []attribution.Observation
-	for _, s := range r.res.Samples {
+	r.preds[p] = make([]attribution.Verdict, len(r.res.Samples))
+	for i, s := range r.res.Samples {
 		o := s.Obs.Only(arm.Keep)
-		if len(r.sc.Domains()) <= 1 {
-			r.conf[ai].Add(s.Truth, attribution.Attribute(o, m).Top)
-		}
+		r.preds[p][i] = attribution.Attribute(o, m)
 		if s.InFault {
 			window = append(window, o)
 		}
 	}
 	if len(window) > 0 {
 		// The run's incident verdict, as the tracker ranks it.
-		r.agg[ai] = attribution.AttributeIncident(window, m)
-		r.has[ai] = true
+		r.agg[p] = attribution.AttributeIncident(window, m)
+		r.has[p] = true
 	}
 }
 

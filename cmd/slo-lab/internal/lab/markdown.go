@@ -35,9 +35,11 @@ func (rep *Report) Markdown() []byte {
 	var w mdWriter
 	w.header(rep)
 	w.arms(rep)
+	w.reliability("both", rep.Arms["both"])
 	for _, a := range Arms {
 		w.perClass(a.Name, rep.Arms[a.Name])
 	}
+	w.model(rep.Model)
 	w.scenarios(rep.Scenarios)
 	w.notes(rep)
 	return w.Bytes()
@@ -66,19 +68,53 @@ func (w *mdWriter) header(rep *Report) {
 // arms writes the table of the arms, the both − app difference and the
 // incident figures.
 func (w *mdWriter) arms(rep *Report) {
-	w.p("\n## Arms\n\n| arm | macro-F1 [95%% CI] | abstain | false attribution (fault-free bad requests) | provider-vs-cluster confusion | run-level top-1 accuracy | two-fault top-2 | samples | runs |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	w.p("\n## Arms (cross-validation by repetition)\n\n")
+	w.armHeader("arm")
 	for _, a := range Arms {
-		x := rep.Arms[a.Name]
-		two := "n/a"
-		if x.TwoFaultTop2Rate >= 0 {
-			two = fmt.Sprintf("%.2f", x.TwoFaultTop2Rate)
-		}
-		w.p("| %s | %.3f [%.3f, %.3f] | %.3f | %.3f | %.3f | %.2f | %s | %d | %d |\n", a.Name, x.MacroF1, x.MacroF1CI[0], x.MacroF1CI[1], x.AbstainRate, x.FalseAttributionRate, x.ProviderClusterConf, x.RunTopAccuracy, two, x.Samples, x.Runs)
+		w.armRow(a.Name, rep.Arms[a.Name])
 	}
 	w.p("\nmacro-F1 both − app: **%+.3f**, 95%% CI [%+.3f, %+.3f] (cluster bootstrap over runs, 2000 resamples).\n\n", rep.AppVsBoth.Diff, rep.AppVsBoth.CI[0], rep.AppVsBoth.CI[1])
 	both := rep.Arms["both"]
 	w.p("Incidents (the same for every arm: the tracker pages on burn rate, attribution only names the domain): false-positive pages on %d of %d fault-free runs (%.3f; pages in the first %v of a run, while the fresh tracker's windows hold a handful of requests, are counted apart per scenario as cold-start pages); median detection delay (fault start → first page) %.2f s, 95%% CI [%.2f, %.2f] (order statistics, benchstat.Summarize; -1 = not enough runs).\n\n",
 		rep.FalsePositiveRuns, rep.FaultFreeRuns, both.FalsePositiveRate, coldStart, both.DetectionDelayP50, both.DetectionDelayCI[0], both.DetectionDelayCI[1])
+}
+
+// armHeader and armRow write the table of arms (or models).
+func (w *mdWriter) armHeader(first string) {
+	w.p("| %s | macro-F1 with unknown [95%% CI] | macro-F1 without unknown [95%% CI] | ECE | fault-free bad → unknown | abstain (fault samples) | provider-vs-cluster confusion | run-level top-1 accuracy | two-fault top-2 | samples | runs |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n", first)
+}
+
+func (w *mdWriter) armRow(name string, x ArmJSON) {
+	two := "n/a"
+	if x.TwoFaultTop2Rate >= 0 {
+		two = fmt.Sprintf("%.2f", x.TwoFaultTop2Rate)
+	}
+	w.p("| %s | **%.3f** [%.3f, %.3f] | %.3f [%.3f, %.3f] | %.3f | %.3f (%d) | %.3f | %.3f | %.2f | %s | %d | %d |\n", name,
+		x.MacroF1Unknown, x.MacroF1UnknownCI[0], x.MacroF1UnknownCI[1], x.MacroF1, x.MacroF1CI[0], x.MacroF1CI[1],
+		x.ECE, x.FaultFreeUnknown, x.FaultFreeSamples, x.AbstainRate, x.ProviderClusterConf, x.RunTopAccuracy, two, x.Samples, x.Runs)
+}
+
+// reliability writes the reliability table of the top posterior.
+func (w *mdWriter) reliability(name string, x ArmJSON) {
+	w.p("Reliability of the top posterior (%s; the domain with the highest posterior, unknown included, against the truth): expected calibration error **%.3f**.\n\n| top posterior | samples | mean posterior | accuracy |\n|---|---:|---:|---:|\n", name, x.ECE)
+	for _, b := range x.Reliability {
+		w.p("| [%.1f, %.1f) | %d | %.3f | %.3f |\n", b.Lo, b.Hi, b.N, b.Confidence, b.Accuracy)
+	}
+	w.p("\n")
+}
+
+// model writes the evaluation of the given model, scored as is.
+func (w *mdWriter) model(m *ModelJSON) {
+	if m == nil {
+		return
+	}
+	pv := m.Provenance
+	w.p("## Evaluated model (scored as is, no refitting)\n\nThe model given with `-evaluate`, fitted by `%s` on %s (%s; %d runs, %d samples), scored on every run of this report, none of which it was fitted on.\n\n", pv.Command, pv.Date, pv.Machine, pv.Runs, pv.Samples)
+	w.armHeader("model")
+	w.armRow("evaluated", m.ArmJSON)
+	w.p("\n")
+	w.reliability("evaluated model", m.ArmJSON)
+	w.perClass("evaluated model", m.ArmJSON)
 }
 
 // perClass writes an arm's per-class scores and its confusion matrix.
@@ -89,7 +125,11 @@ func (w *mdWriter) perClass(name string, x ArmJSON) {
 		if !ok {
 			continue
 		}
-		w.p("| %s | %.3f | %.3f | %.3f | %d |\n", d, c.Precision, c.Recall, c.F1, c.Support)
+		warn := ""
+		if c.Support < minSupport {
+			warn = fmt.Sprintf(" ⚠ < %d", minSupport)
+		}
+		w.p("| %s | %.3f | %.3f | %.3f | %d%s |\n", d, c.Precision, c.Recall, c.F1, c.Support, warn)
 	}
 	w.p("\nConfusion (rows: truth, columns: predicted)\n\n")
 	var used []string
@@ -152,6 +192,12 @@ func (w *mdWriter) notes(rep *Report) {
 		w.p("\nInjection errors:\n\n")
 		for _, e := range errs {
 			w.p("- %s\n", e)
+		}
+	}
+	if len(rep.Warnings) > 0 {
+		w.p("\n## Warnings\n\n")
+		for _, n := range rep.Warnings {
+			w.p("- %s\n", n)
 		}
 	}
 	if len(rep.Notes) > 0 {

@@ -3,8 +3,10 @@ package lab
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -16,13 +18,15 @@ import (
 // incidents, and the facts of the run the report states (command, date,
 // machine, duration, notes). [Rebuild] turns it into the same report again.
 type Record struct {
-	Command   string      `json:"command"`
-	Date      string      `json:"date"`
-	Machine   string      `json:"machine"`
-	Duration  string      `json:"duration"`
-	Folds     int         `json:"folds"`
-	Notes     []string    `json:"notes"`
-	Scenarios []*Scenario `json:"scenarios"`
+	Command  string   `json:"command"`
+	Date     string   `json:"date"`
+	Machine  string   `json:"machine"`
+	Duration string   `json:"duration"`
+	Folds    int      `json:"folds"`
+	Notes    []string `json:"notes"`
+	// Evaluated is the model scored as is (-evaluate), as its JSON.
+	Evaluated json.RawMessage `json:"evaluated_model,omitempty"`
+	Scenarios []*Scenario     `json:"scenarios"`
 	// Results holds, per scenario, its repetitions in the order they ran.
 	Results [][]RunResult `json:"-"`
 }
@@ -34,8 +38,8 @@ type runLine struct {
 	RunResult
 }
 
-// WriteRecord writes rec to path as JSON lines: the header (everything but
-// the results), then one line per repetition.
+// WriteRecord writes rec to path as gzip-compressed JSON lines: the header
+// (everything but the results), then one line per repetition.
 func WriteRecord(path string, rec *Record) error {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
@@ -49,7 +53,15 @@ func WriteRecord(path string, rec *Record) error {
 			}
 		}
 	}
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+	var z bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&z, gzip.BestCompression) // no name, no time: the same record gives the same bytes
+	if _, err := zw.Write(b.Bytes()); err != nil {
+		return fmt.Errorf("lab: compress record: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("lab: compress record: %w", err)
+	}
+	if err := os.WriteFile(path, z.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("lab: %w", err)
 	}
 	return nil
@@ -57,9 +69,18 @@ func WriteRecord(path string, rec *Record) error {
 
 // ReadRecord reads a record file written by [WriteRecord].
 func ReadRecord(path string) (*Record, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("lab: %s: %w", path, err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("lab: %s: %w", path, err)
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(nil, len(b)+1)
@@ -90,8 +111,16 @@ func ReadRecord(path string) (*Record, error) {
 // Rebuild evaluates a record: the report (with the run's own command, date,
 // machine, duration and notes) and the model fitted on it.
 func Rebuild(rec *Record) (*Report, *attribution.Model, error) {
-	prov := attribution.Provenance{Command: rec.Command, Date: rec.Date, Machine: rec.Machine, Note: modelNote}
-	rep, model, err := Evaluate(rec.Scenarios, rec.Results, rec.Folds, prov)
+	cfg := EvalConfig{Folds: rec.Folds,
+		Provenance: attribution.Provenance{Command: rec.Command, Date: rec.Date, Machine: rec.Machine, Note: modelNote}}
+	if rec.Evaluated != nil {
+		m, err := attribution.UnmarshalModel(rec.Evaluated)
+		if err != nil {
+			return nil, nil, fmt.Errorf("lab: record: evaluated model: %w", err)
+		}
+		cfg.Model = m
+	}
+	rep, model, err := Evaluate(rec.Scenarios, rec.Results, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -168,46 +197,35 @@ func featureNamed(name string) (attribution.Feature, bool) {
 	return 0, false
 }
 
-// RebuildDir reads dir/runs.jsonl and writes dir/report.md and
-// dir/report.json again from it, and the model to modelPath unless empty.
-func RebuildDir(dir, modelPath string) (*Report, error) {
-	rec, err := ReadRecord(filepath.Join(dir, recordFile))
+// RebuildDir reads the record in dir and writes dir/report.md and
+// dir/report.json again from it, and the fitted model to fitPath unless
+// empty. A non-nil evaluate (a model's JSON) replaces the model the record
+// scores as is; the record is then written again with it, so that the next
+// rebuild gives the same report.
+func RebuildDir(dir, fitPath string, evaluate []byte) (*Report, error) {
+	path := filepath.Join(dir, recordFile)
+	rec, err := ReadRecord(path)
 	if err != nil {
 		return nil, err
+	}
+	if evaluate != nil {
+		rec.Evaluated = evaluate
 	}
 	rep, model, err := Rebuild(rec)
 	if err != nil {
 		return nil, err
 	}
+	if evaluate != nil {
+		if err := WriteRecord(path, rec); err != nil {
+			return rep, err
+		}
+	}
 	if err := rep.Write(dir); err != nil {
 		return rep, err
 	}
-	return rep, writeModel(modelPath, model)
+	return rep, writeModel(fitPath, model)
 }
 
-// recordFile is the name of the record in a report directory.
-const recordFile = "runs.jsonl"
-
-// WriteSamples writes every sample of every run as JSON lines: scenario,
-// repetition, truth, whether it was in a fault window, and its features
-// (excess over the run's baselines).
-func WriteSamples(path string, scs []*Scenario, results [][]RunResult) error {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	for i, sc := range scs {
-		for _, res := range results[i] {
-			for _, s := range res.Samples {
-				_ = enc.Encode(struct {
-					Scenario string             `json:"scenario"`
-					Rep      int                `json:"rep"`
-					Truth    string             `json:"truth"`
-					InFault  bool               `json:"in_fault"`
-					E2EMs    float64            `json:"e2e_ms"`
-					Failed   bool               `json:"failed"`
-					Features map[string]float64 `json:"features"`
-				}{sc.Name, res.Rep, s.Truth.String(), s.InFault, s.Obs.E2EMs, s.Obs.Failed, features(s.Obs)})
-			}
-		}
-	}
-	return os.WriteFile(path, b.Bytes(), 0o644)
-}
+// recordFile is the name of the record in a report directory: JSON lines,
+// gzip-compressed.
+const recordFile = "runs.jsonl.gz"

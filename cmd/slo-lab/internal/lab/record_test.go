@@ -161,7 +161,7 @@ func TestRecordRebuild(t *testing.T) {
 	}
 
 	modelPath := filepath.Join(dir, "model.json")
-	if _, err := RebuildDir(dir, modelPath); err != nil {
+	if _, err := RebuildDir(dir, modelPath, nil); err != nil {
 		t.Fatal(err)
 	}
 	if md, _ := os.ReadFile(filepath.Join(dir, "report.md")); !bytes.Equal(md, wmd) {
@@ -191,7 +191,7 @@ func TestReadRecordErrors(t *testing.T) {
 			t.Errorf("%s: no error", name)
 		}
 	}
-	if _, err := RebuildDir(t.TempDir(), ""); err == nil {
+	if _, err := RebuildDir(t.TempDir(), "", nil); err == nil {
 		t.Error("RebuildDir of a directory without a record: no error")
 	}
 }

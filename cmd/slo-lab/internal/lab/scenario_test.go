@@ -104,7 +104,7 @@ func TestEvaluateHandComputed(t *testing.T) {
 		}
 		res = append(res, rs)
 	}
-	rep, model, err := Evaluate(scs, res, 2, attribution.Provenance{Command: "test"})
+	rep, model, err := Evaluate(scs, res, EvalConfig{Folds: 2, Provenance: attribution.Provenance{Command: "test"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,10 +17,33 @@ type ClassJSON struct {
 	Support   int     `json:"support"`
 }
 
-// ArmJSON is the evaluation of one arm.
+// ReliabilityBin is one bin of a reliability table: the samples whose top
+// posterior fell in [Lo, Hi), their mean top posterior and how often the
+// top domain was the truth.
+type ReliabilityBin struct {
+	Lo         float64 `json:"lo"`
+	Hi         float64 `json:"hi"`
+	N          int     `json:"n"`
+	Confidence float64 `json:"confidence"`
+	Accuracy   float64 `json:"accuracy"`
+}
+
+// ArmJSON is the evaluation of one arm (or of one model).
 type ArmJSON struct {
-	MacroF1              float64                   `json:"macro_f1"`
-	MacroF1CI            [2]float64                `json:"macro_f1_ci95"`
+	// MacroF1Unknown is the macro-F1 with unknown as a class (the
+	// headline), MacroF1 the macro-F1 over the fault domains only.
+	MacroF1Unknown   float64    `json:"macro_f1_with_unknown"`
+	MacroF1UnknownCI [2]float64 `json:"macro_f1_with_unknown_ci95"`
+	MacroF1          float64    `json:"macro_f1"`
+	MacroF1CI        [2]float64 `json:"macro_f1_ci95"`
+	// ECE is the expected calibration error of the top posterior over
+	// Reliability's bins.
+	ECE         float64          `json:"ece"`
+	Reliability []ReliabilityBin `json:"reliability"`
+	// FaultFreeUnknown is the share of bad requests no fault explains
+	// (truth unknown) attributed to unknown, of FaultFreeSamples.
+	FaultFreeUnknown     float64                   `json:"fault_free_bad_to_unknown"`
+	FaultFreeSamples     int                       `json:"fault_free_bad_samples"`
 	AbstainRate          float64                   `json:"abstain_rate"`
 	FalsePositiveRate    float64                   `json:"false_positive_rate"`
 	FalseAttributionRate float64                   `json:"false_attribution_rate"`
@@ -33,6 +56,81 @@ type ArmJSON struct {
 	Confusion            map[string]map[string]int `json:"confusion"`
 	Runs                 int                       `json:"runs"`
 	Samples              int                       `json:"samples"`
+}
+
+// minSupport is the per-class support below which a class's scores are
+// flagged as resting on too few samples.
+const minSupport = 50
+
+// calBins is the number of equal-width bins of the reliability table.
+const calBins = 10
+
+// tally accumulates the sample-level scores of a set of predictions.
+type tally struct {
+	conf attribution.Confusion
+	// cal: per bin of the top posterior, samples, summed posterior, hits.
+	calN   [calBins]int
+	calSum [calBins]float64
+	calHit [calBins]int
+}
+
+// add records one prediction of a sample whose true domain is truth.
+func (t *tally) add(truth attribution.Domain, v attribution.Verdict) {
+	t.conf.Add(truth, v.Top)
+	if len(v.Ranked) == 0 {
+		return
+	}
+	top := v.Ranked[0] // the top posterior, Unknown included
+	b := min(int(top.Posterior*calBins), calBins-1)
+	t.calN[b]++
+	t.calSum[b] += top.Posterior
+	if top.Domain == truth {
+		t.calHit[b]++
+	}
+}
+
+func (t *tally) merge(o *tally) {
+	addConf(&t.conf, &o.conf)
+	for b := range calBins {
+		t.calN[b] += o.calN[b]
+		t.calSum[b] += o.calSum[b]
+		t.calHit[b] += o.calHit[b]
+	}
+}
+
+// reliability returns the non-empty bins of the reliability table and the
+// expected calibration error: Σ_b n_b/N · |accuracy_b − confidence_b|.
+func (t *tally) reliability() ([]ReliabilityBin, float64) {
+	var out []ReliabilityBin
+	total := 0
+	for _, n := range t.calN {
+		total += n
+	}
+	var ece float64
+	for b := range calBins {
+		n := t.calN[b]
+		if n == 0 {
+			continue
+		}
+		rb := ReliabilityBin{Lo: float64(b) / calBins, Hi: float64(b+1) / calBins, N: n,
+			Confidence: t.calSum[b] / float64(n), Accuracy: float64(t.calHit[b]) / float64(n)}
+		out = append(out, rb)
+		ece += float64(n) / float64(total) * math.Abs(rb.Accuracy-rb.Confidence)
+	}
+	return out, ece
+}
+
+// runTally returns the tally of r's single-fault and fault-free samples
+// under protocol p (multi-fault runs are scored at run level only).
+func runTally(r *runEval, p protocol) tally {
+	var t tally
+	if r.preds[p] == nil || len(r.sc.Domains()) > 1 {
+		return t
+	}
+	for i, s := range r.res.Samples {
+		t.add(s.Truth, r.preds[p][i])
+	}
+	return t
 }
 
 // incidentScores are the incident figures, the same for every arm: the
@@ -69,45 +167,55 @@ func (rep *Report) incidents(runs []*runEval) incidentScores {
 	return inc
 }
 
-// scoreArm scores arm ai over every run: its pooled confusion, the
-// run-level verdicts of single- and two-fault runs, and the incident
-// figures.
-func scoreArm(runs []*runEval, ai int, inc incidentScores) ArmJSON {
-	var c attribution.Confusion
-	var nSamples, topOK, topN, two, twoN int
+// scoreArm scores protocol p over every run it predicted: the pooled
+// sample-level scores, the run-level verdicts of single- and two-fault
+// runs, and the incident figures.
+func scoreArm(runs []*runEval, p protocol, inc incidentScores) ArmJSON {
+	var t tally
+	var scored, topOK, topN, two, twoN int
 	for _, r := range runs {
-		addConf(&c, &r.conf[ai])
-		nSamples += r.conf[ai].Total()
-		if !r.has[ai] {
+		if r.preds[p] == nil {
+			continue
+		}
+		scored++
+		rt := runTally(r, p)
+		t.merge(&rt)
+		if !r.has[p] {
 			continue
 		}
 		switch ds := r.sc.Domains(); {
 		case len(ds) == 1:
 			topN++
-			if r.agg[ai].Top == ds[0] {
+			if r.agg[p].Top == ds[0] {
 				topOK++
 			}
 		case len(ds) >= 2:
 			twoN++
-			if inTop2(r.agg[ai], ds) {
+			if inTop2(r.agg[p], ds) {
 				two++
 			}
 		}
 	}
+	c := &t.conf
 	a := ArmJSON{
+		MacroF1Unknown:    c.MacroF1WithUnknown(),
 		MacroF1:           c.MacroF1(),
 		AbstainRate:       c.AbstainRate(),
 		FalsePositiveRate: inc.fpRate,
 		DetectionDelayP50: nanTo0(inc.delay.Median),
 		DetectionDelayCI:  [2]float64{finite(inc.delay.Lo), finite(inc.delay.Hi)},
-		PerClass:          perClass(&c),
-		Runs:              len(runs),
-		Samples:           nSamples,
+		PerClass:          perClass(c),
+		Runs:              scored,
+		Samples:           c.Total(),
 	}
-	a.Confusion, a.FalseAttributionRate, a.ProviderClusterConf = confusionRates(&c)
+	a.Reliability, a.ECE = t.reliability()
+	uk := c.Score(attribution.Unknown)
+	a.FaultFreeUnknown, a.FaultFreeSamples = uk.Recall, uk.Support
+	a.Confusion, a.FalseAttributionRate, a.ProviderClusterConf = confusionRates(c)
 	a.RunTopAccuracy = ratio(topOK, topN, 0)
 	a.TwoFaultTop2Rate = ratio(two, twoN, -1) // -1: no multi-fault runs
-	a.MacroF1CI = bootstrapF1(runs, ai, -1)
+	a.MacroF1UnknownCI = bootstrap(runs, p, -1, macroF1Unknown)
+	a.MacroF1CI = bootstrap(runs, p, -1, macroF1)
 	return a
 }
 
@@ -208,16 +316,26 @@ func addConf(dst, src *attribution.Confusion) {
 	}
 }
 
-// bootstrapF1 resamples the single-fault and fault-free runs with
-// replacement (a cluster bootstrap: a run's requests stay together) and
-// returns the 95 % percentile interval of arm ai's macro-F1, or, when
-// minus ≥ 0, of arm ai's macro-F1 minus arm minus's.
-func bootstrapF1(runs []*runEval, ai, minus int) [2]float64 {
-	var pool []*runEval
+func macroF1(t *tally) float64        { return t.conf.MacroF1() }
+func macroF1Unknown(t *tally) float64 { return t.conf.MacroF1WithUnknown() }
+
+// bootstrap resamples the runs that protocol p scored sample by sample,
+// with replacement (a cluster bootstrap: a run's requests stay together),
+// and returns the 95 % percentile interval of metric under p, or, when
+// minus ≥ 0, of metric under p minus metric under minus.
+func bootstrap(runs []*runEval, p, minus protocol, metric func(*tally) float64) [2]float64 {
+	type pair struct{ a, b tally }
+	var pool []pair
 	for _, r := range runs {
-		if len(r.sc.Domains()) <= 1 && r.conf[ai].Total() > 0 {
-			pool = append(pool, r)
+		a := runTally(r, p)
+		if a.conf.Total() == 0 {
+			continue
 		}
+		pr := pair{a: a}
+		if minus >= 0 {
+			pr.b = runTally(r, minus)
+		}
+		pool = append(pool, pr)
 	}
 	if len(pool) < 2 {
 		return [2]float64{}
@@ -226,17 +344,17 @@ func bootstrapF1(runs []*runEval, ai, minus int) [2]float64 {
 	const n = 2000
 	vals := make([]float64, 0, n)
 	for range n {
-		var a, b attribution.Confusion
+		var a, b tally
 		for range pool {
-			r := pool[rng.IntN(len(pool))]
-			addConf(&a, &r.conf[ai])
+			r := &pool[rng.IntN(len(pool))]
+			a.merge(&r.a)
 			if minus >= 0 {
-				addConf(&b, &r.conf[minus])
+				b.merge(&r.b)
 			}
 		}
-		v := a.MacroF1()
+		v := metric(&a)
 		if minus >= 0 {
-			v -= b.MacroF1()
+			v -= metric(&b)
 		}
 		vals = append(vals, v)
 	}
