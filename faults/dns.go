@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"strings"
@@ -53,6 +54,8 @@ type DNSConfig struct {
 	NS *Netns
 	// Delay is added before every answer (also SERVFAIL and NXDOMAIN).
 	Delay time.Duration
+	// Jitter adds a uniform random [0, Jitter) to Delay, drawn per query.
+	Jitter time.Duration
 	// Mode is the answer mode; the zero value answers from Hosts.
 	Mode DNSMode
 	// Hosts maps names (case-insensitive, trailing dot optional) to their
@@ -71,6 +74,7 @@ type DNSServer struct {
 	hosts   map[string][]netip.Addr
 	ttl     uint32
 	delay   atomic.Int64
+	jitter  atomic.Int64
 	mode    atomic.Int32
 	queries atomic.Uint64
 
@@ -103,6 +107,7 @@ func StartDNS(cfg DNSConfig) (s *DNSServer, err error) {
 		s.hosts[fq] = append(s.hosts[fq], a.Unmap())
 	}
 	s.delay.Store(int64(cfg.Delay))
+	s.jitter.Store(int64(cfg.Jitter))
 	s.mode.Store(int32(cfg.Mode))
 
 	listenPacket := net.ListenPacket
@@ -171,7 +176,11 @@ func listenBoth(addr string, lp func(string, string) (net.PacketConn, error), ls
 
 func (s *DNSServer) serve(w dns.ResponseWriter, req *dns.Msg) {
 	s.queries.Add(1)
-	if d := time.Duration(s.delay.Load()); d > 0 {
+	d := time.Duration(s.delay.Load())
+	if j := s.jitter.Load(); j > 0 {
+		d += time.Duration(rand.Int64N(j))
+	}
+	if d > 0 {
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
@@ -227,6 +236,12 @@ func (s *DNSServer) SetDelay(d time.Duration) { s.delay.Store(int64(d)) }
 // Delay returns the current delay.
 func (s *DNSServer) Delay() time.Duration { return time.Duration(s.delay.Load()) }
 
+// SetJitter changes the random extra delay: uniform in [0, j), per query.
+func (s *DNSServer) SetJitter(j time.Duration) { s.jitter.Store(int64(j)) }
+
+// Jitter returns the current jitter.
+func (s *DNSServer) Jitter() time.Duration { return time.Duration(s.jitter.Load()) }
+
 // SetMode changes the answer mode.
 func (s *DNSServer) SetMode(m DNSMode) { s.mode.Store(int32(m)) }
 
@@ -276,8 +291,8 @@ func (s *DNSServer) Close() error {
 type DNSFault struct {
 	// Server is the server to change. Required.
 	Server *DNSServer
-	// Delay added before every answer.
-	Delay time.Duration
+	// Delay added before every answer, plus a uniform random [0, Jitter).
+	Delay, Jitter time.Duration
 	// Mode of answering while the fault lasts.
 	Mode DNSMode
 }
@@ -290,13 +305,15 @@ func (f DNSFault) Inject(ctx context.Context) (undo func() error, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	oldDelay, oldMode := f.Server.Delay(), f.Server.Mode()
+	oldDelay, oldJitter, oldMode := f.Server.Delay(), f.Server.Jitter(), f.Server.Mode()
 	f.Server.SetDelay(f.Delay)
+	f.Server.SetJitter(f.Jitter)
 	f.Server.SetMode(f.Mode)
 	var once sync.Once
 	return func() error {
 		once.Do(func() {
 			f.Server.SetDelay(oldDelay)
+			f.Server.SetJitter(oldJitter)
 			f.Server.SetMode(oldMode)
 		})
 		return nil

@@ -174,6 +174,32 @@ func TestDNSDelay(t *testing.T) {
 	}
 }
 
+// TestDNSJitter checks that a jittered delay is drawn per query: nine
+// lookups under 50 ms + [0, 200 ms) all take at least 50 ms and spread
+// over more than 40 ms (all nine within one 40 ms band of a 200 ms uniform
+// has probability below 1e-4; load only adds time).
+func TestDNSJitter(t *testing.T) {
+	s := startTestDNS(t, DNSConfig{Hosts: testHosts})
+	undo, err := DNSFault{Server: s, Delay: 50 * time.Millisecond, Jitter: 200 * time.Millisecond}.Inject(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := lookups(t, s.Resolver(), "api.provider.test", 9)
+	t.Logf("lookups with 50ms + [0, 200ms): %v", ds)
+	if ds[0] < 49*time.Millisecond {
+		t.Errorf("fastest lookup %v, below the 50 ms delay", ds[0])
+	}
+	if spread := ds[len(ds)-1] - ds[0]; spread < 40*time.Millisecond {
+		t.Errorf("lookups spread over %v, want > 40ms", spread)
+	}
+	if err := undo(); err != nil {
+		t.Fatal(err)
+	}
+	if s.Jitter() != 0 || s.Delay() != 0 {
+		t.Errorf("after undo: delay %v jitter %v", s.Delay(), s.Jitter())
+	}
+}
+
 func TestDNSCloseAbandonsDelayed(t *testing.T) {
 	defer testutil.CheckGoroutines(t, 2*time.Second)()
 	s, err := StartDNS(DNSConfig{Delay: time.Hour})

@@ -52,7 +52,7 @@ func main() {
 func run(args []string) error {
 	fset := flag.NewFlagSet("slo-lab", flag.ContinueOnError)
 	scenarios := fset.String("scenarios", "", "comma-separated scenario files or globs (default: the built-in scenarios/*.yaml)")
-	only := fset.String("only", "", "comma-separated scenario names to keep")
+	only := fset.String("only", "", "comma-separated scenario names or families to keep")
 	reps := fset.Int("reps", 0, "repetitions per scenario (0: each scenario's own)")
 	folds := fset.Int("folds", 0, "cross-validation folds by repetition (0: min(5, reps))")
 	out := fset.String("out", "docs/lab", "directory for report.md and report.json (empty: none)")
@@ -81,7 +81,7 @@ func run(args []string) error {
 	}
 	if *only != "" {
 		keep := strings.Split(*only, ",")
-		scs = slices.DeleteFunc(scs, func(s *lab.Scenario) bool { return !slices.Contains(keep, s.Name) })
+		scs = slices.DeleteFunc(scs, func(s *lab.Scenario) bool { return !slices.Contains(keep, s.Name) && !slices.Contains(keep, s.Family) })
 	}
 	if len(scs) == 0 {
 		return fmt.Errorf("no scenarios")
@@ -182,7 +182,11 @@ func load(spec string) ([]*lab.Scenario, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", s.name, err)
 		}
-		out = append(out, sc)
+		scs, err := sc.Expand()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+		out = append(out, scs...)
 	}
-	return out, nil
+	return out, lab.CheckNames(out)
 }

@@ -134,6 +134,10 @@ func Rebuild(rec *Record) (*Report, *attribution.Model, error) {
 // times are wall-clock only) subtract the same readings.
 func (r RunResult) wallClock() RunResult {
 	r.Start, r.FaultAt, r.FaultEnd = r.Start.Round(0), r.FaultAt.Round(0), r.FaultEnd.Round(0)
+	r.Windows = append([]Window(nil), r.Windows...)
+	for i := range r.Windows {
+		r.Windows[i].At, r.Windows[i].End = r.Windows[i].At.Round(0), r.Windows[i].End.Round(0)
+	}
 	r.Incidents = append([]IncidentRec(nil), r.Incidents...)
 	for i := range r.Incidents {
 		r.Incidents[i].At = r.Incidents[i].At.Round(0)

@@ -2,12 +2,10 @@ package lab
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +31,14 @@ type Sample struct {
 	InFault bool
 }
 
+// Window is an interval during which fault Fault (its index in the
+// scenario) was in effect: from its injection to its undo.
+type Window struct {
+	Fault int       `json:"fault"`
+	At    time.Time `json:"at"`
+	End   time.Time `json:"end"`
+}
+
 // IncidentRec is an incident the run's tracker raised.
 type IncidentRec struct {
 	At       time.Time `json:"at"`
@@ -46,12 +52,15 @@ type RunResult struct {
 	Rep      int    `json:"rep"`
 	// Skipped is set (with the reason) when the run could not inject its
 	// faults here (no privilege, no namespace).
-	Skipped   string        `json:"skipped,omitempty"`
-	Start     time.Time     `json:"start"`    // load start
-	FaultAt   time.Time     `json:"fault_at"` // the first fault's actual injection; zero when none
-	FaultEnd  time.Time     `json:"fault_end"`
-	Requests  int           `json:"requests"`
-	Bad       int           `json:"bad"`
+	Skipped  string    `json:"skipped,omitempty"`
+	Start    time.Time `json:"start"`    // load start
+	FaultAt  time.Time `json:"fault_at"` // the first fault's actual injection; zero when none
+	FaultEnd time.Time `json:"fault_end"`
+	Requests int       `json:"requests"`
+	Bad      int       `json:"bad"`
+	// Windows are the intervals during which each fault was in effect
+	// (one per injection: a burst or a ramp has several).
+	Windows   []Window      `json:"windows,omitempty"`
 	Samples   []Sample      `json:"samples"`
 	Incidents []IncidentRec `json:"incidents"`
 	Errors    []string      `json:"errors,omitempty"`
@@ -84,7 +93,8 @@ const settle = time.Second
 // RunOnce runs one repetition of sc against env.
 func RunOnce(ctx context.Context, env *Env, sc *Scenario, rep int, model *attribution.Model) (res RunResult, err error) {
 	res = RunResult{Scenario: sc.Name, Rep: rep}
-	injectors, reason := env.injectors(sc, rep)
+	svc := env.target()
+	builders, reason := env.builders(sc, rep, svc)
 	if reason != "" {
 		res.Skipped = reason
 		return res, nil
@@ -111,7 +121,7 @@ func RunOnce(ctx context.Context, env *Env, sc *Scenario, rep int, model *attrib
 	tl := &timeline{res: &res}
 	for i, f := range sc.Faults {
 		tl.wg.Add(1)
-		go tl.play(runCtx, f, injectors[i])
+		go tl.play(runCtx, i, f, builders[i])
 	}
 	res.Requests = load(runCtx, env.AppURL, sc.Load.RPS, sc.Load.Duration.D(), 5*time.Second)
 	cancel()
@@ -129,7 +139,7 @@ func RunOnce(ctx context.Context, env *Env, sc *Scenario, rep int, model *attrib
 // reset gives the shared workload the healthy behaviour w and clears the
 // faults of the previous run.
 func (e *Env) reset(w Workload) {
-	e.Provider.SetPlan(providertest.Always(providertest.Response{Prefill: w.Prefill.D(), Gap: w.Gap.D(), Chunks: w.Chunks}))
+	e.Provider.SetPlan(providertest.Always(healthyResponse(w)))
 	e.retrDelay.Store(int64(w.Retrieval.D()))
 	e.ProvFault.Set(faults.ProviderPlan{})
 	e.RetrFault.Set(faults.RetrievalPlan{})
@@ -184,9 +194,10 @@ func (e *Env) serveApp(tr *slo.Tracker, w Workload) (stop func()) {
 	a := &app{
 		prov:    &http.Client{Transport: tr.Transport(provBase, slo.WithProviderName("openai")), Timeout: 15 * time.Second},
 		retr:    &http.Client{Transport: tr.Transport(retrBase, slo.Retrieval()), Timeout: 10 * time.Second},
-		provURL: e.ProviderURL, retrURL: e.RetrievalURL, allocMB: w.AllocMB,
-		bufs: make(chan struct{}, 1),
-		work: int(w.CPUWork.D().Milliseconds()) * e.workPerMs,
+		provURL: e.ProviderURL, retrURL: e.RetrievalURL,
+		mem:     newBuffers(w.AllocMB, w.FreshMemory),
+		work:    int(w.CPUWork.D().Milliseconds()) * e.workPerMs,
+		retries: w.Retries,
 	}
 	var h http.Handler = tr.Instrument(a)
 	e.current.Store(&h)
@@ -197,9 +208,10 @@ func (e *Env) serveApp(tr *slo.Tracker, w Workload) (stop func()) {
 	}
 }
 
-// timeline plays a run's faults: each injected at its start and undone at
-// its end, relative to res.Start; it records into res when the first fault
-// took effect, when the last ended, and what failed.
+// timeline plays a run's faults: each step of each fault injected at its
+// start and undone at its end, relative to res.Start; it records into res
+// every window a fault was in effect, when the first took effect, when the
+// last ended, and what failed.
 type timeline struct {
 	res   *RunResult
 	wg    sync.WaitGroup
@@ -207,19 +219,23 @@ type timeline struct {
 	undos []func() error
 }
 
-// play injects f with inj at its start and undoes it at its end (or when
-// ctx ends); the caller has added it to wg.
-func (tl *timeline) play(ctx context.Context, f Fault, inj faults.Injector) {
+// play injects the steps of fault i (f, built by b) one after the other
+// and undoes each at its end (or when ctx ends); the caller has added it
+// to wg.
+func (tl *timeline) play(ctx context.Context, i int, f Fault, b builder) {
 	defer tl.wg.Done()
-	if !sleepUntil(ctx, tl.res.Start.Add(f.Start.D())) {
-		return
+	for _, st := range f.steps() {
+		if !sleepUntil(ctx, tl.res.Start.Add(st.from)) {
+			return
+		}
+		undo, err := b(st.f).Inject(ctx)
+		at := time.Now()
+		if !tl.injected(f, undo, err, at) {
+			continue
+		}
+		sleepUntil(ctx, tl.res.Start.Add(st.to))
+		tl.undone(i, f, at, undo())
 	}
-	undo, err := inj.Inject(ctx)
-	if !tl.injected(f, undo, err, time.Now()) {
-		return
-	}
-	sleepUntil(ctx, tl.res.Start.Add(f.End.D()))
-	tl.undone(f, undo())
 }
 
 func (tl *timeline) injected(f Fault, undo func() error, err error, at time.Time) bool {
@@ -237,14 +253,17 @@ func (tl *timeline) injected(f Fault, undo func() error, err error, at time.Time
 	return true
 }
 
-func (tl *timeline) undone(f Fault, err error) {
+// undone records the window [at, now] of fault i and any undo error.
+func (tl *timeline) undone(i int, f Fault, at time.Time, err error) {
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
 	res := tl.res
 	if err != nil {
 		res.Errors = append(res.Errors, fmt.Sprintf("undo %s: %v", f.Kind, err))
 	}
-	if end := time.Now(); end.After(res.FaultEnd) {
+	end := time.Now()
+	res.Windows = append(res.Windows, Window{Fault: i, At: at, End: end})
+	if end.After(res.FaultEnd) {
 		res.FaultEnd = end
 	}
 }
@@ -258,6 +277,7 @@ func (tl *timeline) finish() {
 			tl.res.Errors = append(tl.res.Errors, "undo: "+err.Error())
 		}
 	}
+	slices.SortStableFunc(tl.res.Windows, func(a, b Window) int { return a.At.Compare(b.At) })
 }
 
 func kernelLine(tr *slo.Tracker) string {
@@ -317,94 +337,4 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 	case <-ctx.Done():
 		return false
 	}
-}
-
-// injectors builds the faults of sc for repetition rep, or says why they
-// cannot run here.
-func (e *Env) injectors(sc *Scenario, rep int) ([]faults.Injector, string) {
-	seed := sc.Seed*1000 + uint64(rep)
-	out := make([]faults.Injector, 0, len(sc.Faults))
-	for _, f := range sc.Faults {
-		switch f.Kind {
-		case "dns_delay":
-			out = append(out, faults.DNSFault{Server: e.DNS, Delay: f.Delay.D()})
-		case "packet_loss":
-			if e.NS == nil {
-				return nil, "packet_loss needs a network namespace (root)"
-			}
-			dir := faults.Ingress
-			switch f.Direction {
-			case "egress":
-				dir = faults.Egress
-			case "both":
-				dir = faults.Both
-			}
-			out = append(out, faults.PacketLoss{NS: e.NS, Port: e.ProviderPort, Percent: f.Percent, Direction: dir})
-		case "cpu_throttle":
-			if e.CPUCgroup == "" {
-				return nil, "cpu_throttle needs a cpu cgroup (root)"
-			}
-			pct := f.QuotaPct
-			out = append(out, faults.InjectorFunc(func(context.Context) (func() error, error) {
-				restore, err := e.setQuota(pct)
-				if err != nil {
-					return nil, err
-				}
-				var once sync.Once
-				var rerr error
-				return func() error { once.Do(func() { rerr = restore() }); return rerr }, nil
-			}))
-		case "cpu_contention":
-			out = append(out, faults.CPUContention{Workers: f.Workers})
-		case "memory_pressure":
-			if os.Geteuid() != 0 {
-				return nil, "memory_pressure needs root"
-			}
-			headroom := int64(f.HeadroomMB) << 20
-			if headroom == 0 {
-				headroom = 192 << 20
-			}
-			out = append(out, faults.InjectorFunc(func(ctx context.Context) (func() error, error) {
-				rss, err := residentBytes()
-				if err != nil {
-					return nil, err
-				}
-				// A file far larger than the limit keeps the allocator in its
-				// dirty-writing phase for the whole fault: reclaim then has to
-				// wait for writeback, which is what hurts a real service.
-				return faults.MemoryPressure{LimitBytes: rss + headroom, PIDs: []int{os.Getpid()}, FileBytes: 4 << 30}.Inject(ctx)
-			}))
-		case "provider_throttle":
-			out = append(out, faults.ProviderFault{Faults: e.ProvFault, Plan: faults.ProviderPlan{ThrottleRate: f.Rate, RetryAfter: f.RetryAfter.D(), Seed: seed}})
-		case "provider_error":
-			out = append(out, faults.ProviderFault{Faults: e.ProvFault, Plan: faults.ProviderPlan{ErrorRate: f.Rate, ErrorStatus: f.Status, ResetRate: f.ResetRate, Seed: seed}})
-		case "provider_latency":
-			out = append(out, faults.ProviderFault{Faults: e.ProvFault, Plan: faults.ProviderPlan{PrefillDelay: f.Delay.D(), Jitter: f.Jitter.D(), TokenDelay: f.TokenDelay.D(), Seed: seed}})
-		case "retrieval_slow":
-			out = append(out, faults.RetrievalFault{Backend: e.RetrFault, Plan: faults.RetrievalPlan{Delay: f.Delay.D(), Jitter: f.Jitter.D(), Seed: seed}})
-		default:
-			return nil, "unknown fault kind " + f.Kind
-		}
-	}
-	return out, ""
-}
-
-// residentBytes reads the process's resident set size.
-func residentBytes() (int64, error) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.Lines(string(b)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(rest)
-			if len(f) >= 1 {
-				kb, err := strconv.ParseInt(f[0], 10, 64)
-				if err == nil {
-					return kb << 10, nil
-				}
-			}
-		}
-	}
-	return 0, errors.New("lab: VmRSS not found")
 }

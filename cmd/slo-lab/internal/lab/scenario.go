@@ -38,26 +38,51 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 
 // Scenario is one declarative lab scenario (see scenario.schema.json).
 type Scenario struct {
-	Name        string      `json:"name"`
-	Description string      `json:"description,omitempty"`
-	Workload    Workload    `json:"workload"`
-	Load        Load        `json:"load"`
-	Faults      []Fault     `json:"faults,omitempty"`
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	Workload    Workload `json:"workload"`
+	Load        Load     `json:"load"`
+	Faults      []Fault  `json:"faults,omitempty"`
+	// Family groups the scenarios of one kind of fault at several
+	// magnitudes (default: the name); Sweep, when set, expands the scenario
+	// into one per value ([Scenario.Expand]), each with its Magnitude and
+	// Level (the value's index in the sweep).
+	Family      string      `json:"family,omitempty"`
+	Sweep       *Sweep      `json:"sweep,omitempty"`
+	Magnitude   string      `json:"magnitude,omitempty"`
+	Level       int         `json:"level,omitempty"`
 	Seed        uint64      `json:"seed"`
 	Repetitions int         `json:"repetitions"`
 	Assertions  []Assertion `json:"assertions,omitempty"`
 }
 
+// Sweep sets one parameter of a scenario's first fault to each of Values
+// in turn.
+type Sweep struct {
+	Field  string `json:"field"`
+	Values []any  `json:"values"`
+}
+
 // Workload describes the reference service's healthy behaviour.
 type Workload struct {
-	Profile       string   `json:"profile,omitempty"`
-	Prefill       Duration `json:"prefill,omitempty"`
-	Chunks        int      `json:"chunks,omitempty"`
-	Gap           Duration `json:"gap,omitempty"`
-	Retrieval     Duration `json:"retrieval,omitempty"`
-	AllocMB       int      `json:"alloc_mb,omitempty"`
-	CPUWork       Duration `json:"cpu_work,omitempty"`
+	Profile   string   `json:"profile,omitempty"`
+	Prefill   Duration `json:"prefill,omitempty"`
+	Chunks    int      `json:"chunks,omitempty"`
+	Gap       Duration `json:"gap,omitempty"`
+	Retrieval Duration `json:"retrieval,omitempty"`
+	AllocMB   int      `json:"alloc_mb,omitempty"`
+	// FreshMemory maps and touches AllocMB of new memory per request;
+	// without it the service reuses warm buffers.
+	FreshMemory bool     `json:"fresh_memory,omitempty"`
+	CPUWork     Duration `json:"cpu_work,omitempty"`
+	// Retries is how many times the service retries a provider call
+	// answered 429 or 503, waiting what Retry-After says (at most
+	// maxRetryWait).
+	Retries int `json:"retries,omitempty"`
+	// TTFTThreshold and TPOTThreshold fix the objectives' thresholds; zero
+	// means calibrated on this host (see [Calibration]).
 	TTFTThreshold Duration `json:"ttft_threshold,omitempty"`
+	TPOTThreshold Duration `json:"tpot_threshold,omitempty"`
 }
 
 // Load is the open-loop request rate and how long it lasts.
@@ -66,40 +91,44 @@ type Load struct {
 	Duration Duration `json:"duration"`
 }
 
-// Fault is one fault of a scenario's timeline.
+// Fault is one fault of a scenario's timeline. Which parameters a kind
+// takes, and which it needs, is in faultKinds.
 type Fault struct {
-	Kind       string   `json:"kind"`
-	Start      Duration `json:"start"`
-	End        Duration `json:"end"`
-	Delay      Duration `json:"delay,omitempty"`
-	Jitter     Duration `json:"jitter,omitempty"`
-	TokenDelay Duration `json:"token_delay,omitempty"`
-	Percent    int      `json:"percent,omitempty"`
-	Direction  string   `json:"direction,omitempty"`
-	Rate       float64  `json:"rate,omitempty"`
-	ResetRate  float64  `json:"reset_rate,omitempty"`
-	Status     int      `json:"status,omitempty"`
-	RetryAfter Duration `json:"retry_after,omitempty"`
-	QuotaPct   int      `json:"quota_pct,omitempty"`
-	Workers    int      `json:"workers,omitempty"`
-	HeadroomMB int      `json:"headroom_mb,omitempty"`
+	Kind         string   `json:"kind"`
+	Start        Duration `json:"start"`
+	End          Duration `json:"end"`
+	Delay        Duration `json:"delay,omitempty"`
+	Jitter       Duration `json:"jitter,omitempty"`
+	TokenDelay   Duration `json:"token_delay,omitempty"`
+	Mode         string   `json:"mode,omitempty"`
+	Percent      int      `json:"percent,omitempty"`
+	Direction    string   `json:"direction,omitempty"`
+	Reject       bool     `json:"reject,omitempty"`
+	Rate         float64  `json:"rate,omitempty"`
+	ResetRate    float64  `json:"reset_rate,omitempty"`
+	TruncateRate float64  `json:"truncate_rate,omitempty"`
+	AfterChunks  int      `json:"after_chunks,omitempty"`
+	Status       int      `json:"status,omitempty"`
+	RetryAfter   Duration `json:"retry_after,omitempty"`
+	QuotaPct     int      `json:"quota_pct,omitempty"`
+	Workers      int      `json:"workers,omitempty"`
+	HeadroomMB   int      `json:"headroom_mb,omitempty"`
+	// Burst switches the fault on for On and off for Off, repeatedly,
+	// between Start and End; Ramp raises its magnitude in Ramp equal steps
+	// from 1/Ramp of it to all of it over the same time.
+	Burst *Burst `json:"burst,omitempty"`
+	Ramp  int    `json:"ramp,omitempty"`
+}
+
+// Burst is the on/off pattern of a fault that comes and goes.
+type Burst struct {
+	On  Duration `json:"on"`
+	Off Duration `json:"off"`
 }
 
 // Domain returns the fault domain the fault's kind injects (the true label).
 func (f Fault) Domain() attribution.Domain {
-	return kindDomain[f.Kind]
-}
-
-var kindDomain = map[string]attribution.Domain{
-	"dns_delay":         attribution.NetworkDNS,
-	"packet_loss":       attribution.NetworkEgress,
-	"cpu_throttle":      attribution.CPUThrottle,
-	"cpu_contention":    attribution.CPUContention,
-	"memory_pressure":   attribution.MemoryPressure,
-	"provider_throttle": attribution.ProviderThrottle,
-	"provider_error":    attribution.ProviderError,
-	"provider_latency":  attribution.ProviderLatency,
-	"retrieval_slow":    attribution.RetrievalBackend,
+	return faultKinds[f.Kind].domain
 }
 
 // Assertion is one check evaluated on every run; exactly one field is set.
@@ -174,8 +203,8 @@ func Schema(doc []byte) (*jsonschema.Schema, error) {
 }
 
 // ParseScenario decodes a YAML scenario, validates it against schema and
-// checks what the schema cannot (fault windows inside the load, end after
-// start, domains in assertions). Defaults are filled in.
+// checks what the schema cannot (see [Scenario.Check]). Defaults are
+// filled in; a sweep is left for [Scenario.Expand].
 func ParseScenario(src []byte, schema *jsonschema.Schema) (*Scenario, error) {
 	var y any
 	if err := yaml.Unmarshal(src, &y); err != nil {
@@ -200,14 +229,16 @@ func ParseScenario(src []byte, schema *jsonschema.Schema) (*Scenario, error) {
 	if err := dec.Decode(&s); err != nil {
 		return nil, fmt.Errorf("lab: scenario: %w", err)
 	}
-	if err := s.check(); err != nil {
+	if err := s.Check(); err != nil {
 		return nil, fmt.Errorf("lab: scenario %s: %w", s.Name, err)
 	}
 	s.defaults()
 	return &s, nil
 }
 
-func (s *Scenario) check() error {
+// Check validates what the schema cannot: the load, the repetitions, every
+// fault (see checkFault), the sweep and the domains named in assertions.
+func (s *Scenario) Check() error {
 	if s.Name == "" {
 		return errors.New("no name")
 	}
@@ -218,14 +249,16 @@ func (s *Scenario) check() error {
 		return errors.New("repetitions must be at least 1")
 	}
 	for i, f := range s.Faults {
-		if _, ok := kindDomain[f.Kind]; !ok {
-			return fmt.Errorf("fault %d: unknown kind %q", i, f.Kind)
+		if err := checkFault(f, s.Load.Duration.D()); err != nil {
+			return fmt.Errorf("fault %d (%s): %w", i, f.Kind, err)
 		}
-		if f.End <= f.Start {
-			return fmt.Errorf("fault %d: end %v is not after start %v", i, f.End.D(), f.Start.D())
-		}
-		if f.End > s.Load.Duration {
-			return fmt.Errorf("fault %d: end %v is after the load ends (%v)", i, f.End.D(), s.Load.Duration.D())
+	}
+	if err := checkOverlaps(s.Faults); err != nil {
+		return err
+	}
+	if s.Sweep != nil {
+		if _, err := s.Expand(); err != nil {
+			return err
 		}
 	}
 	for i, a := range s.Assertions {
@@ -242,7 +275,22 @@ func (s *Scenario) check() error {
 	return nil
 }
 
+// CheckNames returns an error when two scenarios share a name.
+func CheckNames(scs []*Scenario) error {
+	seen := map[string]bool{}
+	for _, s := range scs {
+		if seen[s.Name] {
+			return fmt.Errorf("lab: two scenarios are named %s", s.Name)
+		}
+		seen[s.Name] = true
+	}
+	return nil
+}
+
 func (s *Scenario) defaults() {
+	if s.Family == "" {
+		s.Family = s.Name
+	}
 	w := &s.Workload
 	if w.Profile == "" {
 		w.Profile = "rag-stream"
@@ -261,8 +309,5 @@ func (s *Scenario) defaults() {
 	}
 	if w.CPUWork == 0 {
 		w.CPUWork = Duration(5 * time.Millisecond)
-	}
-	if w.TTFTThreshold == 0 {
-		w.TTFTThreshold = Duration(300 * time.Millisecond)
 	}
 }

@@ -39,7 +39,7 @@ func TestParseScenario(t *testing.T) {
 		t.Fatal(err)
 	}
 	if sc.Faults[0].Delay.D() != 400*time.Millisecond || sc.Faults[0].Domain() != attribution.NetworkDNS ||
-		sc.Workload.TTFTThreshold.D() != 300*time.Millisecond || len(sc.Assertions) != 2 {
+		sc.Workload.TTFTThreshold != 0 || sc.Family != "dns" || len(sc.Assertions) != 2 {
 		t.Errorf("parsed %+v", sc)
 	}
 	if st, en, ok := sc.Window(); !ok || st != 3*time.Second || en != 6500*time.Millisecond {

@@ -1,10 +1,8 @@
 package lab
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -15,10 +13,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/llmslo/slo/faults"
@@ -162,43 +158,6 @@ func (e *Env) ownCgroup() error {
 	return nil
 }
 
-// setQuota sets the CFS quota of the lab's cgroup to pct percent of one CPU
-// (pct ≤ 0: unlimited) and returns a function restoring the previous value.
-func (e *Env) setQuota(pct int) (restore func() error, err error) {
-	if e.CPUCgroup == "" {
-		return nil, errors.New("lab: no cpu cgroup")
-	}
-	const period = 100000
-	if e.CPUV2 {
-		f := filepath.Join(e.CPUCgroup, "cpu.max")
-		old, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		v := "max " + strconv.Itoa(period)
-		if pct > 0 {
-			v = strconv.Itoa(pct*period/100) + " " + strconv.Itoa(period)
-		}
-		if err := os.WriteFile(f, []byte(v), 0o644); err != nil {
-			return nil, err
-		}
-		return func() error { return os.WriteFile(f, bytes.TrimSpace(old), 0o644) }, nil
-	}
-	f := filepath.Join(e.CPUCgroup, "cpu.cfs_quota_us")
-	old, err := os.ReadFile(f)
-	if err != nil {
-		return nil, err
-	}
-	v := "-1"
-	if pct > 0 {
-		v = strconv.Itoa(pct * period / 100)
-	}
-	if err := os.WriteFile(f, []byte(v), 0o644); err != nil {
-		return nil, err
-	}
-	return func() error { return os.WriteFile(f, bytes.TrimSpace(old), 0o644) }, nil
-}
-
 func (e *Env) serve(ln net.Listener, h http.Handler) {
 	s := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	e.servers = append(e.servers, s)
@@ -238,136 +197,6 @@ func (e *Env) Close() error {
 	}
 	e.cleanup = nil
 	return errors.Join(errs...)
-}
-
-// app is the reference service's handler of one run: a retrieval call, then
-// a streamed chat completion from the provider relayed to the client as SSE.
-type app struct {
-	prov, retr *http.Client
-	provURL    string
-	retrURL    string
-	allocMB    int
-	bufs       chan struct{}
-	work       int // iterations of work() per request (re-ranking the documents)
-}
-
-var chatBody = []byte(`{"model":"lab-model","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"What does the runbook say about failover?"}]}`)
-
-func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	_, _ = io.Copy(io.Discard, r.Body)
-	ctx := r.Context()
-	if a.allocMB > 0 {
-		select { // a bounded buffer pool: one request at a time holds buffers
-		case a.bufs <- struct{}{}:
-			touch(a.allocMB)
-			<-a.bufs
-		case <-ctx.Done():
-			return
-		}
-	}
-	work(a.work)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.retrURL, strings.NewReader(`{"query":"failover","k":3}`))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := a.retr.Do(req)
-	if err != nil {
-		http.Error(w, "retrieval: "+err.Error(), http.StatusBadGateway)
-		return
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		http.Error(w, "retrieval status "+resp.Status, http.StatusBadGateway)
-		return
-	}
-	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, a.provURL, bytes.NewReader(chatBody))
-	req.Header.Set("Content-Type", "application/json")
-	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(chatBody)), nil }
-	resp, err = a.prov.Do(req)
-	if err != nil {
-		http.Error(w, "provider: "+err.Error(), http.StatusBadGateway)
-		return
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		code := http.StatusBadGateway
-		if resp.StatusCode == http.StatusTooManyRequests {
-			code = http.StatusServiceUnavailable
-		}
-		http.Error(w, "provider status "+resp.Status, code)
-		return
-	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	fl, _ := w.(http.Flusher)
-	br := bufio.NewReader(resp.Body)
-	for {
-		line, err := br.ReadSlice('\n')
-		if len(line) > 0 {
-			_, _ = w.Write(line)
-			if len(bytes.TrimSpace(line)) == 0 && fl != nil {
-				fl.Flush()
-			}
-		}
-		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-				// The upstream stream broke: end ours with an error event.
-				_, _ = io.WriteString(w, "data: {\"error\":{\"message\":\"upstream reset\",\"type\":\"server_error\"}}\n\n")
-				if fl != nil {
-					fl.Flush()
-				}
-				return
-			}
-			if errors.Is(err, io.EOF) {
-				if fl != nil {
-					fl.Flush()
-				}
-				return
-			}
-		}
-	}
-}
-
-// work is CPU-bound work: n rounds of SHA-256 over 4 KiB (the reference
-// service re-ranks its retrieved documents). Its cost is fixed in CPU time,
-// so a starved or throttled CPU stretches it in wall time. Each call has its
-// own buffer: requests run it concurrently.
-func work(n int) byte {
-	var buf [4096]byte
-	var sum [32]byte
-	for range n {
-		sum = sha256.Sum256(buf[:])
-		buf[0] ^= sum[0]
-	}
-	return buf[0]
-}
-
-// calibrate returns the iterations of work per millisecond on this CPU.
-func calibrate() int {
-	best := 0
-	for range 3 {
-		t0 := time.Now()
-		work(2000)
-		if el := time.Since(t0); el > 0 {
-			best = max(best, int(2000*float64(time.Millisecond)/float64(el)))
-		}
-	}
-	return max(best, 1)
-}
-
-// touch maps mb MiB of anonymous memory, writes every page and unmaps it:
-// the document buffers of a retrieval-augmented request. Under a memory
-// cgroup at its limit every page fault goes through reclaim.
-func touch(mb int) {
-	n := mb << 20
-	b, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
-	if err != nil {
-		return
-	}
-	for i := 0; i < n; i += 4096 {
-		b[i] = 1
-	}
-	_ = syscall.Munmap(b)
 }
 
 // load drives open-loop requests at rps for d against url and waits (at
