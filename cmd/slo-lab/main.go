@@ -1,8 +1,9 @@
 // Command slo-lab is the incident lab: it runs the reference workload (an
-// instrumented streaming service, a retrieval backend and a fake model
-// provider, in-process over real sockets), injects each declarative scenario
-// of faults for N repetitions, and scores fault-domain attribution with
-// application signals only, kernel signals only, and both.
+// instrumented streaming service in a process and cgroups of its own; a
+// retrieval backend, a fake model provider, a DNS server and the load
+// generator in the lab's process; over real sockets), injects each
+// declarative scenario of faults for N repetitions, and scores fault-domain
+// attribution with application signals only, kernel signals only, and both.
 //
 //	go run ./cmd/slo-lab -out docs/lab -evaluate attribution/model.json
 //
@@ -15,7 +16,11 @@
 //
 // Kernel-level faults (packet loss in a network namespace, CFS throttling,
 // memory pressure) need root; without it their scenarios are skipped and the
-// report says so. The implementation is in internal/lab.
+// report says so. As root, the lab names the cgroups and the network
+// namespace it creates llmslo-lab-<pid> (nested in its own cgroups) and
+// removes them on SIGINT or SIGTERM; what a lab that crashed left behind is
+// removed by the next one when it starts. The implementation is in
+// internal/lab.
 package main
 
 import (
@@ -31,6 +36,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/llmslo/slo/cmd/slo-lab/internal/lab"
 	"github.com/llmslo/slo/faults"
@@ -43,6 +50,9 @@ var schemaDoc []byte
 var builtin embed.FS
 
 func main() {
+	if lab.IsService() { // the lab started this process as its service
+		os.Exit(lab.ServeMain())
+	}
 	log.SetFlags(log.Ltime)
 	if err := run(os.Args[1:]); err != nil && !errors.Is(err, flag.ErrHelp) {
 		log.Fatal(err)
@@ -60,6 +70,7 @@ func run(args []string) error {
 	evaluate := fset.String("evaluate", "", "score this model as is on the runs, without refitting (e.g. attribution/model.json)")
 	subnet := fset.Int("subnet", 240, "n of the provider namespace's subnet 10.213.n.0/30")
 	validate := fset.Bool("validate", false, "only parse and validate the scenarios")
+	quiet := fset.Duration("quiet-wait", 12*time.Minute, "the longest the lab waits, in all, for other processes to quiet down before runs")
 	rebuild := fset.String("rebuild", "", "run nothing: rebuild report.md and report.json in this directory from the runs.jsonl.gz a run wrote there (and the model, with -fit)")
 	if err := fset.Parse(args); err != nil {
 		return err
@@ -92,13 +103,14 @@ func run(args []string) error {
 		}
 		return nil
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := lab.Run(ctx, lab.Config{
 		Scenarios:  scs,
 		Reps:       *reps,
 		Folds:      *folds,
 		Out:        *out,
+		QuietWait:  *quiet,
 		FitPath:    *fitOut,
 		Evaluate:   evalModel,
 		Command:    "go run ./cmd/slo-lab " + strings.Join(args, " "),

@@ -153,8 +153,8 @@ func work(n int) byte {
 	return buf[0]
 }
 
-// calibrate returns the iterations of work per millisecond on this CPU.
-func calibrate() int {
+// workRate returns the iterations of work per millisecond on this CPU.
+func workRate() int {
 	best := 0
 	for range 3 {
 		t0 := time.Now()

@@ -27,6 +27,7 @@ func (s *recordStore) add(_ context.Context, r slo.RequestRecord) {
 type Req struct {
 	Start, End time.Time
 	TTFTMs     float64 // 0 when the request had no output
+	TPOTMs     float64 // 0 when not measured
 	Judged     bool
 	Good       bool
 	// Obs is the raw evidence (absolute values), as the tracker built it.
@@ -43,7 +44,7 @@ func (s *recordStore) requests() []Req {
 	s.mu.Unlock()
 	out := make([]Req, 0, len(recs))
 	for _, r := range recs {
-		out = append(out, Req{Start: r.Start, End: r.End, TTFTMs: float64(r.TTFT) / float64(time.Millisecond),
+		out = append(out, Req{Start: r.Start, End: r.End, TTFTMs: float64(r.TTFT) / float64(time.Millisecond), TPOTMs: float64(r.TPOT) / float64(time.Millisecond),
 			Judged: len(r.Objectives) > 0, Good: len(r.Breached) == 0, Obs: r.Evidence})
 	}
 	slices.SortStableFunc(out, func(a, b Req) int { return a.End.Compare(b.End) })

@@ -80,6 +80,7 @@ func Evaluate(scs []*Scenario, results [][]RunResult, cfg EvalConfig) (*Report, 
 		}
 	}
 	rep := &Report{Arms: map[string]ArmJSON{}, Folds: cfg.Folds}
+	rep.health(results, scs)
 	inc := rep.incidents(runs)
 	for ai, arm := range Arms {
 		rep.Arms[arm.Name] = scoreArm(runs, protocol(ai), inc)
@@ -110,12 +111,13 @@ func Evaluate(scs []*Scenario, results [][]RunResult, cfg EvalConfig) (*Report, 
 	return rep, model, nil
 }
 
-// evalRuns returns the runs that ran (not skipped), scenario by scenario.
+// evalRuns returns the runs that ran (not skipped) and were not rejected,
+// scenario by scenario.
 func evalRuns(scs []*Scenario, results [][]RunResult) []*runEval {
 	var runs []*runEval
 	for i, sc := range scs {
 		for j := range results[i] {
-			if results[i][j].Skipped != "" {
+			if results[i][j].Skipped != "" || results[i][j].Rejected != "" {
 				continue
 			}
 			runs = append(runs, &runEval{sc: sc, res: &results[i][j]})

@@ -34,6 +34,7 @@ func (rep *Report) Write(dir string) error {
 func (rep *Report) Markdown() []byte {
 	var w mdWriter
 	w.header(rep)
+	w.calibration(rep)
 	w.arms(rep)
 	w.reliability("both", rep.Arms["both"])
 	for _, a := range Arms {
@@ -54,7 +55,7 @@ func (w *mdWriter) p(format string, args ...any) { fmt.Fprintf(w, format, args..
 func (w *mdWriter) header(rep *Report) {
 	w.p("# Incident lab report\n\n")
 	w.p("Produced by `%s` on %s (%s), in %s.\n\n", rep.Command, rep.Date, rep.Machine, rep.Duration)
-	w.p("Each run starts a fresh tracker (TTFT objective, target 0.99) in front of the reference workload (retrieval hop + streamed chat completion from a fake provider, over real sockets), drives open-loop load, injects the scenario's faults with `faults/`, and labels every bad request with the domain of the fault active when it started (`unknown` outside faults). Evidence is expressed as excess over the run's healthy baselines. The model is cross-validated by repetition (%d folds; a run is never in its own training set); multi-fault runs are never trained on and are scored with the model of all single-fault and fault-free runs. A run's incident verdict is attribution.AttributeIncident over its in-fault bad requests, as the tracker ranks incidents: the top domain by the mean single-cause posterior, runner-ups by explaining away (the probability each is at fault too, given the top).\n\n", rep.Folds)
+	w.p("Each run starts the instrumented service as a process of its own, in cgroups of its own, with a fresh tracker (TTFT and TPOT objectives, target 0.99, thresholds calibrated on this host), warms it up for %v, drives open-loop load from the lab's process against it (retrieval hop + streamed chat completion from a fake provider, over real sockets), and injects the scenario's faults with `faults/`. A bad request's truth is the set of domains whose faults were in effect while it was in flight (`unknown` when none was); requests that start within %v of a fault's end are left out. Evidence is expressed as excess over the run's healthy baselines. The model is cross-validated by repetition (%d folds; a run is never in its own training set); multi-fault runs are never trained on and are scored with the model of all single-fault and fault-free runs. A run's incident verdict is attribution.AttributeIncident over its in-fault bad requests, as the tracker ranks incidents: the top domain by the mean single-cause posterior, runner-ups by explaining away (the probability each is at fault too, given the top).\n\n", warmUp, settle, rep.Folds)
 	w.p("## Targets\n\n| target | value | goal | met |\n|---|---:|---|---|\n")
 	for _, t := range rep.Targets {
 		m := "no"
@@ -62,6 +63,31 @@ func (w *mdWriter) header(rep *Report) {
 			m = "**yes**"
 		}
 		w.p("| %s | %.3f | %s | %s |\n", t.Name, t.Value, t.Goal, m)
+	}
+}
+
+// calibration writes how the thresholds were set and how healthy the
+// healthy load was.
+func (w *mdWriter) calibration(rep *Report) {
+	w.p("\n## Calibration on this host\n\nThe objectives' thresholds: %s.\n\n| workload | requests | TTFT p50 / p90 / p99 / max (ms) | TPOT p50 / p90 / p99 / max (ms) | TTFT threshold | TPOT threshold |\n|---|---:|---|---|---:|---:|\n", rep.CalibrationRule)
+	for _, c := range rep.Calibrations {
+		wl := c.Workload
+		desc := fmt.Sprintf("prefill %v, %d chunks every %v, retrieval %v, cpu %v, %d MiB", wl.Prefill.D(), wl.Chunks, wl.Gap.D(), wl.Retrieval.D(), wl.CPUWork.D(), wl.AllocMB)
+		if wl.FreshMemory {
+			desc += " fresh"
+		}
+		w.p("| %s | %d | %.0f / %.0f / %.0f / %.0f | %.1f / %.1f / %.1f / %.1f | %v | %v |\n", desc, c.Requests,
+			c.TTFT.P50, c.TTFT.P90, c.TTFT.P99, c.TTFT.Max, c.TPOT.P50, c.TPOT.P90, c.TPOT.P99, c.TPOT.Max, c.Thresholds.TTFT.D(), c.Thresholds.TPOT.D())
+	}
+	h := rep.Health
+	w.p("\nFault-free runs: %d bad of %d judged requests (%.2f %%) over %d runs; healthy requests of every run (no fault overlapped them): %.2f %% bad. %d of %d runs rejected, not scored:", h.FaultFreeBad, h.FaultFreeRequests, 100*h.FaultFreeBadShare, h.FaultFreeRuns, 100*h.HealthyBadShare, len(h.Rejected), h.Runs)
+	if len(h.Rejected) == 0 {
+		w.p(" none.\n")
+		return
+	}
+	w.p("\n\n")
+	for _, r := range h.Rejected {
+		w.p("- %s\n", r)
 	}
 }
 
@@ -81,7 +107,7 @@ func (w *mdWriter) arms(rep *Report) {
 
 // armHeader and armRow write the table of arms (or models).
 func (w *mdWriter) armHeader(first string) {
-	w.p("| %s | macro-F1 with unknown [95%% CI] | macro-F1 without unknown [95%% CI] | ECE | fault-free bad → unknown | abstain (fault samples) | provider-vs-cluster confusion | run-level top-1 accuracy | two-fault top-2 | samples | runs |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n", first)
+	w.p("| %s | macro-F1 with unknown [95%% CI] | macro-F1 without unknown [95%% CI] | ECE | fault-free bad → unknown | abstain (fault samples) | provider-vs-cluster confusion | run-level top-1 accuracy | two-fault top-2 | multi-fault requests: top k contain all | samples | runs |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", first)
 }
 
 func (w *mdWriter) armRow(name string, x ArmJSON) {
@@ -89,9 +115,13 @@ func (w *mdWriter) armRow(name string, x ArmJSON) {
 	if x.TwoFaultTop2Rate >= 0 {
 		two = fmt.Sprintf("%.2f", x.TwoFaultTop2Rate)
 	}
-	w.p("| %s | **%.3f** [%.3f, %.3f] | %.3f [%.3f, %.3f] | %.3f | %.3f (%d) | %.3f | %.3f | %.2f | %s | %d | %d |\n", name,
+	set := "n/a"
+	if x.MultiTruthTopK >= 0 {
+		set = fmt.Sprintf("%.2f (%d)", x.MultiTruthTopK, x.MultiTruthSamples)
+	}
+	w.p("| %s | **%.3f** [%.3f, %.3f] | %.3f [%.3f, %.3f] | %.3f | %.3f (%d) | %.3f | %.3f | %.2f | %s | %s | %d | %d |\n", name,
 		x.MacroF1Unknown, x.MacroF1UnknownCI[0], x.MacroF1UnknownCI[1], x.MacroF1, x.MacroF1CI[0], x.MacroF1CI[1],
-		x.ECE, x.FaultFreeUnknown, x.FaultFreeSamples, x.AbstainRate, x.ProviderClusterConf, x.RunTopAccuracy, two, x.Samples, x.Runs)
+		x.ECE, x.FaultFreeUnknown, x.FaultFreeSamples, x.AbstainRate, x.ProviderClusterConf, x.RunTopAccuracy, two, set, x.Samples, x.Runs)
 }
 
 // reliability writes the reliability table of the top posterior.

@@ -24,6 +24,9 @@ type Record struct {
 	Duration string   `json:"duration"`
 	Folds    int      `json:"folds"`
 	Notes    []string `json:"notes"`
+	// Calibrations are the measurements of the healthy workloads on this
+	// host the objectives' thresholds were set from.
+	Calibrations []Calibration `json:"calibrations,omitempty"`
 	// Evaluated is the model scored as is (-evaluate), as its JSON.
 	Evaluated json.RawMessage `json:"evaluated_model,omitempty"`
 	Scenarios []*Scenario     `json:"scenarios"`
@@ -125,6 +128,7 @@ func Rebuild(rec *Record) (*Report, *attribution.Model, error) {
 		return nil, nil, err
 	}
 	rep.Command, rep.Date, rep.Machine, rep.Duration = rec.Command, rec.Date, rec.Machine, rec.Duration
+	rep.Calibrations, rep.CalibrationRule = rec.Calibrations, calibrationRule
 	rep.Notes = append(rep.Notes, rec.Notes...)
 	return rep, model, nil
 }
@@ -148,6 +152,7 @@ func (r RunResult) wallClock() RunResult {
 // sampleJSON is a sample as a record file holds it: the features by name.
 type sampleJSON struct {
 	Truth    string             `json:"truth"`
+	Truths   []string           `json:"truths,omitempty"`
 	InFault  bool               `json:"in_fault"`
 	E2EMs    float64            `json:"e2e_ms"`
 	Failed   bool               `json:"failed"`
@@ -156,7 +161,11 @@ type sampleJSON struct {
 
 // MarshalJSON writes the sample with its features by name.
 func (s Sample) MarshalJSON() ([]byte, error) {
-	return json.Marshal(sampleJSON{Truth: s.Truth.String(), InFault: s.InFault, E2EMs: s.Obs.E2EMs,
+	var truths []string
+	for _, d := range s.Truths {
+		truths = append(truths, d.String())
+	}
+	return json.Marshal(sampleJSON{Truth: s.Truth.String(), Truths: truths, InFault: s.InFault, E2EMs: s.Obs.E2EMs,
 		Failed: s.Obs.Failed, Features: features(s.Obs)})
 }
 
@@ -171,12 +180,24 @@ func (s *Sample) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("sample: unknown domain %q", j.Truth)
 	}
 	*s = Sample{Truth: truth, InFault: j.InFault, Obs: attribution.Observation{E2EMs: j.E2EMs, Failed: j.Failed}}
-	for name, v := range j.Features {
+	for _, n := range j.Truths {
+		d, ok := attribution.ParseDomain(n)
+		if !ok {
+			return fmt.Errorf("sample: unknown domain %q", n)
+		}
+		s.Truths = append(s.Truths, d)
+	}
+	return setFeatures(&s.Obs, j.Features)
+}
+
+// setFeatures sets the features of o from their names.
+func setFeatures(o *attribution.Observation, fs map[string]float64) error {
+	for name, v := range fs {
 		f, ok := featureNamed(name)
 		if !ok {
-			return fmt.Errorf("sample: unknown feature %q", name)
+			return fmt.Errorf("unknown feature %q", name)
 		}
-		s.Obs.Set(f, v)
+		o.Set(f, v)
 	}
 	return nil
 }

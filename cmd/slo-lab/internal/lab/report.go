@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -33,6 +34,9 @@ type Config struct {
 	// Evaluate is a model (its JSON) scored as is on every run, without
 	// refitting; the record keeps it, so a rebuild scores the same model.
 	Evaluate []byte
+	// QuietWait is the longest the lab waits, in all, for the machine to be
+	// quiet before runs (0: quietBudget).
+	QuietWait time.Duration
 	// Command is recorded in the report and the model's provenance.
 	Command string
 	// Subnet of the provider's network namespace.
@@ -83,7 +87,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer env.Close()
-	c := &collector{cfg: cfg, env: env, logf: logf, budget: quietBudget}
+	c := &collector{cfg: cfg, env: env, logf: logf, budget: cmp.Or(cfg.QuietWait, quietBudget)}
+	if err := c.calibrate(ctx); err != nil {
+		return nil, err
+	}
 	results, err := c.runAll(ctx)
 	if err != nil {
 		return nil, err
@@ -93,8 +100,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		folds = min(5, max(2, c.maxReps()))
 	}
 	rec := &Record{Command: cfg.Command, Date: time.Now().UTC().Format(time.RFC3339), Machine: machine(),
-		Folds: folds, Scenarios: cfg.Scenarios, Results: results, Evaluated: cfg.Evaluate}
-	rec.Notes = append(env.notes(), machineLoadNote(results, c.busyStarts))
+		Folds: folds, Scenarios: cfg.Scenarios, Results: results, Evaluated: cfg.Evaluate, Calibrations: c.calList}
+	rec.Notes = append(env.notes(), machineLoadNote(results, c.busyStarts, cmp.Or(cfg.QuietWait, quietBudget)))
 	rep, model, err := Rebuild(rec)
 	if err != nil {
 		return nil, err
@@ -121,6 +128,32 @@ type collector struct {
 	// quiet; budget is what is left of the time the lab may wait for it.
 	busyStarts int
 	budget     time.Duration
+	// cals are the calibrations by workload (workloadKey), calList the
+	// same in the order they ran.
+	cals    map[string]Calibration
+	calList []Calibration
+}
+
+// calibrate measures, once per distinct healthy workload of the scenarios,
+// the workload on this host (see [Calibration]).
+func (c *collector) calibrate(ctx context.Context) error {
+	c.cals = map[string]Calibration{}
+	for _, sc := range c.cfg.Scenarios {
+		key := workloadKey(sc.Workload)
+		if _, ok := c.cals[key]; ok {
+			continue
+		}
+		waitQuiet(ctx, &c.budget)
+		cal, err := calibrate(ctx, c.env, sc.Workload, sc.Load.RPS)
+		if err != nil {
+			return err
+		}
+		c.logf("calibration (%s): %d requests, TTFT p50 %.0f p99 %.0f ms, TPOT p50 %.1f p99 %.1f ms: thresholds TTFT %v, TPOT %v",
+			sc.Name, cal.Requests, cal.TTFT.P50, cal.TTFT.P99, cal.TPOT.P50, cal.TPOT.P99, cal.Thresholds.TTFT.D(), cal.Thresholds.TPOT.D())
+		c.cals[key] = cal
+		c.calList = append(c.calList, cal)
+	}
+	return nil
 }
 
 // reps is how many repetitions of sc the lab runs.
@@ -163,14 +196,16 @@ func (c *collector) runAll(ctx context.Context) ([][]RunResult, error) {
 }
 
 // runQuiet runs repetition r of sc once the machine is quiet, and once
-// more when other processes used more than busyCores during the run.
+// more when other processes used more than busyCores during the run or the
+// run was rejected (its healthy requests missed too often).
 func (c *collector) runQuiet(ctx context.Context, sc *Scenario, r int) (RunResult, error) {
+	th := c.cals[workloadKey(sc.Workload)].thresholds(sc.Workload)
 	for attempt := 0; ; attempt++ {
 		if _, quiet := waitQuiet(ctx, &c.budget); !quiet {
 			c.busyStarts++
 		}
 		before, serr := sampleCPU()
-		res, err := RunOnce(ctx, c.env, sc, r, nil)
+		res, err := RunOnce(ctx, c.env, sc, r, th)
 		if err != nil {
 			return res, fmt.Errorf("lab: %s rep %d: %w", sc.Name, r, err)
 		}
@@ -178,11 +213,11 @@ func (c *collector) runQuiet(ctx context.Context, sc *Scenario, r int) (RunResul
 			res.ForeignCores = foreignCores(before, after)
 		}
 		res.Repeats = attempt
-		if res.ForeignCores <= busyCores || attempt >= 1 || res.Skipped != "" || c.budget <= 0 {
+		if (res.ForeignCores <= busyCores && res.Rejected == "") || attempt >= 1 || res.Skipped != "" || c.budget <= 0 {
 			return res, nil
 		}
 		c.budget -= time.Since(res.Start) // a repeat spends the waiting budget
-		c.logf("%-28s rep %2d: other processes used %.2f CPUs during the run: repeating it", sc.Name, r, res.ForeignCores)
+		c.logf("%-28s rep %2d: other processes used %.2f CPUs during the run; %s: repeating it", sc.Name, r, res.ForeignCores, res.Rejected)
 	}
 }
 
@@ -194,7 +229,7 @@ func (c *collector) logRun(sc *Scenario, r int, res *RunResult) {
 			delay = in.At.Sub(res.FaultAt).Round(time.Millisecond).String()
 		}
 	}
-	c.logf("%-28s rep %2d: requests %3d bad %3d samples %3d page-delay %s foreign-cpu %.2f %s%s", sc.Name, r, res.Requests, res.Bad, len(res.Samples), delay, res.ForeignCores, res.Skipped, strings.Join(res.Errors, "; "))
+	c.logf("%-28s rep %2d: requests %3d bad %3d (healthy %d/%d) samples %3d page-delay %s foreign-cpu %.2f %s%s%s", sc.Name, r, res.Requests, res.Bad, res.HealthyBad, res.Healthy, len(res.Samples), delay, res.ForeignCores, res.Skipped, res.Rejected, strings.Join(res.Errors, "; "))
 }
 
 // writeOut writes the record and the report into dir.
@@ -228,7 +263,7 @@ func writeModel(path string, model *attribution.Model) error {
 }
 
 // machineLoadNote says how much other processes used the CPUs during the runs.
-func machineLoadNote(results [][]RunResult, busyStarts int) string {
+func machineLoadNote(results [][]RunResult, busyStarts int, budget time.Duration) string {
 	var loads []float64
 	repeated, busy := 0, 0
 	for _, rs := range results {
@@ -247,17 +282,25 @@ func machineLoadNote(results [][]RunResult, busyStarts int) string {
 		return "no runs"
 	}
 	slices.Sort(loads)
-	return fmt.Sprintf("machine load (other processes on the %d CPUs, measured from /proc/stat minus the lab's own CPU time): median %.2f, max %.2f CPUs over the runs; %d runs started before the machine was quiet (< %.2g CPUs; waited at most %v per run, %v in all), %d runs were repeated because others used > %.2g CPUs during them, %d runs kept above that after a repeat",
-		runtime.NumCPU(), loads[len(loads)/2], loads[len(loads)-1], busyStarts, quietCores, quietWait, quietBudget, repeated, busyCores, busy)
+	return fmt.Sprintf("machine load (other processes on the %d CPUs, measured from /proc/stat minus the lab's own CPU time): median %.2f, max %.2f CPUs over the runs; %d runs started before the machine was quiet (< %.2g CPUs; waited at most %v per run, %v in all), %d runs were repeated because others used > %.2g CPUs during them or they were rejected, %d runs kept above that after a repeat",
+		runtime.NumCPU(), loads[len(loads)/2], loads[len(loads)-1], busyStarts, quietCores, quietWait, budget, repeated, busyCores, busy)
 }
 
 func (e *Env) notes() []string {
 	var out []string
 	if e.NS == nil {
-		out = append(out, "no network namespace: the provider listened on loopback and packet_loss scenarios were skipped")
+		out = append(out, "no network namespace: the provider listened on loopback and packet_loss and partition scenarios were skipped")
 	}
-	if e.CPUCgroup == "" {
-		out = append(out, "no cpu cgroup of the lab's own: cpu_throttle scenarios were skipped")
+	if e.cgroups == nil {
+		out = append(out, "no cgroups of the service's own: cpu_throttle and memory_pressure scenarios were skipped")
+	} else {
+		var ctls []string
+		for _, c := range svcControllers {
+			if d, ok := e.cgroups.dirs[c]; ok {
+				ctls = append(ctls, c+" "+d)
+			}
+		}
+		out = append(out, fmt.Sprintf("the service ran as a process of its own in cgroups of its own (%s), on CPUs %v; the load generator, the fake provider, the retrieval backend and the DNS server ran in the lab's process", strings.Join(ctls, ", "), e.cgroups.cpus))
 	}
 	return out
 }
@@ -284,13 +327,62 @@ type Report struct {
 		CI   [2]float64 `json:"ci95"`
 	} `json:"app_vs_both"`
 	// Model is the evaluation of the given model (-evaluate), nil without.
-	Model             *ModelJSON     `json:"evaluated_model,omitempty"`
+	Model *ModelJSON `json:"evaluated_model,omitempty"`
+	// Calibrations and CalibrationRule say how the objectives' thresholds
+	// were set on this host; Health how healthy the healthy load was.
+	Calibrations      []Calibration  `json:"calibrations,omitempty"`
+	CalibrationRule   string         `json:"calibration_rule"`
+	Health            HealthJSON     `json:"health"`
 	FalsePositiveRuns int            `json:"false_positive_runs"`
 	FaultFreeRuns     int            `json:"fault_free_runs"`
 	Scenarios         []ScenarioJSON `json:"scenarios"`
 	Targets           []Target       `json:"targets"`
 	Warnings          []string       `json:"warnings,omitempty"`
 	Notes             []string       `json:"notes"`
+}
+
+// HealthJSON is how the healthy load fared: the bad requests of the
+// fault-free runs, and the runs rejected because their healthy requests
+// missed too often.
+type HealthJSON struct {
+	// FaultFreeRuns, FaultFreeRequests and FaultFreeBad count the judged
+	// requests of the runs without faults (rejected runs included) and
+	// those that missed an objective; FaultFreeBadShare is their ratio.
+	FaultFreeRuns     int     `json:"fault_free_runs"`
+	FaultFreeRequests int     `json:"fault_free_requests"`
+	FaultFreeBad      int     `json:"fault_free_bad"`
+	FaultFreeBadShare float64 `json:"fault_free_bad_share"`
+	// HealthyBadShare is the same over the healthy requests of every run.
+	HealthyBadShare float64 `json:"healthy_bad_share"`
+	// Rejected lists the rejected runs ("scenario rep N: reason").
+	Rejected []string `json:"rejected,omitempty"`
+	Runs     int      `json:"runs"`
+}
+
+// health fills rep.Health from every run that ran.
+func (rep *Report) health(results [][]RunResult, scs []*Scenario) {
+	h := &rep.Health
+	healthy, bad := 0, 0
+	for i, sc := range scs {
+		for _, r := range results[i] {
+			if r.Skipped != "" {
+				continue
+			}
+			h.Runs++
+			healthy += r.Healthy
+			bad += r.HealthyBad
+			if len(sc.Faults) == 0 {
+				h.FaultFreeRuns++
+				h.FaultFreeRequests += r.Healthy
+				h.FaultFreeBad += r.HealthyBad
+			}
+			if r.Rejected != "" {
+				h.Rejected = append(h.Rejected, fmt.Sprintf("%s rep %d: %s", sc.Name, r.Rep, r.Rejected))
+			}
+		}
+	}
+	h.FaultFreeBadShare = ratio(h.FaultFreeBad, h.FaultFreeRequests, 0)
+	h.HealthyBadShare = ratio(bad, healthy, 0)
 }
 
 // ModelJSON is the evaluation of a given model, as is, on every run.
@@ -324,6 +416,8 @@ func (rep *Report) targets() {
 		add("evaluated model: expected calibration error", m.ECE, "≤ 0.05", m.ECE <= 0.05)
 	}
 	fp := both.FalsePositiveRate
+	h := rep.Health
+	add(fmt.Sprintf("bad requests in fault-free runs (%d of %d)", h.FaultFreeBad, h.FaultFreeRequests), h.FaultFreeBadShare, "≤ 0.02", h.FaultFreeRequests > 0 && h.FaultFreeBadShare <= 0.02)
 	add("false-positive incidents on fault-free runs", fp, "≤ 0.05", rep.FaultFreeRuns > 0 && fp <= 0.05)
 	add("provider-vs-cluster confusion (both)", both.ProviderClusterConf, "≤ 0.05", both.ProviderClusterConf <= 0.05)
 	add("median detection delay (s)", both.DetectionDelayP50, "≤ 2", both.DetectionDelayP50 > 0 && both.DetectionDelayP50 <= 2)

@@ -3,8 +3,6 @@ package lab
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -13,10 +11,7 @@ import (
 	slo "github.com/llmslo/slo"
 	"github.com/llmslo/slo/attribution"
 	"github.com/llmslo/slo/faults"
-	"github.com/llmslo/slo/incident"
 	"github.com/llmslo/slo/internal/providertest"
-	"github.com/llmslo/slo/probes"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // Sample is one bad request of a run with its true label.
@@ -24,10 +19,13 @@ type Sample struct {
 	// Obs is the evidence as excess over the run's healthy baselines (what
 	// the tracker attributes).
 	Obs attribution.Observation
-	// Truth is the injected domain (Unknown outside any fault window and in
-	// fault-free runs). In a multi-fault window it is the first fault's domain.
-	Truth attribution.Domain
-	// InFault reports the request started while a fault was active.
+	// Truth is the domain of the fault that was in effect while the request
+	// was in flight (Unknown when none was); with several, the first in the
+	// scenario's order, and Truths holds them all.
+	Truth  attribution.Domain
+	Truths []attribution.Domain
+	// InFault reports that a fault was in effect while the request was in
+	// flight.
 	InFault bool
 }
 
@@ -66,6 +64,12 @@ type RunResult struct {
 	Errors    []string      `json:"errors,omitempty"`
 	// TTFTs of the judged requests outside the fault windows, ms.
 	HealthyTTFT []float64 `json:"healthy_ttft_ms"`
+	// Healthy counts the judged requests no fault overlapped, HealthyBad
+	// those of them that missed an objective; Rejected says why the run is
+	// not scored (too many healthy requests missed).
+	Healthy    int    `json:"healthy"`
+	HealthyBad int    `json:"healthy_bad"`
+	Rejected   string `json:"rejected,omitempty"`
 	// Kernel is the tracker's probe status line at the end of the run.
 	Kernel string `json:"kernel"`
 	// ForeignCores is how many CPUs other processes kept busy during the
@@ -90,31 +94,31 @@ func (r *RunResult) FirstPage(from time.Time) (IncidentRec, bool) {
 // labelled with the fault nor counted as healthy.
 const settle = time.Second
 
-// RunOnce runs one repetition of sc against env.
-func RunOnce(ctx context.Context, env *Env, sc *Scenario, rep int, model *attribution.Model) (res RunResult, err error) {
+// warmUp is how long the lab sends healthy requests to a new service
+// before a run starts: its connections, heap and baselines are warm, as in
+// a service that has been running (they are not reported).
+const warmUp = time.Second
+
+// RunOnce runs one repetition of sc against env: a new service process
+// with the objectives' thresholds cal gives, warmed up, then the load and
+// the faults' timeline.
+func RunOnce(ctx context.Context, env *Env, sc *Scenario, rep int, cal Thresholds) (res RunResult, err error) {
 	res = RunResult{Scenario: sc.Name, Rep: rep}
-	svc := env.target()
-	builders, reason := env.builders(sc, rep, svc)
+	svc, err := env.startService(ctx, env.serviceConfig(sc.Workload, cal))
+	if err != nil {
+		return res, err
+	}
+	defer svc.kill()
+	builders, reason := env.builders(sc, rep, env.target(svc.pid()))
 	if reason != "" {
 		res.Skipped = reason
 		return res, nil
 	}
 	env.reset(sc.Workload)
-	store := &recordStore{}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
-	defer func() { _ = tp.Shutdown(context.Background()) }()
-	tr, err := env.newTracker(sc.Workload, tp, store, &res, model)
-	if err != nil {
+	load(ctx, svc.url, sc.Load.RPS, warmUp, 5*time.Second)
+	if err := svc.send("begin"); err != nil {
 		return res, err
 	}
-	trClosed := false
-	defer func() {
-		if !trClosed {
-			_ = tr.Close()
-		}
-	}()
-	defer env.serveApp(tr, sc.Workload)()
-
 	res.Start = time.Now()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -123,17 +127,27 @@ func RunOnce(ctx context.Context, env *Env, sc *Scenario, rep int, model *attrib
 		tl.wg.Add(1)
 		go tl.play(runCtx, i, f, builders[i])
 	}
-	res.Requests = load(runCtx, env.AppURL, sc.Load.RPS, sc.Load.Duration.D(), 5*time.Second)
+	res.Requests = load(runCtx, svc.url, sc.Load.RPS, sc.Load.Duration.D(), 5*time.Second)
 	cancel()
 	tl.finish()
-	env.current.Store(nil)
-	res.Kernel = kernelLine(tr)
-	trClosed = true
-	_ = tr.Close()
-	_ = tp.ForceFlush(context.Background())
-
-	res.label(store.requests(), sc)
+	out, err := svc.stop(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.Kernel, res.Incidents = out.Kernel, out.Incidents
+	res.label(out.Requests, sc)
 	return res, nil
+}
+
+// serviceConfig is the configuration of a service running workload w with
+// thresholds cal.
+func (e *Env) serviceConfig(w Workload, cal Thresholds) serviceConfig {
+	cfg := serviceConfig{Workload: w, TTFT: cal.TTFT, TPOT: cal.TPOT, ProviderURL: e.ProviderURL,
+		RetrievalURL: e.RetrievalURL, DNS: e.DNS.Addr().String(), WorkPerMs: e.workPerMs}
+	if e.cgroups != nil {
+		cfg.CPUCgroup = e.cgroups.dirs["cpu"]
+	}
+	return cfg
 }
 
 // reset gives the shared workload the healthy behaviour w and clears the
@@ -143,69 +157,6 @@ func (e *Env) reset(w Workload) {
 	e.retrDelay.Store(int64(w.Retrieval.D()))
 	e.ProvFault.Set(faults.ProviderPlan{})
 	e.RetrFault.Set(faults.RetrievalPlan{})
-}
-
-// newTracker starts the run's tracker (the workload's TTFT objective, the
-// lab's probes, its requests' records kept in store, its incidents recorded
-// into res) and waits for its probes to load or fail, so every run sees the
-// same signals.
-func (e *Env) newTracker(w Workload, tp *sdktrace.TracerProvider, store *recordStore, res *RunResult, model *attribution.Model) (*slo.Tracker, error) {
-	var incMu sync.Mutex
-	sink := incident.SinkFunc(func(_ context.Context, inc incident.Incident) error {
-		incMu.Lock()
-		res.Incidents = append(res.Incidents, IncidentRec{At: inc.Time, Severity: inc.Severity, Domain: inc.PredictedFaultDomain})
-		incMu.Unlock()
-		return nil
-	})
-	pcfg := probes.Config{DNSPorts: []uint16{e.DNS.Addr().Port()}, CgroupPath: e.CPUCgroup, PollInterval: 200 * time.Millisecond}
-	tr, err := slo.New(
-		slo.WithService("lab"),
-		slo.WithTracerProvider(tp),
-		slo.WithRequestRecords(store.add),
-		slo.WithObjectives(slo.TTFT(w.TTFTThreshold.D(), 0.99).Named("ttft")),
-		slo.WithIncidentSink(sink),
-		slo.WithAttributionModel(model),
-		slo.WithProbes(pcfg),
-		slo.WithErrorHandler(func(error) {}),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("lab: tracker: %w", err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		starting := false
-		for _, s := range tr.KernelStatus() {
-			starting = starting || s.Path == "starting"
-		}
-		if !starting {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return tr, nil
-}
-
-// serveApp makes the service's listener serve the workload w instrumented
-// by tr, with its own provider and retrieval clients; stop undoes it.
-func (e *Env) serveApp(tr *slo.Tracker, w Workload) (stop func()) {
-	dialer := &net.Dialer{Resolver: e.DNS.Resolver(), Timeout: 3 * time.Second}
-	provBase := &http.Transport{DialContext: dialer.DialContext, DisableKeepAlives: true, ResponseHeaderTimeout: 10 * time.Second}
-	retrBase := &http.Transport{MaxIdleConnsPerHost: 32}
-	a := &app{
-		prov:    &http.Client{Transport: tr.Transport(provBase, slo.WithProviderName("openai")), Timeout: 15 * time.Second},
-		retr:    &http.Client{Transport: tr.Transport(retrBase, slo.Retrieval()), Timeout: 10 * time.Second},
-		provURL: e.ProviderURL, retrURL: e.RetrievalURL,
-		mem:     newBuffers(w.AllocMB, w.FreshMemory),
-		work:    int(w.CPUWork.D().Milliseconds()) * e.workPerMs,
-		retries: w.Retries,
-	}
-	var h http.Handler = tr.Instrument(a)
-	e.current.Store(&h)
-	return func() {
-		e.current.Store(nil)
-		retrBase.CloseIdleConnections()
-		provBase.CloseIdleConnections()
-	}
 }
 
 // timeline plays a run's faults: each step of each fault injected at its
@@ -288,25 +239,30 @@ func kernelLine(tr *slo.Tracker) string {
 	return strings.Join(parts, " ")
 }
 
-// label turns the run's requests into samples: the baselines learn from
-// good requests outside the fault windows (as the tracker learns from good
-// requests), each bad request becomes a sample labelled with the fault that
-// was active when it started.
+// label turns the run's requests into samples. A request's truth is the
+// set of domains whose faults were in effect at any time while it was in
+// flight (a request in flight when a fault began counts too); requests that
+// start within settle of a fault's end are left out (neither labelled nor
+// healthy). The baselines learn from good requests, as the tracker's do;
+// every bad request becomes a sample. Healthy requests (no fault overlapped
+// them) give the run's healthy TTFTs and the share of them that missed an
+// objective: above maxHealthyBad the run is rejected.
 func (res *RunResult) label(reqs []Req, sc *Scenario) {
 	var base attribution.Baseline
-	faulty := !res.FaultAt.IsZero()
-	var truth attribution.Domain
-	if ds := sc.Domains(); len(ds) > 0 {
-		truth = ds[0]
-	}
+	healthy, healthyBad := 0, 0
 	for _, r := range reqs {
 		if !r.Judged {
 			continue
 		}
-		in := faulty && !r.Start.Before(res.FaultAt) && !r.Start.After(res.FaultEnd)
-		settling := faulty && r.Start.After(res.FaultEnd) && r.Start.Before(res.FaultEnd.Add(settle))
-		if !in && !settling && r.TTFTMs > 0 {
-			res.HealthyTTFT = append(res.HealthyTTFT, r.TTFTMs)
+		truths, settling := res.overlap(r, sc)
+		if len(truths) == 0 && !settling {
+			healthy++
+			if !r.Good {
+				healthyBad++
+			}
+			if r.TTFTMs > 0 {
+				res.HealthyTTFT = append(res.HealthyTTFT, r.TTFTMs)
+			}
 		}
 		if r.Good {
 			base.Observe(r.Obs)
@@ -316,12 +272,41 @@ func (res *RunResult) label(reqs []Req, sc *Scenario) {
 		if settling {
 			continue
 		}
-		s := Sample{Obs: base.Excess(r.Obs), InFault: in}
-		if in {
-			s.Truth = truth
+		s := Sample{Obs: base.Excess(r.Obs), InFault: len(truths) > 0}
+		if len(truths) > 0 {
+			s.Truth = truths[0]
+		}
+		if len(truths) > 1 {
+			s.Truths = truths
 		}
 		res.Samples = append(res.Samples, s)
 	}
+	res.Healthy, res.HealthyBad = healthy, healthyBad
+	if healthy > 0 && float64(healthyBad) > maxHealthyBad*float64(healthy) {
+		res.Rejected = fmt.Sprintf("%d of %d healthy requests missed an objective (> %.0f %%)", healthyBad, healthy, 100*maxHealthyBad)
+	}
+}
+
+// overlap returns the domains (in timeline order) of the faults in effect
+// while r was in flight, and whether r started while the effects of a
+// fault that had ended may linger (within settle of its end).
+func (res *RunResult) overlap(r Req, sc *Scenario) (truths []attribution.Domain, settling bool) {
+	for _, w := range res.Windows {
+		if w.Fault < 0 || w.Fault >= len(sc.Faults) {
+			continue
+		}
+		switch {
+		case !w.At.After(r.End) && w.End.After(r.Start):
+			if d := sc.Faults[w.Fault].Domain(); !slices.Contains(truths, d) {
+				truths = append(truths, d)
+			}
+		case !r.Start.Before(w.End) && r.Start.Before(w.End.Add(settle)):
+			settling = true
+		}
+	}
+	order := sc.Domains()
+	slices.SortFunc(truths, func(a, b attribution.Domain) int { return slices.Index(order, a) - slices.Index(order, b) })
+	return truths, settling && len(truths) == 0
 }
 
 func sleepUntil(ctx context.Context, t time.Time) bool {

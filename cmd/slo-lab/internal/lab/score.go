@@ -42,20 +42,25 @@ type ArmJSON struct {
 	Reliability []ReliabilityBin `json:"reliability"`
 	// FaultFreeUnknown is the share of bad requests no fault explains
 	// (truth unknown) attributed to unknown, of FaultFreeSamples.
-	FaultFreeUnknown     float64                   `json:"fault_free_bad_to_unknown"`
-	FaultFreeSamples     int                       `json:"fault_free_bad_samples"`
-	AbstainRate          float64                   `json:"abstain_rate"`
-	FalsePositiveRate    float64                   `json:"false_positive_rate"`
-	FalseAttributionRate float64                   `json:"false_attribution_rate"`
-	DetectionDelayP50    float64                   `json:"detection_delay_p50_s"`
-	DetectionDelayCI     [2]float64                `json:"detection_delay_p50_ci95_s"`
-	ProviderClusterConf  float64                   `json:"provider_vs_cluster_confusion"`
-	RunTopAccuracy       float64                   `json:"run_top_accuracy"`
-	TwoFaultTop2Rate     float64                   `json:"two_fault_top2_rate"`
-	PerClass             map[string]ClassJSON      `json:"per_class"`
-	Confusion            map[string]map[string]int `json:"confusion"`
-	Runs                 int                       `json:"runs"`
-	Samples              int                       `json:"samples"`
+	FaultFreeUnknown     float64    `json:"fault_free_bad_to_unknown"`
+	FaultFreeSamples     int        `json:"fault_free_bad_samples"`
+	AbstainRate          float64    `json:"abstain_rate"`
+	FalsePositiveRate    float64    `json:"false_positive_rate"`
+	FalseAttributionRate float64    `json:"false_attribution_rate"`
+	DetectionDelayP50    float64    `json:"detection_delay_p50_s"`
+	DetectionDelayCI     [2]float64 `json:"detection_delay_p50_ci95_s"`
+	ProviderClusterConf  float64    `json:"provider_vs_cluster_confusion"`
+	RunTopAccuracy       float64    `json:"run_top_accuracy"`
+	// MultiTruthSamples are the bad requests several faults overlapped;
+	// MultiTruthTopK the share of them whose top k domains (k: how many
+	// faults) contain every one (-1: none).
+	MultiTruthSamples int                       `json:"multi_truth_samples"`
+	MultiTruthTopK    float64                   `json:"multi_truth_topk_contains_all"`
+	TwoFaultTop2Rate  float64                   `json:"two_fault_top2_rate"`
+	PerClass          map[string]ClassJSON      `json:"per_class"`
+	Confusion         map[string]map[string]int `json:"confusion"`
+	Runs              int                       `json:"runs"`
+	Samples           int                       `json:"samples"`
 }
 
 // minSupport is the per-class support below which a class's scores are
@@ -72,6 +77,34 @@ type tally struct {
 	calN   [calBins]int
 	calSum [calBins]float64
 	calHit [calBins]int
+	// setN counts the samples with several true domains, setHit those
+	// whose top k domains (k: how many) contain them all.
+	setN, setHit int
+}
+
+// addSet records one prediction of a sample with several true domains.
+func (t *tally) addSet(truths []attribution.Domain, v attribution.Verdict) {
+	t.setN++
+	if topKContains(v, truths) {
+		t.setHit++
+	}
+}
+
+// topKContains reports whether the len(want) most likely fault domains of
+// v (Unknown aside) include every domain of want.
+func topKContains(v attribution.Verdict, want []attribution.Domain) bool {
+	var top []attribution.Domain
+	for _, h := range v.Ranked {
+		if h.Domain != attribution.Unknown && len(top) < len(want) {
+			top = append(top, h.Domain)
+		}
+	}
+	for _, d := range want {
+		if !slices.Contains(top, d) {
+			return false
+		}
+	}
+	return true
 }
 
 // add records one prediction of a sample whose true domain is truth.
@@ -96,6 +129,8 @@ func (t *tally) merge(o *tally) {
 		t.calSum[b] += o.calSum[b]
 		t.calHit[b] += o.calHit[b]
 	}
+	t.setN += o.setN
+	t.setHit += o.setHit
 }
 
 // reliability returns the non-empty bins of the reliability table and the
@@ -120,14 +155,19 @@ func (t *tally) reliability() ([]ReliabilityBin, float64) {
 	return out, ece
 }
 
-// runTally returns the tally of r's single-fault and fault-free samples
-// under protocol p (multi-fault runs are scored at run level only).
+// runTally returns the tally of r's samples under protocol p: those with
+// one true domain (or none) in the confusion and the calibration, those
+// with several in the set-aware score.
 func runTally(r *runEval, p protocol) tally {
 	var t tally
-	if r.preds[p] == nil || len(r.sc.Domains()) > 1 {
+	if r.preds[p] == nil {
 		return t
 	}
 	for i, s := range r.res.Samples {
+		if len(s.Truths) > 1 {
+			t.addSet(s.Truths, r.preds[p][i])
+			continue
+		}
 		t.add(s.Truth, r.preds[p][i])
 	}
 	return t
@@ -209,6 +249,7 @@ func scoreArm(runs []*runEval, p protocol, inc incidentScores) ArmJSON {
 		Samples:           c.Total(),
 	}
 	a.Reliability, a.ECE = t.reliability()
+	a.MultiTruthSamples, a.MultiTruthTopK = t.setN, ratio(t.setHit, t.setN, -1)
 	uk := c.Score(attribution.Unknown)
 	a.FaultFreeUnknown, a.FaultFreeSamples = uk.Recall, uk.Support
 	a.Confusion, a.FalseAttributionRate, a.ProviderClusterConf = confusionRates(c)

@@ -12,6 +12,9 @@ import (
 	"github.com/llmslo/slo/faults"
 )
 
+// svcControllers are the controllers the service gets a cgroup of.
+var svcControllers = []string{"cpu", "memory", "cpuset"}
+
 // serviceTarget is where the instrumented service runs: its process, the
 // CPUs it may use and its cpu cgroup. The CPU, quota and memory faults act
 // on it alone.
@@ -20,11 +23,17 @@ type serviceTarget struct {
 	cpus      []int  // nil: every CPU
 	cpuCgroup string // "" : none of its own (cpu_throttle is skipped)
 	cpuV2     bool
+	memory    bool // it has a memory cgroup of its own
 }
 
-// target returns the service's target.
-func (e *Env) target() *serviceTarget {
-	return &serviceTarget{pid: os.Getpid(), cpuCgroup: e.CPUCgroup, cpuV2: e.CPUV2}
+// target returns the target of the service process pid.
+func (e *Env) target(pid int) *serviceTarget {
+	t := &serviceTarget{pid: pid}
+	if c := e.cgroups; c != nil {
+		t.cpus, t.cpuCgroup, t.cpuV2 = c.cpus, c.dirs["cpu"], c.cpuV2
+		t.memory = c.dirs["memory"] != ""
+	}
+	return t
 }
 
 // builder returns the injector builder of a fault on the service's CPUs,
@@ -51,8 +60,8 @@ func (t *serviceTarget) builder(kind string) (builder, string) {
 			return faults.CPUContention{CPUs: t.cpus, Workers: f.Workers}
 		}, ""
 	case "memory_pressure":
-		if os.Geteuid() != 0 {
-			return nil, "memory_pressure needs root"
+		if !t.memory {
+			return nil, "memory_pressure needs a memory cgroup of the service's own (root)"
 		}
 		return func(f Fault) faults.Injector {
 			headroom := int64(f.HeadroomMB) << 20

@@ -10,9 +10,8 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"path/filepath"
-	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,11 +24,12 @@ import (
 // lab's DNS server.
 const providerHost = "provider.lab.test"
 
-// Env is the long-lived part of the reference workload, shared by every run:
-// the DNS server the service resolves through, the fake provider (inside a
-// network namespace when the lab may create one), the retrieval backend,
-// the service's listener and, when root, a cgroup of the lab process's own
-// whose CFS quota the cpu_throttle fault tightens.
+// Env is the long-lived part of the reference workload, shared by every run
+// and running in the lab's own process: the DNS server the service
+// resolves through, the fake provider (inside a network namespace when the
+// lab may create one), the retrieval backend and, when root, the service's
+// cgroups. The service itself runs as a process of its own, once per run
+// (see [ServeMain]).
 type Env struct {
 	DNS       *faults.DNSServer
 	NS        *faults.Netns // nil when unprivileged
@@ -39,16 +39,11 @@ type Env struct {
 
 	ProviderURL  string
 	RetrievalURL string
-	AppURL       string
 	ProviderPort uint16
-	// CPUCgroup is the lab's own cpu cgroup directory ("" when unprivileged),
-	// V2 whether it is on cgroup v2.
-	CPUCgroup string
-	CPUV2     bool
 
+	cgroups   *svcCgroups  // nil when unprivileged
 	retrDelay atomic.Int64 // healthy retrieval time, ns
 	workPerMs int          // iterations of work() per millisecond of CPU, calibrated
-	current   atomic.Pointer[http.Handler]
 	servers   []*http.Server
 	cleanup   []func() error
 	log       func(format string, args ...any)
@@ -79,7 +74,10 @@ func NewEnv(cfg EnvConfig) (e *Env, err error) {
 	provAddr := netip.MustParseAddr("127.0.0.1")
 	var provLn net.Listener
 	if cfg.Privileged {
-		ns, nerr := faults.NewNetns("", cfg.Subnet)
+		if removed, err := CleanStale(); len(removed) > 0 || err != nil {
+			e.log("lab: removed what an earlier lab left behind: %v (%v)", removed, err)
+		}
+		ns, nerr := faults.NewNetns(strings.TrimPrefix(LabPrefix, faults.NetnsPrefix)+strconv.Itoa(os.Getpid()), cfg.Subnet)
 		if nerr != nil {
 			e.log("lab: no network namespace (%v); packet_loss scenarios will be skipped", nerr)
 		} else {
@@ -104,7 +102,7 @@ func NewEnv(cfg EnvConfig) (e *Env, err error) {
 	}
 	e.cleanup = append(e.cleanup, e.DNS.Close)
 
-	e.workPerMs = calibrate()
+	e.workPerMs = workRate()
 	e.Provider = providertest.NewHandler(nil)
 	e.serve(provLn, e.ProvFault.Wrap(e.Provider))
 	e.ProviderURL = "http://" + net.JoinHostPort(providerHost, strconv.Itoa(int(e.ProviderPort))) + "/v1/chat/completions"
@@ -116,46 +114,11 @@ func NewEnv(cfg EnvConfig) (e *Env, err error) {
 	e.serve(retrLn, e.RetrFault.Wrap(http.HandlerFunc(e.search)))
 	e.RetrievalURL = "http://" + retrLn.Addr().String() + "/search"
 
-	appLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("lab: app listener: %w", err)
-	}
-	e.serve(appLn, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := e.current.Load()
-		if h == nil {
-			http.Error(w, "no run", http.StatusServiceUnavailable)
-			return
-		}
-		(*h).ServeHTTP(w, r)
-	}))
-	e.AppURL = "http://" + appLn.Addr().String() + "/v1/chat/completions"
-
 	if cfg.Privileged {
-		if err := e.ownCgroup(); err != nil {
-			e.log("lab: no cpu cgroup of our own (%v); cpu_throttle scenarios will be skipped", err)
-		}
+		e.cgroups = newSvcCgroups(e.log)
+		e.cleanup = append(e.cleanup, e.cgroups.close)
 	}
 	return e, nil
-}
-
-// ownCgroup moves the lab process into a cpu cgroup of its own with an
-// unlimited-in-practice quota, so the tracker's cfs_throttle poller has
-// throttling counters to read from the first run on, and a cpu_throttle
-// fault only has to tighten the quota.
-func (e *Env) ownCgroup() error {
-	undo, err := faults.CPUThrottle{QuotaPct: 100 * runtime.NumCPU(), PIDs: []int{os.Getpid()}}.Inject(context.Background())
-	if err != nil {
-		return err
-	}
-	e.cleanup = append(e.cleanup, undo)
-	dir, err := faults.CgroupOf(os.Getpid(), "cpu")
-	if err != nil {
-		return err
-	}
-	e.CPUCgroup = dir
-	_, err = os.Stat(filepath.Join(dir, "cpu.max"))
-	e.CPUV2 = err == nil
-	return nil
 }
 
 func (e *Env) serve(ln net.Listener, h http.Handler) {
