@@ -222,24 +222,38 @@ func Decompose(o Observation) [numDomains]float64 {
 
 // Attribute returns the verdict for o under m; a nil m uses the
 // decomposition alone (each domain's posterior is its share of the
-// explained time, with the unexplained rest going to Unknown).
+// explained time, with the unexplained rest going to Unknown). Under a
+// model the verdict abstains as the model's [Abstain] rule says (without
+// one, below [AbstainBelow]).
 func Attribute(o Observation, m *Model) Verdict {
-	var post [numDomains]float64
 	ms := Decompose(o)
-	if m != nil && m.usable() {
-		post = m.posterior(&o)
-	} else {
-		total := 0.0
-		for _, v := range ms {
-			total += v
-		}
-		if total > 0 {
-			for d, v := range ms {
-				post[d] = v / total
+	if m.usable() {
+		v := verdictFrom(m.posterior(&o), ms, &o)
+		v.Top, v.Confidence = Unknown, 1
+		for _, h := range v.Ranked {
+			if h.Domain == Unknown {
+				continue
 			}
-		} else {
-			post[Unknown] = 1
+			if m.abstains(&o, h.Domain, h.Posterior) {
+				v.Confidence = 1 - h.Posterior
+			} else {
+				v.Top, v.Confidence = h.Domain, h.Posterior
+			}
+			break
 		}
+		return v
+	}
+	var post [numDomains]float64
+	total := 0.0
+	for _, v := range ms {
+		total += v
+	}
+	if total > 0 {
+		for d, v := range ms {
+			post[d] = v / total
+		}
+	} else {
+		post[Unknown] = 1
 	}
 	return verdictFrom(post, ms, &o)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Bins discretises a feature: a value v falls in bin 0 when v ≤ 0 (nothing
@@ -57,19 +58,39 @@ type Provenance struct {
 
 // Model is a naive-Bayes model over the fault domains: a prior per domain and,
 // per domain and feature, the probability of each bin. It is produced by
-// [Fit] and serialised as JSON; the zero value (and nil) is "no model".
+// [Fit] (or [FitCalibrated], which adds a temperature and an abstention
+// rule chosen on held-out training data) and serialised as JSON; the zero
+// value (and nil) is "no model".
 type Model struct {
 	Version    int                             `json:"version"`
 	Provenance Provenance                      `json:"provenance"`
 	Bins       map[string]Bins                 `json:"bins"`
 	Prior      map[string]float64              `json:"prior"`
 	Likelihood map[string]map[string][]float64 `json:"likelihood"` // domain → feature → P(bin)
+	// Temperature divides the log posterior before it is normalised: above
+	// 1 it tempers the overconfidence of naive Bayes (features are not
+	// independent). Zero means 1.
+	Temperature float64 `json:"temperature,omitempty"`
+	// Abstain is when a verdict answers Unknown; nil means below
+	// [AbstainBelow] only.
+	Abstain *Abstain `json:"abstain,omitempty"`
 
 	// resolved tables, filled by resolve
-	prior [numDomains]float64
-	lik   [numDomains][numFeatures][]float64
-	bins  [numFeatures]Bins
-	ok    bool
+	prior    [numDomains]float64
+	lik      [numDomains][numFeatures][]float64
+	bins     [numFeatures]Bins
+	surprise [numDomains]float64 // Abstain.MaxSurprise; 0: no limit
+	ok       bool
+}
+
+// Abstain is a model's abstention rule. A verdict abstains (Unknown) when
+// the evidence is weak — the top domain's posterior is below MinPosterior —
+// or unlike every request the top domain was fitted on: its surprise under
+// that domain (the largest −ln P(bin | domain) over the observed features)
+// exceeds the domain's MaxSurprise.
+type Abstain struct {
+	MinPosterior float64            `json:"min_posterior"`
+	MaxSurprise  map[string]float64 `json:"max_surprise,omitempty"`
 }
 
 // Labeled is one training or evaluation sample: a request's observation and
@@ -83,6 +104,12 @@ type Labeled struct {
 // (alpha pseudo-counts per bin; 0 means 1). Domains without samples get no
 // prior mass and are never predicted.
 func Fit(samples []Labeled, bins map[string]Bins, alpha float64, prov Provenance) (*Model, error) {
+	return fit(samples, bins, alpha, prov, false)
+}
+
+// fit is Fit, with the own-evidence extension of FitCalibrated when extend
+// is set.
+func fit(samples []Labeled, bins map[string]Bins, alpha float64, prov Provenance, extend bool) (*Model, error) {
 	if len(samples) == 0 {
 		return nil, errors.New("attribution: fit: no samples")
 	}
@@ -127,9 +154,17 @@ func Fit(samples []Labeled, bins map[string]Bins, alpha float64, prov Provenance
 				continue
 			}
 			b := bins[f.String()]
+			c := counts[d][f]
+			if extend && speaksFor(f, d) {
+				c = extendUp(c)
+			}
+			var n float64
+			for _, v := range c {
+				n += v
+			}
 			p := make([]float64, b.count())
 			for i := range p {
-				p[i] = (counts[d][f][i] + alpha) / (seen[d][f] + alpha*float64(len(p)))
+				p[i] = (c[i] + alpha) / (n + alpha*float64(len(p)))
 			}
 			lik[f.String()] = p
 		}
@@ -139,6 +174,36 @@ func Fit(samples []Labeled, bins map[string]Bins, alpha float64, prov Provenance
 		return nil, err
 	}
 	return m, nil
+}
+
+// speaksFor reports whether feature f is evidence for domain d in the
+// decomposition ([Decompose]).
+func speaksFor(f Feature, d Domain) bool {
+	for _, s := range support {
+		if s.f == f && s.d == d {
+			return true
+		}
+	}
+	return false
+}
+
+// extendUp returns counts with every bin above the highest non-empty one
+// (bin 0 aside) given that bin's count.
+func extendUp(counts []float64) []float64 {
+	out := slices.Clone(counts)
+	hi := 0
+	for i := 1; i < len(out); i++ {
+		if out[i] > 0 {
+			hi = i
+		}
+	}
+	if hi == 0 {
+		return out
+	}
+	for i := hi + 1; i < len(out); i++ {
+		out[i] = out[hi]
+	}
+	return out
 }
 
 // UnmarshalModel decodes a model produced by [Model.MarshalJSON] or Fit.
@@ -156,6 +221,21 @@ func UnmarshalModel(b []byte) (*Model, error) {
 func (m *Model) resolve() error {
 	if m.Version != 1 {
 		return fmt.Errorf("attribution: model version %d not supported", m.Version)
+	}
+	if m.Temperature < 0 || math.IsNaN(m.Temperature) || math.IsInf(m.Temperature, 0) {
+		return fmt.Errorf("attribution: model: temperature %v", m.Temperature)
+	}
+	if a := m.Abstain; a != nil {
+		if !(a.MinPosterior >= 0 && a.MinPosterior <= 1) {
+			return fmt.Errorf("attribution: model: abstain below %v", a.MinPosterior)
+		}
+		for name, v := range a.MaxSurprise {
+			d, ok := ParseDomain(name)
+			if !ok || !(v > 0) {
+				return fmt.Errorf("attribution: model: max surprise %s = %v", name, v)
+			}
+			m.surprise[d] = v
+		}
 	}
 	for f := Feature(0); f < numFeatures; f++ {
 		m.bins[f] = m.Bins[f.String()]
@@ -186,10 +266,41 @@ func (m *Model) resolve() error {
 
 func (m *Model) usable() bool { return m != nil && m.ok }
 
-// posterior returns P(domain | observation) over the observed features only.
+// posterior returns P(domain | observation) over the observed features only,
+// tempered by the model's temperature.
 func (m *Model) posterior(o *Observation) [numDomains]float64 {
-	var logp [numDomains]float64
+	return normalize(m.logPosterior(o), m.Temperature)
+}
+
+// normalize turns log posteriors (−Inf: impossible) into probabilities,
+// dividing them by temperature t first (0 means 1).
+func normalize(logp [numDomains]float64, t float64) [numDomains]float64 {
+	if t <= 0 {
+		t = 1
+	}
 	best := math.Inf(-1)
+	for _, l := range logp {
+		best = max(best, l)
+	}
+	var post [numDomains]float64
+	var sum float64
+	for d := range logp {
+		if math.IsInf(logp[d], -1) {
+			continue
+		}
+		post[d] = math.Exp((logp[d] - best) / t)
+		sum += post[d]
+	}
+	for d := range post {
+		post[d] /= sum
+	}
+	return post
+}
+
+// logPosterior returns ln P(domain) + Σ ln P(x_f | domain) over the
+// observed features (−Inf for a domain without prior).
+func (m *Model) logPosterior(o *Observation) [numDomains]float64 {
+	var logp [numDomains]float64
 	for d := Domain(0); d < numDomains; d++ {
 		if m.prior[d] <= 0 {
 			logp[d] = math.Inf(-1)
@@ -208,21 +319,41 @@ func (m *Model) posterior(o *Observation) [numDomains]float64 {
 			lp += math.Log(probs[m.bins[f].index(v)])
 		}
 		logp[d] = lp
-		best = max(best, lp)
 	}
-	var post [numDomains]float64
-	var sum float64
-	for d := range logp {
-		if math.IsInf(logp[d], -1) {
+	return logp
+}
+
+// Surprise returns how unlike the requests domain d was fitted on o is: the
+// largest −ln P(bin | d) over o's observed features (features d was never
+// seen with count as uniform). A usable model is needed; otherwise 0.
+func (m *Model) Surprise(o Observation, d Domain) float64 {
+	if !m.usable() || d >= numDomains || m.prior[d] <= 0 {
+		return 0
+	}
+	var s float64
+	for f := Feature(0); f < numFeatures; f++ {
+		v, ok := o.Get(f)
+		if !ok {
 			continue
 		}
-		post[d] = math.Exp(logp[d] - best)
-		sum += post[d]
+		s = max(s, -math.Log(m.prob(d, f, m.bins[f].index(v))))
 	}
-	for d := range post {
-		post[d] /= sum
+	return s
+}
+
+// abstains reports whether a verdict whose top domain is d with posterior
+// p abstains under m's rule.
+func (m *Model) abstains(o *Observation, d Domain, p float64) bool {
+	if d == Unknown {
+		return true
 	}
-	return post
+	if m.Abstain == nil {
+		return p < AbstainBelow
+	}
+	if p < m.Abstain.MinPosterior {
+		return true
+	}
+	return m.surprise[d] > 0 && m.Surprise(*o, d) > m.surprise[d]
 }
 
 // UniformPrior returns a copy of m whose prior is uniform over the fault

@@ -53,7 +53,7 @@ func TestSmallLab(t *testing.T) {
 	var keep []*lab.Scenario
 	for _, s := range scs {
 		switch s.Name {
-		case "fault_free", "network_dns", "provider_error", "network_egress":
+		case "fault_free", "network_dns@500ms", "provider_error@0.4", "network_egress@30":
 			keep = append(keep, s)
 		}
 	}
@@ -110,8 +110,15 @@ func TestBuiltinScenariosValidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(scs) != 12 {
-		t.Errorf("%d built-in scenarios, want 12", len(scs))
+	if len(scs) != 43 { // 10 families at 4 magnitudes, fault-free, two with two faults
+		t.Errorf("%d built-in scenarios, want 43", len(scs))
+	}
+	extra, err := load("scenarios/extra/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(extra) != 8 {
+		t.Errorf("%d extra scenarios, want 8", len(extra))
 	}
 }
 

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/llmslo/slo/attribution"
@@ -30,6 +31,12 @@ const (
 	cvApp protocol = iota
 	cvKernel
 	cvBoth
+	// lomo leaves one magnitude out: fold k holds out level k of every
+	// family (fault-free runs by repetition), both arm.
+	lomo
+	// lofo leaves one fault domain out: each domain's runs are scored by a
+	// model fitted without any run of that domain, both arm.
+	lofo
 	// evalModel is the given model (-evaluate), scored as is on every run.
 	evalModel
 	numProtocols
@@ -75,9 +82,17 @@ func Evaluate(scs []*Scenario, results [][]RunResult, cfg EvalConfig) (*Report, 
 		return nil, nil, fmt.Errorf("lab: cross-validation needs at least 2 folds, have %d", cfg.Folds)
 	}
 	for ai, arm := range Arms {
-		if err := crossValidate(runs, cfg.Folds, protocol(ai), arm); err != nil {
+		byRep := func(r *runEval) int { return r.res.Rep % cfg.Folds }
+		if err := crossValidate(runs, cfg.Folds, byRep, protocol(ai), arm); err != nil {
 			return nil, nil, err
 		}
+	}
+	levels := numLevels(runs)
+	if err := crossValidate(runs, levels, func(r *runEval) int { return r.group(levels) }, lomo, Arms[2]); err != nil {
+		return nil, nil, err
+	}
+	if err := leaveDomainOut(runs); err != nil {
+		return nil, nil, err
 	}
 	rep := &Report{Arms: map[string]ArmJSON{}, Folds: cfg.Folds}
 	rep.health(results, scs)
@@ -85,6 +100,8 @@ func Evaluate(scs []*Scenario, results [][]RunResult, cfg EvalConfig) (*Report, 
 	for ai, arm := range Arms {
 		rep.Arms[arm.Name] = scoreArm(runs, protocol(ai), inc)
 	}
+	rep.LOMO = LOMOJSON{Folds: levels, ArmJSON: scoreArm(runs, lomo, inc)}
+	rep.LOFO = scoreLOFO(runs)
 	if cfg.Model != nil {
 		for _, r := range runs {
 			r.score(evalModel, Arms[2], cfg.Model)
@@ -126,53 +143,104 @@ func evalRuns(scs []*Scenario, results [][]RunResult) []*runEval {
 	return runs
 }
 
+// group is the run's magnitude level, the group the model's held-out
+// calibration and the leave-one-magnitude-out folds are made of: a swept
+// scenario's level, else the repetition modulo levels.
+func (r *runEval) group(levels int) int {
+	if r.sc.Magnitude != "" {
+		return r.sc.Level
+	}
+	return r.res.Rep % max(1, levels)
+}
+
+// numLevels is the most magnitudes a family of runs has (at least 2).
+func numLevels(runs []*runEval) int {
+	n := 2
+	for _, r := range runs {
+		if r.sc.Magnitude != "" {
+			n = max(n, r.sc.Level+1)
+		}
+	}
+	return n
+}
+
 // trainingSamples returns the samples of the training runs keep accepts,
-// with the features arm keeps.
-func trainingSamples(runs []*runEval, keep func(*runEval) bool, arm Arm) []attribution.Labeled {
+// with the features arm keeps, and the group of each (see runEval.group).
+func trainingSamples(runs []*runEval, keep func(*runEval) bool, arm Arm) ([]attribution.Labeled, []int) {
+	levels := numLevels(runs)
 	var out []attribution.Labeled
+	var groups []int
 	for _, r := range runs {
 		if !r.training() || !keep(r) {
 			continue
 		}
 		for _, s := range r.res.Samples {
 			out = append(out, attribution.Labeled{Obs: s.Obs.Only(arm.Keep), Truth: s.Truth})
+			groups = append(groups, r.group(levels))
 		}
 	}
-	return out
+	return out, groups
 }
 
 func allRuns(*runEval) bool { return true }
 
 // crossValidate scores arm (protocol p) on every run: each training run
-// with the model fitted on the other folds, each multi-fault run (never
-// trained on) with the model of all training runs.
-func crossValidate(runs []*runEval, folds int, p protocol, arm Arm) error {
+// with the model fitted on the runs of the other folds (fold(r) in
+// [0, folds)), each multi-fault run (never trained on) with the model of
+// all training runs.
+func crossValidate(runs []*runEval, folds int, fold func(*runEval) int, p protocol, arm Arm) error {
 	for k := range folds {
-		train := trainingSamples(runs, func(r *runEval) bool { return r.res.Rep%folds != k }, arm)
+		train, groups := trainingSamples(runs, func(r *runEval) bool { return fold(r) != k }, arm)
 		if len(train) == 0 {
 			continue
 		}
-		m, err := fit(train, attribution.Provenance{})
+		m, err := fit(train, groups, attribution.Provenance{})
 		if err != nil {
 			return fmt.Errorf("lab: fit %s fold %d: %w", arm.Name, k, err)
 		}
 		for _, r := range runs {
-			if r.training() && r.res.Rep%folds == k {
+			if r.training() && fold(r) == k {
 				r.score(p, arm, m)
 			}
 		}
 	}
-	all := trainingSamples(runs, allRuns, arm)
+	all, groups := trainingSamples(runs, allRuns, arm)
 	if len(all) == 0 {
 		return nil
 	}
-	m, err := fit(all, attribution.Provenance{})
+	m, err := fit(all, groups, attribution.Provenance{})
 	if err != nil {
 		return fmt.Errorf("lab: fit %s: %w", arm.Name, err)
 	}
 	for _, r := range runs {
 		if !r.training() {
 			r.score(p, arm, m)
+		}
+	}
+	return nil
+}
+
+// leaveDomainOut scores every single-fault run of each fault domain with a
+// model fitted on the training runs of the other domains (and the
+// fault-free runs): the domain is one the model never saw.
+func leaveDomainOut(runs []*runEval) error {
+	for _, d := range attribution.Domains()[1:] {
+		of := func(r *runEval) bool { ds := r.sc.Domains(); return len(ds) == 1 && ds[0] == d }
+		if !slices.ContainsFunc(runs, of) {
+			continue
+		}
+		train, groups := trainingSamples(runs, func(r *runEval) bool { return !of(r) }, Arms[2])
+		if len(train) == 0 {
+			continue
+		}
+		m, err := fit(train, groups, attribution.Provenance{})
+		if err != nil {
+			return fmt.Errorf("lab: fit without %s: %w", d, err)
+		}
+		for _, r := range runs {
+			if of(r) {
+				r.score(lofo, Arms[2], m)
+			}
 		}
 	}
 	return nil
@@ -200,7 +268,7 @@ func (r *runEval) score(p protocol, arm Arm, m *attribution.Model) {
 // shippedModel fits the model to ship: every labelled single-fault and
 // fault-free run, both arm; nil when there are no samples.
 func shippedModel(runs []*runEval, prov attribution.Provenance) (*attribution.Model, error) {
-	all := trainingSamples(runs, allRuns, Arms[2])
+	all, groups := trainingSamples(runs, allRuns, Arms[2])
 	if len(all) == 0 {
 		return nil, nil
 	}
@@ -211,27 +279,27 @@ func shippedModel(runs []*runEval, prov attribution.Provenance) (*attribution.Mo
 		}
 	}
 	prov.Runs = n
-	model, err := fit(all, prov)
+	model, err := fit(all, groups, prov)
 	if err != nil {
 		return nil, fmt.Errorf("lab: fit model: %w", err)
 	}
 	return model, nil
 }
 
-// fit fits the lab's model: naive Bayes over LabBins with Laplace smoothing,
-// then a uniform prior over the fault domains (attribution.UniformPrior:
-// how many bad requests each injected fault produced is no prior).
-func fit(samples []attribution.Labeled, prov attribution.Provenance) (*attribution.Model, error) {
-	m, err := attribution.Fit(samples, LabBins(), 1, prov)
-	if err != nil {
-		return nil, err
-	}
-	return m.UniformPrior(), nil
+// fit fits the lab's model: naive Bayes over LabBins, a uniform prior over
+// the fault domains (how many bad requests each injected fault produced is
+// no prior), temperature and abstention chosen on the samples' groups held
+// out in turn (attribution.FitCalibrated): never on the runs it will score.
+func fit(samples []attribution.Labeled, groups []int, prov attribution.Provenance) (*attribution.Model, error) {
+	return attribution.FitCalibrated(samples, groups, attribution.FitConfig{Bins: LabBins(), UniformPrior: true, Provenance: prov})
 }
 
-// LabBins is the discretisation the lab fits with: finer than
-// attribution.DefaultBins at the top, where the faults of the lab differ
-// (a 400 ms DNS delay, a 1 s SYN retransmit, seconds of CFS throttling).
+// LabBins is the discretisation the lab fits with: durations (ms of excess
+// over the baseline) in bins 0 | (0, 10] | (10, 50] | (50, 200] | > 200,
+// counts 0 | 1 | 2–3 | 4+, steal 0 | ≤ 2 | ≤ 10 | more. The bins are coarse
+// on purpose: each fault family's magnitudes fall in one or two of them,
+// so the model learns which evidence rises, not by how much, and a
+// magnitude it was not fitted on lands where its neighbours did.
 func LabBins() map[string]attribution.Bins {
 	out := attribution.DefaultBins()
 	for _, f := range attribution.AllFeatures() {
@@ -239,7 +307,7 @@ func LabBins() map[string]attribution.Bins {
 		case attribution.AppThrottled, attribution.AppServerErrors, attribution.AppResets,
 			attribution.KernRetransmits, attribution.KernConnectErrors, attribution.KernStealPct:
 		default:
-			out[f.String()] = attribution.Bins{Edges: []float64{5, 20, 50, 100, 250, 500, 1000, 2000}}
+			out[f.String()] = attribution.Bins{Edges: []float64{10, 50, 200}}
 		}
 	}
 	return out

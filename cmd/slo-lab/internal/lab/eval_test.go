@@ -110,7 +110,7 @@ func TestConfigCheck(t *testing.T) {
 }
 
 func TestWarningsBelowSupport(t *testing.T) {
-	rep := &Report{Arms: map[string]ArmJSON{"both": {PerClass: map[string]ClassJSON{
+	rep := &Report{LOMO: LOMOJSON{ArmJSON: ArmJSON{PerClass: map[string]ClassJSON{
 		"network_dns": {Support: 49}, "provider_error": {Support: 50},
 	}}}}
 	rep.warnings()

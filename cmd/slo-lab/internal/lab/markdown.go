@@ -35,12 +35,12 @@ func (rep *Report) Markdown() []byte {
 	var w mdWriter
 	w.header(rep)
 	w.calibration(rep)
+	w.ood(rep)
+	w.model(rep.Model)
 	w.arms(rep)
-	w.reliability("both", rep.Arms["both"])
 	for _, a := range Arms {
 		w.perClass(a.Name, rep.Arms[a.Name])
 	}
-	w.model(rep.Model)
 	w.scenarios(rep.Scenarios)
 	w.notes(rep)
 	return w.Bytes()
@@ -129,6 +129,34 @@ func (w *mdWriter) reliability(name string, x ArmJSON) {
 	w.p("Reliability of the top posterior (%s; the domain with the highest posterior, unknown included, against the truth): expected calibration error **%.3f**.\n\n| top posterior | samples | mean posterior | accuracy |\n|---|---:|---:|---:|\n", name, x.ECE)
 	for _, b := range x.Reliability {
 		w.p("| [%.1f, %.1f) | %d | %.3f | %.3f |\n", b.Lo, b.Hi, b.N, b.Confidence, b.Accuracy)
+	}
+	w.p("\n")
+}
+
+// ood writes the out-of-distribution protocols: leave one magnitude out
+// (the headline) and leave one fault domain out.
+func (w *mdWriter) ood(rep *Report) {
+	lm := rep.LOMO
+	w.p("\n## Leave one magnitude out (the headline)\n\nEvery family of faults is swept over %d magnitudes; fold k scores the k-th magnitude of every family (fault-free runs by repetition) with a model fitted on the others, so each magnitude is one the model never saw. Both arms' evidence; temperature and abstention chosen on the training folds only (attribution.FitCalibrated, holding out their magnitudes in turn).\n\n", lm.Folds)
+	w.armHeader("protocol")
+	w.armRow("leave one magnitude out", lm.ArmJSON)
+	w.p("\n")
+	w.reliability("leave one magnitude out", lm.ArmJSON)
+	w.perClass("leave one magnitude out", lm.ArmJSON)
+	lf := rep.LOFO
+	w.p("## Leave one fault domain out\n\nEach domain's bad requests scored by a model fitted without any run of that domain: it should say `unknown`, or at least not be confident. Pooled over %d samples: **%.3f** unknown, %.3f unknown or posterior < %.1f (mean over the domains: %.3f, %.3f).\n\n| unseen domain | samples | unknown | unknown or low confidence | answers |\n|---|---:|---:|---:|---|\n",
+		lf.Samples, lf.Unknown, lf.LowConfidence, lowConfidence, lf.MeanUnknown, lf.MeanLowConfidence)
+	for _, d := range attribution.Domains() {
+		c, ok := lf.PerDomain[d.String()]
+		if !ok {
+			continue
+		}
+		var ans []string
+		for name, n := range c.Predicted {
+			ans = append(ans, fmt.Sprintf("%s×%d", name, n))
+		}
+		slices.Sort(ans)
+		w.p("| %s | %d | %.3f | %.3f | %s |\n", d, c.Samples, c.Unknown, c.LowConfidence, strings.Join(ans, " "))
 	}
 	w.p("\n")
 }
