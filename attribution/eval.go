@@ -56,31 +56,19 @@ func (c *Confusion) Score(d Domain) ClassScore {
 }
 
 // MacroF1 is the mean F1 over the fault domains (not Unknown) with support.
-func (c *Confusion) MacroF1() float64 {
-	var sum float64
-	var n int
-	for d := Domain(1); d < numDomains; d++ {
-		s := c.Score(d)
-		if s.Support == 0 {
-			continue
-		}
-		sum += s.F1
-		n++
-	}
-	if n == 0 {
-		return 0
-	}
-	return sum / float64(n)
-}
+func (c *Confusion) MacroF1() float64 { return c.macroF1(1) }
 
 // MacroF1WithUnknown is the mean F1 over every domain with support,
 // Unknown included: abstaining on a request that no fault explains counts
 // as a hit, and abstaining on (or naming a domain for) one that a fault
 // explains as a miss, as for any other class.
-func (c *Confusion) MacroF1WithUnknown() float64 {
+func (c *Confusion) MacroF1WithUnknown() float64 { return c.macroF1(0) }
+
+// macroF1 is the mean F1 over the domains from first on with support.
+func (c *Confusion) macroF1(first Domain) float64 {
 	var sum float64
 	var n int
-	for d := Domain(0); d < numDomains; d++ {
+	for d := first; d < numDomains; d++ {
 		s := c.Score(d)
 		if s.Support == 0 {
 			continue

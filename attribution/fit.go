@@ -20,6 +20,10 @@ type FitConfig struct {
 	// SurpriseQuantile is the share of a domain's own held-out requests
 	// whose surprise its MaxSurprise admits; 0 means 0.99.
 	SurpriseQuantile float64
+	// Spread is the share of a positive bin's count that each positive
+	// bin next to it gets (squared two bins away, and so on) before
+	// smoothing; 0 means none.
+	Spread float64
 	// Provenance is recorded in the model.
 	Provenance Provenance
 }
@@ -102,7 +106,7 @@ func FitCalibrated(samples []Labeled, groups []int, cfg FitConfig) (*Model, erro
 // fitModel fits likelihoods with the own-evidence extension, then the
 // prior cfg asks for.
 func fitModel(samples []Labeled, cfg FitConfig) (*Model, error) {
-	m, err := fit(samples, cfg.Bins, cfg.Alpha, cfg.Provenance, true)
+	m, err := fit(samples, cfg.Bins, cfg.Alpha, cfg.Provenance, shaping{extend: true, spread: cfg.Spread})
 	if err != nil {
 		return nil, err
 	}
@@ -133,8 +137,8 @@ func foldsOf(groups []int) [][]int {
 // heldOut is one sample predicted by a model that was not fitted on it.
 type heldOut struct {
 	truth    Domain
-	logp     [numDomains]float64 // untempered log posterior
-	surprise [numDomains]float64 // per domain
+	logp     [numDomains]float64 // untempered log posterior (−Inf: a domain the model does not know)
+	surprise [numDomains]float64 // per domain the model knows
 }
 
 func (m *Model) holdOut(s Labeled) heldOut {
@@ -145,6 +149,9 @@ func (m *Model) holdOut(s Labeled) heldOut {
 	return h
 }
 
+// knows reports whether the model that predicted h knew domain d.
+func (h *heldOut) knows(d Domain) bool { return !math.IsInf(h.logp[d], -1) }
+
 // bestTemperature returns the temperature that minimises the negative
 // log-likelihood of the held-out true domains (ties: the smallest).
 func bestTemperature(held []heldOut) float64 {
@@ -152,6 +159,9 @@ func bestTemperature(held []heldOut) float64 {
 	for _, t := range temperatures {
 		var nll float64
 		for _, h := range held {
+			if !h.knows(h.truth) {
+				continue
+			}
 			p := normalize(h.logp, t)[h.truth]
 			nll -= math.Log(max(p, 1e-12))
 		}
@@ -167,7 +177,9 @@ func bestTemperature(held []heldOut) float64 {
 func surpriseLimits(held []heldOut, q float64) map[string]float64 {
 	var per [numDomains][]float64
 	for _, h := range held {
-		if h.truth != Unknown {
+		// A domain's limit comes from its samples held out from a model
+		// that knew it: how unlike its training requests its own can be.
+		if h.truth != Unknown && h.knows(h.truth) {
 			per[h.truth] = append(per[h.truth], h.surprise[h.truth])
 		}
 	}
@@ -197,6 +209,9 @@ func bestMinPosterior(held []heldOut, t float64, a *Abstain) float64 {
 	for _, mp := range minPosteriors {
 		var c Confusion
 		for _, h := range held {
+			if !h.knows(h.truth) {
+				continue
+			}
 			post := normalize(h.logp, t)
 			top, p := Unknown, 0.0
 			for d := Domain(1); d < numDomains; d++ {

@@ -20,6 +20,15 @@ func TestExtendUp(t *testing.T) {
 	}
 }
 
+func TestSpreadPositive(t *testing.T) {
+	// Bin 2 holds 8: bins 1 and 3 get 8·0.5 = 4, bin 4 gets 8·0.25 = 2;
+	// bin 0 neither gives nor gets.
+	got := spreadPositive([]float64{10, 0, 8, 0, 0}, 0.5)
+	if want := []float64{10, 4, 8, 4, 2}; !slices.Equal(got, want) {
+		t.Errorf("spreadPositive = %v, want %v", got, want)
+	}
+}
+
 func TestNormalizeTemperature(t *testing.T) {
 	var logp [numDomains]float64
 	for d := range logp {

@@ -104,12 +104,19 @@ type Labeled struct {
 // (alpha pseudo-counts per bin; 0 means 1). Domains without samples get no
 // prior mass and are never predicted.
 func Fit(samples []Labeled, bins map[string]Bins, alpha float64, prov Provenance) (*Model, error) {
-	return fit(samples, bins, alpha, prov, false)
+	return fit(samples, bins, alpha, prov, shaping{})
 }
 
-// fit is Fit, with the own-evidence extension of FitCalibrated when extend
-// is set.
-func fit(samples []Labeled, bins map[string]Bins, alpha float64, prov Provenance, extend bool) (*Model, error) {
+// shaping is how FitCalibrated shapes the counts before smoothing: the
+// own-evidence extension, and the share of a positive bin's count its
+// positive neighbours get (spread, per bin of distance).
+type shaping struct {
+	extend bool
+	spread float64
+}
+
+// fit is Fit, with the counts shaped as sh says.
+func fit(samples []Labeled, bins map[string]Bins, alpha float64, prov Provenance, sh shaping) (*Model, error) {
 	if len(samples) == 0 {
 		return nil, errors.New("attribution: fit: no samples")
 	}
@@ -155,8 +162,11 @@ func fit(samples []Labeled, bins map[string]Bins, alpha float64, prov Provenance
 			}
 			b := bins[f.String()]
 			c := counts[d][f]
-			if extend && speaksFor(f, d) {
+			if sh.extend && speaksFor(f, d) {
 				c = extendUp(c)
+			}
+			if sh.spread > 0 {
+				c = spreadPositive(c, sh.spread)
 			}
 			var n float64
 			for _, v := range c {
@@ -202,6 +212,22 @@ func extendUp(counts []float64) []float64 {
 	}
 	for i := hi + 1; i < len(out); i++ {
 		out[i] = out[hi]
+	}
+	return out
+}
+
+// spreadPositive returns counts where each positive bin (1 and up) also
+// gives every other positive bin beta^distance of its count: ordered bins
+// next to what was seen are plausible, far ones less so. Bin 0 (no excess
+// at all) neither gives nor gets.
+func spreadPositive(counts []float64, beta float64) []float64 {
+	out := slices.Clone(counts)
+	for i := 1; i < len(counts); i++ {
+		for j := 1; j < len(counts); j++ {
+			if i != j {
+				out[j] += counts[i] * math.Pow(beta, math.Abs(float64(i-j)))
+			}
+		}
 	}
 	return out
 }

@@ -15,6 +15,11 @@ type CPUContention struct {
 	// Workers is the number of spinners, assigned to CPUs round-robin.
 	// Zero means one per CPU.
 	Workers int
+	// Cgroup, when set, is a cgroup directory (a v2 cgroup, or a v1 cpu
+	// cgroup) the spinners join: neighbours inside the workload's own CPU
+	// share (a container's sidecar) rather than beside it. It needs write
+	// access to its cgroup.procs (root).
+	Cgroup string
 
 	hook stepHook
 }

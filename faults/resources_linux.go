@@ -118,6 +118,11 @@ func (c CPUContention) Inject(ctx context.Context) (undo func() error, err error
 			return nil, fmt.Errorf("faults: cpu contention: %w", err)
 		}
 		children = append(children, ch)
+		if c.Cgroup != "" {
+			if err := movePID(c.Cgroup, ch.pid()); err != nil {
+				return nil, fmt.Errorf("faults: cpu contention: spinner into %s: %w", c.Cgroup, privErr(err))
+			}
+		}
 		if err := c.hook.at("spinner"); err != nil {
 			return nil, err
 		}

@@ -163,6 +163,38 @@ func TestCPUContention(t *testing.T) {
 	}
 }
 
+// TestCPUContentionInCgroup checks that spinners join the cgroup they are
+// given (neighbours inside a workload's own CPU share) and leave with undo;
+// a cgroup that does not exist fails the injection and leaves no spinner.
+func TestCPUContentionInCgroup(t *testing.T) {
+	testutil.RequireRootNet(t)
+	var u undoer
+	t.Cleanup(func() { _ = u.undo() })
+	cg, err := newCgroup(&u, "cpu", "test", os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	undo, err := CPUContention{Workers: 2, Cgroup: cg.path}.Inject(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids, err := cg.pids()
+	if err != nil || len(pids) != 2 {
+		t.Errorf("cgroup holds %v (%v), want the 2 spinners", pids, err)
+	}
+	if err := undo(); err != nil {
+		t.Fatal(err)
+	}
+	assertNoFaultChildren(t)
+	if pids, _ := cg.pids(); len(pids) != 0 {
+		t.Errorf("after undo the cgroup holds %v", pids)
+	}
+	if _, err := (CPUContention{Workers: 2, Cgroup: filepath.Join(cg.path, "missing")}).Inject(t.Context()); err == nil {
+		t.Error("a cgroup that does not exist: no error")
+	}
+	assertNoFaultChildren(t)
+}
+
 func TestCPUContentionFailsHalfway(t *testing.T) {
 	injected := errors.New("injected")
 	n := 0

@@ -39,20 +39,20 @@ type Calibration struct {
 
 // The calibration: calibrationTime of healthy load at the scenario's rate
 // (after the warm-up), and each threshold set to calibrationFactor times
-// the 99th percentile, or that percentile plus a margin (ttftMargin,
+// the median, or the 99th percentile plus a margin (ttftMargin,
 // tpotMargin) when more, rounded up (10 ms for TTFT, 1 ms for TPOT). A run
 // whose healthy requests (those no fault overlapped) miss an objective
 // more often than maxHealthyBad is rejected, not scored.
 const (
 	calibrationTime   = 12 * time.Second
-	calibrationFactor = 1.5
-	ttftMargin        = 50.0 // ms
-	tpotMargin        = 3.0  // ms
+	calibrationFactor = 2.0
+	ttftMargin        = 20.0 // ms
+	tpotMargin        = 1.0  // ms
 	maxHealthyBad     = 0.05
 )
 
 // calibrationRule says how thresholds are set, for the report.
-var calibrationRule = fmt.Sprintf("threshold = the larger of %.1f × the p99 of %v of healthy load on this host and that p99 + %.0f ms for TTFT, + %.0f ms for TPOT (rounded up to 10 ms for TTFT, 1 ms for TPOT); a run whose healthy requests (those no fault overlapped) miss an objective more often than %.0f %% is rejected, not scored",
+var calibrationRule = fmt.Sprintf("threshold = the larger of %.0f × the median of %v of healthy load on this host and its p99 + %.0f ms for TTFT, + %.0f ms for TPOT (rounded up to 10 ms for TTFT, 1 ms for TPOT); a run whose healthy requests (those no fault overlapped) miss an objective more often than %.0f %% is rejected, not scored",
 	calibrationFactor, calibrationTime, ttftMargin, tpotMargin, 100*maxHealthyBad)
 
 // workloadKey identifies a workload's healthy behaviour: its thresholds and
@@ -101,11 +101,17 @@ func calibrate(ctx context.Context, env *Env, w Workload, rps float64) (Calibrat
 		return cal, fmt.Errorf("lab: calibration: %d requests with a TTFT, %d with a TPOT: too few", len(ttft), len(tpot))
 	}
 	cal.TTFT, cal.TPOT = quantiles(ttft), quantiles(tpot)
-	cal.Thresholds = Thresholds{
-		TTFT: Duration(roundUp(max(calibrationFactor*cal.TTFT.P99, cal.TTFT.P99+ttftMargin), 10) * float64(time.Millisecond)),
-		TPOT: Duration(roundUp(max(calibrationFactor*cal.TPOT.P99, cal.TPOT.P99+tpotMargin), 1) * float64(time.Millisecond)),
-	}
+	cal.Thresholds = thresholdsFrom(cal.TTFT, cal.TPOT)
 	return cal, nil
+}
+
+// thresholdsFrom sets the thresholds from the healthy quantiles (see
+// calibrationRule).
+func thresholdsFrom(ttft, tpot Quantiles) Thresholds {
+	return Thresholds{
+		TTFT: Duration(roundUp(max(calibrationFactor*ttft.P50, ttft.P99+ttftMargin), 10) * float64(time.Millisecond)),
+		TPOT: Duration(roundUp(max(calibrationFactor*tpot.P50, tpot.P99+tpotMargin), 1) * float64(time.Millisecond)),
+	}
 }
 
 // thresholds returns the thresholds of workload w: those it fixes, else the

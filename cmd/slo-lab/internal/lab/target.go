@@ -56,8 +56,10 @@ func (t *serviceTarget) builder(kind string) (builder, string) {
 			})
 		}, ""
 	case "cpu_contention":
+		// Neighbours inside the service's CPU share, on its CPUs (beside it,
+		// in another cgroup, the scheduler shields a mostly idle service).
 		return func(f Fault) faults.Injector {
-			return faults.CPUContention{CPUs: t.cpus, Workers: f.Workers}
+			return faults.CPUContention{CPUs: t.cpus, Workers: f.Workers, Cgroup: t.cpuCgroup}
 		}, ""
 	case "memory_pressure":
 		if !t.memory {
