@@ -14,6 +14,17 @@
 // posterior (marginalised), never read as "normal". [DefaultModel] is the
 // model the lab fitted last, embedded with its provenance.
 //
+// # Abstaining
+//
+// Unknown is a first-class answer. [FitCalibrated] fits a model and chooses,
+// on data held out from its own training samples, a temperature that tempers
+// the overconfidence of naive Bayes and an [Abstain] rule: a verdict
+// abstains when its top domain's posterior is low (the evidence is weak) or
+// when the request is unlike every request that domain was fitted on — its
+// [Model.Surprise] under the domain is beyond what the domain's own held-out
+// requests reach — so that a fault the model never saw comes out Unknown
+// rather than confidently wrong.
+//
 // [NewObservation] is the one mapping from a request (its end-to-end time,
 // its outbound [Calls] and its kernel [correlate.Summary]) to features; the
 // kernel features are keyed by the probe signal that measures them

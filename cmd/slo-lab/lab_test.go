@@ -110,8 +110,8 @@ func TestBuiltinScenariosValidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(scs) != 43 { // 10 families at 4 magnitudes, fault-free, two with two faults
-		t.Errorf("%d built-in scenarios, want 43", len(scs))
+	if len(scs) != 44 { // 10 families at 4 magnitudes, two fault-free, two with two faults
+		t.Errorf("%d built-in scenarios, want 44", len(scs))
 	}
 	extra, err := load("scenarios/extra/*.yaml")
 	if err != nil {

@@ -58,7 +58,7 @@ var calibrationRule = fmt.Sprintf("threshold = the larger of %.0f × the median 
 // workloadKey identifies a workload's healthy behaviour: its thresholds and
 // retries do not change it.
 func workloadKey(w Workload) string {
-	w.TTFTThreshold, w.TPOTThreshold, w.Retries = 0, 0, 0
+	w.TTFTThreshold, w.TPOTThreshold, w.Retries, w.TightTTFT = 0, 0, 0, false
 	b, _ := json.Marshal(w)
 	return string(b)
 }
@@ -66,7 +66,7 @@ func workloadKey(w Workload) string {
 // calibrate measures the healthy workload w at rps on this host: a service
 // with thresholds nothing misses, warmed up, then calibrationTime of load.
 func calibrate(ctx context.Context, env *Env, w Workload, rps float64) (Calibration, error) {
-	w.TTFTThreshold, w.TPOTThreshold, w.Retries = 0, 0, 0
+	w.TTFTThreshold, w.TPOTThreshold, w.Retries, w.TightTTFT = 0, 0, 0, false
 	cal := Calibration{Workload: w}
 	never := Thresholds{TTFT: Duration(time.Minute), TPOT: Duration(time.Minute)}
 	svc, err := env.startService(ctx, env.serviceConfig(w, never))
@@ -115,9 +115,13 @@ func thresholdsFrom(ttft, tpot Quantiles) Thresholds {
 }
 
 // thresholds returns the thresholds of workload w: those it fixes, else the
-// calibrated ones.
+// calibrated ones (the TTFT one at the healthy median when w asks for a
+// tight one).
 func (cal Calibration) thresholds(w Workload) Thresholds {
 	t := cal.Thresholds
+	if w.TightTTFT {
+		t.TTFT = Duration(math.Round(cal.TTFT.P50) * float64(time.Millisecond))
+	}
 	if w.TTFTThreshold > 0 {
 		t.TTFT = w.TTFTThreshold
 	}

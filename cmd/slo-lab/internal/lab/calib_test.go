@@ -29,7 +29,10 @@ func TestThresholdsFrom(t *testing.T) {
 			t.Errorf("thresholdsFrom(%+v, %+v) = %v/%v, want %v/%v", tc.ttft, tc.tpot, got.TTFT.D(), got.TPOT.D(), tc.want.TTFT.D(), tc.want.TPOT.D())
 		}
 	}
-	cal := Calibration{Thresholds: Thresholds{Duration(time.Second), Duration(time.Millisecond)}}
+	cal := Calibration{Thresholds: Thresholds{Duration(time.Second), Duration(time.Millisecond)}, TTFT: Quantiles{P50: 76.6}}
+	if got := cal.thresholds(Workload{TightTTFT: true}); got.TTFT.D() != 77*time.Millisecond || got.TPOT.D() != time.Millisecond {
+		t.Errorf("a tight TTFT objective sits at the healthy median: %v", got.TTFT.D())
+	}
 	if got := cal.thresholds(Workload{TTFTThreshold: Duration(300 * time.Millisecond)}); got.TTFT.D() != 300*time.Millisecond || got.TPOT.D() != time.Millisecond {
 		t.Errorf("a workload's own threshold wins: %+v", got)
 	}

@@ -61,4 +61,10 @@ func TestLabelOverlap(t *testing.T) {
 	if !strings.Contains(res.Rejected, "2 of 3 healthy requests") {
 		t.Errorf("rejected = %q", res.Rejected)
 	}
+	// A TTFT objective tight on purpose misses healthy requests by design.
+	tight := RunResult{}
+	tight.label(reqs, &Scenario{Workload: Workload{TightTTFT: true}})
+	if tight.Rejected != "" || tight.HealthyBad != 7 {
+		t.Errorf("tight objective: rejected %q, healthy bad %d", tight.Rejected, tight.HealthyBad)
+	}
 }

@@ -350,8 +350,9 @@ type Report struct {
 // missed too often.
 type HealthJSON struct {
 	// FaultFreeRuns, FaultFreeRequests and FaultFreeBad count the judged
-	// requests of the runs without faults (rejected runs included) and
-	// those that missed an objective; FaultFreeBadShare is their ratio.
+	// requests of the runs without faults and with calibrated objectives
+	// (rejected runs included) and those that missed an objective;
+	// FaultFreeBadShare is their ratio.
 	FaultFreeRuns     int     `json:"fault_free_runs"`
 	FaultFreeRequests int     `json:"fault_free_requests"`
 	FaultFreeBad      int     `json:"fault_free_bad"`
@@ -375,7 +376,7 @@ func (rep *Report) health(results [][]RunResult, scs []*Scenario) {
 			h.Runs++
 			healthy += r.Healthy
 			bad += r.HealthyBad
-			if len(sc.Faults) == 0 {
+			if len(sc.Faults) == 0 && !sc.Workload.TightTTFT {
 				h.FaultFreeRuns++
 				h.FaultFreeRequests += r.Healthy
 				h.FaultFreeBad += r.HealthyBad

@@ -246,7 +246,8 @@ func kernelLine(tr *slo.Tracker) string {
 // healthy). The baselines learn from good requests, as the tracker's do;
 // every bad request becomes a sample. Healthy requests (no fault overlapped
 // them) give the run's healthy TTFTs and the share of them that missed an
-// objective: above maxHealthyBad the run is rejected.
+// objective: above maxHealthyBad the run is rejected (unless its TTFT
+// objective is tight on purpose).
 func (res *RunResult) label(reqs []Req, sc *Scenario) {
 	var base attribution.Baseline
 	healthy, healthyBad := 0, 0
@@ -282,7 +283,7 @@ func (res *RunResult) label(reqs []Req, sc *Scenario) {
 		res.Samples = append(res.Samples, s)
 	}
 	res.Healthy, res.HealthyBad = healthy, healthyBad
-	if healthy > 0 && float64(healthyBad) > maxHealthyBad*float64(healthy) {
+	if healthy > 0 && float64(healthyBad) > maxHealthyBad*float64(healthy) && !sc.Workload.TightTTFT {
 		res.Rejected = fmt.Sprintf("%d of %d healthy requests missed an objective (> %.0f %%)", healthyBad, healthy, 100*maxHealthyBad)
 	}
 }

@@ -83,6 +83,10 @@ type Workload struct {
 	// means calibrated on this host (see [Calibration]).
 	TTFTThreshold Duration `json:"ttft_threshold,omitempty"`
 	TPOTThreshold Duration `json:"tpot_threshold,omitempty"`
+	// TightTTFT sets the TTFT threshold at the calibrated healthy median:
+	// about half the requests miss it with no fault at all, bad requests
+	// no fault explains (their runs are not rejected for it).
+	TightTTFT bool `json:"tight_ttft,omitempty"`
 }
 
 // Load is the open-loop request rate and how long it lasts.
