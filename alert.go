@@ -38,13 +38,14 @@ type objState struct {
 	next      int
 }
 
-// newObjState returns the state of o, its series keeping budgets over period.
-func newObjState(o Objective, period time.Duration, exemplars int) (*objState, error) {
+// newObjState returns the state of o, its series keeping budgets over period
+// and its rules gated by g.
+func newObjState(o Objective, period time.Duration, exemplars int, g burn.Gate) (*objState, error) {
 	series, err := burn.NewSeries(o.target, period)
 	if err != nil {
 		return nil, err
 	}
-	alerts, err := burn.NewAlerter(series, burn.DefaultRules())
+	alerts, err := burn.NewAlerter(series, burn.DefaultRules(), g)
 	if err != nil {
 		return nil, err
 	}

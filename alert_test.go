@@ -44,7 +44,7 @@ func TestTrackerResolvesPagerDuty(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk := &fakeClock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-	tr, err := New(WithObjectives(ErrorRate(0.99)), WithIncidentSink(pd), withClock(clk.Now), WithService("chat"),
+	tr, err := New(WithObjectives(ErrorRate(0.99)), WithIncidentSink(pd), withClock(clk.Now), WithService("chat"), ungated(),
 		WithTracerProvider(sdktrace.NewTracerProvider()), WithoutProbes())
 	if err != nil {
 		t.Fatal(err)

@@ -38,6 +38,7 @@ type config struct {
 	kernel         kernelConfig // probes and correlation
 	eventSink      EventSink
 	recordFunc     func(context.Context, RequestRecord)
+	state          stateConfig // burn-rate windows: coverage, minimum requests (coverage.go)
 	now            func() time.Time
 	errs           []error // invalid option values, returned by New
 }

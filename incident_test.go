@@ -13,6 +13,17 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
+// ungated turns the alert gate off (no coverage asked, no minimum of
+// requests), for tests of what happens once an incident is raised: they
+// page a tracker seconds old, which the default gate forbids
+// (TestColdStartGate, and internal/burn's tests of the gate).
+func ungated() Option {
+	return optionFunc(func(c *config) {
+		WithMinCoverage(0).apply(c)
+		WithMinEvents(1).apply(c)
+	})
+}
+
 // fakeClock is a settable wall clock for burn-rate windows.
 type fakeClock struct {
 	mu  sync.Mutex
@@ -73,7 +84,7 @@ func TestIncidentFiresOnceWithinASecond(t *testing.T) {
 	clk := &fakeClock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	sink := &captureSink{ch: make(chan struct{}, 8)}
 	tp := sdktrace.NewTracerProvider()
-	tr, err := New(WithObjectives(ErrorRate(0.99)), WithIncidentSink(sink), withClock(clk.Now), WithService("chat"),
+	tr, err := New(WithObjectives(ErrorRate(0.99)), WithIncidentSink(sink), withClock(clk.Now), WithService("chat"), ungated(),
 		WithTracerProvider(tp))
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +206,7 @@ func TestBudgetFigures(t *testing.T) {
 
 func TestIncidentAttributesProviderThrottle(t *testing.T) {
 	sink := &captureSink{ch: make(chan struct{}, 8)}
-	tr, err := New(WithObjectives(ErrorRate(0.99)), WithIncidentSink(sink))
+	tr, err := New(WithObjectives(ErrorRate(0.99)), WithIncidentSink(sink), ungated())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +25,12 @@ type RulesOptions struct {
 	// Period is the error-budget period; zero means 30 days (the tracker's
 	// default, see [WithBudgetPeriod]). It must be a whole number of hours.
 	Period time.Duration
+	// MinEvents is the number of requests the long window of each alert
+	// condition must hold, as [WithMinEvents] sets it for the tracker: 0 (the
+	// default, like the tracker's) asks each rule for the fewest requests
+	// with which one bad request alone cannot make it hold, ⌈1/(factor ×
+	// (1 − target))⌉; 1 writes no such condition.
+	MinEvents int
 }
 
 // slothWindows are the windows Sloth records the error ratio over, so that
@@ -63,7 +68,9 @@ func ruleWindows(rules []burn.Rule) []time.Duration {
 //     sloth_slo_info;
 //   - one alert per severity, LLMSLOBurnRatePage and LLMSLOBurnRateTicket,
 //     whose expression is the "or" of the severity's rules: the long and
-//     the short window's burn rates both exceed the rule's factor.
+//     the short window's burn rates both exceed the rule's factor, and the
+//     long window holds at least the rule's minimum of requests
+//     ([RulesOptions.MinEvents]), as the tracker decides in process.
 //
 // A burn rate b over a window is the window's error ratio divided by the error
 // budget 1 − target, so "burn rate > b" is written "ratio > b × (1 − target)".
@@ -86,6 +93,9 @@ func PrometheusRulesWith(opts RulesOptions, objs ...Objective) ([]byte, error) {
 	}
 	if period < time.Hour || period%time.Hour != 0 {
 		return nil, fmt.Errorf("slo: prometheus rules: period %v is not a positive whole number of hours", period)
+	}
+	if opts.MinEvents < 0 {
+		return nil, fmt.Errorf("slo: prometheus rules: negative minimum of requests %d", opts.MinEvents)
 	}
 	if strings.ContainsAny(opts.Selector, "{}") {
 		return nil, fmt.Errorf("slo: prometheus rules: selector %q: give label matchers without braces", opts.Selector)
@@ -144,7 +154,7 @@ func (r *objRules) sel(good string) string {
 func writeObjectiveRules(b *bytes.Buffer, opts RulesOptions, period time.Duration, o Objective) {
 	id := opts.Service + "-" + o.Name()
 	r := &objRules{opts: opts, period: period, o: o, name: o.Name(), id: id,
-		idSel: "{sloth_id=" + promQuote(id) + "}", budget: errorBudget(o.target)}
+		idSel: "{sloth_id=" + promQuote(id) + "}", budget: burn.ErrorBudget(o.target)}
 	rules := burn.DefaultRules()
 	r.writeSLI(b, rules)
 	r.writeMeta(b)
@@ -195,13 +205,13 @@ func (r *objRules) writeAlerts(b *bytes.Buffer, rules []burn.Rule) {
 			if rule.Severity != sev {
 				continue
 			}
-			thr := "(" + promFloat(rule.Factor) + " * " + promFloat(r.budget) + ")"
-			cond := func(w time.Duration) string {
-				return fmt.Sprintf("max(slo:sli_error:ratio_rate%s%s > %s) without (sloth_window)", burn.WindowName(w), r.idSel, thr)
+			conds = append(conds, r.condition(rule))
+			text := fmt.Sprintf("the %s and %s burn rates both exceed %s",
+				burn.WindowName(rule.Long), burn.WindowName(rule.Short), promFloat(rule.Factor))
+			if n := r.minEvents(rule); n > 1 {
+				text += fmt.Sprintf(" with at least %d requests in %s", n, burn.WindowName(rule.Long))
 			}
-			conds = append(conds, "(\n  "+cond(rule.Short)+"\n  and\n  "+cond(rule.Long)+"\n)")
-			texts = append(texts, fmt.Sprintf("the %s and %s burn rates both exceed %s",
-				burn.WindowName(rule.Long), burn.WindowName(rule.Short), promFloat(rule.Factor)))
+			texts = append(texts, text)
 		}
 		if len(conds) == 0 {
 			continue
@@ -214,6 +224,30 @@ func (r *objRules) writeAlerts(b *bytes.Buffer, rules []burn.Rule) {
 		}
 		writeRule(b, "alert", alertName(sev), strings.Join(conds, "\nor\n"), "", r.labels("severity", s, "sloth_severity", s), ann)
 	}
+}
+
+// condition is one rule's expression: both windows' ratios over the
+// threshold and, unless the minimum is 1, the long window's requests at or
+// over the rule's minimum.
+func (r *objRules) condition(rule burn.Rule) string {
+	thr := "(" + promFloat(rule.Factor) + " * " + promFloat(r.budget) + ")"
+	cond := func(w time.Duration) string {
+		return fmt.Sprintf("max(slo:sli_error:ratio_rate%s%s > %s) without (sloth_window)", burn.WindowName(w), r.idSel, thr)
+	}
+	expr := "(\n  " + cond(rule.Short) + "\n  and\n  " + cond(rule.Long)
+	if n := r.minEvents(rule); n > 1 {
+		expr += fmt.Sprintf("\n  and on ()\n  sum(increase(%s[%s])) >= %d", r.sel(""), burn.WindowName(rule.Long), n)
+	}
+	return expr + "\n)"
+}
+
+// minEvents is the requests rule's long window must hold: the options'
+// minimum, or the rule's own for the objective's target.
+func (r *objRules) minEvents(rule burn.Rule) int64 {
+	if r.opts.MinEvents > 0 {
+		return int64(r.opts.MinEvents)
+	}
+	return rule.MinEvents(r.o.target)
 }
 
 // alertName is the Prometheus alert of a severity: LLMSLOBurnRatePage,
@@ -249,12 +283,6 @@ func writeMap(b *bytes.Buffer, key string, kv []string) {
 	for i := 0; i+1 < len(kv); i += 2 {
 		b.WriteString("          " + kv[i] + ": " + yamlQuote(kv[i+1]) + "\n")
 	}
-}
-
-// errorBudget is 1 − target without the binary noise (1 − 0.999 is
-// 0.0010000000000000009 in float64).
-func errorBudget(target float64) float64 {
-	return math.Round((1-target)*1e12) / 1e12
 }
 
 func promFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }

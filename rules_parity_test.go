@@ -41,10 +41,10 @@ func (sc parityScenario) perMinute() (total, bad []int) {
 // paritySeverities are the severities compared, in alert order.
 var paritySeverities = []burn.Severity{burn.Page, burn.Ticket}
 
-// parityScenarios cross every rule of the standard set, each scenario
-// shorter than six hours, so that only the 1h window differs between the two
-// sides (61 minutes of history in the engine, see package burn), and the
-// crossings of that window are steep.
+// parityScenarios cross every rule of the standard set, and the minimum of
+// requests of the 1h rule, each scenario shorter than six hours, so that
+// only the 1h window differs between the two sides (61 minutes of history in
+// the engine, see package burn), and the crossings of that window are steep.
 var parityScenarios = []parityScenario{
 	{"fast", 0.99, []parityPhase{ // a ticket, escalated to a page on 1h/5m, a fall to ticket, a page on 6h/30m
 		{120, 100, 0}, {60, 100, 30}, {120, 100, 0}, {40, 100, 50}, {20, 100, 0},
@@ -58,18 +58,29 @@ var parityScenarios = []parityScenario{
 	{"blip", 0.99, []parityPhase{ // 5m over every factor for two minutes, nothing else: no alert
 		{240, 100, 0}, {2, 100, 60}, {60, 100, 0},
 	}, nil},
+	// Sparse traffic (99.9 %: the 1h rule wants 70 requests, the 6h one
+	// 167): a burst of failures at one request a minute burns far over
+	// every factor, but the 1h window holds 60 + 30 requests at most, 90 over
+	// 6h: nothing. When traffic rises to five a minute, one of them bad, the
+	// 1h window passes 70 requests three minutes in (57 + 15 = 72): page.
+	{"sparse", 0.999, []parityPhase{
+		{60, 1, 0}, {30, 1, 1}, {40, 5, 1}, {60, 5, 0},
+	}, []string{"1h>14.4 and 5m>14.4"}},
 }
 
-// engineStates runs sc through the alert engine the tracker uses and
-// returns, per whole minute k (evaluation at k minutes), whether each
-// severity's condition holds, and the minutes and severities at which an
-// alert fired.
+// engineStates runs sc through the alert engine the tracker uses, with the
+// tracker's default gate, and returns, per whole minute k (evaluation at k
+// minutes), whether each severity's condition holds, and the minutes and
+// severities at which an alert fired. The series counts as observed for a
+// whole period before start (no coverage limit): Prometheus knows nothing
+// of coverage, and the counters start as after a long uptime.
 func engineStates(t *testing.T, sc parityScenario, start time.Time) (holds []map[burn.Severity]bool, fired map[int]burn.Alert) {
 	t.Helper()
-	o, err := newObjState(ErrorRate(sc.target), 0, 0)
+	o, err := newObjState(ErrorRate(sc.target), 0, 0, burn.DefaultGate())
 	if err != nil {
 		t.Fatal(err)
 	}
+	o.series.Start(start.Add(-burn.DefaultPeriod))
 	total, bad := sc.perMinute()
 	fired = map[int]burn.Alert{}
 	for k := 0; k <= len(total); k++ {

@@ -45,6 +45,7 @@ func TestPrometheusRulesErrors(t *testing.T) {
 		{"bad target", RulesOptions{Service: "s"}, []Objective{ErrorRate(1)}, "the target is a fraction in (0, 1)"},
 		{"period not hours", RulesOptions{Service: "s", Period: 90 * time.Minute}, []Objective{ttft}, "whole number of hours"},
 		{"selector braces", RulesOptions{Service: "s", Selector: `{job="x"}`}, []Objective{ttft}, "without braces"},
+		{"negative minimum", RulesOptions{Service: "s", MinEvents: -1}, []Objective{ttft}, "negative minimum"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -148,9 +149,19 @@ func TestPrometheusRulesExpressions(t *testing.T) {
 		t.Errorf("page severity = %q", page.Labels["severity"])
 	}
 	ticket := f.Groups[5].Rules[1]
+	// Minimum requests at 95 %: ⌈1/(14.4·0.05)⌉ = 2, ⌈1/(6·0.05)⌉ = 4, ⌈1/0.05⌉ = 20.
+	for _, want := range []string{
+		"and on ()\n  sum(increase(llm_slo_requests_total{objective=\"fast\",job=\"gw\"}[1h])) >= 2\n)",
+		"and on ()\n  sum(increase(llm_slo_requests_total{objective=\"fast\",job=\"gw\"}[6h])) >= 4\n)",
+	} {
+		if !strings.Contains(page.Expr, want) {
+			t.Errorf("page expr lacks %q:\n%s", want, page.Expr)
+		}
+	}
 	for _, want := range []string{
 		`max(slo:sli_error:ratio_rate6h{sloth_id="gw-fast"} > (1 * 0.05)) without (sloth_window)`,
 		`max(slo:sli_error:ratio_rate3d{sloth_id="gw-fast"} > (1 * 0.05)) without (sloth_window)`,
+		"sum(increase(llm_slo_requests_total{objective=\"fast\",job=\"gw\"}[3d])) >= 20\n)",
 	} {
 		if !strings.Contains(ticket.Expr, want) {
 			t.Errorf("ticket expr lacks %q:\n%s", want, ticket.Expr)
@@ -188,10 +199,36 @@ func TestPrometheusRulesAlertRulesInSync(t *testing.T) {
 	}
 }
 
+// TestPrometheusRulesMinEvents: a fixed minimum replaces every rule's own;
+// a minimum of 1 writes no condition.
+func TestPrometheusRulesMinEvents(t *testing.T) {
+	for _, tc := range []struct {
+		min  int
+		want []string
+	}{
+		{0, []string{"[1h])) >= 7", "[6h])) >= 17", "[3d])) >= 100"}},
+		{25, []string{"[1h])) >= 25", "[6h])) >= 25", "[3d])) >= 25"}},
+		{1, nil},
+	} {
+		b, err := PrometheusRulesWith(RulesOptions{Service: "s", MinEvents: tc.min}, ErrorRate(0.99))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := bytes.Count(b, []byte("sum(increase(")); n != len(tc.want) {
+			t.Errorf("MinEvents %d: %d minimum conditions, want %d", tc.min, n, len(tc.want))
+		}
+		for _, w := range tc.want {
+			if !bytes.Contains(b, []byte(w)) {
+				t.Errorf("MinEvents %d: output lacks %q", tc.min, w)
+			}
+		}
+	}
+}
+
 func TestErrorBudget(t *testing.T) {
 	for target, want := range map[float64]string{0.999: "0.001", 0.99: "0.01", 0.95: "0.05", 0.9999: "0.0001", 0.5: "0.5"} {
-		if got := promFloat(errorBudget(target)); got != want {
-			t.Errorf("errorBudget(%v) = %s, want %s", target, got, want)
+		if got := promFloat(burn.ErrorBudget(target)); got != want {
+			t.Errorf("ErrorBudget(%v) = %s, want %s", target, got, want)
 		}
 	}
 }

@@ -59,7 +59,7 @@ func TestOutputMatchesSchemas(t *testing.T) {
 	tr, err := New(
 		WithObjectives(ErrorRate(0.99), TTFT(time.Second, 0.9), TPOT(time.Second, 0.9), Latency(time.Second, 0.9), TokensPerSecond(1, 0.9)),
 		WithIncidentSink(sink), WithTracerProvider(sdktrace.NewTracerProvider()),
-		WithCluster("c1", "ns1"), WithService("chat"),
+		WithCluster("c1", "ns1"), WithService("chat"), ungated(),
 		WithEventSink(EventSinkFunc(func(_ context.Context, ev SLOEvent) error {
 			mu.Lock()
 			events = append(events, ev)

@@ -86,11 +86,13 @@ func New(opts ...Option) (*Tracker, error) {
 	if cfg.eventSink != nil {
 		t.events = make(chan SLOEvent, eventQueue)
 	}
+	start := cfg.now()
 	for _, o := range cfg.objectives {
-		st, err := newObjState(o, cfg.budgetPeriod, cfg.exemplars)
+		st, err := newObjState(o, cfg.budgetPeriod, cfg.exemplars, cfg.state.gate())
 		if err != nil {
 			return nil, fmt.Errorf("slo: objective %s: %w", o.Name(), err)
 		}
+		st.series.Start(start) // the windows are observed from now on
 		t.objs = append(t.objs, st)
 	}
 	t.filters = newFilters(cfg.objectives)

@@ -46,6 +46,9 @@ type config struct {
 	// Env reads the environment (OPENAI_BASE_URL, OPENAI_API_KEY, OLLAMA_HOST,
 	// OTEL_EXPORTER_OTLP_ENDPOINT…); nil means os.Getenv.
 	Env func(string) string
+	// Tracker holds tracker options applied after the service's own (the
+	// alert gate, the state file).
+	Tracker []slo.Option
 }
 
 // upstream is the model provider the service talks to.
@@ -132,6 +135,7 @@ func startApp(ctx context.Context, cfg config) (_ *app, err error) {
 	if a.tel.mp != nil {
 		opts = append(opts, slo.WithMeterProvider(a.tel.mp))
 	}
+	opts = append(opts, cfg.Tracker...)
 	if a.tracker, err = slo.New(opts...); err != nil {
 		return nil, err
 	}

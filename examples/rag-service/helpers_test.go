@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmslo/slo"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -18,7 +19,12 @@ import (
 func startTestApp(t *testing.T) *app {
 	t.Helper()
 	env := func(string) string { return "" }
-	a, err := startApp(t.Context(), config{Addr: "127.0.0.1:0", Env: env})
+	// The tests inject a fault into a service seconds old and expect an
+	// incident within seconds: they turn the alert gate off (no coverage
+	// asked of the windows, no minimum of requests), which the library's
+	// own tests cover.
+	a, err := startApp(t.Context(), config{Addr: "127.0.0.1:0", Env: env,
+		Tracker: []slo.Option{slo.WithMinCoverage(0), slo.WithMinEvents(1)}})
 	if err != nil {
 		t.Fatal(err)
 	}

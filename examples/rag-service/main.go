@@ -56,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	statusEvery := fs.Duration("status-every", 10*time.Second, "log the SLO status this often (0 = never)")
 	model := fs.String("model", "", "upstream model (default: fake-1, $OPENAI_MODEL or gpt-4o-mini, $OLLAMA_MODEL or llama3.2)")
 	rules := fs.Bool("rules", false, "print the Prometheus rules generated from the service's objectives and exit")
+	minCoverage := fs.Float64("min-coverage", 0.5, "share of each window of an alert rule observed before the rule may hold (0 = page on the first seconds of data)")
+	partial := fs.Bool("partial-coverage", false, "let a rule hold on a partly covered window when burn × coverage exceeds its factor")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -79,7 +81,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := startApp(ctx, config{Addr: *addr, Model: *model, Logger: logger})
+	a, err := startApp(ctx, config{Addr: *addr, Model: *model, Logger: logger,
+		Tracker: []slo.Option{slo.WithMinCoverage(*minCoverage), slo.WithPartialCoverage(*partial)}})
 	if err != nil {
 		return err
 	}

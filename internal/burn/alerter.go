@@ -24,15 +24,20 @@ import (
 type Alerter struct {
 	s       *Series
 	rules   []Rule
-	holding []bool   // per rule: it held at the last Fire
-	level   Severity // the most severe rule that held at the last Fire
+	gate    Gate
+	holding []bool    // per rule: it held at the last Fire
+	verdict []Verdict // per rule: its verdict at the last Fire
+	level   Severity  // the most severe rule that held at the last Fire
 }
 
-// NewAlerter returns an Alerter over s with a copy of rules; nil or empty
-// rules mean [DefaultRules]. It fails when s is nil or a rule cannot work: a
-// severity other than Ticket or Page, a non-positive Short, a Long shorter
-// than Short, or a Factor that is not a positive finite number.
-func NewAlerter(s *Series, rules []Rule) (*Alerter, error) {
+// NewAlerter returns an Alerter over s with a copy of rules, each of which
+// holds only as gate g allows ([Gate]; the zero Gate lets burn rates alone
+// decide). Nil or empty rules mean [DefaultRules]. It fails when s is nil,
+// g asks for a coverage outside [0, 1] or a negative number of requests
+// other than [AutoMinEvents], or a rule cannot work: a severity other than
+// Ticket or Page, a non-positive Short, a Long shorter than Short, or a
+// Factor that is not a positive finite number.
+func NewAlerter(s *Series, rules []Rule, g Gate) (*Alerter, error) {
 	if s == nil {
 		return nil, errors.New("burn: nil series")
 	}
@@ -44,19 +49,24 @@ func NewAlerter(s *Series, rules []Rule) (*Alerter, error) {
 	if err := validateRules(rules); err != nil {
 		return nil, err
 	}
-	return &Alerter{s: s, rules: rules, holding: make([]bool, len(rules))}, nil
+	if err := g.validate(); err != nil {
+		return nil, err
+	}
+	return &Alerter{s: s, rules: rules, gate: g, holding: make([]bool, len(rules)), verdict: make([]Verdict, len(rules))}, nil
 }
 
-// Fire evaluates every rule at t and updates the alert level. When the
-// level rises it returns the rule that raised it, the first in order among
-// the most severe rules that hold, with fired true; otherwise the zero
-// Alert and false. Fire does not allocate.
+// Fire evaluates every rule at t and updates the alert level. A rule holds
+// when its verdict is [Holds], or when it is [Uncovered] and the rule held
+// at the previous Fire. When the level rises Fire returns the rule that
+// raised it, the first in order among the most severe rules that hold, with
+// fired true; otherwise the zero Alert and false. Fire does not allocate.
 func (a *Alerter) Fire(t time.Time) (alert Alert, fired bool) {
 	var top Alert
 	for i, r := range a.rules {
-		c, holds := a.s.check(t, r)
-		a.holding[i] = holds
-		if holds && r.Severity > top.Severity {
+		c, v := a.s.check(t, r, a.gate)
+		a.verdict[i] = v
+		a.holding[i] = v == Holds || (v == Uncovered && a.holding[i])
+		if a.holding[i] && r.Severity > top.Severity {
 			top = c
 		}
 	}
@@ -73,6 +83,18 @@ func (a *Alerter) Holding() iter.Seq[Rule] {
 	return func(yield func(Rule) bool) {
 		for i, r := range a.rules {
 			if a.holding[i] && !yield(r) {
+				return
+			}
+		}
+	}
+}
+
+// Verdicts yields, in order, every rule with its verdict at the last
+// [Alerter.Fire] ([Clear] before the first).
+func (a *Alerter) Verdicts() iter.Seq2[Rule, Verdict] {
+	return func(yield func(Rule, Verdict) bool) {
+		for i, r := range a.rules {
+			if !yield(r, a.verdict[i]) {
 				return
 			}
 		}

@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/llmslo/slo/internal/burn"
 )
 
 func newAlerter(t *testing.T, s *burn.Series, rules []burn.Rule) *burn.Alerter {
 	t.Helper()
-	al, err := burn.NewAlerter(s, rules)
+	al, err := burn.NewAlerter(s, rules, burn.Gate{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,6 +37,10 @@ func holding(al *burn.Alerter) []string {
 
 var approxOpt = cmp.Comparer(approx)
 
+// noCoverage leaves WindowStat.Coverage out of a comparison (the scenarios
+// run without a gate; TestStat and the gate tests check coverage).
+var noCoverage = cmpopts.IgnoreFields(burn.WindowStat{}, "Coverage")
+
 // pageSeries is the series of the page scenario (target 0.99): 1 good
 // request at t0, 899 with 130 bad at +10m, 100 with 20 bad at +58m.
 func pageSeries(t *testing.T) *burn.Series {
@@ -52,21 +57,23 @@ func TestStat(t *testing.T) {
 	now := at(time.Hour)
 	// 1h window [t0, t0+1h]: 1000 requests, 150 bad: 15% / 1% = 15.
 	// 5m window [t0+55m, t0+1h]: 100 requests, 20 bad: 20.
+	// Coverage: the series started at t0 (its first Add), so one hour is
+	// observed: all of the windows up to 1h, 1/6 of 6h, 1/72 of 3d.
 	for _, tc := range []struct {
 		w           time.Duration
 		good, total int64
-		burn        float64
+		burn, cov   float64
 	}{
-		{5 * time.Minute, 80, 100, 20},
-		{30 * time.Minute, 80, 100, 20},
-		{time.Hour, 850, 1000, 15},
-		{6 * time.Hour, 850, 1000, 15},
-		{72 * time.Hour, 850, 1000, 15},
-		{50 * time.Minute, 849, 999, 150.0 / 999 / 0.01}, // 1h ring, 50 buckets: [t0+10m, t0+1h]
-		{time.Minute, 0, 0, 0},                           // served by the 5m ring: nothing in the last minute
-		{0, 0, 0, 0},
+		{5 * time.Minute, 80, 100, 20, 1},
+		{30 * time.Minute, 80, 100, 20, 1},
+		{time.Hour, 850, 1000, 15, 1},
+		{6 * time.Hour, 850, 1000, 15, 1.0 / 6},
+		{72 * time.Hour, 850, 1000, 15, 1.0 / 72},
+		{50 * time.Minute, 849, 999, 150.0 / 999 / 0.01, 1}, // 1h ring, 50 buckets: [t0+10m, t0+1h]
+		{time.Minute, 0, 0, 0, 1},                           // served by the 5m ring: nothing in the last minute
+		{0, 0, 0, 0, 0},
 	} {
-		want := burn.WindowStat{Window: tc.w, Good: tc.good, Total: tc.total, Rate: tc.burn}
+		want := burn.WindowStat{Window: tc.w, Good: tc.good, Total: tc.total, Rate: tc.burn, Coverage: tc.cov}
 		if diff := cmp.Diff(want, s.Stat(now, tc.w), approxOpt); diff != "" {
 			t.Errorf("Stat(%v) (-want +got):\n%s", tc.w, diff)
 		}
@@ -87,7 +94,7 @@ func TestPageScenario(t *testing.T) {
 	wantPage := burn.Alert{Severity: burn.Page, Rule: rules[0],
 		Long: stat(time.Hour, 850, 1000), Short: stat(5*time.Minute, 80, 100)}
 	got, ok := al.Fire(now)
-	if diff := cmp.Diff(wantPage, got, approxOpt); !ok || diff != "" {
+	if diff := cmp.Diff(wantPage, got, approxOpt, noCoverage); !ok || diff != "" {
 		t.Fatalf("Fire = %v (-want +got):\n%s", ok, diff)
 	}
 	// Every rule holds (6h 15 > 6 and 30m 20 > 6; 3d and 6h > 1).
@@ -119,7 +126,7 @@ func TestPageScenario(t *testing.T) {
 	got, ok = al.Fire(at(70 * time.Minute))
 	want := burn.Alert{Severity: burn.Page, Rule: rules[0],
 		Long: stat(time.Hour, 4009-1160, 4009), Short: stat(5*time.Minute, 0, 1000)}
-	if diff := cmp.Diff(want, got, approxOpt); !ok || diff != "" {
+	if diff := cmp.Diff(want, got, approxOpt, noCoverage); !ok || diff != "" {
 		t.Fatalf("second page = %v (-want +got):\n%s", ok, diff)
 	}
 	// Expiry: two hours later the 5m, 30m and 1h windows are empty, so no
@@ -151,7 +158,7 @@ func TestTicketScenario(t *testing.T) {
 	rules := burn.DefaultRules()
 	want := burn.Alert{Severity: burn.Ticket, Rule: rules[2], Long: stat(72*time.Hour, 980, 1000), Short: stat(6*time.Hour, 980, 1000)}
 	got, ok := al.Fire(at(time.Hour))
-	if diff := cmp.Diff(want, got, approxOpt); !ok || diff != "" {
+	if diff := cmp.Diff(want, got, approxOpt, noCoverage); !ok || diff != "" {
 		t.Fatalf("Fire = %v (-want +got):\n%s", ok, diff)
 	}
 	// At +7h the 6h window [t0+1h, t0+7h] is empty: the rule stops holding
@@ -168,7 +175,7 @@ func TestTicketScenario(t *testing.T) {
 	addN(s, at(9*time.Hour), 1000, 60)
 	got, ok = al.Fire(at(9 * time.Hour))
 	want = burn.Alert{Severity: burn.Ticket, Rule: rules[2], Long: stat(72*time.Hour, 5920, 6000), Short: stat(6*time.Hour, 4940, 5000)}
-	if diff := cmp.Diff(want, got, approxOpt); !ok || diff != "" {
+	if diff := cmp.Diff(want, got, approxOpt, noCoverage); !ok || diff != "" {
 		t.Fatalf("re-fire = %v (-want +got):\n%s", ok, diff)
 	}
 	if got := s.BudgetRemaining(at(9 * time.Hour)); !approx(got, 1-80.0/60) {
@@ -209,14 +216,14 @@ func TestEscalation(t *testing.T) {
 	want := burn.Alert{Severity: burn.Page, Rule: rules[1],
 		Long: stat(6*time.Hour, 23000-1520, 23000), Short: stat(30*time.Minute, 22000-1500, 22000)}
 	got, ok := al.Fire(at(80 * time.Minute))
-	if diff := cmp.Diff(want, got, approxOpt); !ok || diff != "" {
+	if diff := cmp.Diff(want, got, approxOpt, noCoverage); !ok || diff != "" {
 		t.Fatalf("page after the fall = %v (-want +got):\n%s", ok, diff)
 	}
 }
 
 func TestInvalidRules(t *testing.T) {
 	s, _ := burn.NewSeries(0.9, 0)
-	if _, err := burn.NewAlerter(s, burn.DefaultRules()); err != nil {
+	if _, err := burn.NewAlerter(s, burn.DefaultRules(), burn.Gate{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range []burn.Rule{
@@ -228,11 +235,11 @@ func TestInvalidRules(t *testing.T) {
 		{Severity: burn.Page, Long: time.Hour, Short: time.Minute, Factor: math.NaN()},
 		{Severity: burn.Page, Long: time.Hour, Short: time.Minute, Factor: math.Inf(1)},
 	} {
-		if _, err := burn.NewAlerter(s, []burn.Rule{r}); err == nil || !strings.Contains(err.Error(), "invalid burn-rate rule") {
+		if _, err := burn.NewAlerter(s, []burn.Rule{r}, burn.Gate{}); err == nil || !strings.Contains(err.Error(), "invalid burn-rate rule") {
 			t.Errorf("NewAlerter(%+v) = %v", r, err)
 		}
 	}
-	if _, err := burn.NewAlerter(nil, nil); err == nil {
+	if _, err := burn.NewAlerter(nil, nil, burn.Gate{}); err == nil {
 		t.Error("NewAlerter(nil) accepted it")
 	}
 }
@@ -288,7 +295,7 @@ func TestNoAllocs(t *testing.T) {
 
 func BenchmarkAlerterFire(b *testing.B) {
 	s, _ := burn.NewSeries(0.99, 0)
-	al, _ := burn.NewAlerter(s, nil)
+	al, _ := burn.NewAlerter(s, nil, burn.Gate{})
 	now := t0
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {

@@ -11,7 +11,31 @@
 // the standard set (two page rules and a ticket rule, docs/design.md §8), the
 // one place its thresholds are written. An [Alerter] evaluates rules over a
 // Series and fires once when the alert level rises, re-arming as soon as it
-// falls.
+// falls. A [Gate] adds what a rule needs besides burn rates: windows
+// observed enough, and enough requests in the long window.
+//
+// # Coverage
+//
+// A window's coverage is the share of its span the series has observed:
+// live since [Series.Start] (a tracker starts its series when it starts),
+// plus history restored from a saved [State] or seeded from a metrics
+// backend ([Series.Seed]). Time in between, while no process observed, is
+// not covered. A series that has run for 40 seconds covers 40/300 of its 5m
+// window and 40/3600 of its 1h window: its burn rates describe 40 seconds,
+// whatever window they are reported for. [DefaultGate] lets a rule decide
+// only when each of its windows is at least half covered
+// ([DefaultMinCoverage]) and its long window holds enough requests that a
+// single bad one cannot make it hold ([Rule.MinEvents]); until then the
+// rule keeps the state it had. [Gate.Partial] lets a partly covered window
+// count when its burn rate times its coverage exceeds the factor. The
+// choices are argued in docs/slo-state.md.
+//
+// # Saved state
+//
+// [Capture] takes the state of a series and its alerter, [State] encodes a
+// list of them (versioned, checksummed), [DecodeState] reads it back and
+// [Entry.Restore] puts it into a fresh series and alerter. [Series.Grid] and
+// [Series.Seed] fill a window from counts taken elsewhere.
 //
 // # Definitions
 //
@@ -41,7 +65,8 @@
 // # Time
 //
 // Nothing in this package reads the clock: every method takes the time. Time
-// is measured from the first Add with [time.Time.Sub], so times carrying a
+// is measured from the series' start (its first Add, unless started
+// before) with [time.Time.Sub], so times carrying a
 // monotonic reading (from [time.Now]) are immune to wall-clock steps. Events
 // may arrive out of order: an event older than a ring's span (61 buckets
 // behind the newest event seen) is dropped from that ring only, which loses
@@ -58,7 +83,8 @@
 //
 // # Errors
 //
-// Only the constructors fail, on invalid targets, periods or rules. Methods
-// never panic: an empty window yields a burn rate of 0 and a rule never holds
-// on a window without traffic.
+// The constructors fail on invalid targets, periods, rules or gates;
+// [Series.Seed], [Entry.Restore] and [DecodeState] fail on input that does
+// not fit, changing nothing. Methods never panic: an empty window yields a
+// burn rate of 0 and a rule never holds on a window without traffic.
 package burn

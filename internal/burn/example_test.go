@@ -13,7 +13,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	alerts, err := burn.NewAlerter(s, burn.DefaultRules())
+	alerts, err := burn.NewAlerter(s, burn.DefaultRules(), burn.Gate{})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -144,7 +144,7 @@ func FuzzSeries(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 200, 255, 3, 9, 100})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, _ := NewSeries(0.99, 0)
-		al, _ := NewAlerter(s, nil)
+		al, _ := NewAlerter(s, nil, Gate{})
 		base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		now := base
 		var events []event
@@ -175,7 +175,7 @@ func TestAlerterMatchesDefinition(t *testing.T) {
 	for seed := range uint64(4) {
 		rng := rand.New(rand.NewPCG(seed, 7))
 		s, _ := NewSeries(0.99, 0)
-		al, err := NewAlerter(s, rules)
+		al, err := NewAlerter(s, rules, Gate{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,4 +227,148 @@ func TestAlerterMatchesDefinition(t *testing.T) {
 			t.Errorf("seed %d: %v fires, %d falls; the test exercises too little", seed, fires, falls)
 		}
 	}
+}
+
+// TestSpans checks the observed spans against a recount over a bitmap of
+// unit slots: random adds (the earliest spans dropped past maxSpans are
+// dropped from the bitmap too, which only happens when all spans are
+// disjoint), closes and queries.
+func TestSpans(t *testing.T) {
+	for seed := range uint64(50) {
+		rng := rand.New(rand.NewPCG(seed, 3))
+		var c spans
+		var ref [400]bool
+		for range 30 {
+			from := int64(rng.IntN(380))
+			to := from + 1 + int64(rng.IntN(20))
+			c.add(from, to)
+			for k := from; k < to; k++ {
+				ref[k] = true
+			}
+			// Drop from the reference what the spans forgot (before the first).
+			if c.n > 0 {
+				for k := int64(0); k < c.s[0].from; k++ {
+					ref[k] = false
+				}
+			}
+			for i := 1; i < c.n; i++ {
+				if c.s[i].from <= c.s[i-1].to {
+					t.Fatalf("seed %d: spans not sorted and disjoint: %v", seed, c.s[:c.n])
+				}
+			}
+			lo, hi := int64(rng.IntN(400)), int64(rng.IntN(400))
+			if lo > hi {
+				lo, hi = hi, lo
+			}
+			var want int64
+			for k := lo; k < hi; k++ {
+				if ref[k] {
+					want++
+				}
+			}
+			if got := c.covered(lo, hi); got != want {
+				t.Fatalf("seed %d: covered(%d, %d) = %d, want %d; spans %v", seed, lo, hi, got, want, c.s[:c.n])
+			}
+		}
+	}
+	var c spans
+	c.add(10, openEnd)
+	c.add(0, 5)
+	if got := c.covered(0, 100); got != 95 {
+		t.Errorf("live span: covered %d, want 95", got)
+	}
+	c.closeAt(40)
+	if got := c.covered(0, 100); got != 35 {
+		t.Errorf("closed at 40: covered %d, want 35", got)
+	}
+	c.closeAt(0) // nothing live: no change
+	if c.n != 2 {
+		t.Errorf("spans %v", c.s[:c.n])
+	}
+}
+
+// TestGatedAlerterMatchesDefinition drives gated Alerters (the default gate,
+// and the same in partial mode) with random traffic and random stops of the
+// series, and checks each Fire against the definition recomputed from the
+// window figures: the window and rule verdicts, holding (or keeping the
+// previous state when uncovered), and an alert exactly when the level
+// rises.
+func TestGatedAlerterMatchesDefinition(t *testing.T) {
+	rules := DefaultRules()
+	for seed := range uint64(6) {
+		rng := rand.New(rand.NewPCG(seed, 9))
+		g := DefaultGate()
+		g.Partial = seed%2 == 1
+		s, _ := NewSeries(0.99, 0)
+		al, _ := NewAlerter(s, rules, g)
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		s.Start(now)
+		held := make([]bool, len(rules))
+		level, verdicts := None, map[Verdict]int{}
+		badFrac, perStep := 0.0, 6.0
+		for range 4000 {
+			now = now.Add(time.Duration(rng.Int64N(int64(3 * time.Minute))))
+			if rng.IntN(300) == 0 { // a restart: stop for up to 2 h
+				s.Stop(now)
+				now = now.Add(time.Duration(rng.Int64N(int64(2 * time.Hour))))
+				s.Start(now)
+			}
+			if rng.IntN(40) == 0 { // change regime: bad share, and traffic down to sparse
+				badFrac = []float64{0, 0.005, 0.02, 0.1, 0.5, 1}[rng.IntN(6)]
+				perStep = []float64{0.05, 1, 6}[rng.IntN(3)]
+			}
+			for range int(rng.ExpFloat64() * perStep) {
+				s.Add(now, rng.Float64() >= badFrac)
+			}
+			newLevel := None
+			for i, r := range rules {
+				v := gateDefinition(g, s.Stat(now, r.Long), s.Stat(now, r.Short), r, 0.99)
+				verdicts[v]++
+				held[i] = v == Holds || (v == Uncovered && held[i])
+				if held[i] && r.Severity > newLevel {
+					newLevel = r.Severity
+				}
+			}
+			a, fired := al.Fire(now)
+			if fired != (newLevel > level) || (fired && a.Severity != newLevel) {
+				t.Fatalf("seed %d at %v: fired %v (%+v), level %v -> %v", seed, now, fired, a, level, newLevel)
+			}
+			for r, v := range al.Verdicts() {
+				if want := gateDefinition(g, s.Stat(now, r.Long), s.Stat(now, r.Short), r, 0.99); v != want {
+					t.Fatalf("seed %d: %v verdict %v, want %v", seed, r, v, want)
+				}
+			}
+			level = newLevel
+		}
+		t.Logf("seed %d (partial %v): verdicts %v", seed, g.Partial, verdicts)
+		if verdicts[Holds] == 0 || verdicts[Uncovered] == 0 || verdicts[TooFew] == 0 {
+			t.Errorf("seed %d: verdicts %v; the test exercises too little", seed, verdicts)
+		}
+	}
+}
+
+// gateDefinition is the verdict of rule r from its windows, as docs/slo-state.md
+// states it.
+func gateDefinition(g Gate, long, short WindowStat, r Rule, target float64) Verdict {
+	win := func(w WindowStat) string {
+		switch {
+		case w.Coverage >= g.MinCoverage && w.Rate > r.Factor:
+			return "over"
+		case w.Coverage >= g.MinCoverage:
+			return "under"
+		case g.Partial && w.Rate*w.Coverage > r.Factor:
+			return "over"
+		}
+		return "unknown"
+	}
+	l, s := win(long), win(short)
+	switch {
+	case l == "under" || s == "under":
+		return Clear
+	case l == "unknown" || s == "unknown":
+		return Uncovered
+	case long.Total < r.MinEvents(target):
+		return TooFew
+	}
+	return Holds
 }

@@ -108,11 +108,3 @@ type Alert struct {
 	// Rule.Short.
 	Long, Short WindowStat
 }
-
-// check evaluates one rule at t: it holds when both burn rates exceed the
-// factor, which implies traffic in both windows.
-func (s *Series) check(t time.Time, r Rule) (a Alert, holds bool) {
-	a = Alert{Severity: r.Severity, Rule: r, Long: s.Stat(t, r.Long), Short: s.Stat(t, r.Short)}
-	holds = r.Severity != None && a.Long.Total > 0 && a.Short.Total > 0 && a.Long.Rate > r.Factor && a.Short.Rate > r.Factor
-	return a, holds
-}

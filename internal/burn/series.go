@@ -78,6 +78,7 @@ type ring struct {
 	good  int64
 	total int64
 	b     [slots]bucket
+	cov   spans // the observed parts of the timeline (see Coverage)
 }
 
 func newRing(d time.Duration) ring {
@@ -175,7 +176,8 @@ func (r *ring) counts(tidx, k int64) (good, total int64) {
 type Series struct {
 	target  float64
 	period  time.Duration
-	started bool
+	started bool // the epoch is fixed
+	live    bool // a live span is open (Start without Stop)
 	epoch   time.Time
 	rings   []ring // ascending by dur
 }
@@ -204,15 +206,14 @@ func NewSeries(target float64, period time.Duration) (*Series, error) {
 	return s, nil
 }
 
-// Add records one request that completed at t, judged good or bad. The first
-// Add fixes the bucket alignment. It is O(number of windows) and never
-// allocates.
+// Add records one request that completed at t, judged good or bad. On a
+// series nobody started, the first Add starts it at t ([Series.Start]). It
+// is O(number of windows) and never allocates.
 func (s *Series) Add(t time.Time, good bool) {
 	if !s.started {
-		s.started = true
-		s.epoch = t
+		s.Start(t)
 	}
-	off := int64(t.Sub(s.epoch))
+	off := s.off(t)
 	for i := range s.rings {
 		r := &s.rings[i]
 		r.add(floorDiv(off, r.width), good)
@@ -233,13 +234,13 @@ func (s *Series) ringFor(w time.Duration) (*ring, int64) {
 
 // Counts returns the number of good and of all requests in the window of
 // duration w ending at t, within the bucket approximation described in the
-// package documentation. It is 0, 0 before the first Add or when w <= 0.
+// package documentation. It is 0, 0 before the series started or when w <= 0.
 func (s *Series) Counts(t time.Time, w time.Duration) (good, total int64) {
 	if !s.started || w <= 0 {
 		return 0, 0
 	}
 	r, k := s.ringFor(w)
-	return r.counts(floorDiv(int64(t.Sub(s.epoch)), r.width), k)
+	return r.counts(floorDiv(s.off(t), r.width), k)
 }
 
 // WindowStat is what a [Series] holds over one window ending at one
@@ -252,13 +253,16 @@ type WindowStat struct {
 	Good, Total int64
 	// Rate is the burn rate, (bad/total)/(1-target); 0 without traffic.
 	Rate float64
+	// Coverage is the share of the window the series has observed
+	// ([Series.Coverage]), between 0 and 1.
+	Coverage float64
 }
 
-// Stat returns the counts and the burn rate over the window of duration w
-// ending at t. It does not allocate.
+// Stat returns the counts, the burn rate and the coverage of the window of
+// duration w ending at t. It does not allocate.
 func (s *Series) Stat(t time.Time, w time.Duration) WindowStat {
 	good, total := s.Counts(t, w)
-	return WindowStat{Window: w, Good: good, Total: total, Rate: s.burnRate(good, total)}
+	return WindowStat{Window: w, Good: good, Total: total, Rate: s.burnRate(good, total), Coverage: s.Coverage(t, w)}
 }
 
 // burnRate converts counts to a burn rate; 0 without traffic.

@@ -178,6 +178,9 @@ func newTracker(cfg serviceConfig, tp *sdktrace.TracerProvider, store *recordSto
 		slo.WithIncidentSink(isink),
 		slo.WithProbes(pcfg),
 		slo.WithErrorHandler(func(error) {}),
+		// Cold start: every run's tracker starts empty; without the alert
+		// gate it pages on the run's seconds of history (cold-start figures).
+		slo.WithMinCoverage(0), slo.WithMinEvents(1),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("service: tracker: %w", err)
