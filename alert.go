@@ -36,6 +36,8 @@ type objState struct {
 	alerts    *burn.Alerter // the standard rules over series
 	exemplars []exemplar
 	next      int
+	restored  bool // the windows came from the state file
+	seeded    bool // the long windows were seeded from the fleet
 }
 
 // newObjState returns the state of o, its series keeping budgets over period
@@ -235,39 +237,6 @@ func newIncidentID(t time.Time) string {
 		return fmt.Sprintf("inc-%d", t.UnixNano())
 	}
 	return fmt.Sprintf("inc-%s-%s", t.UTC().Format("20060102T150405Z"), hex.EncodeToString(b[:]))
-}
-
-// BudgetStatus is the live error-budget state of one objective. It
-// marshals to JSON with snake_case names.
-type BudgetStatus struct {
-	Objective string                `json:"objective"`
-	Target    float64               `json:"target"`
-	Good      int64                 `json:"good"`      // judged good over the budget period
-	Total     int64                 `json:"total"`     // judged over the budget period
-	Remaining float64               `json:"remaining"` // 1 − bad/((1−target)·total) over the budget period; 1 when nothing was judged
-	BurnRates []incident.WindowRate `json:"burn_rates"`
-	Alerting  []string              `json:"alerting"` // rules whose condition held at the last evaluation
-}
-
-// Budget returns the live error budget and burn rates of every objective.
-func (t *Tracker) Budget() []BudgetStatus {
-	if !t.usable() {
-		return nil
-	}
-	now := t.cfg.now()
-	out := make([]BudgetStatus, 0, len(t.objs))
-	for _, o := range t.objs {
-		o.mu.Lock()
-		b := BudgetStatus{Objective: o.name, Target: o.obj.target, Remaining: o.series.BudgetRemaining(now),
-			BurnRates: burnRates(o.series, now)}
-		b.Good, b.Total = o.series.Counts(now, t.cfg.budgetPeriod)
-		for r := range o.alerts.Holding() {
-			b.Alerting = append(b.Alerting, r.String())
-		}
-		o.mu.Unlock()
-		out = append(out, b)
-	}
-	return out
 }
 
 // Holding reports whether the alert condition c held at the tracker's last

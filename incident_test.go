@@ -198,9 +198,13 @@ func TestBudgetFigures(t *testing.T) {
 	if diff := cmp.Diff(want, rates, cmp.Comparer(func(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 })); diff != "" {
 		t.Errorf("burn rates (-want +got):\n%s", diff)
 	}
-	// Budget: 200 judged allow 2 bad; 11 were bad → 1 − 11/2 = −4.5.
-	if b.Remaining < -4.5-1e-9 || b.Remaining > -4.5+1e-9 || b.Total != 200 || b.Good != 189 {
+	// Budget: 200 judged allow 2 bad; 11 were bad → 1 − 11/2 = −4.5, shown
+	// as 0 and exhausted. Coverage: 2 h of the 30-day period.
+	if b.RemainingRaw < -4.5-1e-9 || b.RemainingRaw > -4.5+1e-9 || b.Remaining != 0 || !b.Exhausted || b.Total != 200 || b.Good != 189 {
 		t.Errorf("budget = %+v", b)
+	}
+	if c := b.Coverage - 2.0/720; c > 1e-12 || c < -1e-12 || b.Origin != OriginCold {
+		t.Errorf("coverage %v, origin %q; want 2/720, cold", b.Coverage, b.Origin)
 	}
 }
 

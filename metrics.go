@@ -148,6 +148,8 @@ var (
 		[]string{"objective", "window"}, nil)
 	descBudget = prometheus.NewDesc("llm_slo_error_budget_remaining", "Remaining error budget over the budget period (1 = untouched, < 0 = exhausted).",
 		[]string{"objective"}, nil)
+	descCoverage = prometheus.NewDesc("llm_slo_burn_rate_coverage", "Share of the window of llm_slo_burn_rate the tracker has observed (0 to 1).",
+		[]string{"objective", "window"}, nil)
 	descTarget = prometheus.NewDesc("llm_slo_objective_target", "Target share of good requests of an objective.",
 		[]string{"objective"}, nil)
 )
@@ -157,6 +159,7 @@ type budgetCollector struct{ t *Tracker }
 
 func (c *budgetCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descBurnRate
+	ch <- descCoverage
 	ch <- descBudget
 	ch <- descTarget
 }
@@ -165,8 +168,9 @@ func (c *budgetCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, b := range c.t.Budget() {
 		for _, w := range b.BurnRates {
 			ch <- prometheus.MustNewConstMetric(descBurnRate, prometheus.GaugeValue, w.Rate, b.Objective, w.Window)
+			ch <- prometheus.MustNewConstMetric(descCoverage, prometheus.GaugeValue, w.Coverage, b.Objective, w.Window)
 		}
-		ch <- prometheus.MustNewConstMetric(descBudget, prometheus.GaugeValue, b.Remaining, b.Objective)
+		ch <- prometheus.MustNewConstMetric(descBudget, prometheus.GaugeValue, b.RemainingRaw, b.Objective)
 		ch <- prometheus.MustNewConstMetric(descTarget, prometheus.GaugeValue, b.Target, b.Objective)
 	}
 }
@@ -186,13 +190,20 @@ func (o *otelInstruments) registerObjectiveCallback(m metric.Meter, t *Tracker) 
 	if err != nil {
 		return err
 	}
+	coverage, err := m.Float64ObservableGauge(semconv.MetricBurnRateCoverage, metric.WithUnit("1"),
+		metric.WithDescription("Share of the window of llm.slo.burn_rate the tracker has observed."))
+	if err != nil {
+		return err
+	}
 	o.burnReg, err = m.RegisterCallback(func(_ context.Context, obs metric.Observer) error {
 		for _, b := range t.Budget() {
 			obj := semconv.SLOObjective.String(b.Objective)
 			for _, w := range b.BurnRates {
-				obs.ObserveFloat64(burn, w.Rate, metric.WithAttributes(obj, semconv.SLOWindow.String(w.Window)))
+				win := metric.WithAttributes(obj, semconv.SLOWindow.String(w.Window))
+				obs.ObserveFloat64(burn, w.Rate, win)
+				obs.ObserveFloat64(coverage, w.Coverage, win)
 			}
-			obs.ObserveFloat64(budget, b.Remaining, metric.WithAttributes(obj))
+			obs.ObserveFloat64(budget, b.RemainingRaw, metric.WithAttributes(obj))
 		}
 		if o.requests != nil {
 			for _, st := range t.objs {
@@ -206,15 +217,15 @@ func (o *otelInstruments) registerObjectiveCallback(m metric.Meter, t *Tracker) 
 			}
 		}
 		return nil
-	}, o.callbackInstruments(burn, budget)...)
+	}, o.callbackInstruments(burn, budget, coverage)...)
 	return err
 }
 
-func (o *otelInstruments) callbackInstruments(burn, budget metric.Observable) []metric.Observable {
+func (o *otelInstruments) callbackInstruments(gauges ...metric.Observable) []metric.Observable {
 	if o.requests == nil {
-		return []metric.Observable{burn, budget}
+		return gauges
 	}
-	return []metric.Observable{burn, budget, o.requests}
+	return append(gauges, o.requests)
 }
 
 // attrKey identifies the attribute combination of a request's metrics.

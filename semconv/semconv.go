@@ -152,6 +152,7 @@ const (
 	MetricServerTokensPerSec = "llm.slo.server.decode_tokens_per_sec" // histogram, {token}/s
 	MetricRequests           = "llm.slo.requests"                     // counter, by objective and good
 	MetricBurnRate           = "llm.slo.burn_rate"                    // gauge, by objective and window
+	MetricBurnRateCoverage   = "llm.slo.burn_rate.coverage"           // gauge, by objective and window: share of the window observed
 	MetricBudgetRemaining    = "llm.slo.error_budget.remaining"       // gauge, fraction
 	MetricIncidents          = "llm.slo.incidents"                    // counter
 	MetricCorrelation        = "llm.slo.correlation"                  // counter, by tier and enriched

@@ -156,8 +156,9 @@ func (a *app) logStatus(ctx context.Context, every time.Duration, l *slog.Logger
 			for _, w := range burnWindows {
 				rates = append(rates, fmt.Sprintf("%s=%.2f", w, o.BurnRates[w]))
 			}
-			l.Info("slo", "objective", o.Name, "good", o.Good, "total", o.Total,
-				"budget_remaining", fmt.Sprintf("%.3f", o.BudgetRemaining), "burn", strings.Join(rates, " "))
+			l.Info("slo", "objective", o.Name, "origin", o.Origin, "good", o.Good, "total", o.Total,
+				"budget_remaining", fmt.Sprintf("%.3f", o.BudgetRemaining), "budget_remaining_raw", fmt.Sprintf("%.3f", o.BudgetRemainingRaw),
+				"burn", strings.Join(rates, " "), "coverage_1h", fmt.Sprintf("%.3f", o.Coverage["1h"]))
 		}
 	}
 }

@@ -69,12 +69,22 @@ var pageFuncs = template.FuncMap{
 	"budgetPct": func(f float64) string {
 		return fmt.Sprintf("%.1f%%", f*100)
 	},
+	"cov": func(m map[string]float64, w string) string {
+		c := m[w]
+		switch {
+		case c >= 1:
+			return ""
+		case c >= 0.1:
+			return fmt.Sprintf("%.0f%% seen", c*100)
+		}
+		return fmt.Sprintf("%.2g%% seen", c*100)
+	},
 	"budgetWidth": func(f float64) string {
 		return fmt.Sprintf("%.1f", max(0, min(1, f))*100)
 	},
 	"budgetClass": func(f float64) string {
 		switch {
-		case f < 0:
+		case f <= 0:
 			return "bad"
 		case f < 0.5:
 			return "warn"
@@ -89,6 +99,7 @@ var pageFuncs = template.FuncMap{
 		return fmt.Sprintf("%.2f", r)
 	},
 	"rateClass":  rateClass,
+	"dict":       func(k string, v float64) map[string]float64 { return map[string]float64{k: v} },
 	"ruleLegend": ruleLegend,
 	"windows":    func() []string { return burnWindows },
 	"ago": func(t time.Time) string {
@@ -168,12 +179,12 @@ th{color:var(--dim);font-weight:500;font-size:12px}td.num,th.num{text-align:righ
 </section>
 <section class="w12"><h2>Objectives · error budget over 30 days · burn rates</h2>
 <table><tr><th>objective</th><th class="num">target</th><th class="num">good / judged</th><th>budget left</th>{{range windows}}<th class="num">{{.}}</th>{{end}}<th>alerting</th></tr>
-{{range .Objs}}<tr><td><b>{{.Name}}</b></td><td class="num">{{pct .Target}}</td><td class="num">{{.Good}} / {{.Total}}</td>
-<td><span class="bar"><i class="{{budgetClass .BudgetRemaining}}" style="width:{{budgetWidth .BudgetRemaining}}%"></i></span><span class="{{budgetClass .BudgetRemaining}}">{{budgetPct .BudgetRemaining}}</span></td>
-{{$r := .BurnRates}}{{range windows}}<td class="num {{rateClass $r .}}">{{rate $r .}}</td>{{end}}
-<td class="wrap">{{range .Alerting}}<span class="pill page">{{.}}</span> {{else}}<span class="dim">–</span>{{end}}</td></tr>{{end}}
+{{range .Objs}}<tr><td><b>{{.Name}}</b> <span class="pill unknown" title="where the windows' history comes from">{{.Origin}}</span></td><td class="num">{{pct .Target}}</td><td class="num">{{.Good}} / {{.Total}}</td>
+<td><span class="bar"><i class="{{budgetClass .BudgetRemaining}}" style="width:{{budgetWidth .BudgetRemaining}}%"></i></span><span class="{{budgetClass .BudgetRemaining}}">{{if .BudgetExhausted}}exhausted{{else}}{{budgetPct .BudgetRemaining}}{{end}}</span>{{if .BudgetExhausted}} <span class="dim" title="1 − bad/((1 − target) × judged)">raw {{budgetPct .BudgetRemainingRaw}}</span>{{end}}{{with cov (dict "p" .BudgetCoverage) "p"}}<div class="dim">{{.}} of the period</div>{{end}}</td>
+{{$r := .BurnRates}}{{$c := .Coverage}}{{range windows}}<td class="num {{rateClass $r .}}">{{rate $r .}}{{with cov $c .}}<div class="dim">{{.}}</div>{{end}}</td>{{end}}
+<td class="wrap">{{range .Alerting}}<span class="pill page">{{.}}</span> {{else}}<span class="dim">–</span>{{end}}{{range .Waiting}}<div class="dim">waiting · {{.}}</div>{{end}}</td></tr>{{end}}
 </table>
-<p class="dim">Burn rate = bad share ÷ (1 − target). {{ruleLegend}}. A TTFT objective counts a request that failed before its first token (429, 5xx, a stream error) as bad, while the TTFT percentiles above are of the streams that produced one: under errors a TTFT objective burns while its p99 looks healthy.</p>
+<p class="dim">Burn rate = bad share ÷ (1 − target); under it, the share of the window observed so far (live, restored or seeded history). A rule decides once each of its windows is half observed and its long window holds enough requests. {{ruleLegend}}. A TTFT objective counts a request that failed before its first token (429, 5xx, a stream error) as bad, while the TTFT percentiles above are of the streams that produced one: under errors a TTFT objective burns while its p99 looks healthy.</p>
 </section>
 <section class="w12"><h2>Last incidents</h2>
 {{if .Incidents}}<table><tr><th>time</th><th>objective</th><th>severity</th><th>rule</th><th class="num">burn</th><th>predicted fault domain</th><th class="num">confidence</th><th>evidence</th><th>example traces</th></tr>

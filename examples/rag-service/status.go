@@ -211,13 +211,26 @@ func (l *latencyWindow) summary(window time.Duration) LatencyStatus {
 
 // ObjectiveStatus is one objective's live budget.
 type ObjectiveStatus struct {
-	Name            string             `json:"name"`
-	Target          float64            `json:"target"`
-	Good            int64              `json:"good"`
-	Total           int64              `json:"total"`
-	BudgetRemaining float64            `json:"budget_remaining"`
-	BurnRates       map[string]float64 `json:"burn_rates"`
-	Alerting        []string           `json:"alerting"`
+	Name   string  `json:"name"`
+	Target float64 `json:"target"`
+	Good   int64   `json:"good"`
+	Total  int64   `json:"total"`
+	// BudgetRemaining is clamped to [0, 1]; BudgetRemainingRaw is not
+	// (negative when overspent), BudgetExhausted says it is spent.
+	BudgetRemaining    float64 `json:"budget_remaining"`
+	BudgetRemainingRaw float64 `json:"budget_remaining_raw"`
+	BudgetExhausted    bool    `json:"budget_exhausted"`
+	// BudgetCoverage is the share of the budget period observed.
+	BudgetCoverage float64            `json:"budget_coverage"`
+	BurnRates      map[string]float64 `json:"burn_rates"`
+	// Coverage is the share of each burn-rate window observed.
+	Coverage map[string]float64 `json:"coverage"`
+	// Origin is where the windows' history comes from: cold, restored,
+	// seeded or restored+seeded.
+	Origin   string   `json:"origin"`
+	Alerting []string `json:"alerting"`
+	// Waiting lists the rules that cannot hold yet, and why.
+	Waiting []string `json:"waiting"`
 }
 
 // ProbeStatus is the kernel-probe section: a summary and the tracker's
@@ -301,17 +314,29 @@ func (a *app) status() Status {
 	s.Fault = a.fault
 	a.faultMu.Unlock()
 	for _, b := range a.tracker.Budget() {
-		o := ObjectiveStatus{Name: b.Objective, Target: b.Target, Good: b.Good, Total: b.Total,
-			BudgetRemaining: b.Remaining, BurnRates: map[string]float64{}, Alerting: b.Alerting}
-		if o.Alerting == nil {
-			o.Alerting = []string{}
-		}
-		for _, w := range b.BurnRates {
-			o.BurnRates[w.Window] = w.Rate
-		}
-		s.Objs = append(s.Objs, o)
+		s.Objs = append(s.Objs, objectiveStatus(b))
 	}
 	return s
+}
+
+func objectiveStatus(b slo.BudgetStatus) ObjectiveStatus {
+	o := ObjectiveStatus{Name: b.Objective, Target: b.Target, Good: b.Good, Total: b.Total,
+		BudgetRemaining: b.Remaining, BudgetRemainingRaw: b.RemainingRaw, BudgetExhausted: b.Exhausted,
+		BudgetCoverage: b.Coverage, BurnRates: map[string]float64{}, Coverage: map[string]float64{},
+		Origin: b.Origin, Alerting: b.Alerting, Waiting: []string{}}
+	if o.Alerting == nil {
+		o.Alerting = []string{}
+	}
+	for _, w := range b.BurnRates {
+		o.BurnRates[w.Window] = w.Rate
+		o.Coverage[w.Window] = w.Coverage
+	}
+	for _, r := range b.Rules {
+		if r.Detail != "" && !r.Holding {
+			o.Waiting = append(o.Waiting, r.Rule+": "+r.Detail)
+		}
+	}
+	return o
 }
 
 func (a *app) statusJSON(w http.ResponseWriter, _ *http.Request) {

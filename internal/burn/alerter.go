@@ -28,6 +28,7 @@ type Alerter struct {
 	holding []bool    // per rule: it held at the last Fire
 	verdict []Verdict // per rule: its verdict at the last Fire
 	level   Severity  // the most severe rule that held at the last Fire
+	last    time.Time // the time of the last Fire
 }
 
 // NewAlerter returns an Alerter over s with a copy of rules, each of which
@@ -62,6 +63,7 @@ func NewAlerter(s *Series, rules []Rule, g Gate) (*Alerter, error) {
 // fired true; otherwise the zero Alert and false. Fire does not allocate.
 func (a *Alerter) Fire(t time.Time) (alert Alert, fired bool) {
 	var top Alert
+	a.last = t
 	for i, r := range a.rules {
 		c, v := a.s.check(t, r, a.gate)
 		a.verdict[i] = v
@@ -88,6 +90,11 @@ func (a *Alerter) Holding() iter.Seq[Rule] {
 		}
 	}
 }
+
+// Evaluated returns the time of the last [Alerter.Fire], the instant
+// [Alerter.Holding] and [Alerter.Verdicts] describe; the zero time before
+// the first.
+func (a *Alerter) Evaluated() time.Time { return a.last }
 
 // Verdicts yields, in order, every rule with its verdict at the last
 // [Alerter.Fire] ([Clear] before the first).

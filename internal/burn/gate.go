@@ -64,8 +64,10 @@ func (g Gate) validate() error {
 	return nil
 }
 
-// minEvents is the number of requests r's long window must hold.
-func (g Gate) minEvents(r Rule, target float64) int64 {
+// MinEventsOf returns the number of requests r's long window must hold
+// under g on an objective of target: g.MinEvents, or r's own minimum when
+// g asks for [AutoMinEvents].
+func (g Gate) MinEventsOf(r Rule, target float64) int64 {
 	if g.MinEvents == AutoMinEvents {
 		return r.MinEvents(target)
 	}
@@ -162,7 +164,7 @@ func (s *Series) check(t time.Time, r Rule, g Gate) (Alert, Verdict) {
 		return a, Clear
 	case vl == Uncovered || vs == Uncovered:
 		return a, Uncovered
-	case a.Long.Total < g.minEvents(r, s.target):
+	case a.Long.Total < g.MinEventsOf(r, s.target):
 		return a, TooFew
 	}
 	return a, Holds
