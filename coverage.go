@@ -6,12 +6,14 @@ import (
 
 // stateConfig is the part of the configuration about the state of the
 // burn-rate windows: what a rule needs besides its burn rates (coverage,
-// minimum requests). Its zero value is the default.
+// minimum requests) and the state file. Its zero value is the default.
 type stateConfig struct {
 	minCoverage    float64
 	minCoverageSet bool // minCoverage was given; else burn.DefaultMinCoverage
 	minEvents      int  // 0: each rule's own minimum (burn.Rule.MinEvents)
 	partial        bool
+
+	file stateFileConfig // statefile.go
 }
 
 // gate returns the alert gate the configuration asks for.

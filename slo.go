@@ -61,6 +61,8 @@ type Tracker struct {
 
 	recentMu sync.Mutex
 	recent   []incident.Incident // the last few incidents, newest last
+
+	st stateRuntime // the state file and seeding (statefile.go)
 }
 
 // New returns a Tracker configured by opts. It fails only on invalid options,
@@ -92,10 +94,15 @@ func New(opts ...Option) (*Tracker, error) {
 		if err != nil {
 			return nil, fmt.Errorf("slo: objective %s: %w", o.Name(), err)
 		}
-		st.series.Start(start) // the windows are observed from now on
 		t.objs = append(t.objs, st)
 	}
 	t.filters = newFilters(cfg.objectives)
+	if cfg.state.file.path != "" {
+		t.restoreState(start)
+	}
+	for _, o := range t.objs {
+		o.series.Start(start) // the windows are observed from now on
+	}
 	meter := cfg.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version()), metric.WithSchemaURL(semconv.SchemaURL))
 	var err error
 	if t.otel, err = newOTelInstruments(meter); err != nil {
@@ -126,6 +133,10 @@ func New(opts ...Option) (*Tracker, error) {
 	t.startKernel()
 	t.wg.Add(1)
 	go t.loop()
+	if cfg.state.file.path != "" {
+		t.wg.Add(1)
+		go t.saveLoop()
+	}
 	return t, nil
 }
 
@@ -143,6 +154,9 @@ func (t *Tracker) Close() error {
 		t.stopKernel()
 		close(t.stop)
 		t.wg.Wait()
+		if t.cfg.state.file.path != "" {
+			t.saveState()
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		var errs []error
@@ -181,6 +195,9 @@ type Status struct {
 	// DroppedKernelEvents counts kernel events lost before correlation
 	// (the bounded queue to the correlation goroutine was full).
 	DroppedKernelEvents int64 `json:"dropped_kernel_events"`
+	// State is where the windows' history came from and how saving it goes
+	// ([WithStateFile]).
+	State StateStatus `json:"state"`
 }
 
 // Status reports the tracker's own health and counters.
@@ -196,5 +213,6 @@ func (t *Tracker) Status() Status {
 
 		Signals:             t.KernelStatus(),
 		DroppedKernelEvents: t.kernelDropped(),
+		State:               t.st.get(),
 	}
 }

@@ -58,6 +58,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	rules := fs.Bool("rules", false, "print the Prometheus rules generated from the service's objectives and exit")
 	minCoverage := fs.Float64("min-coverage", 0.5, "share of each window of an alert rule observed before the rule may hold (0 = page on the first seconds of data)")
 	partial := fs.Bool("partial-coverage", false, "let a rule hold on a partly covered window when burn × coverage exceeds its factor")
+	stateFile := fs.String("state-file", "", "keep the SLO windows, alert states and budgets in this file across restarts")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -82,7 +83,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := startApp(ctx, config{Addr: *addr, Model: *model, Logger: logger,
-		Tracker: []slo.Option{slo.WithMinCoverage(*minCoverage), slo.WithPartialCoverage(*partial)}})
+		Tracker: []slo.Option{slo.WithMinCoverage(*minCoverage), slo.WithPartialCoverage(*partial), slo.WithStateFile(*stateFile)}})
 	if err != nil {
 		return err
 	}
