@@ -6,7 +6,8 @@ import (
 
 // stateConfig is the part of the configuration about the state of the
 // burn-rate windows: what a rule needs besides its burn rates (coverage,
-// minimum requests) and the state file. Its zero value is the default.
+// minimum requests), the state file and the fleet seed. Its zero value is
+// the default.
 type stateConfig struct {
 	minCoverage    float64
 	minCoverageSet bool // minCoverage was given; else burn.DefaultMinCoverage
@@ -14,6 +15,7 @@ type stateConfig struct {
 	partial        bool
 
 	file stateFileConfig // statefile.go
+	seed *PrometheusSeed // seed.go; nil without seeding
 }
 
 // gate returns the alert gate the configuration asks for.

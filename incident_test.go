@@ -61,6 +61,19 @@ func (s *captureSink) Send(_ context.Context, inc incident.Incident) error {
 	return nil
 }
 
+// first waits up to d for an incident and returns the first one received.
+func (s *captureSink) first(t *testing.T, d time.Duration) incident.Incident {
+	t.Helper()
+	select {
+	case <-s.ch:
+	case <-time.After(d):
+		t.Fatalf("no incident after %v", d)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.got[0]
+}
+
 func (s *captureSink) count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -232,14 +245,7 @@ func TestIncidentAttributesProviderThrottle(t *testing.T) {
 	for range 10 {
 		serve(h, "500")
 	}
-	select {
-	case <-sink.ch:
-	case <-time.After(2 * time.Second):
-		t.Fatal("no incident")
-	}
-	sink.mu.Lock()
-	inc := sink.got[0]
-	sink.mu.Unlock()
+	inc := sink.first(t, 2*time.Second)
 	if inc.PredictedFaultDomain != "provider_throttle" || inc.Confidence < 0.5 {
 		t.Fatalf("incident attributed to %s (%.2f), want provider_throttle: %+v", inc.PredictedFaultDomain, inc.Confidence, inc.Hypotheses)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/llmslo/slo/internal/burn"
+	"github.com/llmslo/slo/internal/promtest"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -237,14 +238,7 @@ func TestErrorBudget(t *testing.T) {
 // outside CI; with CI or SLO_REQUIRE_BPF set a missing promtool is a failure.
 func promtool(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") != "" || os.Getenv("SLO_REQUIRE_BPF") != "" {
-			t.Fatalf("CI or SLO_REQUIRE_BPF is set but promtool is missing (Debian package prometheus): %v", err)
-		}
-		t.Skip("promtool not installed (apt-get install prometheus); CI runs this test")
-	}
-	return p
+	return promtest.Binary(t, "promtool")
 }
 
 // TestPromtoolCheckRules validates generated rules, and the committed

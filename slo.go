@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,7 +63,8 @@ type Tracker struct {
 	recentMu sync.Mutex
 	recent   []incident.Incident // the last few incidents, newest last
 
-	st stateRuntime // the state file and seeding (statefile.go)
+	st         stateRuntime       // the state file and seeding (statefile.go)
+	seedCancel context.CancelFunc // stops the seeding at start; nil without one
 }
 
 // New returns a Tracker configured by opts. It fails only on invalid options,
@@ -77,6 +79,9 @@ func New(opts ...Option) (*Tracker, error) {
 	cfg := newConfig(opts)
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	if s := cfg.state.seed; s != nil && strings.ContainsAny(s.Selector, "{}") {
+		return nil, fmt.Errorf("slo: prometheus seed: selector %q: give label matchers without braces", s.Selector)
 	}
 	t := &Tracker{
 		cfg:       cfg,
@@ -137,6 +142,16 @@ func New(opts ...Option) (*Tracker, error) {
 		t.wg.Add(1)
 		go t.saveLoop()
 	}
+	if cfg.state.seed != nil {
+		var ctx context.Context
+		ctx, t.seedCancel = context.WithCancel(context.Background())
+		t.st.update(func(s *StateStatus) { s.Seed.State = "pending" })
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			_ = t.Seed(ctx) // the outcome is in Status().State.Seed and the log
+		}()
+	}
 	return t, nil
 }
 
@@ -153,6 +168,9 @@ func (t *Tracker) Close() error {
 		t.closed.Store(true)
 		t.stopKernel()
 		close(t.stop)
+		if t.seedCancel != nil {
+			t.seedCancel()
+		}
 		t.wg.Wait()
 		if t.cfg.state.file.path != "" {
 			t.saveState()

@@ -24,7 +24,8 @@ const (
 	// restored: a restart (a deploy, an eviction, a crash loop over a night)
 	// takes minutes to hours; after a day every window up to 1d would hold
 	// only the file's gap, and a file that old more likely belongs to an
-	// earlier deployment.
+	// earlier deployment. Seeding from the fleet ([WithPrometheusSeed])
+	// covers longer absences.
 	DefaultStateMaxAge = 24 * time.Hour
 )
 
@@ -98,6 +99,8 @@ type StateStatus struct {
 	// failure, cleared by the next success.
 	Saved     time.Time
 	SaveError string
+	// Seed is the state of seeding from the fleet ([WithPrometheusSeed]).
+	Seed SeedStatus
 
 	saveCause string // cause(SaveError), to report each cause once
 }

@@ -81,11 +81,7 @@ func TestStateFileRestores(t *testing.T) {
 	for range 150 {
 		serve(h, "500")
 	}
-	select {
-	case <-sink.ch:
-	case <-time.After(5 * time.Second):
-		t.Fatal("no page before the restart")
-	}
+	sink.first(t, 5*time.Second) // the page, before the restart
 	before := a.Budget()[0]
 	if err := a.Close(); err != nil {
 		t.Fatal(err)

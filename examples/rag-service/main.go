@@ -59,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	minCoverage := fs.Float64("min-coverage", 0.5, "share of each window of an alert rule observed before the rule may hold (0 = page on the first seconds of data)")
 	partial := fs.Bool("partial-coverage", false, "let a rule hold on a partly covered window when burn × coverage exceeds its factor")
 	stateFile := fs.String("state-file", "", "keep the SLO windows, alert states and budgets in this file across restarts")
+	seedURL := fs.String("seed-url", "", "seed the long SLO windows from this Prometheus-compatible query API at start")
+	seedSelector := fs.String("seed-selector", `job="rag-service"`, "with -seed-url: label matchers selecting the service's replicas")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -83,7 +85,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := startApp(ctx, config{Addr: *addr, Model: *model, Logger: logger,
-		Tracker: []slo.Option{slo.WithMinCoverage(*minCoverage), slo.WithPartialCoverage(*partial), slo.WithStateFile(*stateFile)}})
+		Tracker: []slo.Option{slo.WithMinCoverage(*minCoverage), slo.WithPartialCoverage(*partial), slo.WithStateFile(*stateFile),
+			slo.WithPrometheusSeed(slo.PrometheusSeed{URL: *seedURL, Selector: *seedSelector})}})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,12 @@
+// Package promtest runs a real Prometheus server for tests: [Start] writes
+// a configuration (scrape jobs, rule files, Alertmanagers) into a temporary
+// directory, optionally backfills history with promtool tsdb
+// create-blocks-from openmetrics, starts prometheus on a free loopback port,
+// waits until it is ready and stops it by PID when the test ends. [Binary]
+// finds prometheus, promtool or prometheus-alertmanager, skipping the test
+// with the Debian package to install when one is missing, or failing it
+// when CI or SLO_REQUIRE_BPF is set.
+//
+// It is imported only by tests; it queries the server through package
+// promapi ([Server.API], [Server.Eventually]).
+package promtest
