@@ -43,8 +43,9 @@ var paritySeverities = []burn.Severity{burn.Page, burn.Ticket}
 
 // parityScenarios cross every rule of the standard set, and the minimum of
 // requests of the 1h rule, each scenario shorter than six hours, so that
-// only the 1h window differs between the two sides (61 minutes of history in
-// the engine, see package burn), and the crossings of that window are steep.
+// the longer windows hold the whole series on both sides and the crossings
+// of the 1h window are steep (at whole minutes the engine's 1h window is the
+// last 60 minutes, as Prometheus's range is: see package burn).
 var parityScenarios = []parityScenario{
 	{"fast", 0.99, []parityPhase{ // a ticket, escalated to a page on 1h/5m, a fall to ticket, a page on 6h/30m
 		{120, 100, 0}, {60, 100, 30}, {120, 100, 0}, {40, 100, 50}, {20, 100, 0},

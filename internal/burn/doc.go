@@ -49,14 +49,20 @@
 // # Approximation
 //
 // Each window of duration w is cut into 60 buckets of width ⌈w/60⌉ (5 s for
-// 5m, 1 min for 1h, 12 h for 30d), aligned on the time of the first
-// [Series.Add]. A query at time t covers the buckets from the one holding t
-// back to 60 buckets earlier: every event in [t-w, t] is counted, plus
-// possibly events up to one bucket width (w/60) older. The error is therefore
-// at most 1/60 of the window's duration, always towards counting slightly
-// more history, never less. A query for a duration that is not a configured
-// window is answered from the next larger window's ring with that ring's
-// granularity, and a duration longer than the longest window is clamped to it.
+// 5m, 1 min for 1h, 12 h for 30d), aligned on the series' start.
+// [Series.Counts] covers the buckets from the one holding t back to the one
+// holding t-w: every event in [t-w, t] is counted, plus possibly events up to
+// one bucket width (w/60) older. [Series.Stat], [Series.BurnRate] and
+// [Series.BudgetRemaining] count that oldest bucket in proportion to its
+// part inside [t-w, t]: exact when its requests are spread evenly over it
+// (steady traffic), and otherwise off by less than that one bucket's
+// requests. So a rule holds when its arithmetic over [t-w, t] says so, not a
+// bucket later (at 99 %, a total outage reaches 14.4 over 1h after 8.64
+// minutes whatever the phase of the buckets; counting the whole oldest bucket
+// would add up to 1/60 of that). A query for a duration that is not a
+// configured window is answered from the next larger window's ring with that
+// ring's granularity, and a duration longer than the longest window is
+// clamped to it.
 //
 // Memory is O(windows × 61 buckets), about 10 KiB per Series, independent of
 // the request rate. [Series.Add] is O(windows); queries at or after the

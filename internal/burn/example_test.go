@@ -42,7 +42,7 @@ func Example() {
 	fmt.Printf("budget remaining %.1f\n", s.BudgetRemaining(end))
 	// Output:
 	// +1h2m28s ticket (3d>1 and 6h>1): 3d burn 1.0, 6h burn 1.0
-	// +1h18m52s page (6h>6 and 30m>6): 6h burn 6.0, 30m burn 15.6
+	// +1h18m52s page (6h>6 and 30m>6): 6h burn 6.0, 30m burn 15.8
 	// 5m burn rate 25.0
 	// 30m burn rate 25.0
 	// 1h burn rate 25.0

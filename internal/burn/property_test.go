@@ -1,6 +1,7 @@
 package burn
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -103,8 +104,40 @@ func checkCounts(t *testing.T, s *Series, events []event, q time.Time, w time.Du
 	if n < inner || n > outer {
 		t.Fatalf("Counts(%v, %v) = %d outside [%d, %d]", q.Sub(s.epoch), w, n, inner, outer)
 	}
-	if br, want := s.BurnRate(q, w), s.burnRate(wantG, wantT); br != want {
-		t.Fatalf("BurnRate = %v, want %v", br, want)
+	checkInterpolated(t, s, events, q, w, inner)
+}
+
+// checkInterpolated recounts what Stat and BurnRate count: the buckets after
+// the one holding q-w whole, that one in proportion to its part inside the
+// window; and checks that the total is within that bucket's requests of the
+// exact count inner of [q-w, q].
+func checkInterpolated(t *testing.T, s *Series, events []event, q time.Time, w time.Duration, inner int64) {
+	t.Helper()
+	r, _ := s.ringFor(w)
+	off := int64(q.Sub(s.epoch))
+	start := off - int64(w)
+	oldest, qi := floorDiv(start, r.width), floorDiv(off, r.width)
+	frac := float64((oldest+1)*r.width-start) / float64(r.width)
+	var good, total, edge float64
+	for _, e := range events {
+		ei := floorDiv(int64(e.t.Sub(s.epoch)), r.width)
+		if ei < r.head-bucketsPerWindow || ei > min(qi, r.head) || ei < oldest {
+			continue
+		}
+		part := 1.0
+		if ei == oldest {
+			part, edge = frac, edge+1
+		}
+		total += part
+		if e.good {
+			good += part
+		}
+	}
+	if br, want := s.BurnRate(q, w), s.burnRate(good, total); math.Abs(br-want) > 1e-9*math.Max(1, want) {
+		t.Fatalf("BurnRate(%v, %v) = %v, recount %v", q.Sub(s.epoch), w, br, want)
+	}
+	if st := s.Stat(q, w); st.Total != int64(math.Round(total)) || math.Abs(total-float64(inner)) > edge+1e-9 {
+		t.Fatalf("Stat(%v, %v) total %d (%.3f), exact count %d, oldest bucket %v", q.Sub(s.epoch), w, st.Total, total, inner, edge)
 	}
 }
 

@@ -248,10 +248,11 @@ func (s *Series) Counts(t time.Time, w time.Duration) (good, total int64) {
 type WindowStat struct {
 	// Window is the window's duration.
 	Window time.Duration
-	// Good and Total count the requests in the window, within the bucket
-	// approximation described in the package documentation.
+	// Good and Total count the requests in the window, the oldest bucket
+	// counted in part (see [Series.Stat]), rounded to whole requests.
 	Good, Total int64
-	// Rate is the burn rate, (bad/total)/(1-target); 0 without traffic.
+	// Rate is the burn rate, (bad/total)/(1-target), from the same counts
+	// before rounding; 0 without traffic.
 	Rate float64
 	// Coverage is the share of the window the series has observed
 	// ([Series.Coverage]), between 0 and 1.
@@ -259,34 +260,71 @@ type WindowStat struct {
 }
 
 // Stat returns the counts, the burn rate and the coverage of the window of
-// duration w ending at t. It does not allocate.
+// duration w ending at t. Where [Series.Counts] counts every bucket the
+// window touches, Stat counts the oldest one in proportion to the part of
+// it inside the window: exact when requests are spread evenly over that
+// bucket, and otherwise off by less than that bucket's requests, in either
+// direction (see the package documentation). It does not allocate.
 func (s *Series) Stat(t time.Time, w time.Duration) WindowStat {
-	good, total := s.Counts(t, w)
-	return WindowStat{Window: w, Good: good, Total: total, Rate: s.burnRate(good, total), Coverage: s.Coverage(t, w)}
+	good, total := s.window(t, w)
+	return WindowStat{Window: w, Good: int64(math.Round(good)), Total: int64(math.Round(total)),
+		Rate: s.burnRate(good, total), Coverage: s.Coverage(t, w)}
+}
+
+// window returns the good and total requests in [t-w, t], the buckets
+// after the one holding t-w counted whole and that one in proportion to
+// its part inside the window.
+func (s *Series) window(t time.Time, w time.Duration) (good, total float64) {
+	if !s.started || w <= 0 {
+		return 0, 0
+	}
+	r, _ := s.ringFor(w)
+	w = min(w, r.dur)
+	off := s.off(t)
+	start := off - int64(w)
+	oldest := floorDiv(start, r.width)
+	tidx := floorDiv(off, r.width)
+	g, n := r.counts(tidx, tidx-oldest-1)
+	frac := float64((oldest+1)*r.width-start) / float64(r.width)
+	og, on := r.bucketCounts(oldest)
+	return float64(g) + frac*float64(og), float64(n) + frac*float64(on)
+}
+
+// bucketCounts returns the counts of bucket idx, 0 when the ring no longer
+// (or not yet) holds it.
+func (r *ring) bucketCounts(idx int64) (good, total int64) {
+	if idx < r.head-bucketsPerWindow || idx > r.head {
+		return 0, 0
+	}
+	if b := &r.b[slotOf(idx)]; b.idx == idx {
+		return b.good, b.total
+	}
+	return 0, 0
 }
 
 // burnRate converts counts to a burn rate; 0 without traffic.
-func (s *Series) burnRate(good, total int64) float64 {
+func (s *Series) burnRate(good, total float64) float64 {
 	if total <= 0 {
 		return 0
 	}
-	return float64(total-good) / float64(total) / (1 - s.target)
+	return (total - good) / total / (1 - s.target)
 }
 
 // BurnRate returns (bad/total)/(1-target) over the window of duration w
-// ending at t, or 0 when the window holds no requests.
+// ending at t, counted as [Series.Stat] counts, or 0 when the window holds
+// no requests.
 func (s *Series) BurnRate(t time.Time, w time.Duration) float64 {
-	return s.burnRate(s.Counts(t, w))
+	return s.burnRate(s.window(t, w))
 }
 
 // BudgetRemaining returns the fraction of the error budget left over the
-// period ending at t: 1 - bad/((1-target)*total). It is 1 when the period
-// holds no requests, 0 when the budget is exactly spent and negative when it
-// is overspent.
+// period ending at t, counted as [Series.Stat] counts: 1 -
+// bad/((1-target)*total). It is 1 when the period holds no requests, 0 when
+// the budget is exactly spent and negative when it is overspent.
 func (s *Series) BudgetRemaining(t time.Time) float64 {
-	good, total := s.Counts(t, s.period)
+	good, total := s.window(t, s.period)
 	if total <= 0 {
 		return 1
 	}
-	return 1 - float64(total-good)/((1-s.target)*float64(total))
+	return 1 - (total-good)/((1-s.target)*total)
 }

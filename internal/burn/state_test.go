@@ -72,13 +72,13 @@ func reload(t *testing.T, s *burn.Series, al *burn.Alerter, saved, now time.Time
 // as the uninterrupted series: before the first outage, during it before
 // the page, while the page holds (no second page), and between the
 // outages. By hand: the j-th bad request of the first outage comes at
-// 200m + 6(j−1) s, when the 1h window (its minute buckets from 140m +
-// ⌊x/60⌋) holds 600 − 10⌊x/60⌋ good requests: 88/608 = 0.1447 > 0.144 first
-// at j = 88, 208m42s (87/607 = 0.1433). In the second, the 5m window (5 s
-// buckets) holds 50 − ⌈5⌊x/5⌋/6⌉ good requests and j bad ones: 8/51 = 0.157
-// first at j = 8, 260m42s (7/51 = 0.137), the 1h window burning 158/608.
+// 200m + 6(j−1) s, when the 1h window [t−1h, t] holds the good requests
+// from 140m + 6(j−1) s to 200m, 600 − (j−1) of them: j/601 > 0.144 first at
+// j = 87, 208m36s. In the second, the 5m window holds 50 − (j−1) good
+// requests: j/51 > 0.144 first at j = 8, 260m42s (the 1h window burning
+// 158/608).
 func TestRestartRestored(t *testing.T) {
-	want := []string{"3h28m42s 1h>14.4 and 5m>14.4", "4h20m42s 1h>14.4 and 5m>14.4"}
+	want := []string{"3h28m36s 1h>14.4 and 5m>14.4", "4h20m42s 1h>14.4 and 5m>14.4"}
 	got, ref := runRestart(t, 0, 0)
 	if !slices.Equal(got, want) {
 		t.Fatalf("uninterrupted alerts %q, want %q", got, want)
@@ -118,8 +118,9 @@ func TestRestartRestored(t *testing.T) {
 //	30d every request: 43200, 103, covered 4320/43200 (4327/43200)
 //
 // An uninterrupted series fed the same requests from t0 has its buckets
-// aligned on t0: at 4320m the same counts; at 4327m at most one bucket
-// (w/60) of requests more.
+// aligned on t0, seven minutes off the seeded series' at 4327m: the same
+// counts, its oldest bucket counted in part (at most one bucket, w/60, of
+// requests apart).
 func TestSeeding(t *testing.T) {
 	fleet := func(m int) (total, bad int) {
 		if (m >= 4200 && m < 4260) || m%100 == 0 {
