@@ -46,6 +46,12 @@
 // 6h; the factors are in docs/design.md §8 and in the rules [PrometheusRules]
 // writes), and goes to the sinks given with [WithIncidentSink]
 // ([incident.SlogSink], [incident.NewWebhookSink], PagerDuty, Opsgenie).
+// A rule decides only on windows the tracker has observed for at least half
+// their span and with enough requests that one failure alone cannot page
+// ([WithMinCoverage], [WithMinEvents]); [Tracker.Budget] reports each
+// window's coverage. [WithStateFile] keeps the windows across restarts and
+// [WithPrometheusSeed] fills the long ones from the fleet's metrics
+// (docs/slo-state.md).
 //
 // # Client side
 //
