@@ -25,63 +25,64 @@ const (
 
 // BudgetStatus is the live error-budget state of one objective.
 type BudgetStatus struct {
-	Objective string
-	Target    float64
-	Good      int64 // judged good over the budget period
-	Total     int64 // judged over the budget period
+	Objective string  `json:"objective"`
+	Target    float64 `json:"target"`
+	Good      int64   `json:"good"`  // judged good over the budget period
+	Total     int64   `json:"total"` // judged over the budget period
 	// Remaining is the share of the error budget left over the budget
 	// period, 1 − bad/((1−target)·total) clamped to [0, 1]: 1 when nothing
 	// was judged, 0 once the budget is spent (Exhausted).
-	Remaining float64
+	Remaining float64 `json:"remaining"`
 	// RemainingRaw is the same without the clamp: −18.1 means the bad
 	// requests are 19.1 times the budget of the requests judged. The
 	// Prometheus metric llm_slo_error_budget_remaining reports it.
-	RemainingRaw float64
+	RemainingRaw float64 `json:"remaining_raw"`
 	// Exhausted reports that the bad requests reach or exceed the budget
 	// of the requests judged (RemainingRaw <= 0).
-	Exhausted bool
+	Exhausted bool `json:"exhausted"`
 	// Coverage is the share of the budget period the figures cover (see
 	// [BurnRate.Coverage]): a budget over 40 seconds of a 30-day period is
 	// a budget over 40 seconds.
-	Coverage float64
+	Coverage float64 `json:"coverage"`
 	// BurnRates are the burn rates over the standard windows (5m to 3d),
 	// each with its coverage and counts.
-	BurnRates []BurnRate
+	BurnRates []BurnRate `json:"burn_rates"`
 	// Alerting lists the rules whose condition held at the last
 	// evaluation, as incidents name them ("6h>6 and 30m>6").
-	Alerting []string
+	Alerting []string `json:"alerting"`
 	// Rules gives every alert rule's state at the last evaluation, and why
 	// a rule that cannot hold yet does not.
-	Rules []RuleStatus
+	Rules []RuleStatus `json:"rules"`
 	// Origin says where the windows' history comes from: OriginCold,
 	// OriginRestored, OriginSeeded or OriginRestoredSeeded.
-	Origin string
+	Origin string `json:"origin"`
 }
 
 // BurnRate is the burn rate of an objective over one window.
 type BurnRate struct {
-	Window string  // "5m", "30m", "1h", "6h", "1d", "3d"
-	Rate   float64 // (bad/total)/(1−target); 0 without traffic
+	Window string  `json:"window"`    // "5m", "30m", "1h", "6h", "1d", "3d"
+	Rate   float64 `json:"burn_rate"` // (bad/total)/(1−target); 0 without traffic
 	// Coverage is the share of the window the tracker has observed (live,
 	// restored or seeded history), from 0 to 1: a rate over a window
 	// covered 0.01 describes 1 % of that window (docs/slo-state.md).
-	Coverage    float64
-	Good, Total int64 // requests in the window
+	Coverage float64 `json:"coverage"`
+	Good     int64   `json:"good"`  // requests in the window judged good
+	Total    int64   `json:"total"` // requests in the window judged
 }
 
 // RuleStatus is the state of one alert rule of an objective.
 type RuleStatus struct {
-	Rule     string // e.g. "1h>14.4 and 5m>14.4"
-	Severity string // "page" or "ticket"
+	Rule     string `json:"rule"`     // e.g. "1h>14.4 and 5m>14.4"
+	Severity string `json:"severity"` // "page" or "ticket"
 	// Holding reports that the rule held at the last evaluation.
-	Holding bool
+	Holding bool `json:"holding"`
 	// Verdict is the last evaluation's: "holds", "clear", "uncovered" (a
 	// window is observed less than [WithMinCoverage] asks: the rule keeps
 	// its state) or "too few requests" (fewer than [WithMinEvents] asks).
-	Verdict string
+	Verdict string `json:"verdict"`
 	// Detail says what an uncovered or too-few rule waits for, e.g.
 	// "1h window 2% observed, needs 50%"; empty otherwise.
-	Detail string
+	Detail string `json:"detail"`
 }
 
 // Budget returns the live error budget, burn rates and rule states of

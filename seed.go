@@ -55,14 +55,14 @@ type PrometheusSeed struct {
 // SeedStatus is the state of seeding from the fleet.
 type SeedStatus struct {
 	// State is "" without seeding, else "pending", "seeded" or "failed".
-	State string
+	State string `json:"state"`
 	// At is when the last seeding ended; Error why it failed.
-	At    time.Time
-	Error string
+	At    time.Time `json:"at"`
+	Error string    `json:"error"`
 	// Windows are the windows seeded ("6h", "1d", "3d", "30d"); Points the
 	// points read.
-	Windows []string
-	Points  int
+	Windows []string `json:"windows"`
+	Points  int      `json:"points"`
 }
 
 // WithPrometheusSeed seeds the long windows of every objective (6h, 1d, 3d

@@ -88,19 +88,19 @@ func WithStateFileMaxAge(d time.Duration) Option {
 // came from and how saving it goes.
 type StateStatus struct {
 	// File is the state file ([WithStateFile]); empty without one.
-	File string
+	File string `json:"file"`
 	// Restored is the time the restored state was saved at; zero when the
 	// tracker did not restore one.
-	Restored time.Time
+	Restored time.Time `json:"restored"`
 	// Refused says why the state file found at start was not restored;
 	// empty otherwise.
-	Refused string
+	Refused string `json:"refused"`
 	// Saved is the time of the last successful save; SaveError the last
 	// failure, cleared by the next success.
-	Saved     time.Time
-	SaveError string
+	Saved     time.Time `json:"saved"`
+	SaveError string    `json:"save_error"`
 	// Seed is the state of seeding from the fleet ([WithPrometheusSeed]).
-	Seed SeedStatus
+	Seed SeedStatus `json:"seed"`
 
 	saveCause string // cause(SaveError), to report each cause once
 }
