@@ -88,6 +88,9 @@ type RuleStatus struct {
 // Budget returns the live error budget, burn rates and rule states of
 // every objective.
 func (t *Tracker) Budget() []BudgetStatus {
+	if !t.usable() {
+		return nil
+	}
 	now := t.cfg.now()
 	gate := t.cfg.state.gate()
 	out := make([]BudgetStatus, 0, len(t.objs))

@@ -19,6 +19,7 @@ func TestIncidentSeriesStartAtZero(t *testing.T) {
 	clk := &fakeClock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	sink := &captureSink{ch: make(chan struct{}, 8)}
 	h := newHarness(t, WithoutProbes(), WithRegisterer(reg), withClock(clk.Now), WithIncidentSink(sink),
+		WithMinCoverage(0), WithMinEvents(1), // a page from seconds of history
 		WithObjectives(ErrorRate(0.99).Named("errors"), TTFT(time.Second, 0.9).Named("ttft")))
 
 	prom := func() map[[2]string]float64 {

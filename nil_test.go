@@ -81,6 +81,9 @@ func TestNilAndZeroTracker(t *testing.T) {
 			if h, ok := tr.Holding(incident.Condition{Service: "unknown_service"}); h || ok {
 				t.Errorf("Holding() = %v, %v", h, ok)
 			}
+			if err := tr.Seed(context.Background()); err == nil {
+				t.Error("Seed() = nil, want an error")
+			}
 			if err := tr.Close(); err != nil {
 				t.Errorf("Close() = %v", err)
 			}

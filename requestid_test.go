@@ -69,7 +69,7 @@ func TestHugeRequestIDsStayOutOfPagers(t *testing.T) {
 	}
 	clk := &fakeClock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	capture := &captureSink{ch: make(chan struct{}, 8)}
-	tr, err := New(WithoutProbes(), WithObjectives(ErrorRate(0.99)), withClock(clk.Now),
+	tr, err := New(WithoutProbes(), WithMinCoverage(0), WithMinEvents(1), WithObjectives(ErrorRate(0.99)), withClock(clk.Now),
 		WithIncidentSink(pdSink, ogSink, whSink, capture))
 	if err != nil {
 		t.Fatal(err)

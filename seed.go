@@ -91,10 +91,13 @@ func WithPrometheusSeed(p PrometheusSeed) Option {
 
 // Seed seeds the long windows from the fleet now ([WithPrometheusSeed]),
 // within ctx and the configured timeout, and returns why it failed. It
-// fails when the tracker has no seeding configured. Seeding replaces the
+// fails when the tracker has no seeding configured (or is nil). Seeding replaces the
 // windows' buckets up to now with the fleet's; requests recorded afterwards
 // add to them.
 func (t *Tracker) Seed(ctx context.Context) error {
+	if !t.usable() {
+		return errors.New("slo: seed: the tracker is nil or zero")
+	}
 	p := t.cfg.state.seed
 	if p == nil {
 		return errors.New("slo: seed: no WithPrometheusSeed option")
