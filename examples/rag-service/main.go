@@ -55,6 +55,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	faultFor := fs.Duration("fault-for", 0, "with -fault: clear the fault after this long (0 = keep it)")
 	statusEvery := fs.Duration("status-every", 10*time.Second, "log the SLO status this often (0 = never)")
 	model := fs.String("model", "", "upstream model (default: fake-1, $OPENAI_MODEL or gpt-4o-mini, $OLLAMA_MODEL or llama3.2)")
+	showVersion := fs.Bool("version", false, "print the version of the llmslo module (slo.Version) and exit")
 	rules := fs.Bool("rules", false, "print the Prometheus rules generated from the service's objectives and exit")
 	minCoverage := fs.Float64("min-coverage", 0.5, "share of each window of an alert rule observed before the rule may hold (0 = page on the first seconds of data)")
 	partial := fs.Bool("partial-coverage", false, "let a rule hold on a partly covered window when burn × coverage exceeds its factor")
@@ -62,6 +63,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	seedURL := fs.String("seed-url", "", "seed the long SLO windows from this Prometheus-compatible query API at start")
 	seedSelector := fs.String("seed-selector", `job="rag-service"`, "with -seed-url: label matchers selecting the service's replicas")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *showVersion {
+		_, err := fmt.Fprintln(stdout, slo.Version())
 		return err
 	}
 	if *rules {

@@ -6,7 +6,8 @@
 // For each [Program] and [Platform], [Run] writes into the output directory
 //
 //	<name>_<version>_<os>_<arch>            the static binary (CGO_ENABLED=0, -trimpath,
-//	                                        -buildvcs=false, -ldflags "-s -w -buildid=")
+//	                                        -buildvcs=false, -ldflags "-s -w -buildid=", and
+//	                                        -X github.com/llmslo/slo.version=<version>)
 //	<name>_<version>_<os>_<arch>.cdx.json   its CycloneDX SBOM, from the binary's build info
 //	oci/<name>/                             an OCI image layout: one image per platform and the
 //	                                        image index over them, the SBOMs attached as referrers

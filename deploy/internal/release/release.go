@@ -118,12 +118,20 @@ func (c *Config) logf(format string, args ...any) {
 
 // build runs go build for a: no absolute paths (-trimpath), no VCS stamping
 // (the revision is on the image, and a copy of the tree without .git must
-// build the same bytes), no build id, no symbol table or DWARF. Everything
+// build the same bytes), no build id, no symbol table or DWARF, and the
+// release version stamped into slo.Version (versionFlag). Everything
 // in the environment that changes the output is pinned; GOFLAGS is cleared
 // so the caller's cannot leak in.
+// versionPackage is the package whose version variable a release stamps.
+const versionPackage = "github.com/llmslo/slo"
+
+// versionFlag returns the linker flag that sets slo.Version to version (the
+// VERSION file's value).
+func versionFlag(version string) string { return "-X " + versionPackage + ".version=" + version }
+
 func (c *Config) build(ctx context.Context, a artifact) error {
 	cmd := exec.CommandContext(ctx, c.Go, "build", "-trimpath", "-buildvcs=false",
-		"-ldflags=-s -w -buildid=", "-o", a.bin, a.prog.Package)
+		"-ldflags=-s -w -buildid= "+versionFlag(c.Version), "-o", a.bin, a.prog.Package)
 	cmd.Dir = c.Root
 	cmd.Env = append(os.Environ(),
 		"CGO_ENABLED=0", "GOOS="+a.platform.OS, "GOARCH="+a.platform.Arch,
