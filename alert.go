@@ -76,6 +76,7 @@ func (t *Tracker) loop() {
 			t.deliverEvent(ev)
 		case <-tick.C:
 			now := t.cfg.now()
+			t.lastEval.Store(now.UnixNano())
 			for _, o := range t.objs {
 				if inc, ok := t.evaluate(o, now); ok {
 					t.deliver(inc)
@@ -106,7 +107,7 @@ func (t *Tracker) deliver(inc incident.Incident) {
 	for _, s := range t.cfg.sinks {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := s.Send(ctx, inc); err != nil {
-			t.cfg.errorHandler(fmt.Errorf("slo: incident sink: %w", err))
+			t.sinkFailed(sinkIncident, fmt.Errorf("slo: incident sink: %w", err))
 		}
 		cancel()
 	}
@@ -116,7 +117,7 @@ func (t *Tracker) deliverEvent(ev SLOEvent) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := t.cfg.eventSink.Record(ctx, ev); err != nil {
-		t.cfg.errorHandler(fmt.Errorf("slo: event sink: %w", err))
+		t.sinkFailed(sinkSLOEvent, fmt.Errorf("slo: event sink: %w", err))
 	}
 }
 

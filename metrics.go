@@ -113,8 +113,8 @@ func newPromMetrics(reg prometheus.Registerer, t *Tracker) (*promMetrics, error)
 		Help: "Requests judged by an SLO objective."}, []string{"objective", "good"})
 	p.incidents = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "llm_slo_incidents_total",
 		Help: "Incidents raised by burn-rate alerts."}, []string{"objective", "severity"})
-	p.collectors = append(p.collectors, p.requests, p.incidents, &budgetCollector{t: t})
-	names = append(names, "llm_slo_requests_total", "llm_slo_incidents_total", "llm_slo_burn_rate")
+	p.collectors = append(p.collectors, p.requests, p.incidents, &budgetCollector{t: t}, &healthCollector{t: t})
+	names = append(names, "llm_slo_requests_total", "llm_slo_incidents_total", "llm_slo_burn_rate", semconv.PromProbeUp)
 	for i, c := range p.collectors {
 		if err := reg.Register(c); err != nil {
 			for _, done := range p.collectors[:i] {

@@ -74,6 +74,11 @@ func ruleWindows(rules []burn.Rule) []time.Duration {
 //
 // A burn rate b over a window is the window's error ratio divided by the error
 // budget 1 − target, so "burn rate > b" is written "ratio > b × (1 − target)".
+//
+// Last comes the llmslo-health group: the [HealthAlerts] over the tracker's
+// self-health metrics (probe state, lost evidence, overhead-guard trips,
+// correlation tiers, the sidecar session, sink failures, the last
+// evaluation), with the same selector.
 // It is shorthand for [PrometheusRulesWith] with only the service set.
 func PrometheusRules(service string, objs ...Objective) ([]byte, error) {
 	return PrometheusRulesWith(RulesOptions{Service: service}, objs...)
@@ -119,6 +124,7 @@ func PrometheusRulesWith(opts RulesOptions, objs ...Objective) ([]byte, error) {
 	for _, o := range objs {
 		writeObjectiveRules(&b, opts, period, o)
 	}
+	writeHealthRules(&b, opts)
 	return b.Bytes(), nil
 }
 

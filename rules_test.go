@@ -95,6 +95,7 @@ func TestPrometheusRulesStructure(t *testing.T) {
 	wantGroups := []string{
 		"llmslo-sli-recordings-gw-error_rate_p99.9", "llmslo-meta-recordings-gw-error_rate_p99.9", "llmslo-alerts-gw-error_rate_p99.9",
 		"llmslo-sli-recordings-gw-fast", "llmslo-meta-recordings-gw-fast", "llmslo-alerts-gw-fast",
+		"llmslo-health",
 	}
 	if diff := cmp.Diff(wantGroups, got); diff != "" {
 		t.Fatalf("groups (-want +got):\n%s", diff)
@@ -297,4 +298,5 @@ func ExamplePrometheusRules() {
 	// llmslo-sli-recordings-rag-service-error_rate_p99.9 8
 	// llmslo-meta-recordings-rag-service-error_rate_p99.9 7
 	// llmslo-alerts-rag-service-error_rate_p99.9 2
+	// llmslo-health 7
 }

@@ -59,6 +59,9 @@ type Tracker struct {
 	droppedEvents    atomic.Int64
 	incidentCount    atomic.Int64
 	requestCount     atomic.Int64
+	sinkFailures     [2]atomic.Int64 // failed deliveries, by sink kind (sinkIncident, sinkSLOEvent)
+	lastEval         atomic.Int64    // Unix ns of the last evaluation of the alert rules
+	healthOTel       *healthInstruments
 
 	recentMu sync.Mutex
 	recent   []incident.Incident // the last few incidents, newest last
@@ -113,6 +116,9 @@ func New(opts ...Option) (*Tracker, error) {
 	if t.otel, err = newOTelInstruments(meter); err != nil {
 		cfg.errorHandler(fmt.Errorf("slo: create instruments: %w", err))
 	}
+	if t.healthOTel, err = t.registerHealth(meter); err != nil {
+		cfg.errorHandler(fmt.Errorf("slo: create health instruments: %w", err))
+	}
 	if len(t.objs) > 0 {
 		if err := t.otel.registerObjectiveCallback(meter, t); err != nil {
 			cfg.errorHandler(fmt.Errorf("slo: register objective callback: %w", err))
@@ -122,6 +128,9 @@ func New(opts ...Option) (*Tracker, error) {
 		if t.prom, err = newPromMetrics(cfg.registerer, t); err != nil {
 			if t.otel.burnReg != nil {
 				_ = t.otel.burnReg.Unregister()
+			}
+			if t.healthOTel != nil {
+				_ = t.healthOTel.reg.Unregister()
 			}
 			return nil, fmt.Errorf("slo: %w", err)
 		}
@@ -191,6 +200,11 @@ func (t *Tracker) Close() error {
 		t.closeClient()
 		if t.otel != nil && t.otel.burnReg != nil {
 			if err := t.otel.burnReg.Unregister(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if t.healthOTel != nil {
+			if err := t.healthOTel.reg.Unregister(); err != nil {
 				errs = append(errs, err)
 			}
 		}

@@ -69,6 +69,17 @@ func (s *Set) Path() Path {
 	return PathFloor
 }
 
+// Sidecar reports whether the Set receives kernel signals from the
+// slo-sidecar (one was configured, or its socket existed at [Start], for
+// signals that could not load in-process) and whether its session is up
+// right now.
+func (s *Set) Sidecar() (inUse, connected bool) {
+	if s.side == nil {
+		return false, false
+	}
+	return true, s.side.connected.Load()
+}
+
 // sidecarSocket resolves the socket path and whether it was asked for
 // explicitly; "" means disabled.
 func sidecarSocket(cfg Config) (string, bool) {

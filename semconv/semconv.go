@@ -208,3 +208,55 @@ const (
 	// with labels tier and enriched.
 	PromCorrelationTotal = "llm_slo_correlation_total"
 )
+
+// The tracker's self-health: whether its evidence is whole (docs/design.md,
+// "Operating it"). OTel names, and the Prometheus names the llmslo-health
+// rule group and the dashboard query.
+const (
+	// MetricProbeUp (gauge, 1 or 0): a kernel or runtime signal delivers
+	// (on or degraded), by llm.slo.signal and llm.slo.signal.path.
+	MetricProbeUp = "llm.slo.probe.up"
+	PromProbeUp   = "llm_slo_probe_up" // Prometheus name of MetricProbeUp
+	// MetricEventsLost (counter): evidence lost before it was used, by
+	// llm.slo.queue (QueueRingBuffer, QueueKernel, QueueIncidents,
+	// QueueSLOEvents).
+	MetricEventsLost = "llm.slo.events.lost"
+	PromEventsLost   = "llm_slo_events_lost_total" // Prometheus name of MetricEventsLost
+	// MetricProbeShed (counter): times the overhead guard turned a signal
+	// off, by llm.slo.signal.
+	MetricProbeShed = "llm.slo.probe.shed"
+	PromProbeShed   = "llm_slo_probe_shed_total" // Prometheus name of MetricProbeShed
+	// MetricProbeOverhead (gauge, %): the overhead guard's last measurement
+	// of the probes' share of the process's CPU.
+	MetricProbeOverhead = "llm.slo.probe.overhead"
+	PromProbeOverhead   = "llm_slo_probe_overhead_percent" // Prometheus name of MetricProbeOverhead
+	// MetricSidecarConnected (gauge, 1 or 0): the session with the
+	// slo-sidecar is up; exported only while the sidecar is in use.
+	MetricSidecarConnected = "llm.slo.sidecar.connected"
+	PromSidecarConnected   = "llm_slo_sidecar_connected" // Prometheus name of MetricSidecarConnected
+	// MetricSinkFailures (counter): failed deliveries, by llm.slo.sink
+	// (SinkIncident, SinkSLOEvent).
+	MetricSinkFailures = "llm.slo.sink.failures"
+	PromSinkFailures   = "llm_slo_sink_failures_total" // Prometheus name of MetricSinkFailures
+	// MetricLastEvaluation (gauge, s since the Unix epoch): when the
+	// tracker last evaluated its alert rules.
+	MetricLastEvaluation = "llm.slo.evaluation.last"
+	PromLastEvaluation   = "llm_slo_last_evaluation_timestamp_seconds" // Prometheus name of MetricLastEvaluation
+
+	// SLOSignal is llm.slo.signal: a probes signal name ("dns_latency", ...).
+	SLOSignal = attribute.Key("llm.slo.signal")
+	// SLOSignalPath is llm.slo.signal.path: PathInProcess, PathSidecar,
+	// PathFloor, "off" or "starting".
+	SLOSignalPath = attribute.Key("llm.slo.signal.path")
+	// SLOQueue is llm.slo.queue: where lost evidence was dropped.
+	SLOQueue = attribute.Key("llm.slo.queue")
+	// SLOSink is llm.slo.sink: the kind of sink a delivery failed at.
+	SLOSink = attribute.Key("llm.slo.sink")
+
+	QueueRingBuffer = "ring_buffer" // the kernel's ring buffer was full
+	QueueKernel     = "kernel"      // the queue from the probes to correlation was full
+	QueueIncidents  = "incidents"   // the incident delivery queue was full
+	QueueSLOEvents  = "slo_events"  // the SLO event delivery queue was full
+	SinkIncident    = "incident"    // an incident sink (WithIncidentSink)
+	SinkSLOEvent    = "slo_event"   // the SLO event sink (WithEventSink)
+)
