@@ -15,6 +15,7 @@ import (
 	"github.com/llmslo/slo/semconv"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 const (
@@ -56,6 +57,7 @@ func newObjState(o Objective, period time.Duration, exemplars int, g burn.Gate) 
 
 type exemplar struct {
 	traceID   string
+	span      trace.SpanContext // the request's span, for the incident's log record
 	requestID string
 	value     float64
 	at        time.Time
@@ -104,6 +106,11 @@ func (t *Tracker) deliver(inc incident.Incident) {
 		t.recent = append(t.recent[:0], t.recent[len(t.recent)-recentIncidents:]...)
 	}
 	t.recentMu.Unlock()
+	if t.logger != nil {
+		sc, _ := t.incSpans.LoadAndDelete(inc.ID)
+		span, _ := sc.(trace.SpanContext)
+		t.logIncident(inc, span)
+	}
 	for _, s := range t.cfg.sinks {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := s.Send(ctx, inc); err != nil {
@@ -114,6 +121,12 @@ func (t *Tracker) deliver(inc incident.Incident) {
 }
 
 func (t *Tracker) deliverEvent(ev SLOEvent) {
+	if t.logger != nil {
+		t.logEvent(ev)
+	}
+	if t.cfg.eventSink == nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := t.cfg.eventSink.Record(ctx, ev); err != nil {
@@ -152,6 +165,7 @@ func (t *Tracker) record(o *objState, now time.Time, ok bool, ex exemplar) {
 		case t.incidents <- inc:
 		default:
 			t.droppedIncidents.Add(1)
+			t.incSpans.Delete(inc.ID)
 		}
 	}
 }
@@ -187,7 +201,11 @@ func (t *Tracker) evaluate(o *objState, now time.Time) (incident.Incident, bool)
 	if o.obj.kind == sliErrorRate {
 		inc.Impact.SLI = "error_rate"
 	}
-	t.attr.fill(&inc, o.exemplarsSince(now.Add(-a.Rule.Long), &inc))
+	obs, span := o.exemplarsSince(now.Add(-a.Rule.Long), &inc)
+	t.attr.fill(&inc, obs)
+	if t.logger != nil && span.IsValid() {
+		t.incSpans.Store(inc.ID, span)
+	}
 	t.incidentCount.Add(1)
 	if t.otel != nil {
 		t.otel.incident.Add(context.Background(), 1, metric.WithAttributes(
@@ -202,9 +220,11 @@ func (t *Tracker) evaluate(o *objState, now time.Time) (incident.Incident, bool)
 // exemplarsSince returns the evidence of the exemplars at or after since,
 // newest first (attribution reads all of them: the bad requests of the
 // burning window), and adds the newest ten trace and request IDs to inc.
-// The caller holds o.mu.
-func (o *objState) exemplarsSince(since time.Time, inc *incident.Incident) []attribution.Observation {
+// It also returns the span of the newest exemplar with a trace. The caller
+// holds o.mu.
+func (o *objState) exemplarsSince(since time.Time, inc *incident.Incident) ([]attribution.Observation, trace.SpanContext) {
 	obs := make([]attribution.Observation, 0, len(o.exemplars))
+	var span trace.SpanContext
 	for i := len(o.exemplars) - 1; i >= 0; i-- {
 		ex := o.exemplars[(o.next+i)%len(o.exemplars)]
 		if ex.at.Before(since) {
@@ -213,12 +233,15 @@ func (o *objState) exemplarsSince(since time.Time, inc *incident.Incident) []att
 		obs = append(obs, ex.obs)
 		if ex.traceID != "" && len(inc.TraceIDs) < maxIncidentIDs {
 			inc.TraceIDs = append(inc.TraceIDs, ex.traceID)
+			if !span.IsValid() {
+				span = ex.span
+			}
 		}
 		if ex.requestID != "" && len(inc.RequestIDs) < maxIncidentIDs {
 			inc.RequestIDs = append(inc.RequestIDs, ex.requestID)
 		}
 	}
-	return obs
+	return obs, span
 }
 
 // burnRates returns the burn rates of s at now over the standard windows,

@@ -13,6 +13,7 @@ import (
 	"github.com/llmslo/slo/probes"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/log"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -22,6 +23,7 @@ import (
 type config struct {
 	tracerProvider trace.TracerProvider
 	meterProvider  metric.MeterProvider
+	loggerProvider log.LoggerProvider // nil: no log records (logs.go)
 	propagators    propagation.TextMapPropagator
 	registerer     prometheus.Registerer
 	objectives     []Objective

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // SLOEvent is one request judged against one objective, in the SloEventV1
@@ -23,6 +25,8 @@ type SLOEvent struct {
 	Unit      string            `json:"unit"`      // "ms", "tokens/s" or "ratio"
 	Status    string            `json:"status"`    // ok, warning (good but within 10 % of the threshold), breach
 	Labels    map[string]string `json:"labels"`    // objective, route, model, provider
+
+	span trace.SpanContext // the request's span, for the log record (WithLoggerProvider)
 }
 
 // EventSink receives per-request SLO events. The tracker calls Record from

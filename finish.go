@@ -101,15 +101,17 @@ func (t *Tracker) judge(rq *Request, s *sli, obs attribution.Observation) judgem
 				x := t.attr.excess(obs)
 				j.bad = &x
 			}
-			ex = exemplar{traceID: j.traceID, requestID: rq.requestID, value: value, at: now, obs: *j.bad}
+			ex = exemplar{traceID: j.traceID, span: span.SpanContext(), requestID: rq.requestID, value: value, at: now, obs: *j.bad}
 		}
 		t.record(o, now, ok, ex)
 		if t.events != nil {
 			if j.traceID == "" && span.SpanContext().HasTraceID() {
 				j.traceID = span.SpanContext().TraceID().String()
 			}
+			ev := t.sloEvent(o, s, ok, value, j.traceID, rq.requestID, now)
+			ev.span = span.SpanContext()
 			select {
-			case t.events <- t.sloEvent(o, s, ok, value, j.traceID, rq.requestID, now):
+			case t.events <- ev:
 			default:
 				t.droppedEvents.Add(1)
 			}

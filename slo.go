@@ -12,6 +12,7 @@ import (
 	"github.com/llmslo/slo/incident"
 	"github.com/llmslo/slo/semconv"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/log"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -62,6 +63,8 @@ type Tracker struct {
 	sinkFailures     [2]atomic.Int64 // failed deliveries, by sink kind (sinkIncident, sinkSLOEvent)
 	lastEval         atomic.Int64    // Unix ns of the last evaluation of the alert rules
 	healthOTel       *healthInstruments
+	logger           log.Logger // incidents and SLO events as log records; nil without WithLoggerProvider
+	incSpans         sync.Map   // incident ID → exemplar trace.SpanContext, from evaluate to deliver (with a logger)
 
 	recentMu sync.Mutex
 	recent   []incident.Incident // the last few incidents, newest last
@@ -93,7 +96,8 @@ func New(opts ...Option) (*Tracker, error) {
 		stop:      make(chan struct{}),
 		attr:      newAttributor(cfg.model),
 	}
-	if cfg.eventSink != nil {
+	t.logger = newLogger(cfg)
+	if cfg.eventSink != nil || t.logger != nil {
 		t.events = make(chan SLOEvent, eventQueue)
 	}
 	start := cfg.now()

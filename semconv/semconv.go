@@ -260,3 +260,20 @@ const (
 	SinkIncident    = "incident"    // an incident sink (WithIncidentSink)
 	SinkSLOEvent    = "slo_event"   // the SLO event sink (WithEventSink)
 )
+
+// Incidents and SLO events as OpenTelemetry log records (event records):
+// their event names and the attributes they carry beside a body in the
+// IncidentAttributionV1 or SloEventV1 shape (schemas/).
+const (
+	// EventIncident is the event name of an incident's log record.
+	EventIncident = "llm.slo.incident"
+	// EventSLO is the event name of a per-request SLO event's log record.
+	EventSLO = "llm.slo.event"
+	// SLOIncidentID is llm.slo.incident.id: the incident_id of an incident.
+	SLOIncidentID = attribute.Key("llm.slo.incident.id")
+	// SLOEventStatus is llm.slo.event.status: ok, warning or breach.
+	SLOEventStatus = attribute.Key("llm.slo.event.status")
+	// SLOSLIName is llm.slo.sli.name: the sli_name of an SLO event or the
+	// slo_impact.sli of an incident (ttft_ms, error_rate, ...).
+	SLOSLIName = attribute.Key("llm.slo.sli.name")
+)

@@ -135,6 +135,9 @@ func startApp(ctx context.Context, cfg config) (_ *app, err error) {
 	if a.tel.mp != nil {
 		opts = append(opts, slo.WithMeterProvider(a.tel.mp))
 	}
+	if a.tel.lp != nil {
+		opts = append(opts, slo.WithLoggerProvider(a.tel.lp))
+	}
 	opts = append(opts, cfg.Tracker...)
 	if a.tracker, err = slo.New(opts...); err != nil {
 		return nil, err
