@@ -91,8 +91,8 @@ func (r *healthRecorder) inputSeries() []map[string]string {
 // healthCheck is what the llmslo-health alerts must say at a minute of the
 // recording: the alerts firing, each with its series' own labels.
 type healthCheck struct {
-	at     int                          // minute (scrape index)
-	firing map[string]map[string]string // alert name → the labels of the series it fires for
+	at     int                            // minute (scrape index)
+	firing map[string][]map[string]string // alert name → the labels of each series it fires for
 }
 
 // promtoolHealthTest writes a promtool unit test of rules over the
@@ -118,7 +118,7 @@ func promtoolHealthTest(tb testing.TB, rules []byte, service string, rec *health
 	for _, c := range checks {
 		for _, a := range HealthAlerts() {
 			at := alertTest{EvalTime: fmt.Sprintf("%dm", c.at), AlertName: a.Name, Alerts: []alert{}}
-			if labels, ok := c.firing[a.Name]; ok {
+			for _, labels := range c.firing[a.Name] {
 				l := map[string]string{"severity": "ticket", "sloth_service": service, "llmslo_health": "true"}
 				for k, v := range labels {
 					l[k] = v
@@ -232,10 +232,10 @@ func TestHealthRulesOnLiveMetrics(t *testing.T) {
 	}
 	promtoolHealthTest(t, rules, "gw", rec, []healthCheck{
 		{at: 14},
-		{at: 28, firing: map[string]map[string]string{"LLMSLOSinkFailing": {"sink": semconv.SinkSLOEvent}}},
-		{at: 44, firing: map[string]map[string]string{
-			"LLMSLOEventsLost":      {"queue": semconv.QueueSLOEvents},
-			"LLMSLOEvaluationStale": {},
+		{at: 28, firing: map[string][]map[string]string{"LLMSLOSinkFailing": {{"sink": semconv.SinkSLOEvent}}}},
+		{at: 44, firing: map[string][]map[string]string{
+			"LLMSLOEventsLost":      {{"queue": semconv.QueueSLOEvents}},
+			"LLMSLOEvaluationStale": {{}},
 		}},
 	})
 }

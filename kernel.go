@@ -326,6 +326,8 @@ func (t *Tracker) signalStatus(sig probes.Signal, v probesView) SignalStatus {
 			if sig > probes.SyscallLatency {
 				// /proc and cgroup pollers, runtime/metrics: no privilege.
 				st.Path = semconv.PathFloor
+			} else if v.set.Path() == probes.PathSidecar {
+				st.Path = semconv.PathSidecar
 			}
 		}
 	}

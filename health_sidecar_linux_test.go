@@ -1,0 +1,119 @@
+package slo
+
+import (
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/llmslo/slo/probes"
+	"github.com/llmslo/slo/probes/sidecar"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// quietSource is a sidecar.Source with every kernel signal on and no events.
+type quietSource struct{}
+
+func (q *quietSource) Subscribe(n int) (<-chan probes.Event, func()) {
+	ch := make(chan probes.Event, n)
+	var once sync.Once
+	return ch, func() { once.Do(func() { close(ch) }) }
+}
+
+func (q *quietSource) Status() []probes.SignalStatus {
+	var out []probes.SignalStatus
+	for _, s := range probes.AllSignals() {
+		st := probes.Off
+		if s <= probes.SyscallLatency {
+			st = probes.On
+		}
+		out = append(out, probes.SignalStatus{Signal: s, State: st})
+	}
+	return out
+}
+
+// TestHealthRulesSidecarKilled records the self-health metrics of a live
+// tracker whose kernel signals come from an slo-sidecar (minutes 0-9), then
+// stops the sidecar (minutes 10-19), and runs the llmslo-health rules over
+// the recording with promtool: nothing fires while it serves;
+// LLMSLOSidecarDisconnected and LLMSLOProbeDown (for each signal it
+// delivered) fire once it is gone.
+func TestHealthRulesSidecarKilled(t *testing.T) {
+	promtool(t)
+	socket := filepath.Join(t.TempDir(), "sidecar.sock")
+	srv, err := sidecar.NewServer(&quietSource{}, sidecar.Config{Socket: socket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(t.Context()) }()
+	<-srv.Serving()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			_ = srv.Close()
+			<-served
+		}
+	})
+	reg := prometheus.NewRegistry()
+	tr, err := New(WithRegisterer(reg), WithService("gw"), WithObjectives(ErrorRate(0.99)), WithErrorHandler(func(error) {}),
+		WithProbes(probes.Config{Signals: []probes.Signal{probes.DNSLatency, probes.TCPRetransmit},
+			KernelPath: probes.PathSidecar, SidecarSocket: socket}),
+		optionFunc(func(c *config) { c.evalInterval = 5 * time.Millisecond }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tr.Close() })
+	connected := func() bool {
+		set := tr.probeSet()
+		if set == nil {
+			return false
+		}
+		_, up := set.Sidecar()
+		return up
+	}
+	waitUntil(t, 10*time.Second, "the sidecar session", connected)
+	rec := &healthRecorder{reg: reg, series: map[string][]string{}}
+	minute := func() {
+		last := tr.lastEval.Load()
+		waitUntil(t, 5*time.Second, "an evaluation", func() bool { return tr.lastEval.Load() != last })
+		rec.scrape(t)
+	}
+	for range 10 {
+		minute()
+	}
+	for _, s := range tr.KernelStatus() {
+		if (s.Signal == probes.DNSLatency.String() || s.Signal == probes.TCPRetransmit.String()) && (s.State != "on" || s.Path != "sidecar") {
+			t.Fatalf("before the sidecar stops: %+v", s)
+		}
+	}
+	stopped = true
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	<-served
+	waitUntil(t, 10*time.Second, "the client to see the sidecar gone", func() bool { return !connected() })
+	for range 10 {
+		minute()
+	}
+	rules, err := PrometheusRules("gw", ErrorRate(0.99))
+	if err != nil {
+		t.Fatal(err)
+	}
+	promtoolHealthTest(t, rules, "gw", rec, []healthCheck{
+		{at: 9},
+		{at: 19, firing: map[string][]map[string]string{
+			"LLMSLOSidecarDisconnected": {{}},
+			"LLMSLOProbeDown":           {{"signal": probes.DNSLatency.String()}, {"signal": probes.TCPRetransmit.String()}},
+		}},
+	})
+}
+
+func waitUntil(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+	}
+}
