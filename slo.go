@@ -148,6 +148,7 @@ func New(opts ...Option) (*Tracker, error) {
 		}
 	}
 	t.startIncidentSeries()
+	t.lastEval.Store(start.UnixNano()) // the start counts as the first evaluation (rules hold nothing yet)
 	t.startKernel()
 	t.wg.Add(1)
 	go t.loop()

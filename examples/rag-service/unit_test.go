@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/llmslo/slo"
+	"github.com/llmslo/slo/semconv"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -92,6 +93,8 @@ func TestGrafanaDashboard(t *testing.T) {
 		known[string(m[1])] = true
 	}
 	known["ALERTS"] = true
+	// Exported only while an slo-sidecar is in use or the probes are loaded.
+	known[semconv.PromSidecarConnected], known[semconv.PromProbeOverhead] = true, true
 	metric := regexp.MustCompile(`\b(llm_slo_[a-z_]+|gen_ai_[a-z_]+|slo:[a-z_:0-9]+|sloth_slo_info|ALERTS)\b`)
 	for _, p := range d.Panels {
 		for _, tg := range p.Targets {
