@@ -14,7 +14,7 @@ import (
 )
 
 // health is a snapshot of the tracker's self-health: what the llmslo-health
-// rules watch (docs/design.md, "Operating it").
+// rules watch (docs/design.md §14).
 type health struct {
 	signals []SignalStatus
 	// lost counts evidence dropped before use, by queue (semconv.Queue*).

@@ -25,7 +25,7 @@ type HealthAlert struct {
 
 // HealthAlerts returns the alerts of the llmslo-health rule group that
 // [PrometheusRules] writes beside the objectives' rules, in the order
-// written (docs/design.md, "Operating it").
+// written (docs/design.md §14).
 func HealthAlerts() []HealthAlert {
 	return []HealthAlert{
 		{Name: "LLMSLOProbeDown", For: "2m",

@@ -209,9 +209,9 @@ const (
 	PromCorrelationTotal = "llm_slo_correlation_total"
 )
 
-// The tracker's self-health: whether its evidence is whole (docs/design.md,
-// "Operating it"). OTel names, and the Prometheus names the llmslo-health
-// rule group and the dashboard query.
+// The tracker's self-health: whether its evidence is whole (docs/design.md
+// §14). OTel names, and the Prometheus names the llmslo-health rule group
+// and the dashboard query.
 const (
 	// MetricProbeUp (gauge, 1 or 0): a kernel or runtime signal delivers
 	// (on or degraded), by llm.slo.signal and llm.slo.signal.path.
