@@ -326,7 +326,7 @@ func (t *Tracker) signalStatus(sig probes.Signal, v probesView) SignalStatus {
 			if sig > probes.SyscallLatency {
 				// /proc and cgroup pollers, runtime/metrics: no privilege.
 				st.Path = semconv.PathFloor
-			} else if v.set.Path() == probes.PathSidecar {
+			} else if v.set.ViaSidecar(sig) {
 				st.Path = semconv.PathSidecar
 			}
 		}

@@ -80,6 +80,12 @@ func (s *Set) Sidecar() (inUse, connected bool) {
 	return true, s.side.connected.Load()
 }
 
+// ViaSidecar reports whether sig comes from the slo-sidecar right now: it
+// could not load in-process, the sidecar serves it and the session is up.
+func (s *Set) ViaSidecar(sig Signal) bool {
+	return s.side != nil && s.side.connected.Load() && s.side.mask&(1<<sig) != 0
+}
+
 // sidecarSocket resolves the socket path and whether it was asked for
 // explicitly; "" means disabled.
 func sidecarSocket(cfg Config) (string, bool) {
