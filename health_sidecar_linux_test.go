@@ -87,6 +87,9 @@ func TestHealthRulesSidecarKilled(t *testing.T) {
 			t.Fatalf("before the sidecar stops: %+v", s)
 		}
 	}
+	if s := tr.Status().Sidecar; s != "connected" {
+		t.Fatalf("Status().Sidecar = %q while the sidecar serves", s)
+	}
 	stopped = true
 	if err := srv.Close(); err != nil {
 		t.Fatal(err)
@@ -95,6 +98,9 @@ func TestHealthRulesSidecarKilled(t *testing.T) {
 	waitUntil(t, 10*time.Second, "the client to see the sidecar gone", func() bool { return !connected() })
 	for range 10 {
 		minute()
+	}
+	if s := tr.Status().Sidecar; s != "disconnected" {
+		t.Errorf("Status().Sidecar = %q after the sidecar stopped", s)
 	}
 	rules, err := PrometheusRules("gw", ErrorRate(0.99))
 	if err != nil {

@@ -223,8 +223,13 @@ func TestHealthRulesOnLiveMetrics(t *testing.T) {
 	for range 14 {
 		minute(20)
 	}
-	if tr.Status().DroppedEvents == 0 {
-		t.Fatal("no SLO event was dropped while the sink blocked")
+	// Status says what the metrics say.
+	st := tr.Status()
+	if st.DroppedEvents == 0 || st.EventSinkFailures == 0 || st.Sidecar != "unused" {
+		t.Fatalf("status after the sink failed and blocked: %+v", st)
+	}
+	if got := rec.series[`llm_slo_sink_failures_total{sink="slo_event"}`]; got[len(got)-1] != strconv.FormatInt(st.EventSinkFailures, 10) {
+		t.Errorf("llm_slo_sink_failures_total{sink=\"slo_event\"} ends at %s, Status().EventSinkFailures = %d", got[len(got)-1], st.EventSinkFailures)
 	}
 	rules, err := PrometheusRules("gw", ErrorRate(0.99))
 	if err != nil {

@@ -235,6 +235,24 @@ type Status struct {
 	// State is where the windows' history came from and how saving it goes
 	// ([WithStateFile]).
 	State StateStatus `json:"state"`
+
+	// The facts the llmslo-health rules watch (docs/design.md §14), as the
+	// self-health metrics export them.
+
+	// LostKernelRecords counts records the kernel could not put in the
+	// probes' full ring buffers.
+	LostKernelRecords int64 `json:"lost_kernel_records"`
+	// OverheadSheds counts the overhead guard's trips (signals turned off).
+	OverheadSheds int64 `json:"overhead_sheds"`
+	// Sidecar is the slo-sidecar session: "unused", "connected" or
+	// "disconnected".
+	Sidecar string `json:"sidecar"`
+	// IncidentSinkFailures and EventSinkFailures count failed deliveries.
+	IncidentSinkFailures int64 `json:"incident_sink_failures"`
+	EventSinkFailures    int64 `json:"event_sink_failures"`
+	// LastEvaluation is when the alert rules were last evaluated (every
+	// second; New counts as the first).
+	LastEvaluation time.Time `json:"last_evaluation"`
 }
 
 // Status reports the tracker's own health and counters.
@@ -242,7 +260,26 @@ func (t *Tracker) Status() Status {
 	if !t.usable() {
 		return Status{}
 	}
+	h := t.health()
+	sidecar := "unused"
+	switch {
+	case h.sidecar && h.connected:
+		sidecar = "connected"
+	case h.sidecar:
+		sidecar = "disconnected"
+	}
+	var sheds uint64
+	for _, n := range h.shed {
+		sheds += n
+	}
 	return Status{
+		LostKernelRecords:    h.lost[0],
+		OverheadSheds:        int64(sheds),
+		Sidecar:              sidecar,
+		IncidentSinkFailures: h.sinkFails[sinkIncident],
+		EventSinkFailures:    h.sinkFails[sinkSLOEvent],
+		LastEvaluation:       h.lastEval,
+
 		Requests:         t.requestCount.Load(),
 		Incidents:        t.incidentCount.Load(),
 		DroppedIncidents: t.droppedIncidents.Load(),

@@ -175,6 +175,7 @@ th{color:var(--dim);font-weight:500;font-size:12px}td.num,th.num{text-align:righ
 <table>
 <tr><td>load generator</td><td class="wrap">{{if .Load.Rate}}{{.Load.Rate}} req/s · {{.Load.Sent}} sent · <span class="ok">{{.Load.OK}} ok</span> · <span class="{{if .Load.Failed}}bad{{end}}">{{.Load.Failed}} failed</span>{{else}}<span class="dim">off (-load N)</span>{{end}}</td></tr>
 <tr><td>kernel probes</td><td class="wrap"><span class="pill {{if eq .Probes.State "on" "partial"}}domain{{else}}unknown{{end}}">{{.Probes.State}}</span> <span class="dim">{{.Probes.Detail}}</span></td></tr>
+{{with .Tracker}}<tr><td>instrumentation</td><td class="wrap"><span class="{{if or .DroppedKernelEvents .LostKernelRecords .DroppedEvents .DroppedIncidents}}bad{{end}}">{{.LostKernelRecords}} kernel records lost · {{.DroppedKernelEvents}} kernel events, {{.DroppedEvents}} SLO events, {{.DroppedIncidents}} incidents dropped</span> · <span class="{{if or .IncidentSinkFailures .EventSinkFailures}}bad{{end}}">{{.IncidentSinkFailures}} incident, {{.EventSinkFailures}} event sink failures</span> · {{.OverheadSheds}} overhead sheds · sidecar <span class="{{if eq .Sidecar "disconnected"}}bad{{end}}">{{.Sidecar}}</span> · rules evaluated {{.LastEvaluation.UTC.Format "15:04:05"}}</td></tr>{{end}}
 </table>
 </section>
 <section class="w12"><h2>Objectives · error budget over 30 days · burn rates</h2>
