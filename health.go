@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/llmslo/slo/correlate"
 	"github.com/llmslo/slo/probes"
 	"github.com/llmslo/slo/semconv"
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,7 @@ type health struct {
 	connected bool // and its session is up
 	sinkFails [2]int64
 	lastEval  time.Time
+	joined    [correlate.NumTiers]int64 // server requests by tier (kernelState.reqTiers)
 }
 
 // The queues of health.lost and the sinks of health.sinkFails, in order.
@@ -49,6 +51,11 @@ func (t *Tracker) health() health {
 		h.lastEval = time.Unix(0, ns)
 	}
 	h.shed = make([]uint64, len(h.signals))
+	if k := t.kern; k != nil {
+		for i := range k.reqTiers {
+			h.joined[i] = k.reqTiers[i].Load()
+		}
+	}
 	set := t.probeSet()
 	if set == nil {
 		return h
@@ -100,6 +107,8 @@ var (
 		nil, nil)
 	descSinkFailures = prometheus.NewDesc(semconv.PromSinkFailures, "Failed deliveries to incident sinks and to the SLO event sink.",
 		[]string{"sink"}, nil)
+	descRequestsJoined = prometheus.NewDesc(semconv.PromRequestsJoined, "Server requests by the best tier their kernel evidence joined at (none: no kernel evidence).",
+		[]string{"tier"}, nil)
 	descLastEvaluation = prometheus.NewDesc(semconv.PromLastEvaluation, "When the tracker last evaluated its alert rules (Unix time).",
 		nil, nil)
 )
@@ -109,7 +118,7 @@ type healthCollector struct{ t *Tracker }
 
 func (c *healthCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descProbeUp, descEventsLost, descProbeShed, descProbeOverhead,
-		descSidecarConnected, descSinkFailures, descLastEvaluation} {
+		descSidecarConnected, descSinkFailures, descLastEvaluation, descRequestsJoined} {
 		ch <- d
 	}
 }
@@ -122,6 +131,9 @@ func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for i, q := range healthQueues {
 		ch <- prometheus.MustNewConstMetric(descEventsLost, prometheus.CounterValue, float64(h.lost[i]), q)
+	}
+	for tier, n := range h.joined {
+		ch <- prometheus.MustNewConstMetric(descRequestsJoined, prometheus.CounterValue, float64(n), correlate.Tier(tier).String())
 	}
 	for i, s := range healthSinks {
 		ch <- prometheus.MustNewConstMetric(descSinkFailures, prometheus.CounterValue, float64(h.sinkFails[i]), s)
@@ -150,7 +162,7 @@ func b2f(b bool) float64 {
 // healthInstruments are the OpenTelemetry mirrors of healthCollector.
 type healthInstruments struct {
 	up, overhead, sidecar, lastEval metric.Float64ObservableGauge
-	lost, shed, sinkFails           metric.Int64ObservableCounter
+	lost, shed, sinkFails, joined   metric.Int64ObservableCounter
 	reg                             metric.Registration
 }
 
@@ -178,6 +190,7 @@ func (t *Tracker) registerHealth(m metric.Meter) (*healthInstruments, error) {
 	h.lost = counter(semconv.MetricEventsLost, "{event}", "Evidence lost before use, by queue.")
 	h.shed = counter(semconv.MetricProbeShed, "{trip}", "Times the overhead guard turned a signal off.")
 	h.sinkFails = counter(semconv.MetricSinkFailures, "{delivery}", "Failed deliveries to incident sinks and to the SLO event sink.")
+	h.joined = counter(semconv.MetricRequestsJoined, "{request}", "Server requests by the best tier their kernel evidence joined at.")
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -185,7 +198,7 @@ func (t *Tracker) registerHealth(m metric.Meter) (*healthInstruments, error) {
 	h.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		h.observe(t.health(), o)
 		return nil
-	}, h.up, h.overhead, h.sidecar, h.lastEval, h.lost, h.shed, h.sinkFails)
+	}, h.up, h.overhead, h.sidecar, h.lastEval, h.lost, h.shed, h.sinkFails, h.joined)
 	if err != nil {
 		return nil, fmt.Errorf("register callback: %w", err)
 	}
@@ -200,6 +213,9 @@ func (h *healthInstruments) observe(s health, o metric.Observer) {
 	}
 	for i, q := range healthQueues {
 		o.ObserveInt64(h.lost, s.lost[i], metric.WithAttributes(semconv.SLOQueue.String(q)))
+	}
+	for tier, n := range s.joined {
+		o.ObserveInt64(h.joined, n, metric.WithAttributes(semconv.SLOCorrelationTier.String(correlate.Tier(tier).String())))
 	}
 	for i, k := range healthSinks {
 		o.ObserveInt64(h.sinkFails, s.sinkFails[i], metric.WithAttributes(semconv.SLOSink.String(k)))

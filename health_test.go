@@ -20,6 +20,7 @@ import (
 	"github.com/llmslo/slo/semconv"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -34,7 +35,8 @@ type healthRecorder struct {
 
 // healthMetrics are the metrics the llmslo-health group reads.
 var healthMetrics = []string{semconv.PromProbeUp, semconv.PromEventsLost, semconv.PromProbeShed, semconv.PromProbeOverhead,
-	semconv.PromSidecarConnected, semconv.PromSinkFailures, semconv.PromLastEvaluation, semconv.PromCorrelationTotal}
+	semconv.PromSidecarConnected, semconv.PromSinkFailures, semconv.PromLastEvaluation, semconv.PromCorrelationTotal,
+	semconv.PromRequestsJoined}
 
 func (r *healthRecorder) scrape(tb testing.TB) {
 	tb.Helper()
@@ -243,4 +245,46 @@ func TestHealthRulesOnLiveMetrics(t *testing.T) {
 			"LLMSLOEvaluationStale": {{}},
 		}},
 	})
+}
+
+// TestHealthOTelMirrors: the OpenTelemetry instruments report what the
+// Prometheus collector does — requests by tier (none without probes), sink
+// failures, lost evidence by queue, the last evaluation.
+func TestHealthOTelMirrors(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h := newHarness(t, WithoutProbes(), WithRegisterer(reg), WithObjectives(ErrorRate(0.99)),
+		WithEventSink(EventSinkFunc(func(context.Context, SLOEvent) error { return errors.New("refused") })),
+		WithErrorHandler(func(error) {}))
+	srv := h.t.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	for range 3 {
+		srv.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	}
+	waitUntil(t, 5*time.Second, "three failed deliveries", func() bool { return h.t.Status().EventSinkFailures == 3 })
+	got := map[string]int64{}
+	for name, agg := range h.metrics(t) {
+		if sum, ok := agg.(metricdata.Sum[int64]); ok {
+			for _, dp := range sum.DataPoints {
+				for _, kv := range dp.Attributes.ToSlice() {
+					got[name+"/"+kv.Value.Emit()] = dp.Value
+				}
+			}
+		}
+	}
+	want := map[string]int64{
+		"llm.slo.requests.joined/none": 3, "llm.slo.requests.joined/pod_pid_100ms": 0,
+		"llm.slo.sink.failures/slo_event": 3, "llm.slo.sink.failures/incident": 0,
+		"llm.slo.events.lost/slo_events": 0,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %d, want %d", k, got[k], v)
+		}
+	}
+	rec := &healthRecorder{reg: reg, series: map[string][]string{}}
+	rec.scrape(t)
+	for series, v := range map[string]string{`llm_slo_requests_joined_total{tier="none"}`: "3", `llm_slo_sink_failures_total{sink="slo_event"}`: "3"} {
+		if got := rec.series[series]; len(got) != 1 || got[0] != v {
+			t.Errorf("%s = %v, want %s", series, got, v)
+		}
+	}
 }

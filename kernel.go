@@ -60,6 +60,7 @@ type kernelState struct {
 	prom       *prometheus.CounterVec
 	lastJoins  [correlate.NumTiers]uint64
 	lastEnrich [correlate.NumTiers]uint64
+	reqTiers   [correlate.NumTiers]atomic.Int64 // server requests by the best tier of their kernel evidence
 	counterMu  sync.Mutex
 }
 
@@ -223,6 +224,9 @@ func (t *Tracker) kernelFinish(rq *Request, end time.Time) {
 		return
 	}
 	rq.kern.sum = k.j.End(rq.kern.id, k.clock.Mono(end))
+	if tier := rq.kern.sum.Tier; tier < correlate.NumTiers {
+		k.reqTiers[tier].Add(1)
+	}
 }
 
 // kernelAttributes returns the llm.ebpf.* attributes of a request: the

@@ -230,6 +230,11 @@ const (
 	// of the probes' share of the process's CPU.
 	MetricProbeOverhead = "llm.slo.probe.overhead"
 	PromProbeOverhead   = "llm_slo_probe_overhead_percent" // Prometheus name of MetricProbeOverhead
+	// MetricRequestsJoined (counter): server requests by the best tier
+	// their kernel evidence joined at (llm.slo.correlation.tier; "none"
+	// without kernel evidence).
+	MetricRequestsJoined = "llm.slo.requests.joined"
+	PromRequestsJoined   = "llm_slo_requests_joined_total" // Prometheus name of MetricRequestsJoined
 	// MetricSidecarConnected (gauge, 1 or 0): the session with the
 	// slo-sidecar is up; exported only while the sidecar is in use.
 	MetricSidecarConnected = "llm.slo.sidecar.connected"
