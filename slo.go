@@ -115,29 +115,8 @@ func New(opts ...Option) (*Tracker, error) {
 	for _, o := range t.objs {
 		o.series.Start(start) // the windows are observed from now on
 	}
-	meter := cfg.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version()), metric.WithSchemaURL(semconv.SchemaURL))
-	var err error
-	if t.otel, err = newOTelInstruments(meter); err != nil {
-		cfg.errorHandler(fmt.Errorf("slo: create instruments: %w", err))
-	}
-	if t.healthOTel, err = t.registerHealth(meter); err != nil {
-		cfg.errorHandler(fmt.Errorf("slo: create health instruments: %w", err))
-	}
-	if len(t.objs) > 0 {
-		if err := t.otel.registerObjectiveCallback(meter, t); err != nil {
-			cfg.errorHandler(fmt.Errorf("slo: register objective callback: %w", err))
-		}
-	}
-	if cfg.registerer != nil {
-		if t.prom, err = newPromMetrics(cfg.registerer, t); err != nil {
-			if t.otel.burnReg != nil {
-				_ = t.otel.burnReg.Unregister()
-			}
-			if t.healthOTel != nil {
-				_ = t.healthOTel.reg.Unregister()
-			}
-			return nil, fmt.Errorf("slo: %w", err)
-		}
+	if err := t.startMetrics(); err != nil {
+		return nil, err
 	}
 	for _, o := range t.objs {
 		for i, good := range []bool{false, true} {
@@ -289,4 +268,37 @@ func (t *Tracker) Status() Status {
 		DroppedKernelEvents: t.kernelDropped(),
 		State:               t.st.get(),
 	}
+}
+
+// startMetrics creates the OpenTelemetry instruments (failures go to the
+// error handler: the tracker works without them) and registers the
+// Prometheus collectors; it fails only when the registerer refuses them.
+func (t *Tracker) startMetrics() error {
+	cfg := t.cfg
+	meter := cfg.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version()), metric.WithSchemaURL(semconv.SchemaURL))
+	var err error
+	if t.otel, err = newOTelInstruments(meter); err != nil {
+		cfg.errorHandler(fmt.Errorf("slo: create instruments: %w", err))
+	}
+	if t.healthOTel, err = t.registerHealth(meter); err != nil {
+		cfg.errorHandler(fmt.Errorf("slo: create health instruments: %w", err))
+	}
+	if len(t.objs) > 0 {
+		if err := t.otel.registerObjectiveCallback(meter, t); err != nil {
+			cfg.errorHandler(fmt.Errorf("slo: register objective callback: %w", err))
+		}
+	}
+	if cfg.registerer == nil {
+		return nil
+	}
+	if t.prom, err = newPromMetrics(cfg.registerer, t); err != nil {
+		if t.otel.burnReg != nil {
+			_ = t.otel.burnReg.Unregister()
+		}
+		if t.healthOTel != nil {
+			_ = t.healthOTel.reg.Unregister()
+		}
+		return fmt.Errorf("slo: %w", err)
+	}
+	return nil
 }
