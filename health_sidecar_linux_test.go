@@ -1,8 +1,12 @@
 package slo
 
 import (
+	"context"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -34,27 +38,37 @@ func (q *quietSource) Status() []probes.SignalStatus {
 
 // TestHealthRulesSidecarKilled records the self-health metrics of a live
 // tracker whose kernel signals come from an slo-sidecar (minutes 0-9), then
-// stops the sidecar (minutes 10-19), and runs the llmslo-health rules over
+// kills the sidecar's process (minutes 10-19), and runs the llmslo-health rules over
 // the recording with promtool: nothing fires while it serves;
 // LLMSLOSidecarDisconnected and LLMSLOProbeDown (for each signal it
 // delivered) fire once it is gone.
 func TestHealthRulesSidecarKilled(t *testing.T) {
 	promtool(t)
 	socket := filepath.Join(t.TempDir(), "sidecar.sock")
-	srv, err := sidecar.NewServer(&quietSource{}, sidecar.Config{Socket: socket})
+	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(t.Context()) }()
-	<-srv.Serving()
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			_ = srv.Close()
-			<-served
+	// The sidecar runs as a process of its own: this test binary, serving
+	// quietSource on socket (TestHelperSidecarProcess), killed with SIGKILL.
+	cmd := exec.Command(exe, "-test.run=^TestHelperSidecarProcess$")
+	cmd.Env = append(os.Environ(), helperSidecarEnv+"="+socket)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	killed := false
+	kill := func() {
+		if !killed {
+			killed = true
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			<-waited
 		}
-	})
+	}
+	t.Cleanup(kill)
+	waitUntil(t, 10*time.Second, "the sidecar's socket", func() bool { _, err := os.Stat(socket); return err == nil })
 	reg := prometheus.NewRegistry()
 	tr, err := New(WithRegisterer(reg), WithService("gw"), WithObjectives(ErrorRate(0.99)), WithErrorHandler(func(error) {}),
 		WithProbes(probes.Config{Signals: []probes.Signal{probes.DNSLatency, probes.TCPRetransmit},
@@ -90,17 +104,13 @@ func TestHealthRulesSidecarKilled(t *testing.T) {
 	if s := tr.Status().Sidecar; s != "connected" {
 		t.Fatalf("Status().Sidecar = %q while the sidecar serves", s)
 	}
-	stopped = true
-	if err := srv.Close(); err != nil {
-		t.Fatal(err)
-	}
-	<-served
+	kill()
 	waitUntil(t, 10*time.Second, "the client to see the sidecar gone", func() bool { return !connected() })
 	for range 10 {
 		minute()
 	}
 	if s := tr.Status().Sidecar; s != "disconnected" {
-		t.Errorf("Status().Sidecar = %q after the sidecar stopped", s)
+		t.Errorf("Status().Sidecar = %q after the sidecar was killed", s)
 	}
 	rules, err := PrometheusRules("gw", ErrorRate(0.99))
 	if err != nil {
@@ -113,6 +123,27 @@ func TestHealthRulesSidecarKilled(t *testing.T) {
 			"LLMSLOProbeDown":           {{"signal": probes.DNSLatency.String()}, {"signal": probes.TCPRetransmit.String()}},
 		}},
 	})
+}
+
+// helperSidecarEnv names the socket a re-executed test binary serves an
+// slo-sidecar on (TestHelperSidecarProcess).
+const helperSidecarEnv = "SLO_TEST_HELPER_SIDECAR"
+
+// TestHelperSidecarProcess is not a test: run by TestHealthRulesSidecarKilled
+// in a process of its own, it serves quietSource on the socket
+// $SLO_TEST_HELPER_SIDECAR until killed (or for a minute at most).
+func TestHelperSidecarProcess(t *testing.T) {
+	socket := os.Getenv(helperSidecarEnv)
+	if socket == "" {
+		t.Skip("helper process of TestHealthRulesSidecarKilled")
+	}
+	srv, err := sidecar.NewServer(&quietSource{}, sidecar.Config{Socket: socket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	_ = srv.Serve(ctx)
 }
 
 func waitUntil(t testing.TB, d time.Duration, what string, cond func() bool) {
