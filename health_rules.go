@@ -40,7 +40,7 @@ func HealthAlerts() []HealthAlert {
 			expr: func(sel func(...string) string) string {
 				return "increase(" + sel(semconv.PromEventsLost) + "[10m]) > 0"
 			}},
-		{Name: "LLMSLOProbeOverheadHigh", For: "",
+		{Name: "LLMSLOProbeOverheadHigh", For: "1m",
 			Summary:     "the overhead guard turned a signal off",
 			Description: "The probes used more of the process's CPU than their budget and the guard shed a signal in the last 30 minutes; its evidence is missing until it is turned back on.",
 			expr: func(sel func(...string) string) string {
