@@ -120,9 +120,10 @@ func (t *Tracker) deliver(inc incident.Incident) {
 	}
 }
 
-func (t *Tracker) deliverEvent(ev SLOEvent) {
+func (t *Tracker) deliverEvent(q queuedEvent) {
+	ev := q.ev
 	if t.logger != nil {
-		t.logEvent(ev)
+		t.logEvent(ev, q.span)
 	}
 	if t.cfg.eventSink == nil {
 		return

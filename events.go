@@ -25,8 +25,13 @@ type SLOEvent struct {
 	Unit      string            `json:"unit"`      // "ms", "tokens/s" or "ratio"
 	Status    string            `json:"status"`    // ok, warning (good but within 10 % of the threshold), breach
 	Labels    map[string]string `json:"labels"`    // objective, route, model, provider
+}
 
-	span trace.SpanContext // the request's span, for the log record (WithLoggerProvider)
+// queuedEvent is an SLO event on its way to the sinks, with the span of
+// its request (the log record's context; WithLoggerProvider).
+type queuedEvent struct {
+	ev   SLOEvent
+	span trace.SpanContext
 }
 
 // EventSink receives per-request SLO events. The tracker calls Record from

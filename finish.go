@@ -108,10 +108,8 @@ func (t *Tracker) judge(rq *Request, s *sli, obs attribution.Observation) judgem
 			if j.traceID == "" && span.SpanContext().HasTraceID() {
 				j.traceID = span.SpanContext().TraceID().String()
 			}
-			ev := t.sloEvent(o, s, ok, value, j.traceID, rq.requestID, now)
-			ev.span = span.SpanContext()
 			select {
-			case t.events <- ev:
+			case t.events <- queuedEvent{t.sloEvent(o, s, ok, value, j.traceID, rq.requestID, now), span.SpanContext()}:
 			default:
 				t.droppedEvents.Add(1)
 			}

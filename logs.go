@@ -54,8 +54,9 @@ func (t *Tracker) logIncident(inc incident.Incident, sc trace.SpanContext) {
 		semconv.SLOFaultDomain.String(inc.PredictedFaultDomain))
 }
 
-// logEvent emits ev as a log record in the context of its request's span.
-func (t *Tracker) logEvent(ev SLOEvent) {
+// logEvent emits ev as a log record in the context of its request's span
+// sc.
+func (t *Tracker) logEvent(ev SLOEvent, sc trace.SpanContext) {
 	sev, text := log.SeverityInfo, "INFO"
 	switch ev.Status {
 	case "warning":
@@ -63,7 +64,7 @@ func (t *Tracker) logEvent(ev SLOEvent) {
 	case "breach":
 		sev, text = log.SeverityError, "ERROR"
 	}
-	t.emit(semconv.EventSLO, ev.Time, sev, text, ev, ev.span,
+	t.emit(semconv.EventSLO, ev.Time, sev, text, ev, sc,
 		semconv.SLOObjective.String(ev.Labels["objective"]), semconv.SLOEventStatus.String(ev.Status),
 		semconv.SLOSLIName.String(ev.SLIName))
 }

@@ -44,7 +44,7 @@ type Tracker struct {
 	filters []objFilter
 
 	incidents chan incident.Incident
-	events    chan SLOEvent // nil without an event sink
+	events    chan queuedEvent // nil without an event sink or a logger provider
 	stop      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -98,7 +98,7 @@ func New(opts ...Option) (*Tracker, error) {
 	}
 	t.logger = newLogger(cfg)
 	if cfg.eventSink != nil || t.logger != nil {
-		t.events = make(chan SLOEvent, eventQueue)
+		t.events = make(chan queuedEvent, eventQueue)
 	}
 	start := cfg.now()
 	for _, o := range cfg.objectives {
