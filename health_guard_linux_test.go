@@ -46,7 +46,7 @@ func TestHealthRulesOverheadGuardPrivileged(t *testing.T) {
 	shed := func() int64 { return tr.Status().OverheadSheds }
 	for range 5 {
 		if shed() == 0 {
-			rec.scrape(t)
+			rec.scrapeAfterEvaluation(t, tr)
 		}
 	}
 	before := rec.n
@@ -57,7 +57,7 @@ func TestHealthRulesOverheadGuardPrivileged(t *testing.T) {
 		return shed() > 0
 	})
 	for range 5 {
-		rec.scrape(t)
+		rec.scrapeAfterEvaluation(t, tr)
 	}
 	if before == 0 {
 		t.Fatal("the guard tripped before the first scrape")

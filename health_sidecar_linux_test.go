@@ -88,13 +88,8 @@ func TestHealthRulesSidecarKilled(t *testing.T) {
 	}
 	waitUntil(t, 10*time.Second, "the sidecar session", connected)
 	rec := &healthRecorder{reg: reg, series: map[string][]string{}}
-	minute := func() {
-		last := tr.lastEval.Load()
-		waitUntil(t, 5*time.Second, "an evaluation", func() bool { return tr.lastEval.Load() != last })
-		rec.scrape(t)
-	}
 	for range 10 {
-		minute()
+		rec.scrapeAfterEvaluation(t, tr)
 	}
 	for _, s := range tr.KernelStatus() {
 		if (s.Signal == probes.DNSLatency.String() || s.Signal == probes.TCPRetransmit.String()) && (s.State != "on" || s.Path != "sidecar") {
@@ -107,8 +102,9 @@ func TestHealthRulesSidecarKilled(t *testing.T) {
 	kill()
 	waitUntil(t, 10*time.Second, "the client to see the sidecar gone", func() bool { return !connected() })
 	for range 10 {
-		minute()
+		rec.scrapeAfterEvaluation(t, tr)
 	}
+	t.Logf("sidecar pid %d killed after scrape %d; %d scrapes recorded", cmd.Process.Pid, 10, rec.n)
 	if s := tr.Status().Sidecar; s != "disconnected" {
 		t.Errorf("Status().Sidecar = %q after the sidecar was killed", s)
 	}
@@ -144,13 +140,4 @@ func TestHelperSidecarProcess(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	_ = srv.Serve(ctx)
-}
-
-func waitUntil(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(d); !cond(); time.Sleep(2 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-	}
 }
