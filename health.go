@@ -10,7 +10,6 @@ import (
 	"github.com/llmslo/slo/probes"
 	"github.com/llmslo/slo/semconv"
 	"github.com/prometheus/client_golang/prometheus"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 )
 
@@ -227,6 +226,6 @@ func (h *healthInstruments) observe(s health, o metric.Observer) {
 		o.ObserveFloat64(h.sidecar, b2f(s.connected))
 	}
 	if !s.lastEval.IsZero() {
-		o.ObserveFloat64(h.lastEval, float64(s.lastEval.UnixNano())/1e9, metric.WithAttributeSet(attribute.NewSet()))
+		o.ObserveFloat64(h.lastEval, float64(s.lastEval.UnixNano())/1e9)
 	}
 }
