@@ -18,6 +18,14 @@ import (
 func appWithIncident(t *testing.T) *app {
 	t.Helper()
 	a := startTestApp(t)
+	raiseIncident(t, a)
+	return a
+}
+
+// raiseIncident streams healthy traffic through a, then injects
+// provider_throttle until an incident is raised.
+func raiseIncident(t *testing.T, a *app) {
+	t.Helper()
 	streamMany(t, a, 40, 8)
 	waitRequests(t, a, 40)
 	if err := a.injectFault(t.Context(), "provider_throttle"); err != nil {
@@ -33,7 +41,6 @@ func appWithIncident(t *testing.T) *app {
 	if len(a.tracker.Incidents()) == 0 {
 		t.Fatal("no incident after provider_throttle")
 	}
-	return a
 }
 
 // TestStatusSchema validates GET /api/status, after real traffic and an
