@@ -101,8 +101,8 @@ func TestOTLPLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	raiseIncident(t, a)
-	incs := a.tracker.Incidents()
-	a.Close() // flushes the log batcher
+	a.Close()                     // delivers what is queued, flushes the log batcher
+	incs := a.tracker.Incidents() // every incident raised, delivered (and logged) before Close returned
 
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
