@@ -10,7 +10,7 @@ import (
 
 // The ring-buffer record layout of internal/bpf/event.h (struct event),
 // little endian. Offsets are checked against the generated Go type in
-// layout_x86_test.go (TestRecordLayout).
+// layout_bpf_test.go (TestRecordLayout).
 const (
 	recSize       = 128
 	offTS         = 0
@@ -42,6 +42,8 @@ const (
 	// flagFromConnect: the DNS duration counts from the connect or send
 	// that armed the packet programs (DNSInfo.FromConnect).
 	flagFromConnect = 16
+	// flagTCP: the DNS exchange went over TCP (DNSInfo.TCP).
+	flagTCP = 32
 
 	afInet  = 2
 	afInet6 = 10
@@ -125,6 +127,7 @@ func (d *decoder) decode(raw []byte, ev *Event) error {
 		ev.DNS.ID = uint16(ev.Op)
 		ev.DNS.Server = ev.Remote
 		ev.DNS.FromConnect = flags&flagFromConnect != 0
+		ev.DNS.TCP = flags&flagTCP != 0
 		if plen > 0 {
 			var m dnsMsg
 			if parseDNS(raw[recSize:recSize+plen], &m) {

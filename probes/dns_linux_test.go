@@ -15,8 +15,8 @@ import (
 	"github.com/miekg/dns"
 )
 
-// startDelayDNS serves A queries on 127.0.0.1:53 inside ns, answering after
-// delay; it counts queries per name.
+// startDelayDNS serves A queries on 127.0.0.1:53 (UDP and TCP) inside ns,
+// answering after delay; it counts queries per name.
 func startDelayDNS(t *testing.T, ns *testNetns, delay time.Duration) (addr string, counts func(string) int64) {
 	t.Helper()
 	var pc net.PacketConn
@@ -42,11 +42,22 @@ func startDelayDNS(t *testing.T, ns *testNetns, delay time.Duration) (addr strin
 		}
 		_ = w.WriteMsg(m)
 	})}
-	started := make(chan struct{})
-	srv.NotifyStartedFunc = func() { close(started) }
-	go func() { _ = srv.ActivateAndServe() }()
-	<-started
-	t.Cleanup(func() { _ = srv.Shutdown() })
+	// The same answers over TCP on the same address.
+	var ln net.Listener
+	if err := ns.do(func() (err error) {
+		ln, err = net.Listen("tcp4", "127.0.0.1:53")
+		return err
+	}); err != nil {
+		t.Fatalf("listen in netns: %v", err)
+	}
+	tcp := &dns.Server{Listener: ln, Handler: srv.Handler}
+	for _, s := range []*dns.Server{srv, tcp} {
+		started := make(chan struct{})
+		s.NotifyStartedFunc = func() { close(started) }
+		go func() { _ = s.ActivateAndServe() }()
+		<-started
+		t.Cleanup(func() { _ = s.Shutdown() })
+	}
 	return "127.0.0.1:53", mu.get
 }
 

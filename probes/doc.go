@@ -30,9 +30,10 @@
 // [Config].RemoveMemlock asks for it.
 //
 // The scheduler signals (run-queue delay, syscall latency) are one
-// sched_switch program each that reads the scheduler's own bookkeeping
-// (sched_info, the task's entry registers) of the task switched in: no
-// wakeup or system-call tracepoints, no per-thread maps.
+// sched_switch program, serving each signal that is on, that reads the
+// scheduler's own bookkeeping (sched_info, the task's entry registers) of
+// the task switched in: no wakeup or system-call tracepoints, no
+// per-thread maps. The BPF objects are built for amd64 and arm64.
 //
 // An empty [Config].Signals means every signal ([DefaultSignals]). The
 // high-rate signals (run-queue delay, block I/O, syscalls, reclaim) are

@@ -74,4 +74,7 @@ type DNSInfo struct {
 	// preceded the query, longer than the exchange by the time between
 	// the two (microseconds for Go's and glibc's resolvers).
 	FromConnect bool
+	// TCP reports that the exchange went over TCP (a resolver's fallback
+	// on a truncated answer, or a TCP-only resolver).
+	TCP bool
 }

@@ -1,4 +1,4 @@
-//go:build linux && !386 && !amd64
+//go:build linux && !(386 || amd64 || arm64)
 
 package probes
 
@@ -15,12 +15,12 @@ func (k *bpfKernel) readLoop(*Set) {}
 
 func (k *bpfKernel) idleDNS(context.Context) {}
 
-// loadKernel reports every kernel signal off: only amd64 objects are
+// loadKernel reports every kernel signal off: only amd64 and arm64 objects are
 // generated (internal/bpf).
 func loadKernel(s *Set, _ int64) kernel {
 	for _, sig := range AllSignals() {
 		if sig.kernel() && s.cfg.wants(sig) {
-			s.setStatus(sig, Off, "no BPF objects are built for this architecture (amd64 only)")
+			s.setStatus(sig, Off, "no BPF objects are built for this architecture (amd64 and arm64 only)")
 		}
 	}
 	return nil

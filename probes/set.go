@@ -44,7 +44,7 @@ type sigCounters struct {
 	events, dropped, rateLimited, shed atomic.Uint64
 }
 
-// kernel is the BPF side of a Set: bpfKernel (kernel_x86.go) on amd64,
+// kernel is the BPF side of a Set: bpfKernel (kernel_bpf.go) on amd64 and arm64,
 // none elsewhere (kernel_noarch.go).
 type kernel interface {
 	tagConn(cookie uint64, traceID [16]byte, spanID [8]byte) error

@@ -1,6 +1,6 @@
 //go:build ignore
 /* SPDX-License-Identifier: (MIT OR GPL-2.0) */
-/* dns.bpf.c: DNS-over-UDP latency.
+/* dns.bpf.c: DNS latency, over UDP and over TCP.
  *
  * Always attached, and run only when a socket of the target's cgroup
  * connects or sends to an address (never per packet of a connected
@@ -25,11 +25,25 @@
  *    resolver sends it microseconds after connecting) matches the socket's
  *    dns_conn record instead: its latency counts from the connect.
  * cgroup/sock_create gives new UDP sockets their cookie (below). No program
- * changes a packet or refuses a socket. */
+ * changes a packet or refuses a socket.
+ *
+ * DNS over TCP (a resolver's fallback on a truncated answer, large answers,
+ * some service meshes): a TCP connect of the target to a DNS port arms the
+ * same way and leaves the same dns_conn record. TCP data sits in page
+ * fragments the tracepoints cannot read, so two cgroup_skb programs on the
+ * target's cgroup, attached and detached with the packet programs above,
+ * read the segments of the sockets with such a record (bpf_skb_load_bytes;
+ * after the first TCP DNS connect, every packet of the cgroup pays a
+ * protocol and port check while they are attached). A message on TCP is
+ * the 2-byte length and the DNS message: egress remembers the query when
+ * its first segment leaves, ingress matches the answer's first segment
+ * (resolvers send one query per connection, or one after another) and
+ * times it like a UDP one, or from the connect. */
 #include "event.h"
 
 char __license[] SEC("license") = "Dual MIT/GPL";
 
+#define IPPROTO_TCP_ 6
 #define IPPROTO_UDP_ 17
 #define ETH_P_IP_ 0x0800
 #define ETH_P_IPV6_ 0x86DD
@@ -102,6 +116,10 @@ __u64 dns_last_arm_ns = 0;
 /* The last query egress saw (user space detaches after 30 s without one
  * and without a connect). */
 __u64 dns_last_query_ns = 0;
+
+/* The last TCP connect of the target to a DNS port; 0 (never) lets every
+ * packet through the cgroup_skb programs after one load. */
+__u64 dns_tcp_arm_ns = 0;
 
 static __always_inline bool is_dns_port(__u16 port)
 {
@@ -181,7 +199,7 @@ int slo_dns_sock_create(struct bpf_sock *sk)
 
 static __always_inline int dns_arm(struct bpf_sock_addr *ctx)
 {
-	if (ctx->protocol != IPPROTO_UDP_)
+	if (ctx->protocol != IPPROTO_UDP_ && ctx->protocol != IPPROTO_TCP_)
 		return 1;
 	__u16 port = bpf_ntohs((__u16)ctx->user_port);
 	if (!is_dns_port(port))
@@ -202,6 +220,8 @@ static __always_inline int dns_arm(struct bpf_sock_addr *ctx)
 	};
 	bpf_map_update_elem(&dns_conn, &cookie, &n, BPF_ANY);
 	dns_last_arm_ns = now;
+	if (ctx->protocol == IPPROTO_TCP_)
+		dns_tcp_arm_ns = now;
 	if (dns_attached)
 		return 1;
 	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -280,6 +300,75 @@ int BPF_PROG(slo_dns_egress, struct sk_buff *skb)
 	return 0;
 }
 
+/* dns_match finds the start of the exchange a response with key k (on the
+ * socket of cookie, whose dns_conn record is c or NULL) answers: the query
+ * egress saw, or the connect or send that armed the socket. false when the
+ * response answers nothing of the target's. */
+static __always_inline bool dns_match(struct dns_conn *c, struct dns_key *k, __u64 cookie, __u64 now,
+				      struct dns_start *st, bool *fallback)
+{
+	struct dns_start *s = bpf_map_lookup_elem(&dns_pending, k);
+	bool answered = false;
+	if (c) {
+		for (int i = 0; i < DNS_CONN_IDS; i++)
+			if (i < c->answered_n && c->answered[i] == k->id)
+				answered = true;
+		if (!answered) {
+			/* Every answer on the socket once, whichever way it
+			 * matched (a duplicate answer must not match the
+			 * connect record after its query's). */
+			c->answered[c->answered_n % DNS_CONN_IDS] = k->id;
+			c->answered_n++;
+		}
+	}
+	*fallback = !s;
+	if (s) {
+		*st = *s;
+		bpf_map_delete_elem(&dns_pending, k);
+		return true;
+	}
+	if (c && !answered && now - c->ts < DNS_CONN_MAX_NS) {
+		/* The query left before egress was attached: count from the
+		 * connect or send that armed it, on this very socket (glibc
+		 * sends A and AAAA after one connect; egress may see the
+		 * second and not the first). */
+		st->ts = c->ts;
+		st->cookie = cookie;
+		st->cgroup_id = c->cgroup_id;
+		st->tgid = c->tgid;
+		st->tid = c->tid;
+		return true;
+	}
+	return false;
+}
+
+/* dns_fill fills the record of a response with key k that arrived at now
+ * for the exchange started at st; family and addresses are the
+ * response's (local is its destination, remote the server). */
+static __always_inline void dns_fill(struct event *e, const struct dns_start *st, const struct dns_key *k,
+				     __u64 now, bool fallback, __u8 family, const __u8 *saddr,
+				     const __u8 *daddr)
+{
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = now;
+	e->duration_ns = now - st->ts;
+	e->cookie = st->cookie;
+	e->cgroup_id = st->cgroup_id;
+	e->count = 1;
+	e->pid = st->tgid;
+	e->tid = st->tid;
+	e->signal = SLO_SIG_DNS;
+	e->family = family;
+	e->aux = k->id;
+	if (fallback)
+		e->flags |= SLO_FLAG_FROM_CONNECT;
+	e->lport = k->lport;
+	e->rport = k->rport;
+	__builtin_memcpy(e->laddr, daddr, 16);
+	__builtin_memcpy(e->raddr, saddr, 16);
+	slo_trace(e);
+}
+
 /* dns_answer handles one datagram queued on sk: a DNS response to a query
  * of the target (egress saw it, or it left on the socket of an armed
  * connect) becomes an event. */
@@ -301,37 +390,9 @@ static __always_inline void dns_answer(const struct sock *sk, struct sk_buff *sk
 	__builtin_memcpy(k.raddr, p.saddr, 16);
 	struct dns_conn *c = cookie ? bpf_map_lookup_elem(&dns_conn, &cookie) : NULL;
 	struct dns_start st;
-	struct dns_start *s = bpf_map_lookup_elem(&dns_pending, &k);
-	bool answered = false;
-	if (c) {
-		for (int i = 0; i < DNS_CONN_IDS; i++)
-			if (i < c->answered_n && c->answered[i] == k.id)
-				answered = true;
-		if (!answered) {
-			/* Every answer on the socket once, whichever way it
-			 * matched (a duplicate answer must not match the
-			 * connect record after its query's). */
-			c->answered[c->answered_n % DNS_CONN_IDS] = k.id;
-			c->answered_n++;
-		}
-	}
-	if (s) {
-		st = *s;
-		bpf_map_delete_elem(&dns_pending, &k);
-	} else if (c && !answered && now - c->ts < DNS_CONN_MAX_NS) {
-		/* The query left before egress was attached: count from the
-		 * connect or send that armed it, on this very socket (glibc
-		 * sends A and AAAA after one connect; egress may see the
-		 * second and not the first). */
-		st.ts = c->ts;
-		st.cookie = cookie;
-		st.cgroup_id = c->cgroup_id;
-		st.tgid = c->tgid;
-		st.tid = c->tid;
-	} else {
+	bool fallback;
+	if (!dns_match(c, &k, cookie, now, &st, &fallback))
 		return;
-	}
-	bool fallback = !s;
 
 	struct dns_event *de = bpf_ringbuf_reserve(&events, sizeof(*de), 0);
 	if (!de) {
@@ -339,25 +400,7 @@ static __always_inline void dns_answer(const struct sock *sk, struct sk_buff *sk
 		return;
 	}
 	struct event *e = &de->e;
-	__builtin_memset(e, 0, sizeof(*e));
-	e->ts_ns = now;
-	e->duration_ns = now - st.ts;
-	e->cookie = st.cookie;
-	e->cgroup_id = st.cgroup_id;
-	e->count = 1;
-	e->pid = st.tgid;
-	e->tid = st.tid;
-	e->signal = SLO_SIG_DNS;
-	e->family = p.family;
-	e->aux = k.id;
-	if (fallback)
-		e->flags |= SLO_FLAG_FROM_CONNECT;
-	/* Response: local is the destination, remote the server. */
-	e->lport = p.dport;
-	e->rport = p.sport;
-	__builtin_memcpy(e->laddr, p.daddr, 16);
-	__builtin_memcpy(e->raddr, p.saddr, 16);
-	slo_trace(e);
+	dns_fill(e, &st, &k, now, fallback, p.family, p.saddr, p.daddr);
 
 	/* Copy what the linear data (from skb->data, the UDP header once
 	 * queued) holds of the message: all of it on loopback, veth and
@@ -396,3 +439,5 @@ int BPF_PROG(slo_dns_ingress, const struct sock *sk)
 	}
 	return 0;
 }
+
+#include "dns_tcp.h"

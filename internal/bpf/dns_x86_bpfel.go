@@ -105,9 +105,12 @@ const (
 	DnsProgSloDnsSendmsg4   = "slo_dns_sendmsg4"
 	DnsProgSloDnsSendmsg6   = "slo_dns_sendmsg6"
 	DnsProgSloDnsSockCreate = "slo_dns_sock_create"
+	DnsProgSloDnsTcpEgress  = "slo_dns_tcp_egress"
+	DnsProgSloDnsTcpIngress = "slo_dns_tcp_ingress"
 	DnsVarDnsAttached       = "dns_attached"
 	DnsVarDnsLastArmNs      = "dns_last_arm_ns"
 	DnsVarDnsLastQueryNs    = "dns_last_query_ns"
+	DnsVarDnsTcpArmNs       = "dns_tcp_arm_ns"
 	DnsVarOutlierNs         = "outlier_ns"
 	DnsVarSloUnusedDnsEvent = "slo_unused_dns_event"
 	DnsVarSloUnusedEvent    = "slo_unused_event"
@@ -164,6 +167,8 @@ type DnsProgramSpecs struct {
 	SloDnsSendmsg4   *ebpf.ProgramSpec `ebpf:"slo_dns_sendmsg4"`
 	SloDnsSendmsg6   *ebpf.ProgramSpec `ebpf:"slo_dns_sendmsg6"`
 	SloDnsSockCreate *ebpf.ProgramSpec `ebpf:"slo_dns_sock_create"`
+	SloDnsTcpEgress  *ebpf.ProgramSpec `ebpf:"slo_dns_tcp_egress"`
+	SloDnsTcpIngress *ebpf.ProgramSpec `ebpf:"slo_dns_tcp_ingress"`
 }
 
 // DnsMapSpecs contains maps before they are loaded into the kernel.
@@ -186,6 +191,7 @@ type DnsVariableSpecs struct {
 	DnsAttached       *ebpf.VariableSpec `ebpf:"dns_attached"`
 	DnsLastArmNs      *ebpf.VariableSpec `ebpf:"dns_last_arm_ns"`
 	DnsLastQueryNs    *ebpf.VariableSpec `ebpf:"dns_last_query_ns"`
+	DnsTcpArmNs       *ebpf.VariableSpec `ebpf:"dns_tcp_arm_ns"`
 	OutlierNs         *ebpf.VariableSpec `ebpf:"outlier_ns"`
 	SloUnusedDnsEvent *ebpf.VariableSpec `ebpf:"slo_unused_dns_event"`
 	SloUnusedEvent    *ebpf.VariableSpec `ebpf:"slo_unused_event"`
@@ -241,6 +247,7 @@ type DnsVariables struct {
 	DnsAttached       *ebpf.Variable `ebpf:"dns_attached"`
 	DnsLastArmNs      *ebpf.Variable `ebpf:"dns_last_arm_ns"`
 	DnsLastQueryNs    *ebpf.Variable `ebpf:"dns_last_query_ns"`
+	DnsTcpArmNs       *ebpf.Variable `ebpf:"dns_tcp_arm_ns"`
 	OutlierNs         *ebpf.Variable `ebpf:"outlier_ns"`
 	SloUnusedDnsEvent *ebpf.Variable `ebpf:"slo_unused_dns_event"`
 	SloUnusedEvent    *ebpf.Variable `ebpf:"slo_unused_event"`
@@ -259,6 +266,8 @@ type DnsPrograms struct {
 	SloDnsSendmsg4   *ebpf.Program `ebpf:"slo_dns_sendmsg4"`
 	SloDnsSendmsg6   *ebpf.Program `ebpf:"slo_dns_sendmsg6"`
 	SloDnsSockCreate *ebpf.Program `ebpf:"slo_dns_sock_create"`
+	SloDnsTcpEgress  *ebpf.Program `ebpf:"slo_dns_tcp_egress"`
+	SloDnsTcpIngress *ebpf.Program `ebpf:"slo_dns_tcp_ingress"`
 }
 
 func (p *DnsPrograms) Close() error {
@@ -270,6 +279,8 @@ func (p *DnsPrograms) Close() error {
 		p.SloDnsSendmsg4,
 		p.SloDnsSendmsg6,
 		p.SloDnsSockCreate,
+		p.SloDnsTcpEgress,
+		p.SloDnsTcpIngress,
 	)
 }
 

@@ -11,6 +11,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_endian.h>
+#include "arch.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -31,6 +32,7 @@ enum slo_sig {
 #define SLO_FLAG_QUERY_EGRESS 4
 #define SLO_FLAG_ARM 8   /* DNS: a query is coming, attach the packet programs */
 #define SLO_FLAG_FROM_CONNECT 16 /* DNS: duration counts from the connect/send that armed */
+#define SLO_FLAG_TCP 32 /* DNS: the exchange went over TCP */
 
 #define SLO_DNS_MAX 320 /* bytes of DNS message copied after the header */
 

@@ -61,11 +61,18 @@ const (
 	SchedMapRunqHistSelf      = "runq_hist_self"
 	SchedMapSockOwner         = "sock_owner"
 	SchedMapSockTrace         = "sock_trace"
+	SchedMapSysHist           = "sys_hist"
+	SchedMapSysHistSelf       = "sys_hist_self"
+	SchedMapSysSkip           = "sys_skip"
 	SchedProgSloSchedSwitch   = "slo_sched_switch"
 	SchedVarOutlierNs         = "outlier_ns"
+	SchedVarRunqOn            = "runq_on"
+	SchedVarRunqOutlierNs     = "runq_outlier_ns"
 	SchedVarSloUnusedDnsEvent = "slo_unused_dns_event"
 	SchedVarSloUnusedEvent    = "slo_unused_event"
 	SchedVarSloZeroHist       = "slo_zero_hist"
+	SchedVarSysOn             = "sys_on"
+	SchedVarSysOutlierNs      = "sys_outlier_ns"
 	SchedVarTargetTgid        = "target_tgid"
 )
 
@@ -124,6 +131,9 @@ type SchedMapSpecs struct {
 	RunqHistSelf *ebpf.MapSpec `ebpf:"runq_hist_self"`
 	SockOwner    *ebpf.MapSpec `ebpf:"sock_owner"`
 	SockTrace    *ebpf.MapSpec `ebpf:"sock_trace"`
+	SysHist      *ebpf.MapSpec `ebpf:"sys_hist"`
+	SysHistSelf  *ebpf.MapSpec `ebpf:"sys_hist_self"`
+	SysSkip      *ebpf.MapSpec `ebpf:"sys_skip"`
 }
 
 // SchedVariableSpecs contains global variables before they are loaded into the kernel.
@@ -131,9 +141,13 @@ type SchedMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type SchedVariableSpecs struct {
 	OutlierNs         *ebpf.VariableSpec `ebpf:"outlier_ns"`
+	RunqOn            *ebpf.VariableSpec `ebpf:"runq_on"`
+	RunqOutlierNs     *ebpf.VariableSpec `ebpf:"runq_outlier_ns"`
 	SloUnusedDnsEvent *ebpf.VariableSpec `ebpf:"slo_unused_dns_event"`
 	SloUnusedEvent    *ebpf.VariableSpec `ebpf:"slo_unused_event"`
 	SloZeroHist       *ebpf.VariableSpec `ebpf:"slo_zero_hist"`
+	SysOn             *ebpf.VariableSpec `ebpf:"sys_on"`
+	SysOutlierNs      *ebpf.VariableSpec `ebpf:"sys_outlier_ns"`
 	TargetTgid        *ebpf.VariableSpec `ebpf:"target_tgid"`
 }
 
@@ -163,6 +177,9 @@ type SchedMaps struct {
 	RunqHistSelf *ebpf.Map `ebpf:"runq_hist_self"`
 	SockOwner    *ebpf.Map `ebpf:"sock_owner"`
 	SockTrace    *ebpf.Map `ebpf:"sock_trace"`
+	SysHist      *ebpf.Map `ebpf:"sys_hist"`
+	SysHistSelf  *ebpf.Map `ebpf:"sys_hist_self"`
+	SysSkip      *ebpf.Map `ebpf:"sys_skip"`
 }
 
 func (m *SchedMaps) Close() error {
@@ -173,6 +190,9 @@ func (m *SchedMaps) Close() error {
 		m.RunqHistSelf,
 		m.SockOwner,
 		m.SockTrace,
+		m.SysHist,
+		m.SysHistSelf,
+		m.SysSkip,
 	)
 }
 
@@ -181,9 +201,13 @@ func (m *SchedMaps) Close() error {
 // It can be passed to LoadSchedObjects or ebpf.CollectionSpec.LoadAndAssign.
 type SchedVariables struct {
 	OutlierNs         *ebpf.Variable `ebpf:"outlier_ns"`
+	RunqOn            *ebpf.Variable `ebpf:"runq_on"`
+	RunqOutlierNs     *ebpf.Variable `ebpf:"runq_outlier_ns"`
 	SloUnusedDnsEvent *ebpf.Variable `ebpf:"slo_unused_dns_event"`
 	SloUnusedEvent    *ebpf.Variable `ebpf:"slo_unused_event"`
 	SloZeroHist       *ebpf.Variable `ebpf:"slo_zero_hist"`
+	SysOn             *ebpf.Variable `ebpf:"sys_on"`
+	SysOutlierNs      *ebpf.Variable `ebpf:"sys_outlier_ns"`
 	TargetTgid        *ebpf.Variable `ebpf:"target_tgid"`
 }
 

@@ -1,4 +1,4 @@
-//go:build linux && (386 || amd64)
+//go:build linux && (386 || amd64 || arm64)
 
 package probes
 
@@ -47,7 +47,8 @@ type bpfKernel struct {
 	closers          []io.Closer
 	colls            []*ebpf.Collection
 	netColl          *ebpf.Collection
-	dns              *dnsState // nil without DNSLatency
+	sched            *schedSwitch // nil until a scheduler signal loads
+	dns              *dnsState    // nil without DNSLatency
 	reader           *ringbuf.Reader
 	dec              *decoder
 	stats            io.Closer
@@ -203,14 +204,16 @@ type object struct {
 	// schedInfo: the programs read the scheduler's bookkeeping
 	// (schedBookkeeping).
 	schedInfo bool
+	// gate names the variable that switches the signal's part of the
+	// sched_switch program the scheduler signals share (schedSwitch).
+	gate string
 }
 
 // objectOf returns the object of kernel signal sig, configured by cfg.
 func objectOf(sig Signal, cfg Config) (object, bool) {
 	switch sig {
 	case RunqueueDelay:
-		return object{name: "sched", load: bpf.LoadSched, outlier: cfg.RunqueueThreshold, hist: "runq_hist",
-			progs: []string{"slo_sched_switch"}, schedInfo: true}, true
+		return object{name: "sched", load: bpf.LoadSched, hist: "runq_hist", gate: "runq_on", schedInfo: true}, true
 	case TCPRetransmit, ConnectLatency:
 		return object{name: "net", load: bpf.LoadNet}, true
 	case DNSLatency:
@@ -222,8 +225,7 @@ func objectOf(sig Signal, cfg Config) (object, bool) {
 		return object{name: "blk", load: bpf.LoadBlk, outlier: cfg.BlockIOThreshold, hist: "blk_hist",
 			progs: []string{"slo_block_io_start", "slo_block_io_done"}}, true
 	case SyscallLatency:
-		return object{name: "sys", load: bpf.LoadSys, outlier: cfg.SyscallThreshold, hist: "sys_hist",
-			progs: []string{"slo_sys_switch"}, schedInfo: true}, true
+		return object{name: "sched", load: bpf.LoadSched, hist: "sys_hist", gate: "sys_on", schedInfo: true}, true
 	}
 	return object{}, false
 }
@@ -242,6 +244,9 @@ func (k *bpfKernel) loadSignal(s *Set, sig Signal) error {
 	if obj.name == "net" && k.netColl != nil {
 		return k.netSecond(s, sig) // one net object serves both signals
 	}
+	if obj.gate != "" && k.sched != nil {
+		return k.schedSecond(s, sig, obj) // one sched object serves both signals
+	}
 	coll, err := k.newCollection(obj, s.cfg)
 	if err != nil {
 		return &LoadError{Probe: obj.name, Err: err}
@@ -255,11 +260,13 @@ func (k *bpfKernel) loadSignal(s *Set, sig Signal) error {
 		if err := k.dnsPrograms(coll, s.cfg.DNSPorts); err != nil {
 			return &LoadError{Probe: obj.name, Err: err}
 		}
-	case SyscallLatency:
+	case RunqueueDelay, SyscallLatency:
 		skip := coll.Maps["sys_skip"]
 		for _, nr := range blockingSyscalls() {
 			_ = skip.Put(uint32(nr), uint8(1))
 		}
+		k.sched = &schedSwitch{coll: coll}
+		return k.schedSecond(s, sig, obj)
 	}
 	for _, p := range obj.progs {
 		k.add(sig, coll, p, attachTracing)
@@ -285,6 +292,8 @@ func (k *bpfKernel) newCollection(obj object, cfg Config) (*ebpf.Collection, err
 		{"target_tgid", k.target, true},
 		{"claim_on_send", true, cfg.ClaimOnSend},
 		{"outlier_ns", uint64(obj.outlier), true},
+		{"runq_outlier_ns", uint64(cfg.RunqueueThreshold), true},
+		{"sys_outlier_ns", uint64(cfg.SyscallThreshold), true},
 	}
 	for _, v := range vars {
 		if sv := spec.Variables[v.name]; sv != nil && v.set {
@@ -462,13 +471,4 @@ func schedBookkeeping() error {
 		return errors.New("kernel without CONFIG_FAIR_GROUP_SCHED: no run-queue clock to read")
 	}
 	return nil
-}
-
-// blockingSyscalls returns the x86-64 syscalls that block by design and
-// are no latency evidence: futex, epoll_wait, epoll_pwait, epoll_pwait2,
-// nanosleep, clock_nanosleep, select, pselect6, poll, ppoll, wait4, waitid,
-// pause, rt_sigsuspend, rt_sigtimedwait, io_getevents, io_uring_enter,
-// accept, accept4.
-func blockingSyscalls() [19]int {
-	return [...]int{202, 232, 281, 441, 35, 230, 23, 270, 7, 271, 61, 247, 34, 130, 128, 208, 426, 43, 288}
 }

@@ -1,4 +1,4 @@
-//go:build linux && (386 || amd64)
+//go:build linux && (386 || amd64 || arm64)
 
 package probes
 
@@ -33,6 +33,10 @@ type dnsState struct {
 // traffic (a variable for tests).
 var dnsIdle = 30 * time.Second
 
+// dnsPacketPrograms is how many DNS programs are attached on demand (the
+// last ones dnsPrograms registers).
+const dnsPacketPrograms = 4
+
 // dnsArming are the DNS programs that arm the packet programs.
 var dnsArming = []string{"slo_dns_connect4", "slo_dns_connect6", "slo_dns_sendmsg4", "slo_dns_sendmsg6"}
 
@@ -60,14 +64,19 @@ func (k *bpfKernel) dnsPrograms(coll *ebpf.Collection, dnsPorts []uint16) error 
 	// Cookies for new UDP sockets; without it (no cgroup2) the signal is
 	// Degraded: events carry cookie 0.
 	k.add(DNSLatency, coll, "slo_dns_sock_create", cgroupProg(ebpf.AttachCGroupInetSockCreate))
-	// The arming programs: a UDP connect or send to a DNS port.
+	// The arming programs: a UDP or TCP connect, or a UDP send, to a DNS
+	// port.
 	for i, at := range []ebpf.AttachType{ebpf.AttachCGroupInet4Connect, ebpf.AttachCGroupInet6Connect,
 		ebpf.AttachCGroupUDP4Sendmsg, ebpf.AttachCGroupUDP6Sendmsg} {
 		k.add(DNSLatency, coll, dnsArming[i], cgroupProg(at))
 	}
+	// The packet programs: UDP at the device queue and the socket, TCP
+	// (DNS over TCP) at the target's cgroup.
 	k.add(DNSLatency, coll, "slo_dns_egress", attachTracing)
 	k.add(DNSLatency, coll, "slo_dns_ingress", attachTracing)
-	for _, a := range k.atts[DNSLatency][len(k.atts[DNSLatency])-2:] {
+	k.add(DNSLatency, coll, "slo_dns_tcp_egress", cgroupProg(ebpf.AttachCGroupInetEgress))
+	k.add(DNSLatency, coll, "slo_dns_tcp_ingress", cgroupProg(ebpf.AttachCGroupInetIngress))
+	for _, a := range k.atts[DNSLatency][len(k.atts[DNSLatency])-dnsPacketPrograms:] {
 		a.lazy = true
 	}
 	return nil

@@ -1,4 +1,4 @@
-//go:build linux && (386 || amd64)
+//go:build linux && (386 || amd64 || arm64)
 
 package probes
 
@@ -111,8 +111,8 @@ func TestDNSArmOnDemandPrivileged(t *testing.T) {
 	first := lookup("arm-1.example")
 	wait("arm-1.example", first)
 	t.Logf("packet programs attached %v after the connect", armLatency())
-	if n := dnsPacketProgs(set); n != 2 {
-		t.Fatalf("%d DNS packet programs attached after a lookup, want 2", n)
+	if n := dnsPacketProgs(set); n != dnsPacketPrograms {
+		t.Fatalf("%d DNS packet programs attached after a lookup, want %d", n, dnsPacketPrograms)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for dnsPacketProgs(set) != 0 {
@@ -129,8 +129,8 @@ func TestDNSArmOnDemandPrivileged(t *testing.T) {
 			t.Logf("%s: the packet programs were attached before the query left", name)
 		}
 	}
-	if n := dnsPacketProgs(set); n != 2 {
-		t.Errorf("%d DNS packet programs attached after the second lookup, want 2", n)
+	if n := dnsPacketProgs(set); n != dnsPacketPrograms {
+		t.Errorf("%d DNS packet programs attached after the second lookup, want %d", n, dnsPacketPrograms)
 	}
 	t.Logf("packet programs attached %v after the connect", armLatency())
 }

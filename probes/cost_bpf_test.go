@@ -1,4 +1,4 @@
-//go:build linux && (386 || amd64)
+//go:build linux && (386 || amd64 || arm64)
 
 package probes
 
@@ -71,7 +71,7 @@ func BenchmarkProbeCost(b *testing.B) {
 	kinds := []struct {
 		name string
 		ops  int
-		run  func(b *testing.B) func(n int)
+		run  func(tb testing.TB) func(n int)
 	}{
 		{"switch", 2000, pingPong},
 		{"tcp", 2000, loopbackTCP},
@@ -132,7 +132,7 @@ func BenchmarkProbeCost(b *testing.B) {
 
 // pingPong returns an op that does n round trips between two threads
 // pinned to one CPU over a pair of blocking pipes.
-func pingPong(b *testing.B) func(n int) {
+func pingPong(b testing.TB) func(n int) {
 	var ab, ba [2]int
 	for _, p := range []*[2]int{&ab, &ba} {
 		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
@@ -189,7 +189,7 @@ func pingPong(b *testing.B) func(n int) {
 
 // loopbackTCP returns an op that writes 100 bytes n times on a loopback
 // TCP connection and reads them on the other end.
-func loopbackTCP(b *testing.B) func(n int) {
+func loopbackTCP(b testing.TB) func(n int) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -213,7 +213,7 @@ func loopbackTCP(b *testing.B) func(n int) {
 }
 
 // loopbackUDP is loopbackTCP with a connected UDP socket pair.
-func loopbackUDP(b *testing.B) func(n int) {
+func loopbackUDP(b testing.TB) func(n int) {
 	r, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		b.Fatal(err)
@@ -226,7 +226,7 @@ func loopbackUDP(b *testing.B) func(n int) {
 	return streamOp(b, w, r)
 }
 
-func streamOp(b *testing.B, w io.Writer, r io.Reader) func(n int) {
+func streamOp(b testing.TB, w io.Writer, r io.Reader) func(n int) {
 	msg := make([]byte, 100)
 	buf := make([]byte, 100)
 	return func(n int) {

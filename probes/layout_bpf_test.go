@@ -1,4 +1,4 @@
-//go:build linux && (386 || amd64)
+//go:build linux && (386 || amd64 || arm64)
 
 package probes
 
@@ -82,7 +82,7 @@ func TestRecordLayoutPerObject(t *testing.T) {
 		DNSLatency:     reflect.TypeFor[bpf.DnsEvent](),
 		MemReclaim:     reflect.TypeFor[bpf.MmEvent](),
 		BlockIO:        reflect.TypeFor[bpf.BlkEvent](),
-		SyscallLatency: reflect.TypeFor[bpf.SysEvent](),
+		SyscallLatency: reflect.TypeFor[bpf.SchedEvent](), // one object for both scheduler signals
 	}
 	want := layout(reflect.TypeFor[bpf.SchedEvent]())
 	for _, sig := range AllSignals() {
@@ -103,7 +103,7 @@ func TestRecordLayoutPerObject(t *testing.T) {
 	}
 
 	hist := layout(reflect.TypeFor[bpf.SchedHist]())
-	for _, typ := range []reflect.Type{reflect.TypeFor[bpf.MmHist](), reflect.TypeFor[bpf.BlkHist](), reflect.TypeFor[bpf.SysHist]()} {
+	for _, typ := range []reflect.Type{reflect.TypeFor[bpf.MmHist](), reflect.TypeFor[bpf.BlkHist]()} {
 		if got := layout(typ); !reflect.DeepEqual(got, hist) {
 			t.Errorf("%s layout %v, want bpf.SchedHist's %v (histograms are read as bpf.SchedHist)", typ, got, hist)
 		}
