@@ -71,6 +71,11 @@ type kernelReq struct {
 	// handler's goroutine, before attribution runs); the zero Summary when
 	// probes are off.
 	sum correlate.Summary
+	// calls gathers the connection evidence of the request's client calls
+	// (each joined as a request of its own: kernelCallEnd), added to sum
+	// at kernelFinish.
+	mu    sync.Mutex
+	calls correlate.Summary
 }
 
 // startKernel starts the probes and the correlation goroutine, or records why
@@ -217,16 +222,49 @@ func (t *Tracker) kernelRequestStart(rq *Request) {
 }
 
 // kernelFinish ends rq's interval at end and keeps its kernel summary in
-// rq.kern.sum (the zero Summary when there is no kernel side).
+// rq.kern.sum (the zero Summary when there is no kernel side), with the
+// connection evidence of its client calls.
 func (t *Tracker) kernelFinish(rq *Request, end time.Time) {
 	k := t.kern
 	if k == nil {
 		return
 	}
 	rq.kern.sum = k.j.End(rq.kern.id, k.clock.Mono(end))
+	rq.kern.mu.Lock()
+	rq.kern.sum.AddCall(&rq.kern.calls)
+	rq.kern.mu.Unlock()
 	if tier := rq.kern.sum.Tier; tier < correlate.NumTiers {
 		k.reqTiers[tier].Add(1)
 	}
+}
+
+// kernelCallStart registers client call c with the joiner as a request of
+// its own, from its start: the connections, lookups and dials it makes are
+// its, so the kernel events on them join it at the exact tier, whether or
+// not a server request encloses it.
+func (t *Tracker) kernelCallStart(c *call, sc trace.SpanContext) {
+	k := t.kern
+	if k == nil {
+		return
+	}
+	c.kid = k.j.Start(k.clock.Mono(c.start), sc)
+}
+
+// kernelCallEnd ends call c's interval at end and returns its kernel
+// summary; the connection evidence also goes to the enclosing server
+// request, if any.
+func (t *Tracker) kernelCallEnd(c *call, end time.Time) correlate.Summary {
+	k := t.kern
+	if k == nil || c.kid == 0 {
+		return correlate.Summary{}
+	}
+	sum := k.j.End(c.kid, k.clock.Mono(end))
+	if rq := c.parent; rq != nil {
+		rq.kern.mu.Lock()
+		rq.kern.calls.AddCall(&sum)
+		rq.kern.mu.Unlock()
+	}
+	return sum
 }
 
 // kernelAttributes returns the llm.ebpf.* attributes of a request: the
@@ -271,6 +309,19 @@ func kernelAttributes(sum *correlate.Summary, calls *attribution.Calls, inProces
 		dst = append(dst, semconv.EBPFCorrelationConfidence.Float64(1),
 			semconv.EBPFCorrelationTier.String(semconv.TierHTTPTrace),
 			semconv.EBPFSignalPath.String(semconv.PathFloor))
+	}
+	return dst
+}
+
+// callKernelAttrs returns the llm.ebpf.* attributes of a client call from its
+// own kernel summary (nil when it has none), with the signal path.
+func (t *Tracker) callKernelAttrs(sum *correlate.Summary) []attribute.KeyValue {
+	if sum.IsZero() {
+		return nil
+	}
+	dst := sum.AppendAttributes(make([]attribute.KeyValue, 0, 8))
+	if len(dst) > 0 && t.kern.running.Load() {
+		dst = append(dst, semconv.EBPFSignalPath.String(semconv.PathInProcess))
 	}
 	return dst
 }
@@ -390,9 +441,9 @@ type connInfo struct {
 	// GetConn); zero means "now". A connect that completes after Since is
 	// the call's own.
 	Since time.Time
-	// Req is the server request the call is made for; nil outside an
-	// instrumented request.
-	Req *Request
+	// ID is the call's registration with the joiner (kernelCallStart); 0
+	// when there is none.
+	ID correlate.RequestID
 	// Span is the span context of the call (the client span, or the
 	// server request's span when the call has none).
 	Span trace.SpanContext
@@ -409,24 +460,20 @@ func unmap(ap netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
-// connAcquired registers c as owned by c.Req from now until connReleased,
-// and tags the socket in the kernel with c.Span so kernel events on it carry
-// the trace. It never blocks. ctx is the call's context.
-func (t *Tracker) connAcquired(ctx context.Context, c connInfo) {
+// connAcquired registers c as owned by the call c.ID from now until
+// connReleased, and tags the socket in the kernel with c.Span so kernel
+// events on it carry the trace. It never blocks.
+func (t *Tracker) connAcquired(c connInfo) {
 	k := t.kern
 	if k == nil {
 		return
 	}
-	rq := c.Req
-	if rq == nil {
-		rq = RequestFrom(ctx)
-	}
-	if rq != nil && rq.kern.id != 0 {
+	if c.ID != 0 {
 		since := c.Since
 		if since.IsZero() {
 			since = time.Now()
 		}
-		k.j.Acquire(rq.kern.id, c.conn(), k.clock.Mono(since))
+		k.j.Acquire(c.ID, c.conn(), k.clock.Mono(since))
 	}
 	if c.Cookie != 0 && c.Span.IsValid() && k.running.Load() {
 		k.mu.Lock()
@@ -458,29 +505,29 @@ func (t *Tracker) connReleased(c connInfo) {
 	}
 }
 
-// kernelDNS reports a DNS lookup of host made by rq's call between start and
-// end (httptrace DNSStart/DNSDone), so kernel DNS events for that name join rq.
-// host may carry a port.
-func (t *Tracker) kernelDNS(rq *Request, host string, start, end time.Time) {
+// kernelDNS reports a DNS lookup of host made by call id between start and
+// end (httptrace DNSStart/DNSDone), so kernel DNS events for that name join
+// the call. host may carry a port.
+func (t *Tracker) kernelDNS(id correlate.RequestID, host string, start, end time.Time) {
 	k := t.kern
-	if k == nil || rq == nil || rq.kern.id == 0 {
+	if k == nil || id == 0 {
 		return
 	}
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	k.j.Lookup(rq.kern.id, host, k.clock.Mono(start), k.clock.Mono(end))
+	k.j.Lookup(id, host, k.clock.Mono(start), k.clock.Mono(end))
 }
 
-// kernelDial reports a TCP connect to remote made by rq's call between start
+// kernelDial reports a TCP connect to remote made by call id between start
 // and end (httptrace ConnectStart/ConnectDone), so kernel connect events,
-// failed ones included, join rq.
-func (t *Tracker) kernelDial(rq *Request, remote netip.AddrPort, start, end time.Time, failed bool) {
+// failed ones included, join the call.
+func (t *Tracker) kernelDial(id correlate.RequestID, remote netip.AddrPort, start, end time.Time) {
 	k := t.kern
-	if k == nil || rq == nil || rq.kern.id == 0 {
+	if k == nil || id == 0 {
 		return
 	}
-	k.j.Dial(rq.kern.id, unmap(remote), k.clock.Mono(start), k.clock.Mono(end))
+	k.j.Dial(id, unmap(remote), k.clock.Mono(start), k.clock.Mono(end))
 }
 
 // kernelRetry reports a client-level retry toward remote (an attempt the SDK

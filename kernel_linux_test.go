@@ -114,14 +114,11 @@ func waitProbes(t *testing.T, tr *Tracker, sigs ...probes.Signal) {
 	}
 }
 
-// TestKernelRetransmitsPrivileged: 20 concurrent streaming requests, each
-// calling an upstream over its own connection; the 5 whose upstream port
-// loses 30% of the client's packets carry retransmits joined exactly, the
-// 15 others none.
-func TestKernelRetransmitsPrivileged(t *testing.T) {
-	requireKernelProbes(t)
+// lossyUpstreams serves up on ports 9001 and 9002 of a new namespace whose
+// port 9001 loses 30% of the client's packets.
+func lossyUpstreams(t *testing.T, up http.Handler) *faults.Netns {
+	t.Helper()
 	ns := kernelNetns(t)
-	up := sseUpstream(20, 10*time.Millisecond)
 	serveIn(t, ns, netip.AddrPortFrom(ns.NSAddr(), 9001).String(), up)
 	serveIn(t, ns, netip.AddrPortFrom(ns.NSAddr(), 9002).String(), up)
 	undo, err := faults.PacketLoss{NS: ns, Port: 9001, Percent: 30}.Inject(t.Context())
@@ -129,7 +126,35 @@ func TestKernelRetransmitsPrivileged(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = undo() })
+	return ns
+}
 
+// connRetrans returns the kernel's count of retransmits of conn's socket
+// (TCP_INFO tcpi_total_retrans); false when conn is no open TCP socket.
+func connRetrans(conn net.Conn) (n int64, ok bool) {
+	tc, isTCP := conn.(*net.TCPConn)
+	if !isTCP {
+		return 0, false
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	_ = rc.Control(func(fd uintptr) {
+		if info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
+			n, ok = int64(info.Total_retrans), true
+		}
+	})
+	return n, ok
+}
+
+// TestKernelRetransmitsPrivileged: 20 concurrent streaming requests, each
+// calling an upstream over its own connection; the 5 whose upstream port
+// loses 30% of the client's packets carry retransmits joined exactly, the
+// 15 others none.
+func TestKernelRetransmitsPrivileged(t *testing.T) {
+	requireKernelProbes(t)
+	ns := lossyUpstreams(t, sseUpstream(20, 10*time.Millisecond))
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	var obsMu sync.Mutex
@@ -182,16 +207,10 @@ func TestKernelRetransmitsPrivileged(t *testing.T) {
 					w.(http.Flusher).Flush()
 				}
 				// The kernel's own count for the connection, while it is open.
-				if tc, ok := conn.(*net.TCPConn); ok && k > 0 {
-					if rc, err := tc.SyscallConn(); err == nil {
-						_ = rc.Control(func(fd uintptr) {
-							if info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
-								truthMu.Lock()
-								truth[i] = int64(info.Total_retrans)
-								truthMu.Unlock()
-							}
-						})
-					}
+				if n, ok := connRetrans(conn); ok && k > 0 {
+					truthMu.Lock()
+					truth[i] = n
+					truthMu.Unlock()
 				}
 				if err != nil {
 					return
@@ -285,47 +304,83 @@ func TestKernelRetransmitsPrivileged(t *testing.T) {
 // TestKernelDNSPrivileged: a DNS server delaying its answers by 150 ms
 // serves one name; another server answers another name at once. Only the
 // requests that resolved the slow name carry the delay.
-func TestKernelDNSPrivileged(t *testing.T) {
-	requireKernelProbes(t)
-	ns := kernelNetns(t)
-	serveIn(t, ns, netip.AddrPortFrom(ns.NSAddr(), 9003).String(), sseUpstream(3, time.Millisecond))
+func TestKernelDNSPrivileged(t *testing.T) { testKernelDNS(t, false) }
+
+// TestKernelDNSOverTCPPrivileged is TestKernelDNSPrivileged with the slow
+// name resolved over TCP (a resolver that dials TCP only: one connection
+// per query, as on a truncated answer): the requests that resolved it carry
+// the delay, joined at the exact tier.
+func TestKernelDNSOverTCPPrivileged(t *testing.T) { testKernelDNS(t, true) }
+
+// startDNSPair starts two DNS servers for slow.llmslo.test and
+// fast.llmslo.test (both the namespace's address): slow inside ns answers
+// after 150 ms, fast on the host side at once.
+func startDNSPair(t *testing.T, ns *faults.Netns) (slow, fast *faults.DNSServer) {
+	t.Helper()
 	hosts := map[string]netip.Addr{"slow.llmslo.test": ns.NSAddr(), "fast.llmslo.test": ns.NSAddr()}
 	slow, err := faults.StartDNS(faults.DNSConfig{NS: ns, Delay: 150 * time.Millisecond, Hosts: hosts})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = slow.Close() })
-	fast, err := faults.StartDNS(faults.DNSConfig{Listen: net.JoinHostPort(ns.HostAddr().String(), "53"), Hosts: hosts})
+	fast, err = faults.StartDNS(faults.DNSConfig{Listen: net.JoinHostPort(ns.HostAddr().String(), "53"), Hosts: hosts})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = fast.Close() })
+	return slow, fast
+}
 
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+// dnsTracker returns a Tracker with the DNS and connect probes, spans to
+// tp, its DNS packet programs attached by a lookup through warm.
+//
+// The tests using it are about joining answers to the lookups: the packet
+// programs are attached before the lookups under test (a lookup arms them,
+// ≈ 1 ms after its connect on a quiet machine; on a loaded CI runner that
+// has exceeded the slow server's 150 ms, and the first answer then falls
+// back to httptrace). Arming is tested in probes
+// (TestDNSArmOnDemandPrivileged).
+func dnsTracker(t *testing.T, tp *sdktrace.TracerProvider, warm *net.Resolver) *Tracker {
+	t.Helper()
 	tr, err := New(WithTracerProvider(tp), WithProbes(probes.Config{Signals: []probes.Signal{probes.DNSLatency, probes.ConnectLatency}}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tr.Close()
+	t.Cleanup(func() { _ = tr.Close() })
 	waitProbes(t, tr, probes.DNSLatency)
-	// This test is about joining answers to the lookups: the DNS packet
-	// programs are attached before the lookups under test (a lookup arms
-	// them, ≈ 1 ms after its connect on a quiet machine; on a loaded CI
-	// runner that has exceeded this server's 150 ms, and the first answer
-	// then falls back to httptrace). Arming is tested in probes
-	// (TestDNSArmOnDemandPrivileged).
-	if _, err := fast.Resolver().LookupHost(t.Context(), "warm.llmslo.test"); err != nil {
+	if _, err := warm.LookupHost(t.Context(), "warm.llmslo.test"); err != nil {
 		var dnsErr *net.DNSError
 		if !errors.As(err, &dnsErr) || !dnsErr.IsNotFound {
 			t.Fatal(err)
 		}
 	}
 	time.Sleep(300 * time.Millisecond)
+	return tr
+}
+
+// tcpResolver resolves through the DNS server at addr over TCP only.
+func tcpResolver(addr string) *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", addr)
+	}}
+}
+
+func testKernelDNS(t *testing.T, tcp bool) {
+	requireKernelProbes(t)
+	ns := kernelNetns(t)
+	serveIn(t, ns, netip.AddrPortFrom(ns.NSAddr(), 9003).String(), sseUpstream(3, time.Millisecond))
+	slow, fast := startDNSPair(t, ns)
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	tr := dnsTracker(t, tp, fast.Resolver())
 
 	base := &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		r := fast.Resolver()
-		if strings.HasPrefix(addr, "slow.") {
+		switch {
+		case strings.HasPrefix(addr, "slow.") && tcp:
+			r = tcpResolver(slow.Addr().String())
+		case strings.HasPrefix(addr, "slow."):
 			r = slow.Resolver()
 		}
 		d := net.Dialer{Resolver: r}
@@ -378,8 +433,8 @@ func TestKernelDNSPrivileged(t *testing.T) {
 		dns, has := a[semconv.EBPFDNSLatencyMs]
 		t.Logf("d%d slow=%v dns_ms=%.1f tier=%v", i, i%2 == 0, dns.AsFloat64(), a[semconv.EBPFCorrelationTier].AsString())
 		switch {
-		case i%2 == 0 && (!has || dns.AsFloat64() < 140):
-			t.Errorf("d%d resolved the slow name but dns latency %v (present %v), want ≥ 140ms", i, dns.AsFloat64(), has)
+		case i%2 == 0 && (!has || dns.AsFloat64() < 140 || tcp && dns.AsFloat64() > 170):
+			t.Errorf("d%d resolved the slow name but dns latency %v (present %v), want ≥ 140ms (150 ± 20 over TCP)", i, dns.AsFloat64(), has)
 		case i%2 == 0 && a[semconv.EBPFCorrelationTier].AsString() != semconv.TierTraceIDExact:
 			t.Errorf("d%d: tier %v, want trace_id_exact", i, a[semconv.EBPFCorrelationTier].AsString())
 		case i%2 == 1 && has && dns.AsFloat64() >= 50:

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/llmslo/slo/correlate"
 	"github.com/llmslo/slo/internal/stream"
 	"github.com/llmslo/slo/semconv"
 	"go.opentelemetry.io/otel/attribute"
@@ -101,6 +102,7 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		span.SetAttributes(c.startAttrs()...)
 	}
 	c.ctx = ctx
+	t.kernelCallStart(c, trace.SpanContextFromContext(ctx))
 	ctx = httptrace.WithClientTrace(ctx, c.clientTrace())
 	r2 := req.WithContext(ctx)
 	if replaced {
@@ -171,7 +173,8 @@ type call struct {
 	t         *Tracker
 	ins       *clientInstruments
 	parent    *Request
-	span      trace.Span // nil when not recording
+	kid       correlate.RequestID // the call's registration with the joiner; 0 without probes
+	span      trace.Span          // nil when not recording
 	ctx       context.Context
 	start     time.Time
 	retrieval bool
@@ -297,9 +300,11 @@ func (c *call) finishLocked(kind endKind, err error) {
 		}
 		c.t.connReleased(c.conn)
 	}
+	ksum := c.t.kernelCallEnd(c, end)
 	c.record(&r)
 	if c.span != nil {
 		c.span.SetAttributes(c.endAttrs(&r)...)
+		c.span.SetAttributes(c.t.callKernelAttrs(&ksum)...)
 		if r.errorType != "" && !r.cancelled {
 			c.span.SetStatus(codes.Error, r.errorType)
 		}

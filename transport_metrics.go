@@ -381,7 +381,7 @@ func (c *call) clientTrace() *httptrace.ClientTrace {
 		DNSDone: func(httptrace.DNSDoneInfo) {
 			c.dnsDone.Store(c.since())
 			if s := c.dnsStart.Load(); s > 0 {
-				c.t.kernelDNS(c.parent, c.serverAddr, c.start.Add(time.Duration(s)), time.Now())
+				c.t.kernelDNS(c.kid, c.serverAddr, c.start.Add(time.Duration(s)), time.Now())
 			}
 		},
 		ConnectStart: func(string, string) {
@@ -392,7 +392,7 @@ func (c *call) clientTrace() *httptrace.ClientTrace {
 				c.connDone.Store(c.since())
 			}
 			if ap, perr := netip.ParseAddrPort(addr); perr == nil {
-				c.t.kernelDial(c.parent, ap, c.start.Add(time.Duration(c.connStart.Load())), time.Now(), err != nil)
+				c.t.kernelDial(c.kid, ap, c.start.Add(time.Duration(c.connStart.Load())), time.Now())
 			}
 		},
 		TLSHandshakeStart: func() { c.tlsStart.CompareAndSwap(0, c.since()) },
@@ -419,7 +419,7 @@ func (c *call) gotConnection(info httptrace.GotConnInfo) {
 	if info.Conn == nil {
 		return
 	}
-	ci := connInfo{Host: c.serverAddr, Req: c.parent}
+	ci := connInfo{Host: c.serverAddr, ID: c.kid}
 	if g := c.getConn.Load(); g > 0 {
 		ci.Since = c.start.Add(time.Duration(g))
 	}
@@ -444,7 +444,7 @@ func (c *call) gotConnection(info httptrace.GotConnInfo) {
 	}
 	c.conn, c.hasConn = ci, true
 	c.mu.Unlock()
-	c.t.connAcquired(c.ctx, ci)
+	c.t.connAcquired(ci)
 }
 
 // rawConn unwraps TLS and similar wrappers down to a conn with a file descriptor.

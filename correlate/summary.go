@@ -115,3 +115,27 @@ func (s *Summary) AppendAttributes(dst []attribute.KeyValue) []attribute.KeyValu
 	}
 	return dst
 }
+
+// AddCall adds to s the connection evidence of a client call made for the
+// request s describes; c is the call's own summary (the call joined as a
+// request of its own). Added: DNS time and lookups, retransmits, the retry
+// storm, connects, their latency and errors, and the joins at the tiers that
+// name a connection or destination (exact, pod_conn), the tier and
+// confidence rising to the call's when it is one of those. The call's share
+// of process- and node-wide evidence is not added: the request has its own
+// share of it. DNS time adds up (lookups of concurrent calls may overlap).
+func (s *Summary) AddCall(c *Summary) {
+	s.DNS += c.DNS
+	s.DNSLookups += c.DNSLookups
+	s.DNSFailures += c.DNSFailures
+	s.Retransmits += c.Retransmits
+	s.RetryStorm = s.RetryStorm || c.RetryStorm
+	s.Connects += c.Connects
+	s.ConnectLatency += c.ConnectLatency
+	s.ConnectErrors += c.ConnectErrors
+	s.Joins[TierExact] += c.Joins[TierExact]
+	s.Joins[TierPodConn] += c.Joins[TierPodConn]
+	if (c.Tier == TierExact || c.Tier == TierPodConn) && c.Tier > s.Tier {
+		s.Tier, s.Confidence = c.Tier, c.Confidence
+	}
+}
