@@ -94,18 +94,30 @@ func finishReason(v []byte) string {
 	return "other"
 }
 
-// parseUsage reads a usage object in any dialect's spelling. Anthropic's
-// cache_creation_input_tokens and cache_read_input_tokens are added to the
-// input (its input_tokens excludes them; OpenAI's already includes cached
-// tokens).
+// parseUsage reads a usage object in any dialect's spelling (see [Usage]).
+// Anthropic's cache_creation_input_tokens and cache_read_input_tokens are
+// added to the input (its input_tokens excludes them; OpenAI's already
+// includes cached tokens).
 func parseUsage(v []byte) Usage {
-	u := Usage{-1, -1}
+	u := noUsage()
 	var cache int64
 	it := object(v)
 	for {
 		k, val, complete, ok := it.next()
 		if !ok {
 			break
+		}
+		switch string(k) {
+		case "prompt_tokens_details", "input_tokens_details":
+			if n := usageDetail(val, "cached_tokens"); n >= 0 {
+				u.CacheRead = n
+			}
+			continue
+		case "completion_tokens_details", "output_tokens_details":
+			if n := usageDetail(val, "reasoning_tokens"); n >= 0 {
+				u.Reasoning = n
+			}
+			continue
 		}
 		n, isNum := num(val, complete)
 		if !isNum {
@@ -116,8 +128,14 @@ func parseUsage(v []byte) Usage {
 			u.Input = n
 		case "completion_tokens", "output_tokens":
 			u.Output = n
-		case "cache_creation_input_tokens", "cache_read_input_tokens":
+		case "cache_creation_input_tokens":
 			cache += n
+			u.CacheWrite = max(n, -1)
+		case "cache_read_input_tokens":
+			cache += n
+			u.CacheRead = max(n, -1)
+		case "prompt_cache_hit_tokens": // DeepSeek
+			u.CacheRead = max(n, -1)
 		}
 	}
 	if u.Input >= 0 {
@@ -126,16 +144,28 @@ func parseUsage(v []byte) Usage {
 	return u
 }
 
+// usageDetail returns the number under key in a usage details object
+// (prompt_tokens_details and the like), or -1.
+func usageDetail(v []byte, key string) int64 {
+	n := int64(-1)
+	it := object(v)
+	for {
+		k, val, complete, ok := it.next()
+		if !ok {
+			return n
+		}
+		if string(k) == key {
+			if x, isNum := num(val, complete); isNum && x >= 0 {
+				n = x
+			}
+		}
+	}
+}
+
 // tailUsage looks for usage in the tail window of an oversized event.
 func tailUsage(w []byte, u *Usage) {
 	if i := lastKey(w, "usage"); i >= 0 {
-		tu := parseUsage(w[i:])
-		if u.Input < 0 {
-			u.Input = tu.Input
-		}
-		if u.Output < 0 {
-			u.Output = tu.Output
-		}
+		u.fill(parseUsage(w[i:]))
 	}
 	if u.Input < 0 {
 		if i := lastKey(w, "prompt_eval_count"); i >= 0 {
@@ -159,7 +189,7 @@ func tailUsage(w []byte, u *Usage) {
 
 // classify decodes one SSE event's data or one NDJSON line.
 func (o *Observer) classify(p, evName []byte, sse bool) Event {
-	ev := Event{Usage: Usage{-1, -1}}
+	ev := Event{Usage: noUsage()}
 	p = trimWS(p)
 	if sse && string(p) == "[DONE]" {
 		ev.Done = true
@@ -348,7 +378,7 @@ func (o *Observer) responses(t *top, evName []byte, ev *Event) {
 // classifyBody decodes a non-streaming JSON body. When the body was cut at
 // MaxJSONBytes (over), its usage is not reported.
 func (o *Observer) classifyBody(p []byte, over bool) Event {
-	ev := Event{Usage: Usage{-1, -1}}
+	ev := Event{Usage: noUsage()}
 	if p[0] != '{' {
 		ev.Output = o.dialect == DialectUnknown
 		ev.Done = true
@@ -407,7 +437,7 @@ func (o *Observer) classifyBody(p []byte, over bool) Event {
 		ev.Done = !ev.Error
 	}
 	if over {
-		ev.Usage = Usage{-1, -1}
+		ev.Usage = noUsage()
 	}
 	return ev
 }

@@ -46,6 +46,15 @@
 //     "done":true is Done with done_reason, prompt_eval_count (input) and
 //     eval_count (output).
 //
+// Besides input and output, [Usage] carries the prompt-cache and reasoning
+// counts where a dialect reports them: OpenAI chat's
+// prompt_tokens_details.cached_tokens and
+// completion_tokens_details.reasoning_tokens (and DeepSeek's
+// prompt_cache_hit_tokens), the Responses input_tokens_details and
+// output_tokens_details, Anthropic's cache_read_input_tokens and
+// cache_creation_input_tokens (cache writes). Ollama reports none of them.
+// Cached tokens are part of the input, reasoning tokens part of the output.
+//
 // [Observer.Usage] merges what the chunks reported, field by field, the last
 // report winning; usage is never estimated.
 //

@@ -34,9 +34,9 @@ data: {"type":"message_stop"}
 	u, _ := o.Usage()
 	fmt.Println(o.Format(), o.Dialect(), o.Model(), u.Input, u.Output)
 	// Output:
-	// output=false done=false finish="" usage={Input:25 Output:1}
-	// output=true done=false finish="" usage={Input:-1 Output:-1}
-	// output=false done=false finish="end_turn" usage={Input:-1 Output:15}
-	// output=false done=true finish="" usage={Input:-1 Output:-1}
+	// output=false done=false finish="" usage={Input:25 Output:1 CacheRead:-1 CacheWrite:-1 Reasoning:-1}
+	// output=true done=false finish="" usage={Input:-1 Output:-1 CacheRead:-1 CacheWrite:-1 Reasoning:-1}
+	// output=false done=false finish="end_turn" usage={Input:-1 Output:15 CacheRead:-1 CacheWrite:-1 Reasoning:-1}
+	// output=false done=true finish="" usage={Input:-1 Output:-1 CacheRead:-1 CacheWrite:-1 Reasoning:-1}
 	// sse anthropic claude-sonnet-4-5 25 15
 }

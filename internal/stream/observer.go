@@ -3,10 +3,71 @@ package stream
 // Usage is the token usage a stream reports. A field is -1 when the stream
 // did not report it; nothing is ever estimated here.
 type Usage struct {
-	// Input is the number of input (prompt) tokens, cached ones included.
+	// Input is the number of input (prompt) tokens, cached ones included:
+	// Anthropic's input_tokens plus its cache_creation_input_tokens and
+	// cache_read_input_tokens, OpenAI's prompt_tokens or input_tokens as they
+	// are.
 	Input int64
-	// Output is the number of output (completion) tokens.
+	// Output is the number of output (completion) tokens, reasoning ones
+	// included.
 	Output int64
+	// CacheRead is the part of Input served from the provider's prompt
+	// cache: OpenAI's prompt_tokens_details.cached_tokens (chat) or
+	// input_tokens_details.cached_tokens (Responses), DeepSeek's
+	// prompt_cache_hit_tokens, Anthropic's cache_read_input_tokens.
+	CacheRead int64
+	// CacheWrite is the part of Input written to the provider's prompt
+	// cache: Anthropic's cache_creation_input_tokens.
+	CacheWrite int64
+	// Reasoning is the part of Output spent on reasoning: OpenAI's
+	// completion_tokens_details.reasoning_tokens (chat) or
+	// output_tokens_details.reasoning_tokens (Responses).
+	Reasoning int64
+}
+
+// noUsage returns a Usage with every field unreported.
+func noUsage() Usage {
+	return Usage{Input: -1, Output: -1, CacheRead: -1, CacheWrite: -1, Reasoning: -1}
+}
+
+// merge overwrites the fields of u that r reports and returns whether r
+// reported any.
+func (u *Usage) merge(r Usage) (ok bool) {
+	if r.Input >= 0 {
+		u.Input, ok = r.Input, true
+	}
+	if r.Output >= 0 {
+		u.Output, ok = r.Output, true
+	}
+	if r.CacheRead >= 0 {
+		u.CacheRead, ok = r.CacheRead, true
+	}
+	if r.CacheWrite >= 0 {
+		u.CacheWrite, ok = r.CacheWrite, true
+	}
+	if r.Reasoning >= 0 {
+		u.Reasoning, ok = r.Reasoning, true
+	}
+	return ok
+}
+
+// fill sets the fields of u that are unreported to those of r.
+func (u *Usage) fill(r Usage) {
+	if u.Input < 0 {
+		u.Input = r.Input
+	}
+	if u.Output < 0 {
+		u.Output = r.Output
+	}
+	if u.CacheRead < 0 {
+		u.CacheRead = r.CacheRead
+	}
+	if u.CacheWrite < 0 {
+		u.CacheWrite = r.CacheWrite
+	}
+	if u.Reasoning < 0 {
+		u.Reasoning = r.Reasoning
+	}
 }
 
 // Event describes one decoded chunk. The zero value (with Usage fields 0)
@@ -127,9 +188,8 @@ type Observer struct {
 
 	memo topMemo // the previous event's top-level walk (classify.go)
 
-	usage      Usage // valid where hasIn/hasOut
-	hasIn      bool
-	hasOut     bool
+	usage      Usage // the fields reported so far; valid when hasUsage
+	hasUsage   bool
 	model      string
 	overflowed int
 }
@@ -196,16 +256,13 @@ func (o *Observer) Format() Format { return o.format }
 func (o *Observer) Dialect() Dialect { return o.dialect }
 
 // Usage returns the usage merged over the stream (for each field, the last
-// value reported) and whether any was reported.
+// value reported; -1 for a field never reported) and whether any was
+// reported.
 func (o *Observer) Usage() (Usage, bool) {
-	u := Usage{-1, -1}
-	if o.hasIn {
-		u.Input = o.usage.Input
+	if !o.hasUsage {
+		return noUsage(), false
 	}
-	if o.hasOut {
-		u.Output = o.usage.Output
-	}
-	return u, o.hasIn || o.hasOut
+	return o.usage, true
 }
 
 // Model returns the response's model name as the stream reported it ("" if
@@ -296,7 +353,7 @@ func (o *Observer) Close() {
 	o.closed = true
 }
 
-func textEvent() Event { return Event{Output: true, Usage: Usage{-1, -1}} }
+func textEvent() Event { return Event{Output: true, Usage: noUsage()} }
 
 func (o *Observer) pushSniff(c byte) {
 	if int(o.sniffN) < len(o.sniff) {
@@ -362,13 +419,11 @@ func (o *Observer) start(p []byte) (rest []byte, ok bool) {
 // --- results ---
 
 func (o *Observer) emit(ev Event) {
-	if ev.Usage.Input >= 0 {
-		o.usage.Input = ev.Usage.Input
-		o.hasIn = true
+	if !o.hasUsage {
+		o.usage = noUsage()
 	}
-	if ev.Usage.Output >= 0 {
-		o.usage.Output = ev.Usage.Output
-		o.hasOut = true
+	if o.usage.merge(ev.Usage) {
+		o.hasUsage = true
 	}
 	if o.sink != nil {
 		o.sink(ev)

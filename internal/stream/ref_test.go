@@ -472,15 +472,37 @@ func refFinishReason(v []byte) string {
 // parseUsage reads a usage object in any dialect's spelling. Anthropic's
 // cache_creation_input_tokens and cache_read_input_tokens are added to the
 // input (its input_tokens excludes them; OpenAI's already includes cached
-// tokens).
+// tokens) and reported on their own; OpenAI's cached and reasoning tokens
+// come from the details objects.
 func refParseUsage(v []byte) Usage {
-	u := Usage{-1, -1}
+	u := Usage{-1, -1, -1, -1, -1}
 	var cache int64
 	it := refObject(v)
 	for {
 		k, val, complete, ok := it.next()
 		if !ok {
 			break
+		}
+		var detail *int64
+		var want string
+		switch string(k) {
+		case "prompt_tokens_details", "input_tokens_details":
+			detail, want = &u.CacheRead, "cached_tokens"
+		case "completion_tokens_details", "output_tokens_details":
+			detail, want = &u.Reasoning, "reasoning_tokens"
+		}
+		if detail != nil {
+			in := refObject(val)
+			for {
+				k2, v2, c2, ok := in.next()
+				if !ok {
+					break
+				}
+				if n, isNum := refNum(v2, c2); isNum && n >= 0 && string(k2) == want {
+					*detail = n
+				}
+			}
+			continue
 		}
 		n, isNum := refNum(val, complete)
 		if !isNum {
@@ -493,6 +515,15 @@ func refParseUsage(v []byte) Usage {
 			u.Output = n
 		case "cache_creation_input_tokens", "cache_read_input_tokens":
 			cache += n
+			if n >= 0 && k[6] == 'c' {
+				u.CacheWrite = n
+			} else if n >= 0 {
+				u.CacheRead = n
+			}
+		case "prompt_cache_hit_tokens":
+			if n >= 0 {
+				u.CacheRead = n
+			}
 		}
 	}
 	if u.Input >= 0 {
@@ -505,11 +536,11 @@ func refParseUsage(v []byte) Usage {
 func refTailUsage(w []byte, u *Usage) {
 	if i := refLastKey(w, "usage"); i >= 0 {
 		tu := refParseUsage(w[i:])
-		if u.Input < 0 {
-			u.Input = tu.Input
-		}
-		if u.Output < 0 {
-			u.Output = tu.Output
+		for _, f := range [][2]*int64{{&u.Input, &tu.Input}, {&u.Output, &tu.Output},
+			{&u.CacheRead, &tu.CacheRead}, {&u.CacheWrite, &tu.CacheWrite}, {&u.Reasoning, &tu.Reasoning}} {
+			if *f[0] < 0 {
+				*f[0] = *f[1]
+			}
 		}
 	}
 	if u.Input < 0 {
@@ -534,7 +565,7 @@ func refTailUsage(w []byte, u *Usage) {
 
 // classify decodes one SSE event's data or one NDJSON line.
 func (o *Observer) refClassify(p, evName []byte, sse bool) Event {
-	ev := Event{Usage: Usage{-1, -1}}
+	ev := Event{Usage: Usage{-1, -1, -1, -1, -1}}
 	p = refTrimWS(p)
 	if sse && string(p) == "[DONE]" {
 		ev.Done = true
@@ -723,7 +754,7 @@ func (o *Observer) refResponses(t *refTop, evName []byte, ev *Event) {
 // classifyBody decodes a non-streaming JSON body. When the body was cut at
 // MaxJSONBytes (over), its usage is not reported.
 func (o *Observer) refClassifyBody(p []byte, over bool) Event {
-	ev := Event{Usage: Usage{-1, -1}}
+	ev := Event{Usage: Usage{-1, -1, -1, -1, -1}}
 	if p[0] != '{' {
 		ev.Output = o.dialect == DialectUnknown
 		ev.Done = true
@@ -781,7 +812,7 @@ func (o *Observer) refClassifyBody(p []byte, over bool) Event {
 		ev.Done = !ev.Error
 	}
 	if over {
-		ev.Usage = Usage{-1, -1}
+		ev.Usage = Usage{-1, -1, -1, -1, -1}
 	}
 	return ev
 }

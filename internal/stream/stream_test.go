@@ -14,14 +14,24 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+// us returns the usage in, out, cache read, cache write, reasoning, the
+// fields not given unreported (-1).
+func us(v ...int64) Usage {
+	u := noUsage()
+	for i, p := range []*int64{&u.Input, &u.Output, &u.CacheRead, &u.CacheWrite, &u.Reasoning}[:len(v)] {
+		*p = v[i]
+	}
+	return u
+}
+
 // evs builds the expected events from a compact notation, one string per
 // event: "-" (nothing), or space-separated "O" (output), "D" (done), "E"
-// (error), "F:reason", "U:in,out".
+// (error), "F:reason", "U:in,out[,cache read[,cache write[,reasoning]]]".
 func evs(t *testing.T, specs ...string) []Event {
 	t.Helper()
 	out := make([]Event, 0, len(specs))
 	for _, s := range specs {
-		ev := Event{Usage: Usage{-1, -1}}
+		ev := Event{Usage: noUsage()}
 		for _, tok := range strings.Fields(s) {
 			switch {
 			case tok == "-":
@@ -34,13 +44,18 @@ func evs(t *testing.T, specs ...string) []Event {
 			case strings.HasPrefix(tok, "F:"):
 				ev.FinishReason = tok[2:]
 			case strings.HasPrefix(tok, "U:"):
-				in, outs, _ := strings.Cut(tok[2:], ",")
-				a, err1 := strconv.ParseInt(in, 10, 64)
-				b, err2 := strconv.ParseInt(outs, 10, 64)
-				if err1 != nil || err2 != nil {
+				var v []int64
+				for f := range strings.SplitSeq(tok[2:], ",") {
+					n, err := strconv.ParseInt(f, 10, 64)
+					if err != nil {
+						t.Fatalf("bad usage %q", tok)
+					}
+					v = append(v, n)
+				}
+				if len(v) < 2 || len(v) > 5 {
 					t.Fatalf("bad usage %q", tok)
 				}
-				ev.Usage = Usage{a, b}
+				ev.Usage = us(v...)
 			default:
 				t.Fatalf("bad token %q", tok)
 			}
@@ -134,59 +149,59 @@ func goldens() []golden {
 	const sse, nd, js = "text/event-stream", "application/x-ndjson", "application/json"
 	return []golden{
 		{file: "openai_chat.sse", ct: sse,
-			events: []string{"-", "O", "O", "O", "F:stop", "U:19,10", "D"},
-			usage:  Usage{19, 10}, hasUsage: true, model: "gpt-4o-2024-08-06", format: FormatSSE, dialect: DialectOpenAIChat},
+			events: []string{"-", "O", "O", "O", "F:stop", "U:19,10,0,-1,0", "D"},
+			usage:  us(19, 10, 0, -1, 0), hasUsage: true, model: "gpt-4o-2024-08-06", format: FormatSSE, dialect: DialectOpenAIChat},
 		{file: "openai_chat_tools.sse", ct: sse,
-			events: []string{"O", "O", "O", "F:tool_calls", "U:81,17", "D"},
-			usage:  Usage{81, 17}, hasUsage: true, model: "gpt-4o-mini-2024-07-18", format: FormatSSE, dialect: DialectOpenAIChat},
+			events: []string{"O", "O", "O", "F:tool_calls", "U:81,17,64,-1,0", "D"},
+			usage:  us(81, 17, 64, -1, 0), hasUsage: true, model: "gpt-4o-mini-2024-07-18", format: FormatSSE, dialect: DialectOpenAIChat},
 		{file: "openai_chat_reasoning_crlf.sse", ct: "text/event-stream; charset=utf-8",
-			events: []string{"-", "O", "O", "F:length U:12,40", "D"},
-			usage:  Usage{12, 40}, hasUsage: true, model: "deepseek-reasoner", format: FormatSSE, dialect: DialectOpenAIChat},
+			events: []string{"-", "O", "O", "F:length U:12,40,0,-1,38", "D"},
+			usage:  us(12, 40, 0, -1, 38), hasUsage: true, model: "deepseek-reasoner", format: FormatSSE, dialect: DialectOpenAIChat},
 		{file: "openai_chat_error.sse", ct: sse,
 			events: []string{"-", "E"},
-			usage:  Usage{-1, -1}, model: "gpt-4o", format: FormatSSE, dialect: DialectOpenAIChat},
+			usage:  noUsage(), model: "gpt-4o", format: FormatSSE, dialect: DialectOpenAIChat},
 		{file: "openai_responses.sse", ct: sse,
-			events: []string{"-", "-", "-", "-", "O", "-", "-", "-", "-", "O", "O", "-", "-", "-", "D F:completed U:37,75"},
-			usage:  Usage{37, 75}, hasUsage: true, model: "o4-mini-2025-04-16", format: FormatSSE, dialect: DialectOpenAIResponses},
+			events: []string{"-", "-", "-", "-", "O", "-", "-", "-", "-", "O", "O", "-", "-", "-", "D F:completed U:37,75,0,-1,64"},
+			usage:  us(37, 75, 0, -1, 64), hasUsage: true, model: "o4-mini-2025-04-16", format: FormatSSE, dialect: DialectOpenAIResponses},
 		{file: "openai_responses_tool.sse", ct: sse,
-			events: []string{"-", "-", "O", "O", "-", "D F:max_output_tokens U:50,16"},
-			usage:  Usage{50, 16}, hasUsage: true, model: "gpt-4.1-2025-04-14", format: FormatSSE, dialect: DialectOpenAIResponses},
+			events: []string{"-", "-", "O", "O", "-", "D F:max_output_tokens U:50,16,0,-1,0"},
+			usage:  us(50, 16, 0, -1, 0), hasUsage: true, model: "gpt-4.1-2025-04-14", format: FormatSSE, dialect: DialectOpenAIResponses},
 		{file: "openai_responses_failed.sse", ct: sse,
 			events: []string{"-", "E F:failed", "E"},
-			usage:  Usage{-1, -1}, model: "gpt-4.1", format: FormatSSE, dialect: DialectOpenAIResponses},
+			usage:  noUsage(), model: "gpt-4.1", format: FormatSSE, dialect: DialectOpenAIResponses},
 		{file: "anthropic.sse", ct: sse,
-			events: []string{"U:25,1", "-", "-", "O", "O", "-", "F:end_turn U:-1,15", "D"},
-			usage:  Usage{25, 15}, hasUsage: true, model: "claude-sonnet-4-5-20250929", format: FormatSSE, dialect: DialectAnthropic},
+			events: []string{"U:25,1,0,0", "-", "-", "O", "O", "-", "F:end_turn U:-1,15", "D"},
+			usage:  us(25, 15, 0, 0), hasUsage: true, model: "claude-sonnet-4-5-20250929", format: FormatSSE, dialect: DialectAnthropic},
 		{file: "anthropic_tools_thinking.sse", ct: sse,
-			events: []string{"U:2572,2", "-", "O", "-", "-", "-", "O", "-", "-", "-", "O", "O", "-", "F:tool_use U:-1,89", "D"},
-			usage:  Usage{2572, 89}, hasUsage: true, model: "claude-opus-4-1-20250805", format: FormatSSE, dialect: DialectAnthropic},
+			events: []string{"U:2572,2,2000,100", "-", "O", "-", "-", "-", "O", "-", "-", "-", "O", "O", "-", "F:tool_use U:-1,89", "D"},
+			usage:  us(2572, 89, 2000, 100), hasUsage: true, model: "claude-opus-4-1-20250805", format: FormatSSE, dialect: DialectAnthropic},
 		{file: "anthropic_error.sse", ct: sse,
 			events: []string{"U:10,1", "E"},
-			usage:  Usage{10, 1}, hasUsage: true, model: "claude-3-5-haiku-20241022", format: FormatSSE, dialect: DialectAnthropic},
+			usage:  us(10, 1), hasUsage: true, model: "claude-3-5-haiku-20241022", format: FormatSSE, dialect: DialectAnthropic},
 		{file: "ollama_chat.ndjson", ct: nd,
 			events: []string{"O", "O", "O", "D F:stop U:26,282"},
-			usage:  Usage{26, 282}, hasUsage: true, model: "llama3.2", format: FormatNDJSON, dialect: DialectOllama},
+			usage:  us(26, 282), hasUsage: true, model: "llama3.2", format: FormatNDJSON, dialect: DialectOllama},
 		{file: "ollama_chat_tools_thinking.ndjson", ct: nd,
 			events: []string{"O", "O", "O", "D F:stop U:180,44"},
-			usage:  Usage{180, 44}, hasUsage: true, model: "qwen3", format: FormatNDJSON, dialect: DialectOllama},
+			usage:  us(180, 44), hasUsage: true, model: "qwen3", format: FormatNDJSON, dialect: DialectOllama},
 		{file: "ollama_generate.ndjson", ct: nd,
 			events: []string{"O", "O", "-", "D F:length U:26,259"},
-			usage:  Usage{26, 259}, hasUsage: true, model: "llama3.2", format: FormatNDJSON, dialect: DialectOllama},
+			usage:  us(26, 259), hasUsage: true, model: "llama3.2", format: FormatNDJSON, dialect: DialectOllama},
 		{file: "ollama_error.ndjson", ct: nd,
 			events: []string{"E"},
-			usage:  Usage{-1, -1}, format: FormatNDJSON, dialect: DialectUnknown, sniffedFmt: FormatJSON},
+			usage:  noUsage(), format: FormatNDJSON, dialect: DialectUnknown, sniffedFmt: FormatJSON},
 		{file: "openai_chat.json", ct: js,
-			events: []string{"O D F:stop U:19,10"},
-			usage:  Usage{19, 10}, hasUsage: true, model: "gpt-4.1-2025-04-14", format: FormatJSON, dialect: DialectOpenAIChat},
+			events: []string{"O D F:stop U:19,10,0,-1,0"},
+			usage:  us(19, 10, 0, -1, 0), hasUsage: true, model: "gpt-4.1-2025-04-14", format: FormatJSON, dialect: DialectOpenAIChat},
 		{file: "anthropic.json", ct: js,
-			events: []string{"O D F:end_turn U:2100,503"},
-			usage:  Usage{2100, 503}, hasUsage: true, model: "claude-sonnet-4-5-20250929", format: FormatJSON, dialect: DialectAnthropic},
+			events: []string{"O D F:end_turn U:2100,503,5,0"},
+			usage:  us(2100, 503, 5, 0), hasUsage: true, model: "claude-sonnet-4-5-20250929", format: FormatJSON, dialect: DialectAnthropic},
 		{file: "openai_responses.json", ct: js,
-			events: []string{"O D F:completed U:36,87"},
-			usage:  Usage{36, 87}, hasUsage: true, model: "gpt-4.1-2025-04-14", format: FormatJSON, dialect: DialectOpenAIResponses},
+			events: []string{"O D F:completed U:36,87,0,-1,0"},
+			usage:  us(36, 87, 0, -1, 0), hasUsage: true, model: "gpt-4.1-2025-04-14", format: FormatJSON, dialect: DialectOpenAIResponses},
 		{file: "openai_error.json", ct: js,
 			events: []string{"E"},
-			usage:  Usage{-1, -1}, format: FormatJSON, dialect: DialectUnknown},
+			usage:  noUsage(), format: FormatJSON, dialect: DialectUnknown},
 	}
 }
 
@@ -445,7 +460,7 @@ func TestOverflow(t *testing.T) {
 				`data: {"object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}` + "\n\ndata: [DONE]\n\n",
 			cfg:        Config{MaxEventBytes: 200},
 			events:     []string{"O", "U:3,4", "D"},
-			usage:      Usage{3, 4},
+			usage:      us(3, 4),
 			overflowed: 1,
 		},
 		{
@@ -456,7 +471,7 @@ func TestOverflow(t *testing.T) {
 				`1],"total_duration":1,"prompt_eval_count":26,"prompt_eval_duration":2,"eval_count":259,"eval_duration":3}` + "\n",
 			cfg:        Config{MaxEventBytes: 512},
 			events:     []string{"O", "D F:stop U:26,259"},
-			usage:      Usage{26, 259},
+			usage:      us(26, 259),
 			overflowed: 1,
 		},
 		{
@@ -466,8 +481,8 @@ func TestOverflow(t *testing.T) {
 				"event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"model\":\"gpt\",\"output\":[{\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":\"" +
 				big + "\"}]}],\"tools\":[],\"usage\":{\"input_tokens\":37,\"input_tokens_details\":{\"cached_tokens\":0},\"output_tokens\":75,\"total_tokens\":112},\"user\":null,\"metadata\":{}}}\n\n",
 			cfg:        Config{MaxEventBytes: 1000},
-			events:     []string{"O", "D F:completed U:37,75"},
-			usage:      Usage{37, 75},
+			events:     []string{"O", "D F:completed U:37,75,0"},
+			usage:      us(37, 75, 0),
 			overflowed: 1,
 		},
 		{
@@ -476,7 +491,7 @@ func TestOverflow(t *testing.T) {
 			body:       `{"model":"m","done":false,"response":"` + big + `\"prompt_eval_count\":5,\"eval_count\":6"}` + "\n",
 			cfg:        Config{MaxEventBytes: 512},
 			events:     []string{"O"},
-			usage:      Usage{-1, -1},
+			usage:      noUsage(),
 			overflowed: 1,
 		},
 		{
@@ -485,7 +500,7 @@ func TestOverflow(t *testing.T) {
 			body:       `{"object":"chat.completion","model":"gpt","choices":[{"message":{"content":"` + big + `"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":2}}`,
 			cfg:        Config{MaxJSONBytes: 1000},
 			events:     []string{"O D"},
-			usage:      Usage{-1, -1},
+			usage:      noUsage(),
 			overflowed: 1,
 		},
 		{
@@ -494,7 +509,7 @@ func TestOverflow(t *testing.T) {
 			body:       ":" + big + "\nfoo: " + big + "\nevent: " + big + "\ndata: [DONE]\n\n",
 			cfg:        Config{MaxEventBytes: 100},
 			events:     []string{"D"},
-			usage:      Usage{-1, -1},
+			usage:      noUsage(),
 			overflowed: 0,
 		},
 	}
@@ -591,12 +606,12 @@ func TestReset(t *testing.T) {
 	if o.Format() != FormatNDJSON || o.Dialect() != DialectUnknown || o.Model() != "" || o.Overflowed() != 0 {
 		t.Fatalf("Reset left state: %v %v %q %d", o.Format(), o.Dialect(), o.Model(), o.Overflowed())
 	}
-	if u, ok := o.Usage(); ok || u != (Usage{-1, -1}) {
+	if u, ok := o.Usage(); ok || u != (noUsage()) {
 		t.Fatalf("Reset left usage %+v %v", u, ok)
 	}
 	o.Write(readTestdata(t, "ollama_chat.ndjson"))
 	o.Close()
-	if u, _ := o.Usage(); u != (Usage{26, 282}) || o.Dialect() != DialectOllama {
+	if u, _ := o.Usage(); u != (us(26, 282)) || o.Dialect() != DialectOllama {
 		t.Errorf("after Reset: usage %+v dialect %v", u, o.Dialect())
 	}
 }
@@ -659,11 +674,11 @@ func TestZeroObserver(t *testing.T) {
 	var o Observer
 	o.Write(readTestdata(t, "openai_chat.sse"))
 	o.Close()
-	if u, ok := o.Usage(); !ok || u != (Usage{19, 10}) || o.Format() != FormatSSE || o.Dialect() != DialectOpenAIChat {
+	if u, ok := o.Usage(); !ok || u != (us(19, 10, 0, -1, 0)) || o.Format() != FormatSSE || o.Dialect() != DialectOpenAIChat {
 		t.Errorf("zero Observer: usage %+v %v format %v dialect %v", u, ok, o.Format(), o.Dialect())
 	}
 	var z Observer
-	if u, ok := z.Usage(); ok || u != (Usage{-1, -1}) {
+	if u, ok := z.Usage(); ok || u != (noUsage()) {
 		t.Errorf("zero Observer usage %+v %v", u, ok)
 	}
 	z.Close()
