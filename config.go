@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/llmslo/slo/attribution"
@@ -42,6 +43,7 @@ type config struct {
 	recordFunc     func(context.Context, RequestRecord)
 	state          stateConfig // burn-rate windows: coverage, minimum requests (coverage.go)
 	now            func() time.Time
+	semconv        Semconv // GenAI conventions of the client side (genai.go)
 	errs           []error // invalid option values, returned by New
 }
 
@@ -112,6 +114,9 @@ func newConfig(opts []Option) *config {
 	}
 	if c.errorHandler == nil {
 		c.errorHandler = otel.Handle
+	}
+	if c.semconv == 0 {
+		c.semconv = semconvFromEnv(os.Getenv(envSemconvOptIn)) // read once, here
 	}
 	return c
 }

@@ -181,6 +181,7 @@ func (t *Tracker) sliAttributes(s *sli, attrs []attribute.KeyValue) []attribute.
 	if s.inTokens >= 0 {
 		attrs = append(attrs, semconv.GenAIUsageInputTokens.Int64(s.inTokens))
 	}
+	attrs = usageAttrs(t.cfg.semconv, s.usage, attrs)
 	if s.finishReason != "" {
 		attrs = append(attrs, t.finishReasonAttr(s.finishReason))
 	}

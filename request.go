@@ -228,8 +228,9 @@ func (t *Tracker) putServerObserver(s *serverObs) {
 
 // sli holds the indicators of one finished request (docs/design.md §4).
 type sli struct {
-	slis                      // the SLIs measured from the response (measure.go)
-	inTokens            int64 // -1 = unknown
+	slis                             // the SLIs measured from the response (measure.go)
+	inTokens            int64        // -1 = unknown
+	usage               stream.Usage // what the response's stream reported, cache and reasoning details included
 	streaming           bool
 	failed, cancelled   bool
 	errorType           string
@@ -258,7 +259,7 @@ func (r *Request) compute(end time.Time, ctxErr error) sli {
 	explicitIn, explicitOut := r.inTokens, r.outTokens
 	r.mu.Unlock()
 
-	usage := stream.Usage{Input: -1, Output: -1}
+	usage := stream.Usage{Input: -1, Output: -1, CacheRead: -1, CacheWrite: -1, Reasoning: -1}
 	if r.sobs != nil {
 		o := r.sobs.obs
 		o.Close() // may deliver a trailing event
@@ -278,6 +279,7 @@ func (r *Request) compute(end time.Time, ctxErr error) sli {
 	}
 	s.slis = x.measure()
 	s.inTokens = known(usage.Input, explicitIn)
+	s.usage = usage
 	r.outcome(&s, ctxErr)
 	if s.model == "" {
 		s.model = s.respModel

@@ -321,7 +321,8 @@ type callResult struct {
 	hasDNS, hasConnect, hasTLS bool
 	hasServer, hasConn         bool
 	streaming                  bool
-	inTokens, reportedOut      int64 // the usage the stream reported; -1 = not reported
+	inTokens, reportedOut      int64        // the usage the stream reported; -1 = not reported
+	usage                      stream.Usage // all of it, the cache and reasoning details included
 	respModel                  string
 	format, dialect            string
 	errorType                  string
@@ -329,7 +330,8 @@ type callResult struct {
 }
 
 func (c *call) result(kind endKind, err error, end time.Time) callResult {
-	r := callResult{inTokens: -1, reportedOut: -1, format: "unknown", dialect: "unknown"}
+	r := callResult{inTokens: -1, reportedOut: -1, usage: stream.Usage{Input: -1, Output: -1, CacheRead: -1, CacheWrite: -1, Reasoning: -1},
+		format: "unknown", dialect: "unknown"}
 	if c.obs != nil {
 		if kind != endEOF || !c.sawDone {
 			c.obs.Close() // a trailing event without terminator, or a JSON body
@@ -338,7 +340,7 @@ func (c *call) result(kind endKind, err error, end time.Time) callResult {
 		r.format, r.dialect = f.String(), c.obs.Dialect().String()
 		r.streaming = f == stream.FormatSSE || f == stream.FormatNDJSON
 		u, _ := c.obs.Usage()
-		r.inTokens, r.reportedOut = u.Input, u.Output
+		r.inTokens, r.reportedOut, r.usage = u.Input, u.Output, u
 		r.respModel = c.obs.Model()
 	}
 	// A body read to its end (EOF, the terminal event, all its
@@ -516,6 +518,10 @@ func (c *call) endAttrs(r *callResult) []attribute.KeyValue {
 	}
 	if r.reportedOut >= 0 {
 		attrs = append(attrs, semconv.GenAIUsageOutputTokens.Int64(r.reportedOut))
+	}
+	attrs = usageAttrs(c.t.cfg.semconv, r.usage, attrs)
+	if r.hasTTFT && c.t.cfg.semconv&SemconvLatest != 0 {
+		attrs = append(attrs, semconv.GenAIResponseTimeToFirstChunk.Float64(r.ttft.Seconds()))
 	}
 	if c.finish != "" {
 		attrs = append(attrs, semconv.GenAIResponseFinishReasons.StringSlice([]string{c.finish}))

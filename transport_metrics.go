@@ -45,12 +45,12 @@ func (t *Tracker) clientInstruments() *clientInstruments {
 	cs := &t.client
 	cs.once.Do(func() {
 		meter := t.cfg.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version()), metric.WithSchemaURL(semconv.SchemaURL))
-		ins, err := newClientInstruments(meter)
+		ins, err := newClientInstruments(meter, t.cfg.semconv)
 		if err != nil {
 			t.cfg.errorHandler(fmt.Errorf("slo: create client instruments: %w", err))
 		}
 		if t.cfg.registerer != nil && !t.closed.Load() {
-			p, err := newClientProm(t.cfg.registerer)
+			p, err := newClientProm(t.cfg.registerer, t.cfg.semconv)
 			if err != nil {
 				t.cfg.errorHandler(fmt.Errorf("slo: %w", err))
 			}
@@ -79,9 +79,13 @@ func (cs *clientState) getPeekBuf() *[maxPeek]byte {
 
 func (cs *clientState) putPeekBuf(b *[maxPeek]byte) { cs.peek.Put(b) }
 
-// clientInstruments are the OpenTelemetry instruments of the client side.
-// Every field may be a no-op instrument; the zero value records nothing.
+// clientInstruments are the OpenTelemetry instruments of the client side:
+// those of the v1.41.0 GenAI conventions (zero unless asked for) and, when
+// asked for, inf, those of the latest ones. Every field may be a no-op
+// instrument; the zero value records nothing.
 type clientInstruments struct {
+	inf       *inferenceInstruments
+	v141      bool // the v1.41.0 inference metrics are asked for
 	duration  genaiconv.ClientOperationDuration
 	ttfc      genaiconv.ClientOperationTimeToFirstChunk
 	tpoc      genaiconv.ClientOperationTimePerOutputChunk
@@ -100,7 +104,7 @@ type clientInstruments struct {
 // connect, TLS), in seconds.
 var bucketsNet = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
-func newClientInstruments(m metric.Meter) (*clientInstruments, error) {
+func newClientInstruments(m metric.Meter, sc Semconv) (*clientInstruments, error) {
 	var errs []error
 	add := func(err error) {
 		if err != nil {
@@ -109,14 +113,24 @@ func newClientInstruments(m metric.Meter) (*clientInstruments, error) {
 	}
 	o := &clientInstruments{}
 	var err error
+	// gen_ai.client.operation.duration stays in the latest conventions for
+	// calls that are not inference (embeddings).
 	o.duration, err = genaiconv.NewClientOperationDuration(m, metric.WithExplicitBucketBoundaries(bucketsDuration...))
 	add(err)
-	o.ttfc, err = genaiconv.NewClientOperationTimeToFirstChunk(m, metric.WithExplicitBucketBoundaries(bucketsTTFT...))
-	add(err)
-	o.tpoc, err = genaiconv.NewClientOperationTimePerOutputChunk(m, metric.WithExplicitBucketBoundaries(bucketsTPOT...))
-	add(err)
-	o.tokens, err = genaiconv.NewClientTokenUsage(m, metric.WithExplicitBucketBoundaries(bucketsTokens...))
-	add(err)
+	if o.v141 = sc&SemconvV141 != 0; o.v141 {
+		o.ttfc, err = genaiconv.NewClientOperationTimeToFirstChunk(m, metric.WithExplicitBucketBoundaries(bucketsTTFT...))
+		add(err)
+		o.tpoc, err = genaiconv.NewClientOperationTimePerOutputChunk(m, metric.WithExplicitBucketBoundaries(bucketsTPOT...))
+		add(err)
+		o.tokens, err = genaiconv.NewClientTokenUsage(m, metric.WithExplicitBucketBoundaries(bucketsTokens...))
+		add(err)
+	}
+	if sc&SemconvLatest != 0 {
+		o.inf, err = newInferenceInstruments(m)
+		if err != nil {
+			add(errSemconvInstruments(err))
+		}
+	}
 	hist := func(name, desc string, b []float64) metric.Float64Histogram {
 		h, err := m.Float64Histogram(name, metric.WithUnit("s"), metric.WithDescription(desc),
 			metric.WithExplicitBucketBoundaries(b...))
@@ -149,9 +163,11 @@ type clientProm struct {
 	ttfb       *prometheus.HistogramVec
 	retrieval  *prometheus.HistogramVec
 	retries    *prometheus.CounterVec
+	inf        *inferenceProm // the latest conventions' metrics, when asked for
+	v141       bool           // the v1.41.0 inference metrics are registered
 }
 
-func newClientProm(reg prometheus.Registerer) (*clientProm, error) {
+func newClientProm(reg prometheus.Registerer, sc Semconv) (*clientProm, error) {
 	p := &clientProm{reg: reg}
 	h := func(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
 		v := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
@@ -161,9 +177,14 @@ func newClientProm(reg prometheus.Registerer) (*clientProm, error) {
 	base := promBaseLabels // operation, provider, request model
 	with := func(extra ...string) []string { return append(append([]string(nil), base...), extra...) }
 	p.duration = h("gen_ai_client_operation_duration_seconds", "GenAI client operation duration.", bucketsDuration, with("error_type")...)
-	p.ttfc = h("gen_ai_client_operation_time_to_first_chunk_seconds", "Time from the start of a streaming call to its first output chunk.", bucketsTTFT, base...)
-	p.tpoc = h("gen_ai_client_operation_time_per_output_chunk_seconds", "Time between consecutive output chunks of a streaming call.", bucketsTPOT, base...)
-	p.tokens = h("gen_ai_client_token_usage_tokens", "Tokens used per call, as reported by the provider.", bucketsTokens, with("gen_ai_token_type")...)
+	if p.v141 = sc&SemconvV141 != 0; p.v141 {
+		p.ttfc = h("gen_ai_client_operation_time_to_first_chunk_seconds", "Time from the start of a streaming call to its first output chunk.", bucketsTTFT, base...)
+		p.tpoc = h("gen_ai_client_operation_time_per_output_chunk_seconds", "Time between consecutive output chunks of a streaming call.", bucketsTPOT, base...)
+		p.tokens = h("gen_ai_client_token_usage_tokens", "Tokens used per call, as reported by the provider.", bucketsTokens, with("gen_ai_token_type")...)
+	}
+	if sc&SemconvLatest != 0 {
+		p.addInferenceProm()
+	}
 	p.dns = h("llm_slo_client_dns_duration_seconds", "DNS resolution time of an outbound call.", bucketsNet, "server_address")
 	p.connect = h("llm_slo_client_connect_duration_seconds", "TCP connect time of an outbound call.", bucketsNet, "server_address")
 	p.tls = h("llm_slo_client_tls_duration_seconds", "TLS handshake time of an outbound call.", bucketsNet, "server_address")
@@ -214,6 +235,14 @@ func (r *chunkRecorder) record(c *call, gap time.Duration) {
 	if r.e.pTPOC != nil {
 		r.e.pTPOC.Observe(v)
 	}
+	if inf := c.ins.inf; inf != nil && isInference(c.operation) {
+		if inf.tpoc != nil {
+			inf.tpoc.Record(c.ctx, v, r.e.base...)
+		}
+		if r.e.inf != nil && r.e.inf.pTPOC != nil {
+			r.e.inf.pTPOC.Observe(v)
+		}
+	}
 }
 
 // clientAttrKey identifies the attribute sets of a call's metrics.
@@ -233,6 +262,8 @@ type clientAttrs struct {
 
 	pDur, pTTFC, pTPOC, pIn, pOut, pTTFB, pDNS, pConn, pTLS, pRetrieval prometheus.Observer
 	pRetries                                                            prometheus.Counter
+
+	inf *inferenceAttrs // the latest conventions' sets; nil for a call that is not inference
 }
 
 // clientAttrCacheMax bounds the cached attribute sets; beyond it they are
@@ -247,10 +278,11 @@ func (c *call) attrs(resp, errType string) *clientAttrs {
 	}
 	k := clientAttrKey{op: c.operation, prov: c.provider, model: model, resp: resp, addr: c.serverAddr,
 		port: c.serverPort, errType: errType, retrieval: c.retrieval}
-	return c.t.client.attrs.get(nil, clientAttrCacheMax, k, func() *clientAttrs { return newClientAttrs(k, c.ins.prom) })
+	return c.t.client.attrs.get(nil, clientAttrCacheMax, k, func() *clientAttrs { return newClientAttrs(k, c.ins) })
 }
 
-func newClientAttrs(k clientAttrKey, p *clientProm) *clientAttrs {
+func newClientAttrs(k clientAttrKey, ins *clientInstruments) *clientAttrs {
+	p := ins.prom
 	set := func(kv ...attribute.KeyValue) []metric.RecordOption {
 		return []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(kv...))}
 	}
@@ -292,12 +324,23 @@ func newClientAttrs(k clientAttrKey, p *clientProm) *clientAttrs {
 	prov := semconv.GenAIProviderName.String(k.prov)
 	e.ttfb = set(prov, addr)
 	e.retries = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(prov))}
+	if ins.inf != nil && isInference(k.op) {
+		var ip *inferenceProm
+		if p != nil {
+			ip = p.inf
+		}
+		e.inf = newInferenceAttrs(k, base, ip)
+	}
 	if p != nil {
-		e.pDur = p.duration.WithLabelValues(k.op, k.prov, k.model, k.errType)
-		e.pTTFC = p.ttfc.WithLabelValues(k.op, k.prov, k.model)
-		e.pTPOC = p.tpoc.WithLabelValues(k.op, k.prov, k.model)
-		e.pIn = p.tokens.WithLabelValues(k.op, k.prov, k.model, "input")
-		e.pOut = p.tokens.WithLabelValues(k.op, k.prov, k.model, "output")
+		if p.v141 || !isInference(k.op) {
+			e.pDur = p.duration.WithLabelValues(k.op, k.prov, k.model, k.errType)
+		}
+		if p.v141 {
+			e.pTTFC = p.ttfc.WithLabelValues(k.op, k.prov, k.model)
+			e.pTPOC = p.tpoc.WithLabelValues(k.op, k.prov, k.model)
+			e.pIn = p.tokens.WithLabelValues(k.op, k.prov, k.model, "input")
+			e.pOut = p.tokens.WithLabelValues(k.op, k.prov, k.model, "output")
+		}
 		e.pTTFB = p.ttfb.WithLabelValues(k.prov, k.addr)
 		e.pDNS, e.pConn, e.pTLS = p.dns.WithLabelValues(k.addr), p.connect.WithLabelValues(k.addr), p.tls.WithLabelValues(k.addr)
 		e.pRetries = p.retries.WithLabelValues(k.prov)
@@ -329,7 +372,12 @@ func (c *call) record(r *callResult) {
 		recordHist(ctx, ins.retrieval, r.e2e, e.retrieval, e.pRetrieval)
 		return
 	}
-	recordHist(ctx, ins.duration.Float64Histogram, r.e2e, e.dur, e.pDur)
+	if e.inf != nil {
+		c.recordInference(ctx, r, e)
+	}
+	if ins.v141 || !isInference(c.operation) {
+		recordHist(ctx, ins.duration.Float64Histogram, r.e2e, e.dur, e.pDur)
+	}
 	if r.hasTTFT {
 		recordHist(ctx, ins.ttfc.Float64Histogram, r.ttft, e.base, e.pTTFC)
 	}

@@ -9,7 +9,17 @@ const GenAISchemaVersion = "1.41.0"
 // SchemaURL is the schema URL matching [GenAISchemaVersion].
 const SchemaURL = "https://opentelemetry.io/schemas/1.41.0"
 
-// Upstream GenAI and HTTP attribute keys reused verbatim.
+// GenAILatestVersion is the release of open-telemetry/semantic-conventions-genai,
+// where the GenAI conventions live after v1.41.0, whose client inference
+// names this module emits when asked for the latest experimental GenAI
+// conventions (OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental or
+// the tracker's option of the same meaning). Names below marked "latest"
+// come from it; names marked "v1.41.0" from [GenAISchemaVersion]; names
+// marked "both" are spelled the same in the two.
+const GenAILatestVersion = "0.1.0"
+
+// Upstream GenAI and HTTP attribute keys reused verbatim (v1.41.0 unless
+// marked otherwise; every one of them is also in the latest conventions).
 const (
 	// GenAIOperationName is gen_ai.operation.name (string; e.g. "chat").
 	GenAIOperationName = attribute.Key("gen_ai.operation.name")
@@ -35,6 +45,72 @@ const (
 	ServerPort = attribute.Key("server.port")
 	// HTTPResponseStatusCode is http.response.status_code (int).
 	HTTPResponseStatusCode = attribute.Key("http.response.status_code")
+)
+
+// GenAI usage details and client inference names.
+const (
+	// GenAIUsageCacheReadInputTokens is gen_ai.usage.cache_read.input_tokens
+	// (int; both): input tokens served from the provider's prompt cache, a
+	// part of gen_ai.usage.input_tokens.
+	GenAIUsageCacheReadInputTokens = attribute.Key("gen_ai.usage.cache_read.input_tokens")
+	// GenAIUsageCacheCreationInputTokens is
+	// gen_ai.usage.cache_creation.input_tokens (int; v1.41.0): input tokens
+	// written to the provider's prompt cache. The latest conventions rename
+	// it [GenAIUsageCacheWriteInputTokens].
+	GenAIUsageCacheCreationInputTokens = attribute.Key("gen_ai.usage.cache_creation.input_tokens")
+	// GenAIUsageCacheWriteInputTokens is gen_ai.usage.cache_write.input_tokens
+	// (int; latest): input tokens written to the provider's prompt cache.
+	GenAIUsageCacheWriteInputTokens = attribute.Key("gen_ai.usage.cache_write.input_tokens")
+	// GenAIUsageReasoningOutputTokens is gen_ai.usage.reasoning.output_tokens
+	// (int; both): output tokens spent on reasoning, a part of
+	// gen_ai.usage.output_tokens.
+	GenAIUsageReasoningOutputTokens = attribute.Key("gen_ai.usage.reasoning.output_tokens")
+	// GenAIResponseTimeToFirstChunk is gen_ai.response.time_to_first_chunk
+	// (double, seconds; latest on client inference spans): call start to
+	// the first output chunk of a stream.
+	GenAIResponseTimeToFirstChunk = attribute.Key("gen_ai.response.time_to_first_chunk")
+	// GenAITokenModality is gen_ai.token.modality (string; latest: "text",
+	// "image", "audio" or "unknown"), the attribute of the usage counters.
+	GenAITokenModality = attribute.Key("gen_ai.token.modality")
+
+	// MetricClientInferenceDuration is gen_ai.client.inference.duration
+	// (histogram, s; latest): replaces gen_ai.client.operation.duration for
+	// inference.
+	MetricClientInferenceDuration = "gen_ai.client.inference.duration"
+	// MetricClientInferenceTimeToFirstChunk is
+	// gen_ai.client.inference.time_to_first_chunk (histogram, s; latest).
+	MetricClientInferenceTimeToFirstChunk = "gen_ai.client.inference.time_to_first_chunk"
+	// MetricClientInferenceTimePerOutputChunk is
+	// gen_ai.client.inference.time_per_output_chunk (histogram, s; latest):
+	// one record per chunk after the first, the end of the previous chunk to
+	// the end of this one.
+	MetricClientInferenceTimePerOutputChunk = "gen_ai.client.inference.time_per_output_chunk"
+	// MetricClientUsageInputTokens is gen_ai.client.inference.usage.input_tokens
+	// (counter, {token}; latest), by gen_ai.token.modality.
+	MetricClientUsageInputTokens = "gen_ai.client.inference.usage.input_tokens"
+	// MetricClientUsageOutputTokens is gen_ai.client.inference.usage.output_tokens
+	// (counter, {token}; latest), by gen_ai.token.modality.
+	MetricClientUsageOutputTokens = "gen_ai.client.inference.usage.output_tokens"
+	// MetricClientUsageCacheReadInputTokens is
+	// gen_ai.client.inference.usage.cache_read.input_tokens (counter, {token};
+	// latest): the part of the input counter served from the prompt cache.
+	MetricClientUsageCacheReadInputTokens = "gen_ai.client.inference.usage.cache_read.input_tokens"
+	// MetricClientUsageCacheWriteInputTokens is
+	// gen_ai.client.inference.usage.cache_write.input_tokens (counter,
+	// {token}; latest): the part of the input counter written to the cache.
+	MetricClientUsageCacheWriteInputTokens = "gen_ai.client.inference.usage.cache_write.input_tokens"
+	// MetricClientUsageReasoningOutputTokens is
+	// gen_ai.client.inference.usage.reasoning.output_tokens (counter,
+	// {token}; latest): the part of the output counter spent on reasoning.
+	MetricClientUsageReasoningOutputTokens = "gen_ai.client.inference.usage.reasoning.output_tokens"
+	// MetricClientOperationInputTokens is
+	// gen_ai.client.inference.operation.input_tokens (histogram, {token};
+	// latest): input tokens per inference call.
+	MetricClientOperationInputTokens = "gen_ai.client.inference.operation.input_tokens"
+	// MetricClientOperationOutputTokens is
+	// gen_ai.client.inference.operation.output_tokens (histogram, {token};
+	// latest): output tokens per inference call.
+	MetricClientOperationOutputTokens = "gen_ai.client.inference.operation.output_tokens"
 )
 
 // Application-side SLO attributes (llm.slo.*). Durations are float64 milliseconds.
