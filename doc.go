@@ -63,6 +63,13 @@
 // summary, which attribution reads; its retries and 429/5xx answers also
 // feed the retry-storm detection of its destination.
 //
+// The client metrics follow the GenAI conventions of v1.41.0 by default and
+// those of semantic-conventions-genai (gen_ai.client.inference.*, with
+// prompt-cache and reasoning token counters) when
+// OTEL_SEMCONV_STABILITY_OPT_IN lists gen_ai_latest_experimental, or both
+// with gen_ai_latest_experimental/dup; [WithSemconv] overrides the variable,
+// which [New] reads once.
+//
 // # Kernel support
 //
 // On Linux with BTF, [New] loads the eBPF probes of package probes into the

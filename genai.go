@@ -14,7 +14,7 @@ import (
 )
 
 // Semconv selects the GenAI semantic conventions the tracker emits on the
-// client side (see docs/design.md §4). The GenAI conventions left the
+// client side (docs/design.md §5). The GenAI conventions left the
 // OpenTelemetry semantic-conventions repository after v1.41.0 for
 // open-telemetry/semantic-conventions-genai, which renames and replaces the
 // client metrics; instrumentations keep their old names by default and emit

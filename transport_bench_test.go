@@ -131,14 +131,32 @@ func (c *chunkBody) Close() error               { return nil }
 
 // BenchmarkTransportChunk measures the cost of one streamed chunk read
 // through each implementation's response body, with no network: the
-// per-chunk overhead and allocations of the body wrappers.
+// per-chunk overhead and allocations of the body wrappers (llmslo in each
+// GenAI conventions mode: v1.41.0, latest, both).
 func BenchmarkTransportChunk(b *testing.B) {
 	ev := []byte(`data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"tok "},"finish_reason":null}]}` + "\n\n")
 	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}},
 			Body: &chunkBody{ev: ev}, ContentLength: -1, Request: r}, nil
 	})
-	for _, impl := range benchTransports(b, base) {
+	impls := benchTransports(b, base)
+	for _, m := range []struct {
+		name string
+		sc   Semconv
+	}{{"llmslo-latest", SemconvLatest}, {"llmslo-dup", SemconvDup}} {
+		tp, mp := benchProviders(b)
+		tr, err := New(WithTracerProvider(tp), WithMeterProvider(mp), WithPropagators(propagation.TraceContext{}),
+			WithoutProbes(), WithSemconv(m.sc))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = tr.Close() })
+		impls = append(impls, struct {
+			name string
+			rt   http.RoundTripper
+		}{m.name, tr.Transport(base)})
+	}
+	for _, impl := range impls {
 		b.Run("impl="+impl.name, func(b *testing.B) {
 			req, _ := http.NewRequest("POST", "http://127.0.0.1:1/v1/chat/completions",
 				strings.NewReader(`{"model":"m","stream":true}`))

@@ -185,7 +185,7 @@ func (g *gen) serve() {
 			`"item_id":"msg_1","output_index":0,"content_index":0,"part":{"type":"output_text","text":"","annotations":[]}`))
 	case Anthropic:
 		g.header("text/event-stream", 200)
-		g.event("message_start", fmt.Sprintf(`{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":%s,"content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":%d,"output_tokens":1}}}`, js(g.model), g.in))
+		g.event("message_start", fmt.Sprintf(`{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":%s,"content":[],"stop_reason":null,"stop_sequence":null,"usage":%s}}`, js(g.model), g.anthropicUsage(1)))
 		g.event("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`)
 		g.event("ping", `{"type": "ping"}`)
 	case Ollama, OllamaGenerate:
@@ -239,8 +239,8 @@ func (g *gen) streamEnd() {
 	case OpenAIChat:
 		g.event("", g.chatChunk(`{}`, `"stop"`))
 		if !g.resp.NoUsage {
-			g.event("", fmt.Sprintf(`{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1735689600,"model":%s,"choices":[],"usage":{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}}`,
-				js(g.model), g.in, g.outTok, g.in+g.outTok))
+			g.event("", fmt.Sprintf(`{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1735689600,"model":%s,"choices":[],"usage":%s}`,
+				js(g.model), g.chatUsage()))
 		}
 		g.event("", "[DONE]")
 	case OpenAIResponses:
@@ -254,6 +254,28 @@ func (g *gen) streamEnd() {
 	case Ollama, OllamaGenerate:
 		g.line(g.ollamaFinal())
 	}
+}
+
+// chatUsage is an OpenAI chat usage object, with its details when there are
+// cache or reasoning tokens to report.
+func (g *gen) chatUsage() string {
+	details := ""
+	if r := g.resp; !r.NoUsage && (r.CacheReadTokens != 0 || r.ReasoningTokens != 0) {
+		details = fmt.Sprintf(`,"prompt_tokens_details":{"cached_tokens":%d,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":%d,"audio_tokens":0}`,
+			r.CacheReadTokens, r.ReasoningTokens)
+	}
+	return fmt.Sprintf(`{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d%s}`, g.in, g.outTok, g.in+g.outTok, details)
+}
+
+// anthropicUsage is an Anthropic usage object reporting out output tokens:
+// its input_tokens leave out the cache reads and writes, reported beside.
+func (g *gen) anthropicUsage(out int) string {
+	r := g.resp
+	if r.NoUsage || r.CacheReadTokens == 0 && r.CacheWriteTokens == 0 {
+		return fmt.Sprintf(`{"input_tokens":%d,"output_tokens":%d}`, g.in, out)
+	}
+	return fmt.Sprintf(`{"input_tokens":%d,"cache_creation_input_tokens":%d,"cache_read_input_tokens":%d,"output_tokens":%d}`,
+		g.in-r.CacheReadTokens-r.CacheWriteTokens, r.CacheWriteTokens, r.CacheReadTokens, out)
 }
 
 func (g *gen) chatChunk(delta, finish string) string {
@@ -272,8 +294,8 @@ func (g *gen) responseObject(status string, final bool) string {
 		output = `[{"id":"msg_1","type":"message","status":"completed","role":"assistant","content":[{"type":"output_text","text":` +
 			js(strings.Join(g.text, "")) + `,"annotations":[]}]}]`
 		if !g.resp.NoUsage {
-			usage = fmt.Sprintf(`{"input_tokens":%d,"input_tokens_details":{"cached_tokens":0},"output_tokens":%d,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":%d}`,
-				g.in, g.outTok, g.in+g.outTok)
+			usage = fmt.Sprintf(`{"input_tokens":%d,"input_tokens_details":{"cached_tokens":%d},"output_tokens":%d,"output_tokens_details":{"reasoning_tokens":%d},"total_tokens":%d}`,
+				g.in, g.resp.CacheReadTokens, g.outTok, g.resp.ReasoningTokens, g.in+g.outTok)
 		}
 	}
 	return fmt.Sprintf(`{"id":"resp_1","object":"response","created_at":1735689600,"status":%s,"model":%s,"output":%s,"parallel_tool_calls":true,"tool_choice":"auto","tools":[],"usage":%s}`,
@@ -299,15 +321,15 @@ func (g *gen) whole() {
 	case OpenAIChat:
 		usage := ""
 		if !g.resp.NoUsage {
-			usage = fmt.Sprintf(`,"usage":{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}`, g.in, g.outTok, g.in+g.outTok)
+			usage = `,"usage":` + g.chatUsage()
 		}
 		body = fmt.Sprintf(`{"id":"chatcmpl-1","object":"chat.completion","created":1735689600,"model":%s,"system_fingerprint":"fp_test","choices":[{"index":0,"message":{"role":"assistant","content":%s},"logprobs":null,"finish_reason":"stop"}]%s%s}`,
 			js(g.model), js(text), usage, g.padField())
 	case OpenAIResponses:
 		body = g.responseObject("completed", true)
 	case Anthropic:
-		body = fmt.Sprintf(`{"id":"msg_1","type":"message","role":"assistant","model":%s,"content":[{"type":"text","text":%s}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":%d,"output_tokens":%d}%s}`,
-			js(g.model), js(text), g.in, g.outTok, g.padField())
+		body = fmt.Sprintf(`{"id":"msg_1","type":"message","role":"assistant","model":%s,"content":[{"type":"text","text":%s}],"stop_reason":"end_turn","stop_sequence":null,"usage":%s%s}`,
+			js(g.model), js(text), g.anthropicUsage(g.outTok), g.padField())
 	case Ollama:
 		final := g.ollamaFinal()
 		body = strings.Replace(final, `"content":""`, `"content":`+js(text), 1)

@@ -90,6 +90,17 @@ type Response struct {
 	InputTokens int
 	// OutputTokens is the reported output usage; 0 means the chunk count.
 	OutputTokens int
+	// CacheReadTokens, CacheWriteTokens and ReasoningTokens are the parts of
+	// the input read from and written to the prompt cache and the part of
+	// the output spent on reasoning, reported where the dialect has a field
+	// for them: OpenAI chat (prompt_tokens_details.cached_tokens and
+	// completion_tokens_details.reasoning_tokens), Responses
+	// (input_tokens_details and output_tokens_details), Anthropic
+	// (cache_read_input_tokens and cache_creation_input_tokens; its
+	// input_tokens is then InputTokens less the two). Ollama reports none.
+	// When all three are 0 the usage objects carry no such fields beyond
+	// what the dialect always sends.
+	CacheReadTokens, CacheWriteTokens, ReasoningTokens int
 	// NoUsage leaves usage out of the response entirely (OpenAI chat
 	// streams then end without a usage chunk; the other dialects report 0
 	// where their format requires a field).
