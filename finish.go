@@ -6,8 +6,10 @@ import (
 	"github.com/llmslo/slo/attribution"
 	"github.com/llmslo/slo/internal/stream"
 	"github.com/llmslo/slo/semconv"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
 )
 
 func (t *Tracker) putObserver(o *stream.Observer) {
@@ -227,6 +229,9 @@ func (t *Tracker) recordMetrics(ctx context.Context, s *sli) {
 		if s.outTokens >= 0 {
 			o.tokens.Record(context.Background(), s.outTokens, e.out...)
 		}
+		recordDetail(o.tokens, s.usage.CacheRead, e.cacheRead, nil)
+		recordDetail(o.tokens, s.usage.CacheWrite, e.cacheWrite, nil)
+		recordDetail(o.tokens, s.usage.Reasoning, e.reasoning, nil)
 	}
 	if p != nil {
 		if s.hasTTFT {
@@ -248,6 +253,23 @@ func (t *Tracker) recordMetrics(ctx context.Context, s *sli) {
 		if s.outTokens >= 0 {
 			e.pOut.Observe(float64(s.outTokens))
 		}
+		recordDetail(nil, s.usage.CacheRead, nil, e.pCacheRead)
+		recordDetail(nil, s.usage.CacheWrite, nil, e.pCacheWrite)
+		recordDetail(nil, s.usage.Reasoning, nil, e.pReasoning)
+	}
+}
+
+// recordDetail records a usage detail n, when the stream reported it, in
+// the token usage histogram h (or its Prometheus child p).
+func recordDetail(h metric.Int64Histogram, n int64, opts []metric.RecordOption, p prometheus.Observer) {
+	if n < 0 {
+		return
+	}
+	if h != nil {
+		h.Record(context.Background(), n, opts...)
+	}
+	if p != nil {
+		p.Observe(float64(n))
 	}
 }
 

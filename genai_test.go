@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/llmslo/slo/semconv"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
@@ -201,6 +202,7 @@ func TestSemconvRecordedStreams(t *testing.T) {
 				srv.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", rs.path, strings.NewReader(`{}`)))
 				ended := h.spans.Ended()
 				checkSpanUsage(t, ended[len(ended)-1], m.sc, rs.want, "server")
+				checkServerUsage(t, h, reg, rs.want)
 			})
 		}
 	}
@@ -279,6 +281,51 @@ func checkClientUsage(t *testing.T, h *harness, reg *prometheus.Registry, sc Sem
 				t.Errorf("gen_ai.client.token.usage %s = %d, want %d", typ.AsString(), dp.Sum, want)
 			}
 		}
+	}
+}
+
+// checkServerUsage checks the server's token usage histogram after one
+// request with usage w: one value per reported type, none for the others,
+// in OpenTelemetry and in Prometheus alike.
+func checkServerUsage(t *testing.T, h *harness, reg *prometheus.Registry, w usageWant) {
+	t.Helper()
+	want := map[string]int64{"input": w.in, "output": w.out, "cache_read": w.cacheRead, "cache_write": w.cacheWrite, "reasoning": w.reasoning}
+	got := map[string]int64{}
+	hist, _ := h.metrics(t)[semconv.MetricServerTokenUsage].(metricdata.Histogram[int64])
+	for _, dp := range hist.DataPoints {
+		typ, _ := dp.Attributes.Value(semconv.GenAITokenType)
+		if dp.Count != 1 {
+			t.Errorf("server token usage %s: %d values, want 1", typ.AsString(), dp.Count)
+		}
+		got[typ.AsString()] = dp.Sum
+	}
+	prom := map[string]int64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "llm_slo_server_token_usage_tokens" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "gen_ai_token_type" && m.GetHistogram().GetSampleCount() > 0 {
+					prom[l.GetValue()] = int64(m.GetHistogram().GetSampleSum())
+				}
+			}
+		}
+	}
+	for typ, n := range want {
+		if n < 0 {
+			delete(want, typ)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("server token usage (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(want, prom); diff != "" {
+		t.Errorf("llm_slo_server_token_usage_tokens (-want +got):\n%s", diff)
 	}
 }
 

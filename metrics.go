@@ -58,7 +58,7 @@ func newOTelInstruments(m metric.Meter) (*otelInstruments, error) {
 	o.duration, err = genaiconv.NewServerRequestDuration(m, metric.WithExplicitBucketBoundaries(bucketsDuration...))
 	add(err)
 	o.tokens, err = m.Int64Histogram(semconv.MetricServerTokenUsage, metric.WithUnit("{token}"),
-		metric.WithDescription("Tokens used per request served, by gen_ai.token.type."),
+		metric.WithDescription("Tokens used per request served, by gen_ai.token.type (input, output; cache_read, cache_write and reasoning, parts of them)."),
 		metric.WithExplicitBucketBoundaries(bucketsTokens...))
 	add(err)
 	o.ttfb, err = m.Float64Histogram(semconv.MetricServerTTFB, metric.WithUnit("s"),
@@ -236,6 +236,10 @@ type attrKey struct{ op, prov, model, errType string }
 type attrEntry struct {
 	base, dur, in, out                         []metric.RecordOption
 	pTTFT, pTPOT, pTPS, pTTFB, pDur, pIn, pOut prometheus.Observer
+	// The usage details, by gen_ai.token.type cache_read, cache_write and
+	// reasoning (parts of the input and output counts).
+	cacheRead, cacheWrite, reasoning    []metric.RecordOption
+	pCacheRead, pCacheWrite, pReasoning prometheus.Observer
 }
 
 // attrCacheMax bounds each memo; keys beyond it are built per use.
@@ -302,7 +306,8 @@ func newAttrEntry(k attrKey, p *promMetrics) *attrEntry {
 		return []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(append(append([]attribute.KeyValue(nil), base...), extra...)...))}
 	}
 	e := &attrEntry{base: with(), dur: with(), in: with(semconv.GenAITokenType.String("input")),
-		out: with(semconv.GenAITokenType.String("output"))}
+		out: with(semconv.GenAITokenType.String("output")), cacheRead: with(semconv.GenAITokenType.String(tokenTypeCacheRead)),
+		cacheWrite: with(semconv.GenAITokenType.String(tokenTypeCacheWrite)), reasoning: with(semconv.GenAITokenType.String(tokenTypeReasoning))}
 	if k.errType != "" {
 		e.dur = with(semconv.ErrorType.String(k.errType))
 	}
@@ -314,9 +319,20 @@ func newAttrEntry(k attrKey, p *promMetrics) *attrEntry {
 		e.pDur = p.duration.WithLabelValues(k.op, k.prov, k.model, k.errType)
 		e.pIn = p.tokens.WithLabelValues(k.op, k.prov, k.model, "input")
 		e.pOut = p.tokens.WithLabelValues(k.op, k.prov, k.model, "output")
+		e.pCacheRead = p.tokens.WithLabelValues(k.op, k.prov, k.model, tokenTypeCacheRead)
+		e.pCacheWrite = p.tokens.WithLabelValues(k.op, k.prov, k.model, tokenTypeCacheWrite)
+		e.pReasoning = p.tokens.WithLabelValues(k.op, k.prov, k.model, tokenTypeReasoning)
 	}
 	return e
 }
+
+// The gen_ai.token.type values of llm.slo.server.token.usage beyond input
+// and output: the parts of them the response's stream reported.
+const (
+	tokenTypeCacheRead  = "cache_read"
+	tokenTypeCacheWrite = "cache_write"
+	tokenTypeReasoning  = "reasoning"
+)
 
 // attrKVCache caches span attributes whose values are string slices (the
 // judged and breached objective sets, the finish reason), which would

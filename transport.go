@@ -25,7 +25,9 @@ import (
 // modified): a client span per attempt, child of the span in the request
 // context; the GenAI client metrics (gen_ai.client.operation.duration,
 // gen_ai.client.operation.time_to_first_chunk,
-// gen_ai.client.operation.time_per_output_chunk, gen_ai.client.token.usage);
+// gen_ai.client.operation.time_per_output_chunk, gen_ai.client.token.usage;
+// or their gen_ai.client.inference.* successors, with prompt-cache and
+// reasoning token counters, as [WithSemconv] selects);
 // the httptrace decomposition of the call (DNS, connect, TLS, time to first
 // response byte, connection reuse); provider throttling and errors (429 and
 // Retry-After, 5xx, resets, timeouts); retries the SDK marks

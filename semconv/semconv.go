@@ -236,7 +236,8 @@ const (
 
 // Metric and attribute names of the tracker's own instruments.
 const (
-	// MetricServerTokenUsage is the per-request token usage histogram of the server side, by gen_ai.token.type.
+	// MetricServerTokenUsage is the per-request token usage histogram of the server side, by gen_ai.token.type:
+	// input, output, and the parts of them the response's stream reported (cache_read, cache_write, reasoning).
 	MetricServerTokenUsage = "llm.slo.server.token.usage"
 	// SLOWindow is llm.slo.window: the window of a burn-rate gauge ("5m", "1h", ...).
 	SLOWindow = attribute.Key("llm.slo.window")
