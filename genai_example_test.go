@@ -6,6 +6,7 @@ import (
 	"log"
 	"net/http"
 	"sort"
+	"strings"
 
 	"github.com/llmslo/slo"
 	"github.com/llmslo/slo/internal/providertest"
@@ -47,7 +48,7 @@ func ExampleWithSemconv() {
 	var lines []string
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
-			if s, ok := m.Data.(metricdata.Sum[int64]); ok {
+			if s, ok := m.Data.(metricdata.Sum[int64]); ok && strings.HasPrefix(m.Name, "gen_ai.client.") {
 				lines = append(lines, fmt.Sprintf("%s %d", m.Name, s.DataPoints[0].Value))
 			}
 		}
