@@ -1,6 +1,6 @@
 // Package faults injects real, reversible faults into a running system so the
 // rest of llmslo can be tested, and scored, against actual failures: DNS delay
-// and error answers, packet loss and partitions in a network namespace, CPU
+// and error answers, packet loss, delay and partitions in a network namespace, CPU
 // contention and CFS throttling, memory pressure, and application-level faults
 // in an upstream model provider or retrieval backend.
 //
@@ -9,7 +9,7 @@
 // Every fault is an [Injector]. Inject starts the fault and returns an undo
 // function that stops it. Undo is idempotent: the first call removes
 // everything the injector created (namespaces, veth links, nftables tables,
-// cgroup directories, child processes); later calls do nothing and return nil
+// iptables rules, cgroup directories, child processes); later calls do nothing and return nil
 // unless a previous removal failed, in which case they retry the steps that
 // failed. When Inject itself fails, or panics, everything it had set up so far
 // is removed before it returns. A [Plan] groups injectors; its zero value
@@ -18,7 +18,7 @@
 // # Privileges
 //
 // Each injector documents what it needs. Kernel-level injectors ([Netns],
-// [PacketLoss], [Partition], [CPUThrottle], [MemoryPressure]) need root, or
+// [PacketLoss], [NetDelay], [Partition], [CPUThrottle], [MemoryPressure]) need root, or
 // CAP_NET_ADMIN+CAP_SYS_ADMIN for the network ones; without them they return
 // an error that matches both [ErrPrivilege] and [os.ErrPermission] with
 // errors.Is, before changing anything. The DNS server needs no privilege when it

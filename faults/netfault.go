@@ -1,6 +1,9 @@
 package faults
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Direction selects which packets on the namespace's veth a network fault
 // affects.
@@ -78,4 +81,28 @@ type Partition struct {
 	Reject bool
 
 	hook stepHook
+}
+
+// NetDelay delays packets crossing a [Netns]'s veth in user space (the
+// kernel has no netem here): an iptables rule inside the namespace queues
+// them (NFQUEUE, bypassed when nothing listens) to this process, which lets
+// each one through after Delay plus a uniform random [0, Jitter). A delayed
+// SYN makes a connect slower by as much, a delayed request its answer.
+// Undo deletes the rule and lets every packet still held through at once.
+//
+// It needs CAP_NET_ADMIN+CAP_SYS_ADMIN, the iptables command
+// (iptables-legacy when there is one) and a kernel with NFQUEUE; without
+// the capabilities Inject returns an error matching [ErrPrivilege].
+type NetDelay struct {
+	// NS is the namespace whose link delays packets. Required.
+	NS *Netns
+	// Port restricts the delay to one TCP port of the namespace side (see
+	// PacketLoss.Port); 0 means every TCP port.
+	Port uint16
+	// Delay and Jitter: each packet is held Delay + [0, Jitter).
+	Delay, Jitter time.Duration
+	// Direction defaults to Ingress.
+	Direction Direction
+	// Queue is the NFQUEUE number; 0 picks one from the process id.
+	Queue uint16
 }

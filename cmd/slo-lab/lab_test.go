@@ -117,8 +117,8 @@ func TestBuiltinScenariosValidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(extra) != 8 {
-		t.Errorf("%d extra scenarios, want 8", len(extra))
+	if len(extra) != 9 {
+		t.Errorf("%d extra scenarios, want 9", len(extra))
 	}
 }
 

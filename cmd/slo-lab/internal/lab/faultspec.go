@@ -33,6 +33,7 @@ var faultKinds = map[string]kindSpec{
 	"dns_error":         {attribution.NetworkDNS, []string{"mode", "delay"}, [][]string{{"mode"}}, ""},
 	"packet_loss":       {attribution.NetworkEgress, []string{"percent", "direction"}, [][]string{{"percent"}}, "percent"},
 	"partition":         {attribution.NetworkEgress, []string{"reject"}, nil, ""},
+	"net_delay":         {attribution.NetworkEgress, []string{"delay", "jitter", "direction"}, [][]string{{"delay"}}, "delay"},
 	"cpu_throttle":      {attribution.CPUThrottle, []string{"quota_pct"}, [][]string{{"quota_pct"}}, "quota_pct"},
 	"cpu_contention":    {attribution.CPUContention, []string{"workers"}, nil, "workers"},          // default: one per CPU of the service
 	"memory_pressure":   {attribution.MemoryPressure, []string{"headroom_mb"}, nil, "headroom_mb"}, // default: 192 MiB
@@ -50,7 +51,7 @@ var injectorOf = map[string]string{
 	"dns_delay": "dns server", "dns_error": "dns server",
 	"provider_throttle": "provider middleware", "provider_error": "provider middleware", "provider_latency": "provider middleware",
 	"provider_stream": "provider plan", "retrieval_slow": "retrieval middleware", "retrieval_error": "retrieval middleware",
-	"cpu_throttle": "cpu quota", "memory_pressure": "memory cgroup",
+	"cpu_throttle": "cpu quota", "memory_pressure": "memory cgroup", "net_delay": "packet queue",
 }
 
 // checkOverlaps returns an error when two faults that drive the same

@@ -36,7 +36,7 @@ func (e *Env) builder(kind string, seed uint64, w Workload, svc *serviceTarget) 
 		return func(f Fault) faults.Injector {
 			return faults.DNSFault{Server: e.DNS, Delay: f.Delay.D(), Jitter: f.Jitter.D(), Mode: dnsMode(f.Mode)}
 		}, ""
-	case "packet_loss", "partition":
+	case "packet_loss", "partition", "net_delay":
 		return e.netBuilder(kind)
 	case "cpu_throttle", "cpu_contention", "memory_pressure":
 		return svc.builder(kind)
@@ -90,22 +90,24 @@ func (e *Env) netBuilder(kind string) (builder, string) {
 	if e.NS == nil {
 		return nil, kind + " needs a network namespace (root)"
 	}
-	if kind == "partition" {
+	switch kind {
+	case "partition":
 		return func(f Fault) faults.Injector {
 			return faults.Partition{NS: e.NS, Port: e.ProviderPort, Reject: f.Reject}
 		}, ""
+	case "net_delay":
+		return func(f Fault) faults.Injector {
+			return faults.NetDelay{NS: e.NS, Port: e.ProviderPort, Delay: f.Delay.D(), Jitter: f.Jitter.D(), Direction: directions[f.Direction]}
+		}, ""
 	}
 	return func(f Fault) faults.Injector {
-		dir := faults.Ingress
-		switch f.Direction {
-		case "egress":
-			dir = faults.Egress
-		case "both":
-			dir = faults.Both
-		}
-		return faults.PacketLoss{NS: e.NS, Port: e.ProviderPort, Percent: f.Percent, Direction: dir}
+		return faults.PacketLoss{NS: e.NS, Port: e.ProviderPort, Percent: f.Percent, Direction: directions[f.Direction]}
 	}, ""
 }
+
+// directions maps a fault's direction to the injectors'; absent (or
+// "ingress") is faults.Ingress, the zero value.
+var directions = map[string]faults.Direction{"egress": faults.Egress, "both": faults.Both}
 
 // streamFault makes the fake provider break a share of its streams after
 // f.AfterChunks output chunks: reset (the connection aborted) or truncated
