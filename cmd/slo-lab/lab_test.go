@@ -122,6 +122,21 @@ func TestBuiltinScenariosValidate(t *testing.T) {
 	}
 }
 
+// TestReseed checks that -seed shifts every scenario's seed by its value.
+func TestReseed(t *testing.T) {
+	a, err := load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := load("")
+	reseed(b, 7)
+	for i := range a {
+		if b[i].Name != a[i].Name || b[i].Seed != a[i].Seed+7 {
+			t.Errorf("%s: seed %d after -seed 7, was %d", b[i].Name, b[i].Seed, a[i].Seed)
+		}
+	}
+}
+
 func TestFlagsRefuse(t *testing.T) {
 	dir := t.TempDir()
 	model := filepath.Join(dir, "model.json")

@@ -9,7 +9,9 @@
 //
 // -evaluate MODEL scores a given model as is on the runs (no refitting);
 // only -fit OUT writes a model (fitted on every training run), so the
-// shipped attribution/model.json changes only when named there. Every run
+// shipped attribution/model.json changes only when named there. -seed N
+// shifts every scenario's seed: the shipped model is fitted on a lab run
+// with -seed 1 and scored on one with the scenarios' own seeds. Every run
 // writes what it collected to runs.jsonl.gz beside the report; -rebuild DIR
 // computes the report again from DIR/runs.jsonl.gz without running anything
 // (with -evaluate, scoring that model on the recorded runs instead).
@@ -71,6 +73,7 @@ func run(args []string) error {
 	subnet := fset.Int("subnet", 240, "n of the provider namespace's subnet 10.213.n.0/30")
 	validate := fset.Bool("validate", false, "only parse and validate the scenarios")
 	quiet := fset.Duration("quiet-wait", 12*time.Minute, "the longest the lab waits, in all, for other processes to quiet down before runs")
+	seed := fset.Uint64("seed", 0, "added to every scenario's seed: another value draws other jitter, losses and stream breaks (runs to score a model fitted on another lab's)")
 	rebuild := fset.String("rebuild", "", "run nothing: rebuild report.md and report.json in this directory from the runs.jsonl.gz a run wrote there (and the model, with -fit)")
 	if err := fset.Parse(args); err != nil {
 		return err
@@ -97,6 +100,7 @@ func run(args []string) error {
 	if len(scs) == 0 {
 		return fmt.Errorf("no scenarios")
 	}
+	reseed(scs, *seed)
 	if *validate {
 		for _, s := range scs {
 			fmt.Printf("%s: ok (%d faults, %d repetitions, %d assertions)\n", s.Name, len(s.Faults), s.Repetitions, len(s.Assertions))
@@ -148,6 +152,16 @@ func sameFile(a, b string) bool {
 	aa, err1 := filepath.Abs(a)
 	bb, err2 := filepath.Abs(b)
 	return err1 == nil && err2 == nil && aa == bb
+}
+
+// reseed adds by to every scenario's seed, from which each repetition's
+// draws (jitter, losses, stream breaks) derive: a lab with another -seed
+// runs other draws of the same scenarios, on which a model fitted on the
+// first lab's runs can be scored.
+func reseed(scs []*lab.Scenario, by uint64) {
+	for _, s := range scs {
+		s.Seed += by
+	}
 }
 
 // load parses and validates the scenarios named by spec, or the built-in ones.
