@@ -7,8 +7,10 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/llmslo/slo/cmd/slo-lab/internal/lab"
 	"github.com/llmslo/slo/faults"
@@ -36,8 +38,12 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestSmallLab runs a short lab (two repetitions of three scenarios) for
-// real and checks that the report is produced and sane.
+// TestSmallLab runs a short lab (two repetitions of four scenarios, then
+// one detection run of retrieval_backend@1000ms from a warm start) for real
+// and checks that the reports are produced and sane: the warm tracker pages
+// the 99.9 % objective within 1 s of the rule's arithmetic (about 52 s into
+// the slow retrieval, which makes nearly every request bad) and not the
+// 99 % one (518 s by the same arithmetic: the run does not wait for it).
 func TestSmallLab(t *testing.T) {
 	testutil.RequireBPF(t)
 	if testing.Short() {
@@ -103,6 +109,41 @@ func TestSmallLab(t *testing.T) {
 	if rep.Arms["both"].DetectionDelayP50 <= 0 || rep.Arms["both"].DetectionDelayP50 > 5 {
 		t.Errorf("detection delay p50 = %v s", rep.Arms["both"].DetectionDelayP50)
 	}
+	smallWarmLab(t, scs)
+}
+
+// smallWarmLab runs TestSmallLab's detection run from a warm start.
+func smallWarmLab(t *testing.T, scs []*lab.Scenario) {
+	warm := slices.DeleteFunc(slices.Clone(scs), func(s *lab.Scenario) bool { return s.Name != "retrieval_backend@1000ms" })
+	out := t.TempDir()
+	d, err := lab.Detect(context.Background(), lab.DetectConfig{Scenarios: warm, Reps: 1, MaxFault: 75 * time.Second, Out: out, QuietWait: 30 * time.Second,
+		Command: "go test ./cmd/slo-lab -run TestSmallLab", Subnet: faults.Subnet(241), Privileged: true, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, _ := os.ReadFile(filepath.Join(out, "detection.md"))
+	if _, err := lab.RebuildDetection(out); err != nil {
+		t.Fatal(err)
+	}
+	if md2, _ := os.ReadFile(filepath.Join(out, "detection.md")); len(md) == 0 || !bytes.Equal(md, md2) {
+		t.Errorf("detection.md rebuilt from its record differs:\n%s\nwant\n%s", md2, md)
+	}
+	if len(d.Scenarios) != 2 {
+		t.Fatalf("detection report %+v (skipped %v)", d.Scenarios, d.Skipped)
+	}
+	for _, s := range d.Scenarios {
+		t.Logf("warm %s at %v: bad share %.3f, arithmetic %.2f s, page %.2f s, excess %.2f s, pages %d", s.Name, s.Target, s.BadShare, s.ArithP50, s.DelayP50, s.ExcessP50, s.Pages)
+		switch s.Target {
+		case 0.999:
+			if s.Held != 1 || s.Paged != 1 || s.ExcessP95 > 1 || s.ExcessP95 < -1 {
+				t.Errorf("warm %s at 99.9 %%: %+v, want a page within 1 s of the arithmetic", s.Name, s)
+			}
+		case 0.99:
+			if s.Held != 0 || s.Pages != 0 {
+				t.Errorf("warm %s at 99 %%: %+v, want no page (the arithmetic takes 518 s)", s.Name, s)
+			}
+		}
+	}
 }
 
 func TestBuiltinScenariosValidate(t *testing.T) {
@@ -151,6 +192,7 @@ func TestFlagsRefuse(t *testing.T) {
 		{"one repetition", []string{"-reps", "1", "-validate"}, "at least 2 repetitions"},
 		{"evaluate what fit overwrites", []string{"-evaluate", model, "-fit", filepath.Join(dir, ".", "model.json"), "-validate"}, "name the same file"},
 		{"missing model", []string{"-evaluate", filepath.Join(dir, "none.json"), "-validate"}, "no such file"},
+		{"detect nothing", []string{"-detect", "no_such_scenario"}, "-detect: no scenarios"},
 	} {
 		err := run(tc.args)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -16,6 +16,15 @@
 // computes the report again from DIR/runs.jsonl.gz without running anything
 // (with -evaluate, scoring that model on the recorded runs instead).
 //
+// The scenarios' runs start a fresh tracker each (cold start: they measure
+// attribution). -detect runs detection from a warm start instead: a
+// tracker restored from three days of steady-state history, TTFT
+// objectives at 99 % and 99.9 %, the fault held until both can have paged;
+// detection.md compares each page with the rules' arithmetic
+// (docs/slo-state.md):
+//
+//	go run ./cmd/slo-lab -detect single -detect-reps 2 -detect-max 90s -out docs/lab/warm
+//
 // Kernel-level faults (packet loss in a network namespace, CFS throttling,
 // memory pressure) need root; without it their scenarios are skipped and the
 // report says so. As root, the lab names the cgroups and the network
@@ -75,6 +84,9 @@ func run(args []string) error {
 	quiet := fset.Duration("quiet-wait", 12*time.Minute, "the longest the lab waits, in all, for other processes to quiet down before runs")
 	seed := fset.Uint64("seed", 0, "added to every scenario's seed: another value draws other jitter, losses and stream breaks (runs to score a model fitted on another lab's)")
 	rebuild := fset.String("rebuild", "", "run nothing: rebuild report.md and report.json in this directory from the runs.jsonl.gz a run wrote there (and the model, with -fit)")
+	detect := fset.String("detect", "", `run detection from a warm start on these comma-separated scenarios ("single": every single-fault scenario and fault_free) instead of the attribution lab`)
+	detectReps := fset.Int("detect-reps", 2, "repetitions of each -detect scenario")
+	detectMax := fset.Duration("detect-max", 12*time.Minute, "the longest a -detect fault lasts (it ends 2 s after every objective that can page within it paged)")
 	if err := fset.Parse(args); err != nil {
 		return err
 	}
@@ -83,6 +95,10 @@ func run(args []string) error {
 	}
 	evalModel, err := readModel(*evaluate, *fitOut)
 	if err != nil {
+		return err
+	}
+	if *rebuild != "" && lab.HasDetection(*rebuild) {
+		_, err := lab.RebuildDetection(*rebuild)
 		return err
 	}
 	if *rebuild != "" {
@@ -109,6 +125,11 @@ func run(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *detect != "" {
+		return runDetect(ctx, lab.DetectConfig{Scenarios: pickDetect(scs, *detect), Reps: *detectReps, MaxFault: *detectMax,
+			Out: *out, QuietWait: *quiet, Command: "go run ./cmd/slo-lab " + strings.Join(args, " "),
+			Subnet: faults.Subnet(uint8(*subnet)), Privileged: os.Geteuid() == 0, Logf: log.Printf})
+	}
 	rep, err := lab.Run(ctx, lab.Config{
 		Scenarios:  scs,
 		Reps:       *reps,
@@ -126,6 +147,34 @@ func run(args []string) error {
 		return err
 	}
 	for _, t := range rep.Targets {
+		log.Printf("target %-55s %.3f (goal %s) met=%v", t.Name, t.Value, t.Goal, t.Met)
+	}
+	return nil
+}
+
+// pickDetect returns the scenarios named in spec, or with "single" every
+// single-fault scenario and fault_free.
+func pickDetect(scs []*lab.Scenario, spec string) []*lab.Scenario {
+	var out []*lab.Scenario
+	names := strings.Split(spec, ",")
+	for _, s := range scs {
+		if (spec == "single" && (len(s.Faults) == 1 || s.Name == "fault_free")) || slices.Contains(names, s.Name) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// runDetect runs the detection runs of cfg and logs its targets.
+func runDetect(ctx context.Context, cfg lab.DetectConfig) error {
+	if len(cfg.Scenarios) == 0 {
+		return fmt.Errorf("-detect: no scenarios")
+	}
+	d, err := lab.Detect(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	for _, t := range d.Targets {
 		log.Printf("target %-55s %.3f (goal %s) met=%v", t.Name, t.Value, t.Goal, t.Met)
 	}
 	return nil

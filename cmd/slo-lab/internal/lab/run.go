@@ -42,6 +42,8 @@ type IncidentRec struct {
 	At       time.Time `json:"at"`
 	Severity string    `json:"severity"`
 	Domain   string    `json:"predicted_fault_domain"`
+	// Objective names the objective (detection runs, several objectives).
+	Objective string `json:"objective,omitempty"`
 }
 
 // RunResult is the outcome of one repetition of a scenario.

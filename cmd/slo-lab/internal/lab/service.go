@@ -52,6 +52,8 @@ type serviceConfig struct {
 	// poller reads it); WorkPerMs the iterations of work per ms of CPU.
 	CPUCgroup string `json:"cpu_cgroup,omitempty"`
 	WorkPerMs int    `json:"work_per_ms"`
+	// Warm, when set, makes the tracker a warm one for detection runs.
+	Warm *warmConfig `json:"warm,omitempty"`
 }
 
 // serviceResult is what the service reports at the end of a run.
@@ -105,7 +107,11 @@ func serve(in *bufio.Reader, out io.Writer) (serviceResult, error) {
 		_ = tr.Close()
 		return res, fmt.Errorf("service: listen: %w", err)
 	}
-	srv := &http.Server{Handler: tr.Instrument(newApp(tr, cfg)), ReadHeaderTimeout: 10 * time.Second}
+	h := tr.Instrument(newApp(tr, cfg))
+	if cfg.Warm != nil {
+		h = detectHandler(h, tr, store)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	if err := json.NewEncoder(out).Encode(map[string]string{"addr": ln.Addr().String()}); err != nil {
 		_ = tr.Close()
@@ -160,9 +166,12 @@ func shutdown(srv *http.Server) {
 // same signals.
 func newTracker(cfg serviceConfig, tp *sdktrace.TracerProvider, store *recordStore, sink func(IncidentRec)) (*slo.Tracker, error) {
 	isink := incident.SinkFunc(func(_ context.Context, inc incident.Incident) error {
-		sink(IncidentRec{At: inc.Time, Severity: inc.Severity, Domain: inc.PredictedFaultDomain})
+		sink(IncidentRec{At: inc.Time, Severity: inc.Severity, Domain: inc.PredictedFaultDomain, Objective: inc.Objective})
 		return nil
 	})
+	if cfg.Warm != nil {
+		return newWarmTracker(cfg, tp, store, isink)
+	}
 	_, port, err := net.SplitHostPort(cfg.DNS)
 	if err != nil {
 		return nil, fmt.Errorf("service: dns address: %w", err)
