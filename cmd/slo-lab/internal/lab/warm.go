@@ -158,6 +158,9 @@ func DetectOnce(ctx context.Context, env *Env, sc *Scenario, rep int, th Thresho
 	}
 	res.End = time.Now()
 	res.FaultAt, res.FaultEnd, res.Errors = rr.FaultAt, rr.FaultEnd, rr.Errors
+	if len(sc.Faults) > 0 && res.FaultAt.IsZero() { // not a fault-free run either
+		res.Skipped = "the fault was not injected"
+	}
 	res.judge(out.Requests, out.Incidents, hist, objs)
 	return res.wallClock(), nil
 }
