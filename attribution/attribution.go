@@ -274,15 +274,7 @@ func verdictFrom(post [numDomains]float64, ms [numDomains]float64, o *Observatio
 		}
 		v.Ranked = append(v.Ranked, h)
 	}
-	slices.SortStableFunc(v.Ranked, func(a, b Hypothesis) int {
-		switch {
-		case a.Posterior > b.Posterior:
-			return -1
-		case a.Posterior < b.Posterior:
-			return 1
-		}
-		return int(a.Domain) - int(b.Domain)
-	})
+	slices.SortStableFunc(v.Ranked, byPosterior)
 	v.Top, v.Confidence = Unknown, 1
 	for _, h := range v.Ranked {
 		if h.Domain == Unknown {
@@ -332,4 +324,16 @@ func AllFeatures() []Feature {
 		out[i] = Feature(i)
 	}
 	return out
+}
+
+// byPosterior orders hypotheses by falling posterior, ties by domain, so that
+// a ranking is the same on every run.
+func byPosterior(a, b Hypothesis) int {
+	switch {
+	case a.Posterior > b.Posterior:
+		return -1
+	case a.Posterior < b.Posterior:
+		return 1
+	}
+	return int(a.Domain) - int(b.Domain)
 }

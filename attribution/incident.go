@@ -91,15 +91,7 @@ func AttributeIncident(obs []Observation, m *Model) Verdict {
 			rest = append(rest, Hypothesis{Domain: d, Posterior: concurrent[d]})
 		}
 	}
-	slices.SortStableFunc(rest, func(a, b Hypothesis) int {
-		switch {
-		case a.Posterior > b.Posterior:
-			return -1
-		case a.Posterior < b.Posterior:
-			return 1
-		}
-		return int(a.Domain) - int(b.Domain)
-	})
+	slices.SortStableFunc(rest, byPosterior)
 	out.Ranked = append(out.Ranked, rest...)
 	return out
 }
