@@ -118,9 +118,7 @@ func run(args []string) error {
 	}
 	reseed(scs, *seed)
 	if *validate {
-		for _, s := range scs {
-			fmt.Printf("%s: ok (%d faults, %d repetitions, %d assertions)\n", s.Name, len(s.Faults), s.Repetitions, len(s.Assertions))
-		}
+		printValid(scs)
 		return nil
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -150,6 +148,13 @@ func run(args []string) error {
 		log.Printf("target %-55s %.3f (goal %s) met=%v", t.Name, t.Value, t.Goal, t.Met)
 	}
 	return nil
+}
+
+// printValid prints one line per scenario that parsed and validated.
+func printValid(scs []*lab.Scenario) {
+	for _, s := range scs {
+		fmt.Printf("%s: ok (%d faults, %d repetitions, %d assertions)\n", s.Name, len(s.Faults), s.Repetitions, len(s.Assertions))
+	}
 }
 
 // pickDetect returns the scenarios named in spec, or with "single" every
