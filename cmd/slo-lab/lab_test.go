@@ -77,7 +77,7 @@ func TestSmallLab(t *testing.T) {
 	}
 	md, _ := os.ReadFile(filepath.Join(out, "report.md"))
 	b, _ := os.ReadFile(filepath.Join(out, "report.json"))
-	if _, err := lab.RebuildDir(out, "", nil); err != nil {
+	if _, err := lab.RebuildDir(out, "", nil, ""); err != nil {
 		t.Fatal(err)
 	}
 	md2, _ := os.ReadFile(filepath.Join(out, "report.md"))

@@ -7,14 +7,18 @@
 //
 //	go run ./cmd/slo-lab -out docs/lab -evaluate attribution/model.json
 //
-// -evaluate MODEL scores a given model as is on the runs (no refitting);
+// -evaluate MODEL[,MODEL…] scores given models as is on the runs, each on
+// its own (no refitting);
 // only -fit OUT writes a model (fitted on every training run), so the
 // shipped attribution/model.json changes only when named there. -seed N
 // shifts every scenario's seed: the shipped model is fitted on a lab run
 // with -seed 1 and scored on one with the scenarios' own seeds. Every run
 // writes what it collected to runs.jsonl.gz beside the report; -rebuild DIR
 // computes the report again from DIR/runs.jsonl.gz without running anything
-// (with -evaluate, scoring that model on the recorded runs instead).
+// (with -evaluate, scoring those models on the recorded runs instead, and
+// recording that command as what scored them):
+//
+//	go run ./cmd/slo-lab -rebuild docs/lab -evaluate attribution/model.json,docs/lab/fit/model.json
 //
 // The scenarios' runs start a fresh tracker each (cold start: they measure
 // attribution). -detect runs detection from a warm start instead: a
@@ -78,7 +82,7 @@ func run(args []string) error {
 	folds := fset.Int("folds", 0, "cross-validation folds by repetition (0: min(5, reps))")
 	out := fset.String("out", "docs/lab", "directory for report.md and report.json (empty: none)")
 	fitOut := fset.String("fit", "", "write the model fitted on every training run (both arm) here; nothing else writes a model")
-	evaluate := fset.String("evaluate", "", "score this model as is on the runs, without refitting (e.g. attribution/model.json)")
+	evaluate := fset.String("evaluate", "", "comma-separated models to score as is on the runs, each on its own, without refitting (e.g. attribution/model.json)")
 	subnet := fset.Int("subnet", 240, "n of the provider namespace's subnet 10.213.n.0/30")
 	validate := fset.Bool("validate", false, "only parse and validate the scenarios")
 	quiet := fset.Duration("quiet-wait", 12*time.Minute, "the longest the lab waits, in all, for other processes to quiet down before runs")
@@ -93,7 +97,7 @@ func run(args []string) error {
 	if *reps == 1 || *reps < 0 {
 		return fmt.Errorf("-reps %d: the cross-validation needs at least 2 repetitions", *reps)
 	}
-	evalModel, err := readModel(*evaluate, *fitOut)
+	evalModels, err := readModels(*evaluate, *fitOut)
 	if err != nil {
 		return err
 	}
@@ -102,7 +106,7 @@ func run(args []string) error {
 		return err
 	}
 	if *rebuild != "" {
-		_, err := lab.RebuildDir(*rebuild, *fitOut, evalModel)
+		_, err := lab.RebuildDir(*rebuild, *fitOut, evalModels, "go run ./cmd/slo-lab "+strings.Join(args, " "))
 		return err
 	}
 	scs, err := load(*scenarios)
@@ -135,7 +139,7 @@ func run(args []string) error {
 		Out:        *out,
 		QuietWait:  *quiet,
 		FitPath:    *fitOut,
-		Evaluate:   evalModel,
+		Evaluate:   evalModels,
 		Command:    "go run ./cmd/slo-lab " + strings.Join(args, " "),
 		Subnet:     faults.Subnet(uint8(*subnet)),
 		Privileged: os.Geteuid() == 0,
@@ -185,21 +189,26 @@ func runDetect(ctx context.Context, cfg lab.DetectConfig) error {
 	return nil
 }
 
-// readModel reads the model to evaluate (nil when path is empty). It
-// refuses to evaluate the file -fit would overwrite: the report would score
-// a model that the same command replaces.
-func readModel(path, fitOut string) ([]byte, error) {
-	if path == "" {
+// readModels reads the comma-separated models to evaluate (nil when spec
+// is empty), each named by its path. It refuses to evaluate the file -fit
+// would overwrite: the report would score a model that the same command
+// replaces.
+func readModels(spec, fitOut string) ([]lab.EvaluatedModel, error) {
+	if spec == "" {
 		return nil, nil
 	}
-	if fitOut != "" && sameFile(path, fitOut) {
-		return nil, fmt.Errorf("-evaluate %s and -fit %s name the same file", path, fitOut)
+	var out []lab.EvaluatedModel
+	for _, path := range strings.Split(spec, ",") {
+		if fitOut != "" && sameFile(path, fitOut) {
+			return nil, fmt.Errorf("-evaluate %s and -fit %s name the same file", path, fitOut)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, lab.EvaluatedModel{Name: path, Model: b})
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return b, nil
+	return out, nil
 }
 
 func sameFile(a, b string) bool {

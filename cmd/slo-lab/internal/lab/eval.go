@@ -37,7 +37,7 @@ const (
 	// lofo leaves one fault domain out: each domain's runs are scored by a
 	// model fitted without any run of that domain, both arm.
 	lofo
-	// evalModel is the given model (-evaluate), scored as is on every run.
+	// evalModel is a given model (-evaluate), scored as is on every run.
 	evalModel
 	numProtocols
 )
@@ -66,14 +66,20 @@ func (r *runEval) training() bool { return len(r.sc.Domains()) <= 1 }
 type EvalConfig struct {
 	// Folds of the cross-validation by repetition (at least 2).
 	Folds int
-	// Model, when not nil, is scored as is on every run (no refitting).
-	Model *attribution.Model
+	// Models are scored as is on every run (no refitting), each on its own.
+	Models []NamedModel
 	// Provenance is given to the model fitted on every training run.
 	Provenance attribution.Provenance
 }
 
+// NamedModel is a model to score as is, with the path it was given as.
+type NamedModel struct {
+	Name  string
+	Model *attribution.Model
+}
+
 // Evaluate cross-validates the model by repetition (k folds; a run is never
-// in its own training set), scores the three arms and cfg.Model, and
+// in its own training set), scores the three arms and cfg.Models, and
 // returns the report and the model fitted on every labelled single-fault
 // and fault-free run (both arm).
 func Evaluate(scs []*Scenario, results [][]RunResult, cfg EvalConfig) (*Report, *attribution.Model, error) {
@@ -102,12 +108,13 @@ func Evaluate(scs []*Scenario, results [][]RunResult, cfg EvalConfig) (*Report, 
 	}
 	rep.LOMO = LOMOJSON{Folds: levels, ArmJSON: scoreArm(runs, lomo, inc)}
 	rep.LOFO = scoreLOFO(runs)
-	if cfg.Model != nil {
+	for _, m := range cfg.Models {
+		// One model at a time in the evalModel slot: each scored alone.
 		for _, r := range runs {
-			r.score(evalModel, Arms[2], cfg.Model)
+			r.score(evalModel, Arms[2], m.Model)
 		}
 		a := scoreArm(runs, evalModel, inc)
-		rep.Model = &ModelJSON{Provenance: cfg.Model.Provenance, ArmJSON: a}
+		rep.Models = append(rep.Models, ModelJSON{Name: m.Name, Provenance: m.Model.Provenance, ArmJSON: a})
 	}
 	app, both := rep.Arms["app"], rep.Arms["both"]
 	rep.AppVsBoth.Diff = both.MacroF1 - app.MacroF1

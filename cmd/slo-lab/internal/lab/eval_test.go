@@ -51,6 +51,30 @@ func TestReliability(t *testing.T) {
 // provider_throttle scores 0 on DNS runs, whatever the runs would teach.
 func TestEvaluateGivenModel(t *testing.T) {
 	rec := syntheticRecord(t)
+	m := wrongModel(t, "wrong on purpose")
+	rep, _, err := Evaluate(rec.Scenarios, rec.Results, EvalConfig{Folds: 3, Models: []NamedModel{{Name: "wrong.json", Model: m}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Models) != 1 || rep.Models[0].Provenance.Command != "wrong on purpose" || rep.Models[0].Name != "wrong.json" {
+		t.Fatalf("evaluated models = %+v", rep.Models)
+	}
+	got := rep.Models[0].PerClass[attribution.NetworkDNS.String()]
+	if got.Support == 0 || got.Recall != 0 {
+		t.Errorf("network_dns under the wrong model = %+v, want support > 0 and recall 0", got)
+	}
+	if rep.Arms["both"].PerClass[attribution.NetworkDNS.String()].Recall < 0.9 {
+		t.Errorf("the cross-validated arm should still learn DNS: %+v", rep.Arms["both"].PerClass)
+	}
+	if !strings.Contains(string(rep.Markdown()), "## Evaluated model `wrong.json`") {
+		t.Error("report.md has no section for the evaluated model")
+	}
+}
+
+// wrongModel is a model fitted to call every DNS-looking request
+// provider_throttle, with command as its provenance.
+func wrongModel(t *testing.T, command string) *attribution.Model {
+	t.Helper()
 	var wrong []attribution.Labeled
 	for range 20 {
 		var o attribution.Observation
@@ -61,27 +85,11 @@ func TestEvaluateGivenModel(t *testing.T) {
 		o.Set(attribution.KernDNSMs, 400)
 		wrong = append(wrong, attribution.Labeled{Obs: o, Truth: attribution.ProviderThrottle})
 	}
-	m, err := attribution.Fit(wrong, LabBins(), 1, attribution.Provenance{Command: "wrong on purpose"})
+	m, err := attribution.Fit(wrong, LabBins(), 1, attribution.Provenance{Command: command})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, _, err := Evaluate(rec.Scenarios, rec.Results, EvalConfig{Folds: 3, Model: m})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Model == nil || rep.Model.Provenance.Command != "wrong on purpose" {
-		t.Fatalf("evaluated model = %+v", rep.Model)
-	}
-	got := rep.Model.PerClass[attribution.NetworkDNS.String()]
-	if got.Support == 0 || got.Recall != 0 {
-		t.Errorf("network_dns under the wrong model = %+v, want support > 0 and recall 0", got)
-	}
-	if rep.Arms["both"].PerClass[attribution.NetworkDNS.String()].Recall < 0.9 {
-		t.Errorf("the cross-validated arm should still learn DNS: %+v", rep.Arms["both"].PerClass)
-	}
-	if !strings.Contains(string(rep.Markdown()), "## Evaluated model") {
-		t.Error("report.md has no section for the evaluated model")
-	}
+	return m
 }
 
 func TestConfigCheck(t *testing.T) {
@@ -94,7 +102,7 @@ func TestConfigCheck(t *testing.T) {
 		{"reps 1", Config{Reps: 1}, "at least 2"},
 		{"negative reps", Config{Reps: -3}, "at least 2"},
 		{"scenario with one repetition", Config{Scenarios: []*Scenario{sc}}, "x has 1 repetition"},
-		{"model that does not decode", Config{Reps: 2, Evaluate: []byte("{")}, "model to evaluate"},
+		{"model that does not decode", Config{Reps: 2, Evaluate: []EvaluatedModel{{Name: "m.json", Model: []byte("{")}}}, "model to evaluate m.json"},
 	} {
 		err := tc.cfg.check()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -36,7 +36,9 @@ func (rep *Report) Markdown() []byte {
 	w.header(rep)
 	w.calibration(rep)
 	w.ood(rep)
-	w.model(rep.Model)
+	for i := range rep.Models {
+		w.model(&rep.Models[i])
+	}
 	w.arms(rep)
 	for _, a := range Arms {
 		w.perClass(a.Name, rep.Arms[a.Name])
@@ -55,6 +57,9 @@ func (w *mdWriter) p(format string, args ...any) { fmt.Fprintf(w, format, args..
 func (w *mdWriter) header(rep *Report) {
 	w.p("# Incident lab report\n\n")
 	w.p("Produced by `%s` on %s (%s), in %s.\n\n", rep.Command, rep.Date, rep.Machine, rep.Duration)
+	if rep.Rescored != "" {
+		w.p("The evaluated models below were scored afterwards on this run's record by `%s`: nothing ran again, and the rest of the report is the run's own.\n\n", rep.Rescored)
+	}
 	w.p("Each run starts the instrumented service as a process of its own, in cgroups of its own, with a fresh tracker (TTFT and TPOT objectives, target 0.99, thresholds calibrated on this host), warms it up for %v, drives open-loop load from the lab's process against it (retrieval hop + streamed chat completion from a fake provider, over real sockets), and injects the scenario's faults with `faults/`. A bad request's truth is the set of domains whose faults were in effect while it was in flight (`unknown` when none was); requests that start within %v of a fault's end are left out. Evidence is expressed as excess over the run's healthy baselines.\n\n", warmUp, settle)
 	w.p("Every model is fitted by attribution.FitCalibrated on training runs only: naive Bayes, a uniform prior over the fault domains, and a temperature and an abstention rule (weak evidence, or evidence unlike every request the top domain was fitted on) chosen on the training runs' own magnitudes held out in turn. The headline holds out one magnitude of every family at a time; leaving one fault domain out asks whether a fault the model never saw comes out `unknown`; the arms (application, kernel, both) are cross-validated by repetition (%d folds); multi-fault runs are never trained on and are scored with the model of all single-fault and fault-free runs, a multi-fault request as right when its top k domains (k: how many faults overlapped it) contain them all. A run's incident verdict is attribution.AttributeIncident over its in-fault bad requests, as the tracker ranks incidents.\n\n", rep.Folds)
 	w.p("## Targets\n\n| target | value | goal | met |\n|---|---:|---|---|\n")
@@ -164,16 +169,17 @@ func (w *mdWriter) ood(rep *Report) {
 
 // model writes the evaluation of the given model, scored as is.
 func (w *mdWriter) model(m *ModelJSON) {
-	if m == nil {
-		return
-	}
 	pv := m.Provenance
-	w.p("## Evaluated model (scored as is, no refitting)\n\nThe model given with `-evaluate`, fitted by `%s` on %s (%s; %d runs, %d samples), scored on every run of this report, none of which it was fitted on.\n\n", pv.Command, pv.Date, pv.Machine, pv.Runs, pv.Samples)
+	title, given := "Evaluated model", "The model given with `-evaluate`"
+	if m.Name != "" {
+		title, given = "Evaluated model `"+m.Name+"`", "`"+m.Name+"`"
+	}
+	w.p("## %s (scored as is, no refitting)\n\n%s, fitted by `%s` on %s (%s; %d runs, %d samples), scored on every run of this report, none of which it was fitted on.\n\n", title, given, pv.Command, pv.Date, pv.Machine, pv.Runs, pv.Samples)
 	w.armHeader("model")
 	w.armRow("evaluated", m.ArmJSON)
 	w.p("\n")
-	w.reliability("evaluated model", m.ArmJSON)
-	w.perClass("evaluated model", m.ArmJSON)
+	w.reliability(m.label(), m.ArmJSON)
+	w.perClass(m.label(), m.ArmJSON)
 }
 
 // perClass writes an arm's per-class scores and its confusion matrix.

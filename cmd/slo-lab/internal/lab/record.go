@@ -27,11 +27,24 @@ type Record struct {
 	// Calibrations are the measurements of the healthy workloads on this
 	// host the objectives' thresholds were set from.
 	Calibrations []Calibration `json:"calibrations,omitempty"`
-	// Evaluated is the model scored as is (-evaluate), as its JSON.
-	Evaluated json.RawMessage `json:"evaluated_model,omitempty"`
-	Scenarios []*Scenario     `json:"scenarios"`
+	// Evaluated are the models scored as is (-evaluate), each with the
+	// path it was given as; a record written before several could be
+	// scored holds one, as LegacyEvaluated.
+	Evaluated       []EvaluatedModel `json:"evaluated_models,omitempty"`
+	LegacyEvaluated json.RawMessage  `json:"evaluated_model,omitempty"`
+	// Rescored is the -rebuild command that replaced the evaluated models
+	// of the record after the run (empty: those the run was given).
+	Rescored  string      `json:"rescored,omitempty"`
+	Scenarios []*Scenario `json:"scenarios"`
 	// Results holds, per scenario, its repetitions in the order they ran.
 	Results [][]RunResult `json:"-"`
+}
+
+// EvaluatedModel is a model scored as is: the path it was given as and
+// its JSON.
+type EvaluatedModel struct {
+	Name  string          `json:"name"`
+	Model json.RawMessage `json:"model"`
 }
 
 // runLine is one line of a record file after the header: a repetition's
@@ -94,6 +107,10 @@ func ReadRecord(path string) (*Record, error) {
 	if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 		return nil, fmt.Errorf("lab: %s: header: %w", path, err)
 	}
+	if rec.LegacyEvaluated != nil {
+		rec.Evaluated = []EvaluatedModel{{Model: rec.LegacyEvaluated}}
+		rec.LegacyEvaluated = nil
+	}
 	rec.Results = make([][]RunResult, len(rec.Scenarios))
 	for line := 2; sc.Scan(); line++ {
 		var r runLine
@@ -116,12 +133,12 @@ func ReadRecord(path string) (*Record, error) {
 func Rebuild(rec *Record) (*Report, *attribution.Model, error) {
 	cfg := EvalConfig{Folds: rec.Folds,
 		Provenance: attribution.Provenance{Command: rec.Command, Date: rec.Date, Machine: rec.Machine, Note: modelNote}}
-	if rec.Evaluated != nil {
-		m, err := attribution.UnmarshalModel(rec.Evaluated)
+	for _, e := range rec.Evaluated {
+		m, err := attribution.UnmarshalModel(e.Model)
 		if err != nil {
-			return nil, nil, fmt.Errorf("lab: record: evaluated model: %w", err)
+			return nil, nil, fmt.Errorf("lab: record: evaluated model %s: %w", e.Name, err)
 		}
-		cfg.Model = m
+		cfg.Models = append(cfg.Models, NamedModel{Name: e.Name, Model: m})
 	}
 	rep, model, err := Evaluate(rec.Scenarios, rec.Results, cfg)
 	if err != nil {
@@ -129,6 +146,7 @@ func Rebuild(rec *Record) (*Report, *attribution.Model, error) {
 	}
 	rep.Command, rep.Date, rep.Machine, rep.Duration = rec.Command, rec.Date, rec.Machine, rec.Duration
 	rep.Calibrations, rep.CalibrationRule = rec.Calibrations, calibrationRule
+	rep.Rescored = rec.Rescored
 	rep.Notes = append(rep.Notes, rec.Notes...)
 	return rep, model, nil
 }
@@ -224,17 +242,18 @@ func featureNamed(name string) (attribution.Feature, bool) {
 
 // RebuildDir reads the record in dir and writes dir/report.md and
 // dir/report.json again from it, and the fitted model to fitPath unless
-// empty. A non-nil evaluate (a model's JSON) replaces the model the record
-// scores as is; the record is then written again with it, so that the next
-// rebuild gives the same report.
-func RebuildDir(dir, fitPath string, evaluate []byte) (*Report, error) {
+// empty. Non-empty evaluate replaces the models the record scores as is,
+// and command (the rebuild's own command line) is recorded as what did;
+// the record is then written again with them, so that the next rebuild
+// gives the same report.
+func RebuildDir(dir, fitPath string, evaluate []EvaluatedModel, command string) (*Report, error) {
 	path := filepath.Join(dir, recordFile)
 	rec, err := ReadRecord(path)
 	if err != nil {
 		return nil, err
 	}
 	if evaluate != nil {
-		rec.Evaluated = evaluate
+		rec.Evaluated, rec.Rescored = evaluate, command
 	}
 	rep, model, err := Rebuild(rec)
 	if err != nil {

@@ -161,7 +161,7 @@ func TestRecordRebuild(t *testing.T) {
 	}
 
 	modelPath := filepath.Join(dir, "model.json")
-	if _, err := RebuildDir(dir, modelPath, nil); err != nil {
+	if _, err := RebuildDir(dir, modelPath, nil, ""); err != nil {
 		t.Fatal(err)
 	}
 	if md, _ := os.ReadFile(filepath.Join(dir, "report.md")); !bytes.Equal(md, wmd) {
@@ -191,7 +191,57 @@ func TestReadRecordErrors(t *testing.T) {
 			t.Errorf("%s: no error", name)
 		}
 	}
-	if _, err := RebuildDir(t.TempDir(), "", nil); err == nil {
+	if _, err := RebuildDir(t.TempDir(), "", nil, ""); err == nil {
 		t.Error("RebuildDir of a directory without a record: no error")
 	}
+}
+
+// TestRebuildRescores checks that a rebuild given models scores each of
+// them as is, records them with the command that did, and that a plain
+// rebuild afterwards gives the same report byte for byte; and that a
+// record holding one model the earlier way still reads.
+func TestRebuildRescores(t *testing.T) {
+	rec := syntheticRecord(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, recordFile)
+	legacy := *rec
+	legacy.LegacyEvaluated = wrongModelJSON(t, "legacy")
+	if err := WriteRecord(path, &legacy); err != nil {
+		t.Fatal(err)
+	}
+	if back, err := ReadRecord(path); err != nil || len(back.Evaluated) != 1 || back.LegacyEvaluated != nil {
+		t.Fatalf("a record with one evaluated model the earlier way reads as %+v, %v", back, err)
+	}
+	models := []EvaluatedModel{{Name: "a.json", Model: wrongModelJSON(t, "first")}, {Name: "b.json", Model: wrongModelJSON(t, "second")}}
+	rep, err := RebuildDir(dir, "", models, "lab -rebuild d -evaluate a.json,b.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Models) != 2 || rep.Models[0].Name != "a.json" || rep.Models[1].Provenance.Command != "second" {
+		t.Fatalf("evaluated models = %+v", rep.Models)
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
+	for _, want := range []string{"## Evaluated model `a.json`", "## Evaluated model `b.json`", "by `lab -rebuild d -evaluate a.json,b.json`",
+		"| evaluated model b.json: macro-F1 with unknown |"} {
+		if !bytes.Contains(md, []byte(want)) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	if _, err := RebuildDir(dir, "", nil, "lab -rebuild d"); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := os.ReadFile(filepath.Join(dir, "report.md")); !bytes.Equal(md, again) {
+		t.Error("a plain rebuild after rescoring gives another report")
+	}
+}
+
+// wrongModelJSON is the JSON of a model that calls every DNS-looking
+// request provider_throttle, with command as its provenance.
+func wrongModelJSON(t *testing.T, command string) []byte {
+	t.Helper()
+	b, err := json.Marshal(wrongModel(t, command))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -31,9 +31,9 @@ type Config struct {
 	// FitPath is where the model fitted on every training run (both arm) is
 	// written ("" = none). Nothing else writes a model.
 	FitPath string
-	// Evaluate is a model (its JSON) scored as is on every run, without
-	// refitting; the record keeps it, so a rebuild scores the same model.
-	Evaluate []byte
+	// Evaluate are models scored as is on every run, without refitting;
+	// the record keeps them, so a rebuild scores the same models.
+	Evaluate []EvaluatedModel
 	// QuietWait is the longest the lab waits, in all, for the machine to be
 	// quiet before runs (0: quietBudget).
 	QuietWait time.Duration
@@ -62,9 +62,9 @@ func (cfg *Config) check() error {
 			return fmt.Errorf("lab: scenario %s has %d repetition(s); the cross-validation needs at least %d", sc.Name, sc.Repetitions, minReps)
 		}
 	}
-	if cfg.Evaluate != nil {
-		if _, err := attribution.UnmarshalModel(cfg.Evaluate); err != nil {
-			return fmt.Errorf("lab: model to evaluate: %w", err)
+	for _, e := range cfg.Evaluate {
+		if _, err := attribution.UnmarshalModel(e.Model); err != nil {
+			return fmt.Errorf("lab: model to evaluate %s: %w", e.Name, err)
 		}
 	}
 	return nil
@@ -330,8 +330,11 @@ type Report struct {
 	// fault domain out) are the out-of-distribution protocols, both arm.
 	LOMO LOMOJSON `json:"leave_one_magnitude_out"`
 	LOFO LOFOJSON `json:"leave_one_domain_out"`
-	// Model is the evaluation of the given model (-evaluate), nil without.
-	Model *ModelJSON `json:"evaluated_model,omitempty"`
+	// Models are the evaluations of the given models (-evaluate), and
+	// Rescored the -rebuild command that scored them on the record (empty:
+	// the run itself did).
+	Models   []ModelJSON `json:"evaluated_models,omitempty"`
+	Rescored string      `json:"rescored,omitempty"`
 	// Calibrations and CalibrationRule say how the objectives' thresholds
 	// were set on this host; Health how healthy the healthy load was.
 	Calibrations      []Calibration  `json:"calibrations,omitempty"`
@@ -390,8 +393,10 @@ func (rep *Report) health(results [][]RunResult, scs []*Scenario) {
 	h.HealthyBadShare = ratio(bad, healthy, 0)
 }
 
-// ModelJSON is the evaluation of a given model, as is, on every run.
+// ModelJSON is the evaluation of a given model, as is, on every run: the
+// path it was given as, how it was fitted, its scores.
 type ModelJSON struct {
+	Name       string                 `json:"name,omitempty"`
 	Provenance attribution.Provenance `json:"provenance"`
 	ArmJSON
 }
@@ -416,10 +421,14 @@ func (rep *Report) targets() {
 	mem := lm.PerClass[attribution.MemoryPressure.String()]
 	add(fmt.Sprintf("leave-one-magnitude-out memory_pressure F1 (%d samples, ≥ %d needed)", mem.Support, minSupport), mem.F1, "≥ 0.80", mem.F1 >= 0.80 && mem.Support >= minSupport)
 	add(fmt.Sprintf("leave-one-domain-out: unseen domain's bad requests → unknown (%d samples)", rep.LOFO.Samples), rep.LOFO.Unknown, "≥ 0.70", rep.LOFO.Samples > 0 && rep.LOFO.Unknown >= 0.70)
-	if m := rep.Model; m != nil {
-		add("evaluated model: macro-F1 with unknown", m.MacroF1Unknown, "≥ 0.85", m.MacroF1Unknown >= 0.85)
-		add("evaluated model: expected calibration error", m.ECE, "≤ 0.05", m.ECE <= 0.05)
-		add("evaluated model: fault-free bad requests → unknown", m.FaultFreeUnknown, "≥ 0.80", m.FaultFreeSamples > 0 && m.FaultFreeUnknown >= 0.80)
+	for _, m := range rep.Models {
+		name := m.label()
+		add(name+": macro-F1 with unknown", m.MacroF1Unknown, "≥ 0.85", m.MacroF1Unknown >= 0.85)
+		add(name+": macro-F1 with unknown, 95 % CI lower bound", m.MacroF1UnknownCI[0], "≥ 0.85", m.MacroF1UnknownCI[0] >= 0.85)
+		add(name+": expected calibration error", m.ECE, "≤ 0.05", m.ECE <= 0.05)
+		add(fmt.Sprintf("%s: fault-free bad requests → unknown (%d samples)", name, m.FaultFreeSamples), m.FaultFreeUnknown, "≥ 0.80", m.FaultFreeSamples > 0 && m.FaultFreeUnknown >= 0.80)
+		mem := m.PerClass[attribution.MemoryPressure.String()]
+		add(fmt.Sprintf("%s: memory_pressure F1 (%d samples, ≥ %d needed)", name, mem.Support, minSupport), mem.F1, "≥ 0.80", mem.F1 >= 0.80 && mem.Support >= minSupport)
 	}
 	h := rep.Health
 	add(fmt.Sprintf("bad requests in fault-free runs (%d of %d)", h.FaultFreeBad, h.FaultFreeRequests), h.FaultFreeBadShare, "≤ 0.02", h.FaultFreeRequests > 0 && h.FaultFreeBadShare <= 0.02)
@@ -444,7 +453,16 @@ func (rep *Report) warnings() {
 		}
 	}
 	check("leave-one-magnitude-out", rep.LOMO.ArmJSON)
-	if rep.Model != nil {
-		check("evaluated model", rep.Model.ArmJSON)
+	for _, m := range rep.Models {
+		check(m.label(), m.ArmJSON)
 	}
+}
+
+// label names the evaluated model in targets and headings: "evaluated
+// model NAME", or "evaluated model" when it has no name.
+func (m *ModelJSON) label() string {
+	if m.Name == "" {
+		return "evaluated model"
+	}
+	return "evaluated model " + m.Name
 }
