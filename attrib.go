@@ -19,7 +19,7 @@ type attributor struct {
 	mu    sync.Mutex
 	base  attribution.Baseline
 
-	// probed caches the kernel features whose probe runs in-process,
+	// probed caches the kernel features whose probe runs in this process,
 	// refreshed at most every probedTTL (probedAt: unix ns of the last look).
 	probed   atomic.Uint32
 	probedAt atomic.Int64
@@ -37,8 +37,8 @@ func newAttributor(m *attribution.Model) *attributor {
 	return &attributor{model: m}
 }
 
-// probedFeatures returns the kernel features whose probe runs in-process
-// (KernelStatus path in_process, state not off), cached for probedTTL.
+// probedFeatures returns the kernel features whose probe runs in this
+// process (watching), cached for probedTTL.
 func (t *Tracker) probedFeatures() attribution.FeatureSet {
 	a := t.attr
 	now := time.Now().UnixNano()
@@ -49,7 +49,7 @@ func (t *Tracker) probedFeatures() attribution.FeatureSet {
 	if k := t.kern; k != nil {
 		v := k.view()
 		for _, sig := range probes.AllSignals() {
-			if st := t.signalStatus(sig, v); st.Path == semconv.PathInProcess && st.State != probes.Off.String() {
+			if watching(t.signalStatus(sig, v)) {
 				on = append(on, sig)
 			}
 		}
@@ -58,6 +58,17 @@ func (t *Tracker) probedFeatures() attribution.FeatureSet {
 	a.probed.Store(uint32(set))
 	a.probedAt.Store(now)
 	return set
+}
+
+// watching reports whether a signal's probe runs in this process and sees
+// every request: an eBPF probe loaded here (path in_process) or a /proc or
+// cgroup poller (path floor: CFS throttling, steal), and not off. A request
+// whose summary lacks a watching probe's feature then observes it as 0 (the
+// probe saw nothing), which is itself evidence: contention without CFS
+// throttling is not throttling. The httptrace stand-ins for DNS and connect
+// latency (path floor, state off) are not watching.
+func watching(st SignalStatus) bool {
+	return (st.Path == semconv.PathInProcess || st.Path == semconv.PathFloor) && st.State != probes.Off.String()
 }
 
 // learn folds a good request into the baselines.

@@ -138,3 +138,26 @@ func TestRequestRecord(t *testing.T) {
 		t.Errorf("probed without probes = %b", got)
 	}
 }
+
+// TestWatching: the probes whose features a request observes as 0 when it
+// lacks them are those running in this process, eBPF or poller; not the
+// httptrace stand-ins, a sidecar, or anything off or starting.
+func TestWatching(t *testing.T) {
+	for _, tc := range []struct {
+		st   SignalStatus
+		want bool
+	}{
+		{SignalStatus{Signal: "runqueue_delay", Path: semconv.PathInProcess, State: "on"}, true},
+		{SignalStatus{Signal: "dns_latency", Path: semconv.PathInProcess, State: "degraded"}, true},
+		{SignalStatus{Signal: "cfs_throttle", Path: semconv.PathFloor, State: "on"}, true},
+		{SignalStatus{Signal: "cpu_steal", Path: semconv.PathFloor, State: "on"}, true},
+		{SignalStatus{Signal: "dns_latency", Path: semconv.PathFloor, State: "off"}, false}, // httptrace
+		{SignalStatus{Signal: "cfs_throttle", Path: "off", State: "off"}, false},
+		{SignalStatus{Signal: "tcp_retransmit", Path: semconv.PathSidecar, State: "on"}, false},
+		{SignalStatus{Signal: "mem_reclaim", Path: "starting", State: "off"}, false},
+	} {
+		if got := watching(tc.st); got != tc.want {
+			t.Errorf("watching(%+v) = %v, want %v", tc.st, got, tc.want)
+		}
+	}
+}

@@ -67,9 +67,10 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // ProbedFeatures returns the kernel features measured by the given probe
 // signals; signals that measure no feature add nothing. Pass the signals
-// whose probe ran in-process for the request: [NewObservation] then reads a
-// feature the request's summary does not carry as 0 (the probe was watching
-// and saw nothing), not as missing.
+// whose probe ran in this process for the request (an eBPF probe, or a
+// /proc or cgroup poller such as CFS throttling and steal):
+// [NewObservation] then reads a feature the request's summary does not
+// carry as 0 (the probe was watching and saw nothing), not as missing.
 func ProbedFeatures(signals ...probes.Signal) FeatureSet {
 	var s FeatureSet
 	for _, sig := range signals {
