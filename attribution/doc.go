@@ -22,8 +22,10 @@
 // abstains when its top domain's posterior is low (the evidence is weak) or
 // when the request is unlike every request that domain was fitted on — its
 // [Model.Surprise] under the domain is beyond what the domain's own held-out
-// requests reach — so that a fault the model never saw comes out Unknown
-// rather than confidently wrong.
+// requests reach — or, with [Abstain].OwnEvidence, when the features that
+// speak for that domain were watched and show no excess (throttling without
+// CFS throttled time), so that a fault the model never saw comes out
+// Unknown rather than confidently wrong.
 //
 // [NewObservation] is the one mapping from a request (its end-to-end time,
 // its outbound [Calls] and its kernel [correlate.Summary]) to features; the

@@ -24,6 +24,10 @@ type FitConfig struct {
 	// bin next to it gets (squared two bins away, and so on) before
 	// smoothing; 0 means none.
 	Spread float64
+	// OwnEvidence makes the model abstain when the top domain's own
+	// evidence was observed without excess ([Abstain].OwnEvidence); the
+	// held-out choice of MinPosterior takes it into account.
+	OwnEvidence bool
 	// Provenance is recorded in the model.
 	Provenance Provenance
 }
@@ -95,7 +99,7 @@ func FitCalibrated(samples []Labeled, groups []int, cfg FitConfig) (*Model, erro
 	if q <= 0 {
 		q = 0.99
 	}
-	m.Abstain = &Abstain{MaxSurprise: surpriseLimits(held, q)}
+	m.Abstain = &Abstain{MaxSurprise: surpriseLimits(held, q), OwnEvidence: cfg.OwnEvidence}
 	m.Abstain.MinPosterior = bestMinPosterior(held, m.Temperature, m.Abstain)
 	if err := m.resolve(); err != nil {
 		return nil, err
@@ -139,12 +143,14 @@ type heldOut struct {
 	truth    Domain
 	logp     [numDomains]float64 // untempered log posterior (−Inf: a domain the model does not know)
 	surprise [numDomains]float64 // per domain the model knows
+	noOwn    [numDomains]bool    // lacksOwnEvidence, per domain
 }
 
 func (m *Model) holdOut(s Labeled) heldOut {
 	h := heldOut{truth: s.Truth, logp: m.logPosterior(&s.Obs)}
 	for d := Domain(0); d < numDomains; d++ {
 		h.surprise[d] = m.Surprise(s.Obs, d)
+		h.noOwn[d] = lacksOwnEvidence(&s.Obs, d)
 	}
 	return h
 }
@@ -219,7 +225,7 @@ func bestMinPosterior(held []heldOut, t float64, a *Abstain) float64 {
 					top, p = d, post[d]
 				}
 			}
-			if top != Unknown && (post[top] < mp || (limit[top] > 0 && h.surprise[top] > limit[top])) {
+			if top != Unknown && (post[top] < mp || (a.OwnEvidence && h.noOwn[top]) || (limit[top] > 0 && h.surprise[top] > limit[top])) {
 				top = Unknown
 			}
 			c.Add(h.truth, top)

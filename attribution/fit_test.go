@@ -152,3 +152,72 @@ func TestModelCalibrationDecode(t *testing.T) {
 		}
 	}
 }
+
+func TestLacksOwnEvidence(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		o    Observation
+		d    Domain
+		want bool
+	}{
+		{"CFS watched, nothing throttled", obs(900, KernCFSThrottledMs, 0, KernRunqueueMs, 300), CPUThrottle, true},
+		{"CFS not watched", obs(900, KernRunqueueMs, 300), CPUThrottle, false},
+		{"CFS throttled", obs(900, KernCFSThrottledMs, 40, KernRunqueueMs, 300), CPUThrottle, false},
+		{"run-queue delay for contention", obs(900, KernCFSThrottledMs, 0, KernRunqueueMs, 300), CPUContention, false},
+		{"kernel DNS time, none in httptrace", obs(900, AppDNSMs, 0, KernDNSMs, 12), NetworkDNS, false},
+		{"no DNS time anywhere", obs(900, AppDNSMs, 0, KernDNSMs, 0), NetworkDNS, true},
+		{"retransmits without connect time", obs(900, AppConnectMs, 0, KernRetransmits, 2), NetworkEgress, false},
+		{"provider neither slow to start nor to stream", obs(900, AppProviderTTFBMs, 0, AppProviderWaitMs, 0), ProviderLatency, true},
+		{"unknown has no evidence of its own", obs(900, AppDNSMs, 0), Unknown, false},
+	} {
+		if got := lacksOwnEvidence(&tc.o, tc.d); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestOwnEvidenceAbstains: requests with no excess on any feature look
+// most like DNS to a model fitted on sep's samples (a tenth of its DNS
+// requests showed none); with the OwnEvidence rule the verdict abstains,
+// since DNS time was observed and shows no excess. FitCalibrated sets the
+// rule when asked, and it survives JSON.
+func TestOwnEvidenceAbstains(t *testing.T) {
+	bins := map[string]Bins{}
+	for f := Feature(0); f < numFeatures; f++ {
+		bins[f.String()] = Bins{Edges: []float64{10, 100}}
+	}
+	var samples []Labeled
+	var groups []int
+	for g := range 4 {
+		s, gr := sep(40, g)
+		samples, groups = append(samples, s...), append(groups, gr...)
+	}
+	flat := obs(500, AppDNSMs, 0, AppRetrievalMs, 0, AppProviderTTFBMs, 0)
+	m, err := Fit(samples, bins, 1, Provenance{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Abstain = &Abstain{MinPosterior: 0.5}
+	if v := Attribute(flat, m); v.Top != NetworkDNS {
+		t.Fatalf("without the rule: %+v", v)
+	}
+	m.Abstain.OwnEvidence = true
+	if v := Attribute(flat, m); v.Top != Unknown || v.Ranked[0].Domain != NetworkDNS {
+		t.Errorf("with the rule: %+v", v)
+	}
+	if v := Attribute(obs(500, AppDNSMs, 320, AppRetrievalMs, 0, AppProviderTTFBMs, 0), m); v.Top != NetworkDNS {
+		t.Errorf("DNS evidence with the rule: %+v", v)
+	}
+	own, err := FitCalibrated(samples, groups, FitConfig{Bins: bins, UniformPrior: true, OwnEvidence: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := UnmarshalModel(b)
+	if err != nil || !back.Abstain.OwnEvidence || Attribute(flat, back).Top != Unknown {
+		t.Errorf("after JSON: %v, %+v", err, back.Abstain)
+	}
+}

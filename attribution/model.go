@@ -87,10 +87,14 @@ type Model struct {
 // the evidence is weak — the top domain's posterior is below MinPosterior —
 // or unlike every request the top domain was fitted on: its surprise under
 // that domain (the largest −ln P(bin | domain) over the observed features)
-// exceeds the domain's MaxSurprise.
+// exceeds the domain's MaxSurprise; or, with OwnEvidence, when the top
+// domain's own evidence (the features that speak for it in [Decompose]:
+// CFS throttled time for cpu_throttle, run-queue delay for cpu_contention,
+// …) was observed and shows no excess at all.
 type Abstain struct {
 	MinPosterior float64            `json:"min_posterior"`
 	MaxSurprise  map[string]float64 `json:"max_surprise,omitempty"`
+	OwnEvidence  bool               `json:"own_evidence,omitempty"`
 }
 
 // Labeled is one training or evaluation sample: a request's observation and
@@ -376,10 +380,29 @@ func (m *Model) abstains(o *Observation, d Domain, p float64) bool {
 	if m.Abstain == nil {
 		return p < AbstainBelow
 	}
-	if p < m.Abstain.MinPosterior {
+	if p < m.Abstain.MinPosterior || (m.Abstain.OwnEvidence && lacksOwnEvidence(o, d)) {
 		return true
 	}
 	return m.surprise[d] > 0 && m.Surprise(*o, d) > m.surprise[d]
+}
+
+// lacksOwnEvidence reports whether some feature that speaks for d was
+// observed and none of those observed shows excess: the probe that would
+// see d's fault was watching and saw nothing.
+func lacksOwnEvidence(o *Observation, d Domain) bool {
+	observed := false
+	for _, s := range support {
+		if s.d != d {
+			continue
+		}
+		if v, ok := o.Get(s.f); ok {
+			if v > 0 {
+				return false
+			}
+			observed = true
+		}
+	}
+	return observed
 }
 
 // UniformPrior returns a copy of m whose prior is uniform over the fault
