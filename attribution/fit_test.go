@@ -62,7 +62,9 @@ func sep(n, g int) ([]Labeled, []int) {
 	return out, groups
 }
 
-func TestFitCalibrated(t *testing.T) {
+// sepGroups returns bins 0 | (0, 10] | (10, 100] | more for every
+// feature and four groups of sep's samples.
+func sepGroups() (map[string]Bins, []Labeled, []int) {
 	bins := map[string]Bins{}
 	for f := Feature(0); f < numFeatures; f++ {
 		bins[f.String()] = Bins{Edges: []float64{10, 100}}
@@ -73,6 +75,11 @@ func TestFitCalibrated(t *testing.T) {
 		s, gr := sep(40, g)
 		samples, groups = append(samples, s...), append(groups, gr...)
 	}
+	return bins, samples, groups
+}
+
+func TestFitCalibrated(t *testing.T) {
+	bins, samples, groups := sepGroups()
 	m, err := FitCalibrated(samples, groups, FitConfig{Bins: bins, UniformPrior: true, Provenance: Provenance{Command: "test"}})
 	if err != nil {
 		t.Fatal(err)
@@ -182,16 +189,7 @@ func TestLacksOwnEvidence(t *testing.T) {
 // since DNS time was observed and shows no excess. FitCalibrated sets the
 // rule when asked, and it survives JSON.
 func TestOwnEvidenceAbstains(t *testing.T) {
-	bins := map[string]Bins{}
-	for f := Feature(0); f < numFeatures; f++ {
-		bins[f.String()] = Bins{Edges: []float64{10, 100}}
-	}
-	var samples []Labeled
-	var groups []int
-	for g := range 4 {
-		s, gr := sep(40, g)
-		samples, groups = append(samples, s...), append(groups, gr...)
-	}
+	bins, samples, groups := sepGroups()
 	flat := obs(500, AppDNSMs, 0, AppRetrievalMs, 0, AppProviderTTFBMs, 0)
 	m, err := Fit(samples, bins, 1, Provenance{})
 	if err != nil {
