@@ -50,6 +50,9 @@ const coldStart = 2 * time.Second
 type runEval struct {
 	sc  *Scenario
 	res *RunResult
+	// watched are the kernel features whose probe the run's status says
+	// was running (see evidence).
+	watched attribution.FeatureSet
 	// preds holds, per protocol, the verdict on each of res.Samples (nil:
 	// not scored by that protocol); agg the run-level verdict over its
 	// in-fault samples (has: there were some).
@@ -144,7 +147,7 @@ func evalRuns(scs []*Scenario, results [][]RunResult) []*runEval {
 			if results[i][j].Skipped != "" || results[i][j].Rejected != "" {
 				continue
 			}
-			runs = append(runs, &runEval{sc: sc, res: &results[i][j]})
+			runs = append(runs, &runEval{sc: sc, res: &results[i][j], watched: watched(results[i][j].Kernel)})
 		}
 	}
 	return runs
@@ -181,8 +184,8 @@ func trainingSamples(runs []*runEval, keep func(*runEval) bool, arm Arm) ([]attr
 		if !r.training() || !keep(r) {
 			continue
 		}
-		for _, s := range r.res.Samples {
-			out = append(out, attribution.Labeled{Obs: s.Obs.Only(arm.Keep), Truth: s.Truth})
+		for i, s := range r.res.Samples {
+			out = append(out, attribution.Labeled{Obs: r.evidence(i, arm), Truth: s.Truth})
 			groups = append(groups, r.group(levels))
 		}
 	}
@@ -259,7 +262,7 @@ func (r *runEval) score(p protocol, arm Arm, m *attribution.Model) {
 	var window []attribution.Observation
 	r.preds[p] = make([]attribution.Verdict, len(r.res.Samples))
 	for i, s := range r.res.Samples {
-		o := s.Obs.Only(arm.Keep)
+		o := r.evidence(i, arm)
 		r.preds[p][i] = attribution.Attribute(o, m)
 		if s.InFault {
 			window = append(window, o)
@@ -297,9 +300,14 @@ func shippedModel(runs []*runEval, prov attribution.Provenance) (*attribution.Mo
 // uniform prior over the fault domains (how many bad requests each
 // injected fault produced is no prior), temperature and abstention chosen
 // on the samples' groups held out in turn (attribution.FitCalibrated):
-// never on the runs it will score.
+// never on the runs it will score. The model also abstains when the top
+// domain's own evidence was watched and shows no excess
+// (attribution.Abstain.OwnEvidence): contention without CFS throttling is
+// not throttling, whatever else the two share. That rule, and reading the
+// pollers' features as 0 when they saw nothing (evidence), were compared
+// with their absence on the fitting lab's record (docs/lab/fit) only.
 func fit(samples []attribution.Labeled, groups []int, prov attribution.Provenance) (*attribution.Model, error) {
-	return attribution.FitCalibrated(samples, groups, attribution.FitConfig{Bins: LabBins(), UniformPrior: true, Provenance: prov, Spread: labSpread})
+	return attribution.FitCalibrated(samples, groups, attribution.FitConfig{Bins: LabBins(), UniformPrior: true, Provenance: prov, Spread: labSpread, OwnEvidence: true})
 }
 
 // labSpread is the share of a bin's count each neighbouring bin gets
