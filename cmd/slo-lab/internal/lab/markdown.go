@@ -174,7 +174,7 @@ func (w *mdWriter) model(m *ModelJSON) {
 	if m.Name != "" {
 		title, given = "Evaluated model `"+m.Name+"`", "`"+m.Name+"`"
 	}
-	w.p("## %s (scored as is, no refitting)\n\n%s, fitted by `%s` on %s (%s; %d runs, %d samples), scored on every run of this report, none of which it was fitted on.\n\n", title, given, pv.Command, pv.Date, pv.Machine, pv.Runs, pv.Samples)
+	w.p("## %s (scored as is, no refitting)\n\n%s, fitted on the runs of `%s` of %s (%s; %d runs, %d samples), scored on every run of this report, none of which it was fitted on.\n\n", title, given, pv.Command, pv.Date, pv.Machine, pv.Runs, pv.Samples)
 	w.armHeader("model")
 	w.armRow("evaluated", m.ArmJSON)
 	w.p("\n")
