@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"time"
 
@@ -42,6 +43,8 @@ type config struct {
 	eventSink      EventSink
 	recordFunc     func(context.Context, RequestRecord)
 	state          stateConfig // burn-rate windows: coverage, minimum requests (coverage.go)
+	labelLimit     int         // distinct values per label from outside (labels.go); 0: DefaultLabelLimit
+	tenant         func(*http.Request) string
 	now            func() time.Time
 	semconv        Semconv // GenAI conventions of the client side (genai.go)
 	errs           []error // invalid option values, returned by New
@@ -117,6 +120,9 @@ func newConfig(opts []Option) *config {
 	}
 	if c.semconv == 0 {
 		c.semconv = semconvFromEnv(os.Getenv(envSemconvOptIn)) // read once, here
+	}
+	if c.labelLimit == 0 {
+		c.labelLimit = DefaultLabelLimit
 	}
 	return c
 }
@@ -345,6 +351,38 @@ func WithOperationName(name string) TransportOption {
 	return transportOptionFunc(func(c *transportConfig) {
 		if name != "" {
 			c.operation = name
+		}
+	})
+}
+
+// WithLabelLimit sets how many distinct values a metric label whose values
+// come from outside the process may take (gen_ai_request_model, read from
+// request and response bodies on the server and the client side): the
+// first n values are kept, later ones are recorded as [OtherLabelValue],
+// counted in [Status] (FoldedLabelValues) and in llm_slo_label_folds_total,
+// and reported once through [WithErrorHandler]. Each such metric then has
+// at most n+1 values of the label. The default is [DefaultLabelLimit];
+// [New] rejects n < 1.
+func WithLabelLimit(n int) Option {
+	return optionFunc(func(c *config) {
+		if n < 1 {
+			c.errs = append(c.errs, fmt.Errorf("WithLabelLimit(%d): the limit must be at least 1", n))
+			return
+		}
+		c.labelLimit = n
+	})
+}
+
+// WithTenant gives the function that names the tenant, or priority class,
+// of a served request, e.g. from a header or a context value set by an
+// outer middleware; [Objective.ForTenant] narrows objectives to tenants.
+// It is called once per request, before the handler runs, and should be
+// fast; an empty result means no tenant. [Request.Tenant] overrides it
+// from inside the handler. A nil function is ignored.
+func WithTenant(f func(*http.Request) string) Option {
+	return optionFunc(func(c *config) {
+		if f != nil {
+			c.tenant = f
 		}
 	})
 }

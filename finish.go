@@ -30,8 +30,11 @@ func (t *Tracker) finish(ctx context.Context, rq *Request, ctxErr error) {
 	t.kernelFinish(rq, end)
 	obs := attribution.NewObservation(s.e2e, s.failed, s.calls, rq.kern.sum, t.probedFeatures())
 	j := t.judge(rq, &s, obs)
-	if j.judgedN > 0 && j.allGood {
-		t.attr.learn(obs)
+	if j.judgedN > 0 {
+		t.goodput.add(j.allGood, s.outTokens)
+		if j.allGood {
+			t.attr.learn(obs)
+		}
 	}
 	if t.requestCount.Add(1) == unmatchedAfter {
 		t.reportUnmatched(&s)
@@ -208,7 +211,7 @@ func (t *Tracker) recordMetrics(ctx context.Context, s *sli) {
 	if o == nil && p == nil {
 		return
 	}
-	e := t.attrs.get(attrKey{op: s.operation, prov: s.provider, model: s.model, errType: s.errorType}, p)
+	e := t.attrs.get(attrKey{op: s.operation, prov: s.provider, model: t.models.fold(s.model), errType: s.errorType}, p)
 	if o != nil {
 		if s.hasTTFT {
 			o.ttft.Inst().Record(ctx, s.ttft.Seconds(), e.base...)

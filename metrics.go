@@ -38,6 +38,9 @@ type otelInstruments struct {
 	ttfb     metric.Float64Histogram
 	tps      metric.Float64Histogram
 	requests metric.Int64ObservableCounter // read from objState.count at collection
+	goodReq  metric.Int64ObservableCounter // read from Tracker.goodput at collection
+	goodTok  metric.Int64ObservableCounter
+	folds    metric.Int64ObservableCounter // read from Tracker.models at collection
 	incident metric.Int64Counter
 	burnReg  metric.Registration
 }
@@ -75,6 +78,15 @@ func newOTelInstruments(m metric.Meter) (*otelInstruments, error) {
 	o.incident, err = m.Int64Counter(semconv.MetricIncidents, metric.WithUnit("{incident}"),
 		metric.WithDescription("Incidents raised by burn-rate alerts."))
 	add(err)
+	o.goodReq, err = m.Int64ObservableCounter(semconv.MetricGoodputRequests, metric.WithUnit("{request}"),
+		metric.WithDescription("Requests judged by at least one objective, by whether they met every objective that judged them (good)."))
+	add(err)
+	o.goodTok, err = m.Int64ObservableCounter(semconv.MetricGoodputTokens, metric.WithUnit("{token}"),
+		metric.WithDescription("Output tokens of the requests of llm.slo.goodput.requests, by good."))
+	add(err)
+	o.folds, err = m.Int64ObservableCounter(semconv.MetricLabelFolds, metric.WithUnit("{value}"),
+		metric.WithDescription("Label values recorded as \"other\" because their label reached its limit of distinct values."))
+	add(err)
 	return o, errors.Join(errs...)
 }
 
@@ -90,6 +102,9 @@ type promMetrics struct {
 	tokens     *prometheus.HistogramVec
 	requests   *prometheus.CounterVec
 	incidents  *prometheus.CounterVec
+	goodReq    *prometheus.CounterVec
+	goodTok    *prometheus.CounterVec
+	folds      *prometheus.CounterVec
 }
 
 var promBaseLabels = []string{"gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model"}
@@ -113,8 +128,15 @@ func newPromMetrics(reg prometheus.Registerer, t *Tracker) (*promMetrics, error)
 		Help: "Requests judged by an SLO objective."}, []string{"objective", "good"})
 	p.incidents = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "llm_slo_incidents_total",
 		Help: "Incidents raised by burn-rate alerts."}, []string{"objective", "severity"})
-	p.collectors = append(p.collectors, p.requests, p.incidents, &budgetCollector{t: t}, &healthCollector{t: t})
-	names = append(names, "llm_slo_requests_total", "llm_slo_incidents_total", "llm_slo_burn_rate", semconv.PromProbeUp)
+	p.goodReq = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "llm_slo_goodput_requests_total",
+		Help: "Requests judged by at least one objective, by whether they met every objective that judged them (good)."}, []string{"good"})
+	p.goodTok = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "llm_slo_goodput_tokens_total",
+		Help: "Output tokens of the requests of llm_slo_goodput_requests_total, by good."}, []string{"good"})
+	p.folds = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "llm_slo_label_folds_total",
+		Help: "Label values recorded as \"other\" because their label reached its limit of distinct values."}, []string{"label"})
+	p.collectors = append(p.collectors, p.requests, p.incidents, p.goodReq, p.goodTok, p.folds, &budgetCollector{t: t}, &healthCollector{t: t})
+	names = append(names, "llm_slo_requests_total", "llm_slo_incidents_total", "llm_slo_goodput_requests_total",
+		"llm_slo_goodput_tokens_total", "llm_slo_label_folds_total", "llm_slo_burn_rate", semconv.PromProbeUp)
 	for i, c := range p.collectors {
 		if err := reg.Register(c); err != nil {
 			for _, done := range p.collectors[:i] {
@@ -205,6 +227,7 @@ func (o *otelInstruments) registerObjectiveCallback(m metric.Meter, t *Tracker) 
 			}
 			obs.ObserveFloat64(budget, b.RemainingRaw, metric.WithAttributes(obj))
 		}
+		o.observeGoodput(obs, t)
 		if o.requests != nil {
 			for _, st := range t.objs {
 				for i := range st.count {
@@ -222,10 +245,49 @@ func (o *otelInstruments) registerObjectiveCallback(m metric.Meter, t *Tracker) 
 }
 
 func (o *otelInstruments) callbackInstruments(gauges ...metric.Observable) []metric.Observable {
-	if o.requests == nil {
-		return gauges
+	for _, c := range []metric.Int64ObservableCounter{o.requests, o.goodReq, o.goodTok, o.folds} {
+		if c != nil {
+			gauges = append(gauges, c)
+		}
 	}
-	return append(gauges, o.requests)
+	return gauges
+}
+
+// goodOpts are the attribute sets of llm.slo.goodput.*, by good.
+var goodOpts = [2][]metric.ObserveOption{
+	{metric.WithAttributes(semconv.SLOGood.Bool(false))},
+	{metric.WithAttributes(semconv.SLOGood.Bool(true))},
+}
+
+// observeGoodput reports the goodput counters and the label folds.
+func (o *otelInstruments) observeGoodput(obs metric.Observer, t *Tracker) {
+	for i := range 2 {
+		if o.goodReq != nil {
+			obs.ObserveInt64(o.goodReq, t.goodput.reqs[i].Load(), goodOpts[i]...)
+		}
+		if o.goodTok != nil {
+			obs.ObserveInt64(o.goodTok, t.goodput.tokens[i].Load(), goodOpts[i]...)
+		}
+	}
+	if o.folds != nil {
+		if n := t.models.folded(); n > 0 {
+			obs.ObserveInt64(o.folds, n, metric.WithAttributes(semconv.SLOLabel.String(t.models.label)))
+		}
+	}
+}
+
+// startGoodputSeries creates the goodput series at zero (increase() then
+// counts the first request) and connects the label folds to their counter.
+func (t *Tracker) startGoodputSeries() {
+	if t.prom == nil {
+		return
+	}
+	for i, good := range []bool{false, true} {
+		t.goodput.promReq[i] = t.prom.goodReq.WithLabelValues(boolLabel(good))
+		t.goodput.promToken[i] = t.prom.goodTok.WithLabelValues(boolLabel(good))
+	}
+	c := t.prom.folds.WithLabelValues(t.models.label)
+	t.models.count = func(n int64) { c.Add(float64(n)) }
 }
 
 // attrKey identifies the attribute combination of a request's metrics.

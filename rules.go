@@ -66,11 +66,18 @@ func ruleWindows(rules []burn.Rule) []time.Duration {
 //     slo:time_period:days, slo:current_burn_rate:ratio (5m),
 //     slo:period_burn_rate:ratio, slo:period_error_budget_remaining:ratio and
 //     sloth_slo_info;
+//   - slo:sli_error_by_instance:ratio_rate5m — the 5m share of bad requests
+//     per scraped instance, the fleet rule's per-instance breakdown;
 //   - one alert per severity, LLMSLOBurnRatePage and LLMSLOBurnRateTicket,
 //     whose expression is the "or" of the severity's rules: the long and
 //     the short window's burn rates both exceed the rule's factor, and the
 //     long window holds at least the rule's minimum of requests
 //     ([RulesOptions.MinEvents]), as the tracker decides in process.
+//
+// Once per file it writes the service's goodput recordings over 5m:
+// slo:goodput_requests:rate5m, slo:goodput_tokens:rate5m and
+// slo:goodput:ratio_rate5m (from llm_slo_goodput_requests_total and
+// llm_slo_goodput_tokens_total).
 //
 // A burn rate b over a window is the window's error ratio divided by the error
 // budget 1 − target, so "burn rate > b" is written "ratio > b × (1 − target)".
@@ -124,6 +131,7 @@ func PrometheusRulesWith(opts RulesOptions, objs ...Objective) ([]byte, error) {
 	for _, o := range objs {
 		writeObjectiveRules(&b, opts, period, o)
 	}
+	writeGoodputRules(&b, opts)
 	writeHealthRules(&b, opts)
 	return b.Bytes(), nil
 }
@@ -180,6 +188,7 @@ func (r *objRules) writeSLI(b *bytes.Buffer, rules []burn.Rule) {
 	expr := fmt.Sprintf("sum_over_time(slo:sli_error:ratio_rate5m%s[%s])\n/ ignoring (sloth_window)\ncount_over_time(slo:sli_error:ratio_rate5m%s[%s])",
 		r.idSel, pn, r.idSel, pn)
 	writeRule(b, "record", "slo:sli_error:ratio_rate"+pn, expr, "", r.labels("sloth_window", pn), nil)
+	r.writeInstanceRules(b)
 }
 
 // writeMeta writes the Sloth metadata recordings.

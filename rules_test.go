@@ -95,6 +95,7 @@ func TestPrometheusRulesStructure(t *testing.T) {
 	wantGroups := []string{
 		"llmslo-sli-recordings-gw-error_rate_p99.9", "llmslo-meta-recordings-gw-error_rate_p99.9", "llmslo-alerts-gw-error_rate_p99.9",
 		"llmslo-sli-recordings-gw-fast", "llmslo-meta-recordings-gw-fast", "llmslo-alerts-gw-fast",
+		"llmslo-goodput-recordings-gw",
 		"llmslo-health",
 	}
 	if diff := cmp.Diff(wantGroups, got); diff != "" {
@@ -104,6 +105,7 @@ func TestPrometheusRulesStructure(t *testing.T) {
 		{"record", "slo:sli_error:ratio_rate5m"}, {"record", "slo:sli_error:ratio_rate30m"}, {"record", "slo:sli_error:ratio_rate1h"},
 		{"record", "slo:sli_error:ratio_rate2h"}, {"record", "slo:sli_error:ratio_rate6h"}, {"record", "slo:sli_error:ratio_rate1d"},
 		{"record", "slo:sli_error:ratio_rate3d"}, {"record", "slo:sli_error:ratio_rate7d"},
+		{"record", "slo:sli_error_by_instance:ratio_rate5m"},
 	}
 	if diff := cmp.Diff(wantSLI, names["llmslo-sli-recordings-gw-fast"]); diff != "" {
 		t.Errorf("SLI recordings (-want +got):\n%s", diff)
@@ -292,11 +294,12 @@ func ExamplePrometheusRules() {
 		fmt.Println(g.Name, len(g.Rules))
 	}
 	// Output:
-	// llmslo-sli-recordings-rag-service-ttft_500ms_p99 8
+	// llmslo-sli-recordings-rag-service-ttft_500ms_p99 9
 	// llmslo-meta-recordings-rag-service-ttft_500ms_p99 7
 	// llmslo-alerts-rag-service-ttft_500ms_p99 2
-	// llmslo-sli-recordings-rag-service-error_rate_p99.9 8
+	// llmslo-sli-recordings-rag-service-error_rate_p99.9 9
 	// llmslo-meta-recordings-rag-service-error_rate_p99.9 7
 	// llmslo-alerts-rag-service-error_rate_p99.9 2
+	// llmslo-goodput-recordings-rag-service 3
 	// llmslo-health 7
 }

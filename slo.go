@@ -69,6 +69,9 @@ type Tracker struct {
 	recentMu sync.Mutex
 	recent   []incident.Incident // the last few incidents, newest last
 
+	goodput goodputCounts // requests that met every objective (goodput.go)
+	models  *labelLimiter // gen_ai_request_model values (labels.go)
+
 	st         stateRuntime       // the state file and seeding (statefile.go)
 	seedCancel context.CancelFunc // stops the seeding at start; nil without one
 }
@@ -95,6 +98,7 @@ func New(opts ...Option) (*Tracker, error) {
 		incidents: make(chan incident.Incident, 64),
 		stop:      make(chan struct{}),
 		attr:      newAttributor(cfg.model),
+		models:    newLabelLimiter("gen_ai_request_model", cfg.labelLimit, cfg.errorHandler),
 	}
 	t.logger = newLogger(cfg)
 	if cfg.eventSink != nil || t.logger != nil {
@@ -127,6 +131,7 @@ func New(opts ...Option) (*Tracker, error) {
 		}
 	}
 	t.startIncidentSeries()
+	t.startGoodputSeries()
 	t.lastEval.Store(start.UnixNano()) // the start counts as the first evaluation (rules hold nothing yet)
 	t.startKernel()
 	t.wg.Add(1)
@@ -214,6 +219,12 @@ type Status struct {
 	// State is where the windows' history came from and how saving it goes
 	// ([WithStateFile]).
 	State StateStatus `json:"state"`
+	// Goodput counts the requests that met every objective that judged them.
+	Goodput GoodputStatus `json:"goodput"`
+	// FoldedLabelValues counts metric label values recorded as
+	// [OtherLabelValue] because their label had reached its limit
+	// ([WithLabelLimit]).
+	FoldedLabelValues int64 `json:"folded_label_values"`
 
 	// The facts the llmslo-health rules watch (docs/design.md §14), as the
 	// self-health metrics export them.
@@ -267,6 +278,8 @@ func (t *Tracker) Status() Status {
 		Signals:             t.KernelStatus(),
 		DroppedKernelEvents: t.kernelDropped(),
 		State:               t.st.get(),
+		Goodput:             t.goodput.status(),
+		FoldedLabelValues:   t.models.folded(),
 	}
 }
 

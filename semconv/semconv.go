@@ -232,6 +232,21 @@ const (
 	MetricBudgetRemaining    = "llm.slo.error_budget.remaining"       // gauge, fraction
 	MetricIncidents          = "llm.slo.incidents"                    // counter
 	MetricCorrelation        = "llm.slo.correlation"                  // counter, by tier and enriched
+	// MetricGoodputRequests counts the requests judged by at least one
+	// objective, by llm.slo.good: true when they met every objective that
+	// judged them (goodput), false otherwise.
+	MetricGoodputRequests = "llm.slo.goodput.requests"
+	// MetricGoodputTokens counts the output tokens of those requests, by
+	// llm.slo.good.
+	MetricGoodputTokens = "llm.slo.goodput.tokens"
+	// MetricLabelFolds counts label values folded into "other" because a
+	// label reached its limit of distinct values, by llm.slo.label.
+	MetricLabelFolds = "llm.slo.label.folds"
+	// SLOLabel is llm.slo.label: the metric label (attribute) a fold concerns.
+	SLOLabel = attribute.Key("llm.slo.label")
+	// SLOTenant is llm.slo.tenant: the tenant or priority class of a request
+	// and of the objectives narrowed to it.
+	SLOTenant = attribute.Key("llm.slo.tenant")
 )
 
 // Metric and attribute names of the tracker's own instruments.

@@ -111,8 +111,14 @@ var pageFuncs = template.FuncMap{
 	},
 	"clock":  func(t time.Time) string { return t.UTC().Format("15:04:05Z") },
 	"uptime": func(s float64) string { return (time.Duration(s) * time.Second).String() },
-	"join":   strings.Join,
-	"trim":   truncate,
+	"perSec": func(n int64, s float64) string {
+		if s <= 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.1f", float64(n)/s)
+	},
+	"join": strings.Join,
+	"trim": truncate,
 	"short": func(ids []string, n int) string {
 		var out []string
 		for _, id := range ids[:min(n, len(ids))] {
@@ -174,6 +180,7 @@ th{color:var(--dim);font-weight:500;font-size:12px}td.num,th.num{text-align:righ
 <section class="w4"><h2>Load and probes</h2>
 <table>
 <tr><td>load generator</td><td class="wrap">{{if .Load.Rate}}{{.Load.Rate}} req/s · {{.Load.Sent}} sent · <span class="ok">{{.Load.OK}} ok</span> · <span class="{{if .Load.Failed}}bad{{end}}">{{.Load.Failed}} failed</span>{{else}}<span class="dim">off (-load N)</span>{{end}}</td></tr>
+<tr><td>goodput</td><td class="wrap" title="requests that met every objective that judged them">{{with .Tracker.Goodput}}<b>{{pct .Ratio}}</b> of judged · {{.GoodRequests}} / {{.Requests}} requests · {{.GoodTokens}} / {{.Tokens}} output tokens{{end}} · {{perSec .Tracker.Goodput.GoodTokens .Uptime}} good tokens/s since start</td></tr>
 <tr><td>kernel probes</td><td class="wrap"><span class="pill {{if eq .Probes.State "on" "partial"}}domain{{else}}unknown{{end}}">{{.Probes.State}}</span> <span class="dim">{{.Probes.Detail}}</span></td></tr>
 {{with .Tracker}}<tr><td>instrumentation</td><td class="wrap"><span class="{{if or .DroppedKernelEvents .LostKernelRecords .DroppedEvents .DroppedIncidents}}bad{{end}}">{{.LostKernelRecords}} kernel records lost · {{.DroppedKernelEvents}} kernel events, {{.DroppedEvents}} SLO events, {{.DroppedIncidents}} incidents dropped</span> · <span class="{{if or .IncidentSinkFailures .EventSinkFailures}}bad{{end}}">{{.IncidentSinkFailures}} incident, {{.EventSinkFailures}} event sink failures</span> · {{.OverheadSheds}} overhead sheds · sidecar <span class="{{if eq .Sidecar "disconnected"}}bad{{end}}">{{.Sidecar}}</span> · rules evaluated {{.LastEvaluation.UTC.Format "15:04:05"}}</td></tr>{{end}}
 </table>

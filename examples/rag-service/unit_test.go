@@ -95,6 +95,14 @@ func TestGrafanaDashboard(t *testing.T) {
 	known["ALERTS"] = true
 	// Exported only while an slo-sidecar is in use or the probes are loaded.
 	known[semconv.PromSidecarConnected], known[semconv.PromProbeOverhead] = true, true
+	// The goodput panels: the counters in process, the ratio and the rates
+	// the rules record.
+	for _, want := range []string{"llm_slo_goodput_requests_total", "llm_slo_goodput_tokens_total", "slo:goodput:ratio_rate5m",
+		"slo:goodput_requests:rate5m", "slo:goodput_tokens:rate5m", "slo:sli_error_by_instance:ratio_rate5m"} {
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("dashboard: no panel queries %s", want)
+		}
+	}
 	metric := regexp.MustCompile(`\b(llm_slo_[a-z_]+|gen_ai_[a-z_]+|slo:[a-z_:0-9]+|sloth_slo_info|ALERTS)\b`)
 	// Label names (in matchers and by/without clauses) are not metrics.
 	labels := regexp.MustCompile(`\b[a-z_]+\s*(?:=~|!~|!=|=)|\b(?:by|without)\s*\([^)]*\)`)

@@ -1,0 +1,134 @@
+package slo
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// sseModel is an OpenAI stream of one chunk whose response model is model.
+func sseModel(model string) string {
+	return fmt.Sprintf("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":%q,\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\ndata: [DONE]\n\n", model)
+}
+
+// TestModelLabelBounded sends 3,000 distinct model names, from the
+// request side (Request.Model), from the response stream (the server
+// side's fallback) and to the client side (Transport), and reads from the
+// registry that no metric has more than limit+1 series for any
+// combination of its other labels: the first 1,000 names and "other".
+func TestModelLabelBounded(t *testing.T) {
+	const n, limit = 3000, DefaultLabelLimit
+	sides := map[string]func(tr *Tracker, i int){
+		"request": func(tr *Tracker, i int) {
+			h := tr.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				RequestFrom(r.Context()).Model(fmt.Sprintf("req-model-%d", i))
+				w.Header().Set("Content-Type", "text/event-stream")
+				_, _ = io.WriteString(w, sseModel("m"))
+			}))
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/v1/chat/completions", nil))
+		},
+		"response": func(tr *Tracker, i int) {
+			h := tr.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/event-stream")
+				_, _ = io.WriteString(w, sseModel(fmt.Sprintf("resp-model-%d", i)))
+			}))
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/v1/chat/completions", nil))
+		},
+		"client": func(tr *Tracker, i int) {
+			base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}},
+					Body: io.NopCloser(strings.NewReader(sseModel(fmt.Sprintf("client-model-%d", i)))), Request: r}, nil
+			})
+			c := &http.Client{Transport: tr.Transport(base)}
+			resp, err := c.Post("http://api.openai.com/v1/chat/completions", "application/json", strings.NewReader(`{"stream":true}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		},
+	}
+	for name, send := range sides {
+		t.Run(name, func(t *testing.T) {
+			reg := prometheus.NewPedanticRegistry()
+			var reports atomic.Int64
+			tr, err := New(WithRegisterer(reg), WithoutProbes(), WithObjectives(ErrorRate(0.99)),
+				WithErrorHandler(func(err error) {
+					if strings.Contains(err.Error(), "gen_ai_request_model") {
+						reports.Add(1)
+					}
+				}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tr.Close()
+			for i := range n {
+				send(tr, i)
+			}
+			mfs, err := reg.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			checked := 0
+			for _, mf := range mfs {
+				groups := map[string]int{}
+				for _, m := range mf.GetMetric() {
+					var other []string
+					for _, l := range m.GetLabel() {
+						if l.GetName() != "gen_ai_request_model" {
+							other = append(other, l.GetName()+"="+l.GetValue())
+						}
+					}
+					groups[strings.Join(other, ",")]++
+				}
+				if !hasLabel(mf, "gen_ai_request_model") {
+					continue
+				}
+				checked++
+				for g, c := range groups {
+					if c > limit+1 {
+						t.Errorf("%s{%s}: %d series, want at most %d", mf.GetName(), g, c, limit+1)
+					}
+					if c != limit+1 {
+						t.Errorf("%s{%s}: %d series, want the first %d models and %q", mf.GetName(), g, c, limit, OtherLabelValue)
+					}
+				}
+			}
+			if checked == 0 {
+				t.Fatal("no metric with gen_ai_request_model gathered")
+			}
+			if got := tr.Status().FoldedLabelValues; got != n-limit {
+				t.Errorf("FoldedLabelValues = %d, want %d", got, n-limit)
+			}
+			if got := reports.Load(); got != 1 {
+				t.Errorf("the fold was reported %d times, want once", got)
+			}
+			var pm dto.Metric
+			if err := tr.prom.folds.WithLabelValues("gen_ai_request_model").Write(&pm); err != nil {
+				t.Fatal(err)
+			}
+			if got := pm.GetCounter().GetValue(); got != n-limit {
+				t.Errorf("llm_slo_label_folds_total = %v, want %d", got, n-limit)
+			}
+			t.Logf("%d model names: %d metrics with the label, each at most %d series; %d folded", n, checked, limit+1, n-limit)
+		})
+	}
+}
+
+func hasLabel(mf *dto.MetricFamily, name string) bool {
+	for _, m := range mf.GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == name {
+				return true
+			}
+		}
+	}
+	return false
+}
