@@ -5,7 +5,9 @@
 // waits until it is ready and stops it by PID when the test ends. [Binary]
 // finds prometheus, promtool or prometheus-alertmanager, skipping the test
 // with the Debian package to install when one is missing, or failing it
-// when CI or SLO_REQUIRE_BPF is set.
+// when CI or SLO_REQUIRE_BPF is set. [StartAlertmanager] runs a real
+// Alertmanager the same way (clustering off), routing every alert to one
+// webhook, for [Options.Alertmanagers].
 //
 // It is imported only by tests; it queries the server through package
 // promapi ([Server.API], [Server.Eventually]).

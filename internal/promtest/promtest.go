@@ -77,6 +77,11 @@ type Server struct {
 	// API queries it.
 	API *promapi.Client
 
+	process
+}
+
+// process is a program started by a test, stopped by its PID.
+type process struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited
 	log  string
@@ -108,7 +113,7 @@ func Start(tb testing.TB, opts Options) *Server {
 	}
 	var last error
 	for range 3 { // a free port can be taken before prometheus binds it
-		s := &Server{Dir: dir, log: filepath.Join(dir, "prometheus.log")}
+		s := &Server{Dir: dir, process: process{log: filepath.Join(dir, "prometheus.log")}}
 		addr := freePort(tb)
 		s.URL = "http://" + addr
 		s.API = &promapi.Client{URL: s.URL}
@@ -129,64 +134,74 @@ func Start(tb testing.TB, opts Options) *Server {
 
 // run starts the process and waits until it is ready or has exited.
 func (s *Server) run(bin, cfg, data, addr string, retention time.Duration) error {
-	logf, err := os.Create(s.log)
+	return s.start(bin, s.URL+"/-/ready", "--config.file="+cfg, "--storage.tsdb.path="+data, "--web.listen-address="+addr,
+		"--storage.tsdb.retention.time="+strconv.FormatInt(int64(retention/time.Hour), 10)+"h", "--log.level=warn",
+		// Firing alerts are sent again every second, not every minute: an
+		// alert that fired before the Alertmanager was discovered (and was
+		// dropped) reaches it a second later.
+		"--rules.alert.resend-delay=1s")
+}
+
+// start starts bin with args, its output to p.log, and waits until ready
+// answers 200 (30 s at most) or the process has exited.
+func (p *process) start(bin, ready string, args ...string) error {
+	logf, err := os.Create(p.log)
 	if err != nil {
 		return err
 	}
-	s.cmd = exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+data, "--web.listen-address="+addr,
-		"--storage.tsdb.retention.time="+strconv.FormatInt(int64(retention/time.Hour), 10)+"h", "--log.level=warn")
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	if err := s.cmd.Start(); err != nil {
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	if err := p.cmd.Start(); err != nil {
 		logf.Close()
 		return err
 	}
-	s.done = make(chan struct{})
+	p.done = make(chan struct{})
 	go func() {
-		_ = s.cmd.Wait()
+		_ = p.cmd.Wait()
 		logf.Close()
-		close(s.done)
+		close(p.done)
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case <-s.done:
-			b, _ := os.ReadFile(s.log)
+		case <-p.done:
+			b, _ := os.ReadFile(p.log)
 			return fmt.Errorf("exited: %s", tail(b, 2000))
 		case <-time.After(100 * time.Millisecond):
 		}
-		if resp, err := http.Get(s.URL + "/-/ready"); err == nil {
+		if resp, err := http.Get(ready); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
 		}
 	}
-	s.Stop()
+	p.Stop()
 	return errors.New("not ready after 30 s")
 }
 
-// Stop stops the server by its PID: SIGTERM, then SIGKILL after 10 s. It is
+// Stop stops the process by its PID: SIGTERM, then SIGKILL after 10 s. It is
 // idempotent.
-func (s *Server) Stop() {
-	if s.cmd == nil || s.cmd.Process == nil {
+func (p *process) Stop() {
+	if p.cmd == nil || p.cmd.Process == nil {
 		return
 	}
 	select {
-	case <-s.done:
+	case <-p.done:
 		return
 	default:
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-s.done:
+	case <-p.done:
 	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
+		_ = p.cmd.Process.Kill()
+		<-p.done
 	}
 }
 
-// PID returns the server's process id.
-func (s *Server) PID() int { return s.cmd.Process.Pid }
+// PID returns the process id.
+func (p *process) PID() int { return p.cmd.Process.Pid }
 
 // Eventually evaluates expr until cond accepts the result or ctx ends, and
 // returns the last result.

@@ -56,3 +56,47 @@ func TestStart(t *testing.T) {
 	}
 	s.Stop() // idempotent
 }
+
+// TestAlertmanager routes an alert that always fires from a real
+// Prometheus through a real Alertmanager to a webhook in the test, then
+// stops both by PID.
+func TestAlertmanager(t *testing.T) {
+	delivered := make(chan string, 16)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		select {
+		case delivered <- string(b):
+		default:
+		}
+	}))
+	defer hook.Close()
+	am := promtest.StartAlertmanager(t, promtest.AlertmanagerOptions{Webhook: hook.URL})
+	s := promtest.Start(t, promtest.Options{
+		Alertmanagers: []string{am.Addr},
+		Rules: map[string][]byte{"alerts.yaml": []byte("groups:\n  - name: demo\n    rules:\n      - alert: DemoAlways\n" +
+			"        expr: vector(1)\n        labels:\n          objective: demo\n")},
+	})
+	select {
+	case body := <-delivered:
+		if !strings.Contains(body, `"alertname":"DemoAlways"`) || !strings.Contains(body, `"status":"firing"`) {
+			t.Errorf("webhook body lacks the firing DemoAlways alert:\n%s", body)
+		}
+	case <-time.After(30 * time.Second):
+		var state []string
+		for _, u := range []string{s.URL + "/api/v1/alerts", s.URL + "/api/v1/alertmanagers", am.URL + "/api/v2/alerts"} {
+			if resp, err := http.Get(u); err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				state = append(state, u+": "+string(b))
+			}
+		}
+		t.Fatalf("no delivery to the webhook within 30 s:\n%s", strings.Join(state, "\n"))
+	}
+	pid := am.PID()
+	s.Stop()
+	am.Stop()
+	if err := syscall.Kill(pid, 0); err == nil {
+		t.Errorf("alertmanager (pid %d) still running after Stop", pid)
+	}
+	am.Stop() // idempotent
+}
