@@ -189,6 +189,7 @@ func (t *Tracker) evaluate(o *objState, now time.Time) (incident.Incident, bool)
 		Namespace:            t.cfg.namespace,
 		Service:              t.cfg.service,
 		Objective:            o.name,
+		Tenant:               o.obj.Tenant(),
 		Severity:             a.Severity.String(),
 		Rule:                 a.Rule.String(),
 		PredictedFaultDomain: semconv.DomainUnknown,

@@ -25,10 +25,13 @@ const (
 
 // BudgetStatus is the live error-budget state of one objective.
 type BudgetStatus struct {
-	Objective string  `json:"objective"`
-	Target    float64 `json:"target"`
-	Good      int64   `json:"good"`  // judged good over the budget period
-	Total     int64   `json:"total"` // judged over the budget period
+	Objective string `json:"objective"`
+	// Tenant is the tenant the objective is narrowed to
+	// ([Objective.ForTenant]); empty when it judges every tenant.
+	Tenant string  `json:"tenant,omitempty"`
+	Target float64 `json:"target"`
+	Good   int64   `json:"good"`  // judged good over the budget period
+	Total  int64   `json:"total"` // judged over the budget period
 	// Remaining is the share of the error budget left over the budget
 	// period, 1 − bad/((1−target)·total) clamped to [0, 1]: 1 when nothing
 	// was judged, 0 once the budget is spent (Exhausted).
@@ -106,7 +109,7 @@ func (t *Tracker) Budget() []BudgetStatus {
 // budget computes o's status at now; the caller holds o.mu.
 func (o *objState) budget(now time.Time, period time.Duration, gate burn.Gate) BudgetStatus {
 	p := o.series.Stat(now, period)
-	b := BudgetStatus{Objective: o.name, Target: o.obj.target, Good: p.Good, Total: p.Total,
+	b := BudgetStatus{Objective: o.name, Tenant: o.obj.Tenant(), Target: o.obj.target, Good: p.Good, Total: p.Total,
 		RemainingRaw: o.series.BudgetRemaining(now), Coverage: p.Coverage, Origin: o.origin()}
 	b.Remaining = math.Max(0, math.Min(1, b.RemainingRaw))
 	b.Exhausted = p.Total > p.Good && b.RemainingRaw <= 0

@@ -78,7 +78,7 @@ func (t *Tracker) judge(rq *Request, s *sli, obs attribution.Observation) judgem
 	byName := len(t.objs) > 64
 	got, _ := parseRoute(s.route)
 	for i, o := range t.objs {
-		if !t.filters[i].applies(got, s.method, s.model) {
+		if !t.filters[i].applies(got, s.method, s.model, s.tenant) {
 			continue
 		}
 		v, value := o.obj.judge(s)
@@ -167,6 +167,9 @@ func (t *Tracker) sliAttributes(s *sli, attrs []attribute.KeyValue) []attribute.
 	}
 	if s.respModel != "" {
 		attrs = append(attrs, semconv.GenAIResponseModel.String(s.respModel))
+	}
+	if s.tenant != "" {
+		attrs = append(attrs, semconv.SLOTenant.String(s.tenant[:min(len(s.tenant), maxRequestID)]))
 	}
 	if s.hasTTFB {
 		attrs = append(attrs, semconv.SLOTTFBMs.Float64(durMs(s.ttfb)))

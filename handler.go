@@ -70,6 +70,9 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t := hd.t
 	rq := &Request{t: t, start: time.Now(), route: r.Pattern, method: r.Method, inTokens: -1, outTokens: -1}
 	rq.requestID = requestID(r.Header.Get("X-Request-Id"))
+	if t.cfg.tenant != nil {
+		rq.tenant = t.tenantOf(r)
+	}
 	ctx := r.Context()
 	rq.span = trace.SpanFromContext(ctx)
 	if !rq.span.SpanContext().IsValid() {

@@ -2,6 +2,7 @@ package slo
 
 import (
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 )
@@ -9,7 +10,7 @@ import (
 // DefaultLabelLimit is the number of distinct values a metric label whose
 // values come from outside the process (model names read from request or
 // response bodies) may take per Tracker before further values are recorded
-// as [OtherLabelValue]; [WithLabelLimit] changes it (docs/design.md §9).
+// as [OtherLabelValue]; [WithLabelLimit] changes it (docs/design.md §15).
 const DefaultLabelLimit = 1000
 
 // OtherLabelValue is the value a label takes once it has reached its limit
@@ -68,6 +69,41 @@ func (l *labelLimiter) fold(v string) string {
 		}
 	})
 	return OtherLabelValue
+}
+
+// tenantOf returns the tenant WithTenant's function names for r; a panic
+// in it means no tenant, reported once.
+func (t *Tracker) tenantOf(r *http.Request) (tenant string) {
+	defer func() {
+		if v := recover(); v != nil {
+			tenant = ""
+			t.tenantPanic.Do(func() {
+				t.cfg.errorHandler(fmt.Errorf("slo: the WithTenant function panicked (requests get no tenant): %v", v))
+			})
+		}
+	}()
+	return t.cfg.tenant(r)
+}
+
+// foldMemo folds a call's request and response model once, however many
+// times its metrics are recorded, so that a fold is counted once per call.
+type foldMemo struct {
+	inModel, inResp, model, resp string
+	done                         bool
+}
+
+// fold returns model and resp folded by l.
+func (m *foldMemo) fold(l *labelLimiter, model, resp string) (string, string) {
+	if m.done && m.inModel == model && m.inResp == resp {
+		return m.model, m.resp
+	}
+	m.inModel, m.inResp, m.done = model, resp, true
+	m.model = l.fold(model)
+	m.resp = m.model
+	if resp != model {
+		m.resp = l.fold(resp)
+	}
+	return m.model, m.resp
 }
 
 // folded returns the number of values folded so far.

@@ -13,9 +13,12 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// sseModel is an OpenAI stream of one chunk whose response model is model.
+// sseModel is an OpenAI stream of two chunks whose response model is
+// model (the client side records its metrics at the second chunk and at
+// the end: a fold still counts once).
 func sseModel(model string) string {
-	return fmt.Sprintf("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":%q,\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\ndata: [DONE]\n\n", model)
+	chunk := fmt.Sprintf("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":%q,\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n", model)
+	return chunk + chunk + "data: [DONE]\n\n"
 }
 
 // TestModelLabelBounded sends 3,000 distinct model names, from the

@@ -276,6 +276,12 @@ func (o *otelInstruments) observeGoodput(obs metric.Observer, t *Tracker) {
 	}
 }
 
+// startSeries creates the counters' series that start at zero.
+func (t *Tracker) startSeries() {
+	t.startIncidentSeries()
+	t.startGoodputSeries()
+}
+
 // startGoodputSeries creates the goodput series at zero (increase() then
 // counts the first request) and connects the label folds to their counter.
 func (t *Tracker) startGoodputSeries() {

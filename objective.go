@@ -66,9 +66,10 @@ type Objective struct {
 	named     bool // Named was called: its name must not be empty
 	routes    []string
 	models    []string
-	// noRoute and noModel: ForRoute or ForModel was called with nothing,
-	// which would make the objective judge nothing.
-	noRoute, noModel bool
+	tenants   []string
+	// noRoute, noModel and noTenant: ForRoute, ForModel or ForTenant was
+	// called with nothing, which would make the objective judge nothing.
+	noRoute, noModel, noTenant bool
 }
 
 // TTFT is met by a streaming request whose first output-bearing chunk left
@@ -131,6 +132,27 @@ func (o Objective) ForModel(models ...string) Objective {
 	return o
 }
 
+// ForTenant limits the objective to requests served for one of tenants, or
+// priority classes, as the function given to [WithTenant] names them (or
+// [Request.Tenant]). The objective then keeps its own error budget, burn
+// rates and alerts, and its incidents name the tenant
+// ([incident.Incident].Tenant): one objective per tenant, e.g.
+// TTFT(500*time.Millisecond, 0.99).ForTenant("gold") beside the same
+// objective ForTenant("free"), burns for one tenant while the other's
+// budget stays untouched. Its generated name gains "@" and the tenants,
+// e.g. "ttft_500ms_p99@gold". Tenants reach metrics only through the
+// objectives' names, so their number is the number of objectives given.
+// [New] rejects ForTenant() and an empty tenant.
+func (o Objective) ForTenant(tenants ...string) Objective {
+	o.tenants = append(slices.Clip(o.tenants), tenants...)
+	o.noTenant = o.noTenant || len(tenants) == 0
+	return o
+}
+
+// Tenant returns the tenants the objective is narrowed to, joined by ","
+// ([Objective.ForTenant]); empty when it is not.
+func (o Objective) Tenant() string { return strings.Join(o.tenants, ",") }
+
 // Named replaces the generated name, e.g. "ttft_500ms_p99", by name. [New]
 // rejects an empty name.
 func (o Objective) Named(name string) Objective {
@@ -146,13 +168,19 @@ func (o Objective) Name() string {
 		return o.name
 	}
 	t := percent(o.target)
+	var name string
 	switch o.kind {
 	case sliTokensPerSec:
-		return fmt.Sprintf("tokens_per_sec_%s_p%s", strconv.FormatFloat(o.minTPS, 'f', -1, 64), t)
+		name = fmt.Sprintf("tokens_per_sec_%s_p%s", strconv.FormatFloat(o.minTPS, 'f', -1, 64), t)
 	case sliErrorRate:
-		return "error_rate_p" + t
+		name = "error_rate_p" + t
+	default:
+		name = fmt.Sprintf("%s_%s_p%s", o.kind, o.threshold, t)
 	}
-	return fmt.Sprintf("%s_%s_p%s", o.kind, o.threshold, t)
+	if len(o.tenants) > 0 {
+		name += "@" + o.Tenant()
+	}
+	return name
 }
 
 // Target returns the objective's target share of good requests, in (0, 1).
@@ -300,6 +328,12 @@ func (o Objective) validateFilters() error {
 	}
 	if slices.Contains(o.models, "") {
 		return fmt.Errorf("%s.ForModel(\"\"): a model name must not be empty", o.call())
+	}
+	if o.noTenant {
+		return fmt.Errorf("%s.ForTenant(): no tenant given", o.call())
+	}
+	if slices.Contains(o.tenants, "") {
+		return fmt.Errorf("%s.ForTenant(\"\"): a tenant must not be empty", o.call())
 	}
 	return nil
 }

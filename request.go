@@ -45,6 +45,7 @@ type Request struct {
 	mu        sync.Mutex // guards the fields below
 	done      bool
 	model     string
+	tenant    string // WithTenant's, or Request.Tenant's
 	provider  string
 	operation string
 	inTokens  int64 // -1 when not reported
@@ -117,6 +118,20 @@ func (r *Request) Model(model string) {
 	r.mu.Lock()
 	if !r.done {
 		r.model = model
+	}
+	r.mu.Unlock()
+}
+
+// Tenant reports the tenant, or priority class, the request is served for,
+// replacing what [WithTenant]'s function returned; objectives narrowed by
+// [Objective.ForTenant] judge the request by it.
+func (r *Request) Tenant(tenant string) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	if !r.done {
+		r.tenant = tenant
 	}
 	r.mu.Unlock()
 }
@@ -238,6 +253,7 @@ type sli struct {
 	outChunks           int64
 	route, method       string
 	model, respModel    string
+	tenant              string
 	provider, operation string
 	finishReason        string
 	format, dialect     string
@@ -254,7 +270,7 @@ func (r *Request) compute(end time.Time, ctxErr error) sli {
 	}
 	r.mu.Lock()
 	r.done = true
-	s.model, s.provider, s.operation = r.model, r.provider, r.operation
+	s.model, s.provider, s.operation, s.tenant = r.model, r.provider, r.operation, r.tenant
 	s.calls = r.calls
 	explicitIn, explicitOut := r.inTokens, r.outTokens
 	r.mu.Unlock()

@@ -151,6 +151,7 @@ const unmatchedAfter = 1000
 type objFilter struct {
 	routes  []route
 	models  []string
+	tenants []string
 	applied atomic.Bool
 }
 
@@ -162,14 +163,15 @@ func newFilters(objs []Objective) []objFilter {
 			p, _ := parseRoute(r) // validated by New
 			fs[i].routes = append(fs[i].routes, p)
 		}
-		fs[i].models = o.models
+		fs[i].models, fs[i].tenants = o.models, o.tenants
 	}
 	return fs
 }
 
 // applies reports whether the objective covers a request served under
-// route got with the given method and model, and notes that it applied.
-func (f *objFilter) applies(got route, method, model string) bool {
+// route got with the given method, model and tenant, and notes that it
+// applied.
+func (f *objFilter) applies(got route, method, model, tenant string) bool {
 	if len(f.routes) > 0 {
 		found := false
 		for _, want := range f.routes {
@@ -183,6 +185,9 @@ func (f *objFilter) applies(got route, method, model string) bool {
 		}
 	}
 	if len(f.models) > 0 && !slices.Contains(f.models, model) {
+		return false
+	}
+	if len(f.tenants) > 0 && !slices.Contains(f.tenants, tenant) {
 		return false
 	}
 	if !f.applied.Load() {
@@ -199,12 +204,16 @@ func (f *objFilter) applies(got route, method, model string) bool {
 func (t *Tracker) reportUnmatched(s *sli) {
 	for i := range t.filters {
 		f := &t.filters[i]
-		if len(f.routes) == 0 && len(f.models) == 0 || f.applied.Load() {
+		if len(f.routes) == 0 && len(f.models) == 0 && len(f.tenants) == 0 || f.applied.Load() {
 			continue
 		}
 		o := t.objs[i].obj
-		err := fmt.Errorf("slo: objective %s applied to none of the first %d requests (ForRoute %q, ForModel %q; the last request: route %q, method %s, model %q)",
-			o.Name(), unmatchedAfter, o.routes, o.models, s.route, s.method, s.model)
+		filters, last := fmt.Sprintf("ForRoute %q, ForModel %q", o.routes, o.models), fmt.Sprintf("route %q, method %s, model %q", s.route, s.method, s.model)
+		if len(o.tenants) > 0 {
+			filters += fmt.Sprintf(", ForTenant %q", o.tenants)
+			last += fmt.Sprintf(", tenant %q", s.tenant)
+		}
+		err := fmt.Errorf("slo: objective %s applied to none of the first %d requests (%s; the last request: %s)", o.Name(), unmatchedAfter, filters, last)
 		t.cfg.logger.Warn(err.Error())
 		t.cfg.errorHandler(err)
 	}

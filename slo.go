@@ -71,6 +71,8 @@ type Tracker struct {
 
 	goodput goodputCounts // requests that met every objective (goodput.go)
 	models  *labelLimiter // gen_ai_request_model values (labels.go)
+	// tenantPanic reports once that the WithTenant function panicked.
+	tenantPanic sync.Once
 
 	st         stateRuntime       // the state file and seeding (statefile.go)
 	seedCancel context.CancelFunc // stops the seeding at start; nil without one
@@ -130,8 +132,7 @@ func New(opts ...Option) (*Tracker, error) {
 			}
 		}
 	}
-	t.startIncidentSeries()
-	t.startGoodputSeries()
+	t.startSeries()
 	t.lastEval.Store(start.UnixNano()) // the start counts as the first evaluation (rules hold nothing yet)
 	t.startKernel()
 	t.wg.Add(1)

@@ -183,6 +183,7 @@ type call struct {
 
 	// Described from the request.
 	provider, operation, model string
+	folds                      foldMemo // the model labels as folded, once per call (labels.go)
 	serverAddr                 string
 	serverPort                 int
 	hint                       stream.Dialect

@@ -276,12 +276,7 @@ func (c *call) attrs(resp, errType string) *clientAttrs {
 	if model == "" {
 		model = resp
 	}
-	if model == resp {
-		model = c.t.models.fold(model)
-		resp = model
-	} else {
-		model, resp = c.t.models.fold(model), c.t.models.fold(resp)
-	}
+	model, resp = c.folds.fold(c.t.models, model, resp)
 	k := clientAttrKey{op: c.operation, prov: c.provider, model: model, resp: resp, addr: c.serverAddr,
 		port: c.serverPort, errType: errType, retrieval: c.retrieval}
 	return c.t.client.attrs.get(nil, clientAttrCacheMax, k, func() *clientAttrs { return newClientAttrs(k, c.ins) })

@@ -29,6 +29,9 @@ type Incident struct {
 	Service   string `json:"service"`
 	// Objective is the name of the objective burning its budget.
 	Objective string `json:"objective"`
+	// Tenant is the tenant, or priority class, the objective is narrowed to
+	// (slo.Objective.ForTenant); empty when it judges every tenant.
+	Tenant string `json:"tenant,omitempty"`
 	// Severity is SeverityPage or SeverityTicket.
 	Severity string `json:"severity"`
 	// Rule is the condition that started to hold, e.g. "6h>6 and 30m>6".
