@@ -2,7 +2,7 @@
 GO ?= go
 CLANG ?= clang-19
 
-.PHONY: all test test-busy bench test-privileged vet fmt-check bench-smoke bench generate check-generate cross release
+.PHONY: all test test-busy bench test-privileged vet fmt-check bench-smoke bench generate check-generate cross release e2e-fleet
 
 all: vet fmt-check test
 
@@ -13,7 +13,18 @@ test: vet fmt-check
 	# several times slower and no longer the workload the lab calibrates
 	# (TestSmallLab skips itself there).
 	$(GO) test -count=1 -run TestSmallLab ./cmd/slo-lab/
+	# The fleet test, also without -race (TestFleet skips itself there).
+	$(MAKE) e2e-fleet
 	$(GO) test -run '^$$' -bench . -benchtime=1x ./... > /dev/null
+
+# e2e-fleet runs the reference service as a fleet of three replicas on
+# loopback ports, a real Prometheus scraping them with the generated rules
+# and a real Alertmanager delivering to a webhook of the test (Debian
+# packages prometheus and prometheus-alertmanager), and prints the delays
+# from a provider fault to each replica's page, the Prometheus alert and the
+# delivery (docs/fleet.md). Without -race: the replicas are the test binary.
+e2e-fleet:
+	$(GO) test -count=1 -v -run '^TestFleet$$' ./examples/rag-service/
 
 # test-busy runs make test three times in a row while two CPU hogs keep
 # both cores busy (internal/busy/test-busy.sh starts them and stops them by

@@ -8,7 +8,7 @@ import (
 
 // GoodputStatus counts the requests judged by at least one objective and
 // their output tokens, in total and for those that met every objective
-// that judged them: the goodput (docs/design.md §9). Requests no objective
+// that judged them: the goodput (docs/design.md §15). Requests no objective
 // judged (a non-streaming request under TTFT objectives only, a request the
 // client abandoned) are in neither count.
 type GoodputStatus struct {

@@ -20,7 +20,7 @@ func (r *objRules) writeInstanceRules(b *bytes.Buffer) {
 
 // writeGoodputRules writes the service's goodput recordings over 5m, from
 // llm_slo_goodput_requests_total and llm_slo_goodput_tokens_total
-// (docs/design.md §9): slo:goodput_requests:rate5m (requests/s that met
+// (docs/design.md §15): slo:goodput_requests:rate5m (requests/s that met
 // every objective that judged them), slo:goodput_tokens:rate5m (their
 // output tokens/s) and slo:goodput:ratio_rate5m (their share of the
 // judged requests).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -24,11 +25,9 @@ type AlertmanagerOptions struct {
 
 // Alertmanager is a running Alertmanager, stopped when the test ends.
 type Alertmanager struct {
-	// Addr is its host:port, for [Options.Alertmanagers].
-	Addr string
-	// URL is its base URL, http://<Addr>.
+	// URL is its base URL, http://<Addr>; Addr is for [Options.Alertmanagers].
 	URL string
-	process
+	*Process
 }
 
 // StartAlertmanager starts prometheus-alertmanager on a free loopback port,
@@ -44,26 +43,13 @@ func StartAlertmanager(tb testing.TB, opts AlertmanagerOptions) *Alertmanager {
 	if err := os.WriteFile(cfg, alertmanagerConfig(opts), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	var last error
-	for range 3 { // a free port can be taken before the process binds it
-		am := &Alertmanager{process: process{log: filepath.Join(dir, "alertmanager.log")}}
-		am.Addr = freePort(tb)
-		am.URL = "http://" + am.Addr
-		last = am.start(bin, am.URL+"/-/ready", "--config.file="+cfg, "--storage.path="+filepath.Join(dir, "data"),
-			"--web.listen-address="+am.Addr, "--cluster.listen-address=", "--log.level=warn")
-		if last == nil {
-			tb.Cleanup(func() {
-				am.Stop()
-				if tb.Failed() {
-					b, _ := os.ReadFile(am.log)
-					tb.Logf("alertmanager log (%s):\n%s", am.log, tail(b, 4000))
-				}
-			})
-			return am
-		}
-	}
-	tb.Fatalf("alertmanager did not start: %v", last)
-	return nil
+	am := &Alertmanager{}
+	am.Process = StartProcess(tb, "alertmanager", filepath.Join(dir, "alertmanager.log"), "/-/ready", func(addr string) *exec.Cmd {
+		am.URL = "http://" + addr
+		return exec.Command(bin, "--config.file="+cfg, "--storage.path="+filepath.Join(dir, "data"),
+			"--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=warn")
+	})
+	return am
 }
 
 func alertmanagerConfig(opts AlertmanagerOptions) []byte {

@@ -3,17 +3,14 @@ package promtest
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -77,14 +74,7 @@ type Server struct {
 	// API queries it.
 	API *promapi.Client
 
-	process
-}
-
-// process is a program started by a test, stopped by its PID.
-type process struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has exited
-	log  string
+	*Process
 }
 
 // Start starts prometheus on a free loopback port with a configuration, rule
@@ -111,97 +101,19 @@ func Start(tb testing.TB, opts Options) *Server {
 	if retention <= 0 {
 		retention = 400 * 24 * time.Hour
 	}
-	var last error
-	for range 3 { // a free port can be taken before prometheus binds it
-		s := &Server{Dir: dir, process: process{log: filepath.Join(dir, "prometheus.log")}}
-		addr := freePort(tb)
+	s := &Server{Dir: dir}
+	s.Process = StartProcess(tb, "prometheus", filepath.Join(dir, "prometheus.log"), "/-/ready", func(addr string) *exec.Cmd {
 		s.URL = "http://" + addr
 		s.API = &promapi.Client{URL: s.URL}
-		if last = s.run(bin, cfg, data, addr, retention); last == nil {
-			tb.Cleanup(func() {
-				s.Stop()
-				if tb.Failed() {
-					b, _ := os.ReadFile(s.log)
-					tb.Logf("prometheus log (%s):\n%s", s.log, tail(b, 4000))
-				}
-			})
-			return s
-		}
-	}
-	tb.Fatalf("prometheus did not start: %v", last)
-	return nil
+		return exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+data, "--web.listen-address="+addr,
+			"--storage.tsdb.retention.time="+strconv.FormatInt(int64(retention/time.Hour), 10)+"h", "--log.level=warn",
+			// Firing alerts are sent again every second, not every minute:
+			// an alert that fired before the Alertmanager was discovered
+			// (and was dropped) reaches it a second later.
+			"--rules.alert.resend-delay=1s")
+	})
+	return s
 }
-
-// run starts the process and waits until it is ready or has exited.
-func (s *Server) run(bin, cfg, data, addr string, retention time.Duration) error {
-	return s.start(bin, s.URL+"/-/ready", "--config.file="+cfg, "--storage.tsdb.path="+data, "--web.listen-address="+addr,
-		"--storage.tsdb.retention.time="+strconv.FormatInt(int64(retention/time.Hour), 10)+"h", "--log.level=warn",
-		// Firing alerts are sent again every second, not every minute: an
-		// alert that fired before the Alertmanager was discovered (and was
-		// dropped) reaches it a second later.
-		"--rules.alert.resend-delay=1s")
-}
-
-// start starts bin with args, its output to p.log, and waits until ready
-// answers 200 (30 s at most) or the process has exited.
-func (p *process) start(bin, ready string, args ...string) error {
-	logf, err := os.Create(p.log)
-	if err != nil {
-		return err
-	}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	if err := p.cmd.Start(); err != nil {
-		logf.Close()
-		return err
-	}
-	p.done = make(chan struct{})
-	go func() {
-		_ = p.cmd.Wait()
-		logf.Close()
-		close(p.done)
-	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.done:
-			b, _ := os.ReadFile(p.log)
-			return fmt.Errorf("exited: %s", tail(b, 2000))
-		case <-time.After(100 * time.Millisecond):
-		}
-		if resp, err := http.Get(ready); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-	}
-	p.Stop()
-	return errors.New("not ready after 30 s")
-}
-
-// Stop stops the process by its PID: SIGTERM, then SIGKILL after 10 s. It is
-// idempotent.
-func (p *process) Stop() {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// PID returns the process id.
-func (p *process) PID() int { return p.cmd.Process.Pid }
 
 // Eventually evaluates expr until cond accepts the result or ctx ends, and
 // returns the last result.
