@@ -2,7 +2,6 @@ package slo
 
 import (
 	"fmt"
-	"net/http"
 	"sync"
 	"sync/atomic"
 )
@@ -69,20 +68,6 @@ func (l *labelLimiter) fold(v string) string {
 		}
 	})
 	return OtherLabelValue
-}
-
-// tenantOf returns the tenant WithTenant's function names for r; a panic
-// in it means no tenant, reported once.
-func (t *Tracker) tenantOf(r *http.Request) (tenant string) {
-	defer func() {
-		if v := recover(); v != nil {
-			tenant = ""
-			t.tenantPanic.Do(func() {
-				t.cfg.errorHandler(fmt.Errorf("slo: the WithTenant function panicked (requests get no tenant): %v", v))
-			})
-		}
-	}()
-	return t.cfg.tenant(r)
 }
 
 // foldMemo folds a call's request and response model once, however many
