@@ -53,6 +53,15 @@
 // [WithPrometheusSeed] fills the long ones from the fleet's metrics
 // (docs/slo-state.md).
 //
+// An objective narrowed with [Objective.ForTenant] judges only the requests
+// of a tenant or priority class, named by the function given to
+// [WithTenant]: its own budget, burn rates and incidents. A request that
+// met every objective that judged it counts as goodput ([GoodputStatus],
+// llm_slo_goodput_requests_total and llm_slo_goodput_tokens_total). Model
+// names read from request and response bodies keep at most
+// [DefaultLabelLimit] label values per metric ([WithLabelLimit]); later ones
+// are recorded as "other" (docs/design.md §15).
+//
 // # Client side
 //
 // [Tracker.Transport] wraps an http.RoundTripper for outbound LLM and
