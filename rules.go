@@ -77,7 +77,9 @@ func ruleWindows(rules []burn.Rule) []time.Duration {
 // Once per file it writes the service's goodput recordings over 5m:
 // slo:goodput_requests:rate5m, slo:goodput_tokens:rate5m and
 // slo:goodput:ratio_rate5m (from llm_slo_goodput_requests_total and
-// llm_slo_goodput_tokens_total).
+// llm_slo_goodput_tokens_total), then the prompt-cache hit ratio per model
+// over 5m, slo:prompt_cache_hit:ratio_rate5m (cache-read input tokens over
+// input tokens, from llm_slo_server_token_usage_tokens).
 //
 // A burn rate b over a window is the window's error ratio divided by the error
 // budget 1 − target, so "burn rate > b" is written "ratio > b × (1 − target)".
@@ -132,6 +134,7 @@ func PrometheusRulesWith(opts RulesOptions, objs ...Objective) ([]byte, error) {
 		writeObjectiveRules(&b, opts, period, o)
 	}
 	writeGoodputRules(&b, opts)
+	writePromptCacheRules(&b, opts)
 	writeHealthRules(&b, opts)
 	return b.Bytes(), nil
 }

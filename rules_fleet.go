@@ -27,18 +27,39 @@ func (r *objRules) writeInstanceRules(b *bytes.Buffer) {
 func writeGoodputRules(b *bytes.Buffer, opts RulesOptions) {
 	fmt.Fprintf(b, "  - name: %s\n    rules:\n", yamlQuote("llmslo-goodput-recordings-"+opts.Service))
 	sel := func(metric, good string) string {
-		parts := []string{}
-		if good != "" {
-			parts = append(parts, "good="+promQuote(good))
-		}
-		if opts.Selector != "" {
-			parts = append(parts, opts.Selector)
-		}
-		return fmt.Sprintf("sum(rate(%s{%s}[5m]))", metric, strings.Join(parts, ","))
+		return fmt.Sprintf("sum(rate(%s[5m]))", serviceSel(opts, metric, "good", good))
 	}
 	labels := []string{"sloth_service", opts.Service, "sloth_window", "5m"}
 	writeRule(b, "record", "slo:goodput_requests:rate5m", sel("llm_slo_goodput_requests_total", "true"), "", labels, nil)
 	writeRule(b, "record", "slo:goodput_tokens:rate5m", sel("llm_slo_goodput_tokens_total", "true"), "", labels, nil)
 	writeRule(b, "record", "slo:goodput:ratio_rate5m",
 		"(\n  "+sel("llm_slo_goodput_requests_total", "true")+" or on() vector(0)\n)\n/\n"+sel("llm_slo_goodput_requests_total", ""), "", labels, nil)
+}
+
+// writePromptCacheRules writes the service's prompt-cache recording over
+// 5m, slo:prompt_cache_hit:ratio_rate5m by gen_ai_request_model: the
+// input tokens the provider served from its prompt cache over all input
+// tokens, from the sums of llm_slo_server_token_usage_tokens by
+// gen_ai_token_type (cache_read is part of input; docs/design.md §5).
+func writePromptCacheRules(b *bytes.Buffer, opts RulesOptions) {
+	fmt.Fprintf(b, "  - name: %s\n    rules:\n", yamlQuote("llmslo-prompt-cache-recordings-"+opts.Service))
+	sum := func(tokenType string) string {
+		return fmt.Sprintf("sum by (gen_ai_request_model) (rate(%s[5m]))",
+			serviceSel(opts, "llm_slo_server_token_usage_tokens_sum", "gen_ai_token_type", tokenType))
+	}
+	writeRule(b, "record", "slo:prompt_cache_hit:ratio_rate5m", sum(tokenTypeCacheRead)+"\n/\n"+sum("input"), "",
+		[]string{"sloth_service", opts.Service, "sloth_window", "5m"}, nil)
+}
+
+// serviceSel is the selector of metric with label = value (none when value
+// is empty) and the options' selector.
+func serviceSel(opts RulesOptions, metric, label, value string) string {
+	var parts []string
+	if value != "" {
+		parts = append(parts, label+"="+promQuote(value))
+	}
+	if opts.Selector != "" {
+		parts = append(parts, opts.Selector)
+	}
+	return metric + "{" + strings.Join(parts, ",") + "}"
 }

@@ -96,6 +96,7 @@ func TestPrometheusRulesStructure(t *testing.T) {
 		"llmslo-sli-recordings-gw-error_rate_p99.9", "llmslo-meta-recordings-gw-error_rate_p99.9", "llmslo-alerts-gw-error_rate_p99.9",
 		"llmslo-sli-recordings-gw-fast", "llmslo-meta-recordings-gw-fast", "llmslo-alerts-gw-fast",
 		"llmslo-goodput-recordings-gw",
+		"llmslo-prompt-cache-recordings-gw",
 		"llmslo-health",
 	}
 	if diff := cmp.Diff(wantGroups, got); diff != "" {
@@ -244,6 +245,33 @@ func promtool(t *testing.T) string {
 	return promtest.Binary(t, "promtool")
 }
 
+// TestPromptCacheRuleExpression checks the prompt-cache recording against a
+// hand-written expression: the options' selector in both sums, by model.
+func TestPromptCacheRuleExpression(t *testing.T) {
+	f := gwRules(t)
+	want := "sum by (gen_ai_request_model) (rate(llm_slo_server_token_usage_tokens_sum{gen_ai_token_type=\"cache_read\",job=\"gw\"}[5m]))\n/\n" +
+		"sum by (gen_ai_request_model) (rate(llm_slo_server_token_usage_tokens_sum{gen_ai_token_type=\"input\",job=\"gw\"}[5m]))"
+	found := 0
+	for _, g := range f.Groups {
+		if g.Name != "llmslo-prompt-cache-recordings-gw" {
+			continue
+		}
+		found++
+		if len(g.Rules) != 1 || g.Rules[0].Record != "slo:prompt_cache_hit:ratio_rate5m" {
+			t.Fatalf("prompt-cache group holds %+v", g.Rules)
+		}
+		if diff := cmp.Diff(want, g.Rules[0].Expr); diff != "" {
+			t.Errorf("expr (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(map[string]string{"sloth_service": "gw", "sloth_window": "5m"}, g.Rules[0].Labels); diff != "" {
+			t.Errorf("labels (-want +got):\n%s", diff)
+		}
+	}
+	if found != 1 {
+		t.Fatalf("%d prompt-cache groups, want 1", found)
+	}
+}
+
 // TestPromtoolCheckRules validates generated rules, and the committed
 // deploy/prometheus/rules.yaml, with `promtool check rules`.
 func TestPromtoolCheckRules(t *testing.T) {
@@ -301,5 +329,6 @@ func ExamplePrometheusRules() {
 	// llmslo-meta-recordings-rag-service-error_rate_p99.9 7
 	// llmslo-alerts-rag-service-error_rate_p99.9 2
 	// llmslo-goodput-recordings-rag-service 3
+	// llmslo-prompt-cache-recordings-rag-service 1
 	// llmslo-health 7
 }

@@ -96,9 +96,11 @@ func TestGrafanaDashboard(t *testing.T) {
 	// Exported only while an slo-sidecar is in use or the probes are loaded.
 	known[semconv.PromSidecarConnected], known[semconv.PromProbeOverhead] = true, true
 	// The goodput panels: the counters in process, the ratio and the rates
-	// the rules record.
+	// the rules record; the per-instance breakdown and the prompt-cache hit
+	// ratio the rules record.
 	for _, want := range []string{"llm_slo_goodput_requests_total", "llm_slo_goodput_tokens_total", "slo:goodput:ratio_rate5m",
-		"slo:goodput_requests:rate5m", "slo:goodput_tokens:rate5m", "slo:sli_error_by_instance:ratio_rate5m"} {
+		"slo:goodput_requests:rate5m", "slo:goodput_tokens:rate5m", "slo:sli_error_by_instance:ratio_rate5m",
+		"slo:prompt_cache_hit:ratio_rate5m"} {
 		if !bytes.Contains(b, []byte(want)) {
 			t.Errorf("dashboard: no panel queries %s", want)
 		}
