@@ -23,13 +23,14 @@ func sseModel(model string) string {
 
 // TestModelLabelBounded sends 3,000 distinct model names, from the
 // request side (Request.Model), from the response stream (the server
-// side's fallback) and to the client side (Transport), and reads from the
+// side's fallback) and to the client side (Transport, in the v1.41.0
+// conventions and in both at once), and reads from the
 // registry that no metric has more than limit+1 series for any
 // combination of its other labels: the first 1,000 names and "other".
 func TestModelLabelBounded(t *testing.T) {
 	const n, limit = 3000, DefaultLabelLimit
-	sides := map[string]func(tr *Tracker, i int){
-		"request": func(tr *Tracker, i int) {
+	sides := map[string]func(t *testing.T, tr *Tracker, i int){
+		"request": func(_ *testing.T, tr *Tracker, i int) {
 			h := tr.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				RequestFrom(r.Context()).Model(fmt.Sprintf("req-model-%d", i))
 				w.Header().Set("Content-Type", "text/event-stream")
@@ -37,43 +38,38 @@ func TestModelLabelBounded(t *testing.T) {
 			}))
 			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/v1/chat/completions", nil))
 		},
-		"response": func(tr *Tracker, i int) {
+		"response": func(_ *testing.T, tr *Tracker, i int) {
 			h := tr.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "text/event-stream")
 				_, _ = io.WriteString(w, sseModel(fmt.Sprintf("resp-model-%d", i)))
 			}))
 			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/v1/chat/completions", nil))
 		},
-		"client": func(tr *Tracker, i int) {
-			base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-				return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}},
-					Body: io.NopCloser(strings.NewReader(sseModel(fmt.Sprintf("client-model-%d", i)))), Request: r}, nil
-			})
-			c := &http.Client{Transport: tr.Transport(base)}
-			resp, err := c.Post("http://api.openai.com/v1/chat/completions", "application/json", strings.NewReader(`{"stream":true}`))
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		},
+		"client": sendClientModel,
+		// Both client conventions at once: the v1.41.0 instruments and
+		// the latest gen_ai.client.inference.* ones.
+		"client-dup": sendClientModel,
 	}
 	for name, send := range sides {
 		t.Run(name, func(t *testing.T) {
 			reg := prometheus.NewPedanticRegistry()
 			var reports atomic.Int64
-			tr, err := New(WithRegisterer(reg), WithoutProbes(), WithObjectives(ErrorRate(0.99)),
+			opts := []Option{WithRegisterer(reg), WithoutProbes(), WithObjectives(ErrorRate(0.99)),
 				WithErrorHandler(func(err error) {
 					if strings.Contains(err.Error(), "gen_ai_request_model") {
 						reports.Add(1)
 					}
-				}))
+				})}
+			if name == "client-dup" {
+				opts = append(opts, WithSemconv(SemconvDup))
+			}
+			tr, err := New(opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer tr.Close()
 			for i := range n {
-				send(tr, i)
+				send(t, tr, i)
 			}
 			mfs, err := reg.Gather()
 			if err != nil {
@@ -123,6 +119,23 @@ func TestModelLabelBounded(t *testing.T) {
 			t.Logf("%d model names: %d metrics with the label, each at most %d series; %d folded", n, checked, limit+1, n-limit)
 		})
 	}
+}
+
+// sendClientModel makes one streamed call through tr's Transport whose
+// response names the model client-model-i.
+func sendClientModel(t *testing.T, tr *Tracker, i int) {
+	t.Helper()
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}},
+			Body: io.NopCloser(strings.NewReader(sseModel(fmt.Sprintf("client-model-%d", i)))), Request: r}, nil
+	})
+	c := &http.Client{Transport: tr.Transport(base)}
+	resp, err := c.Post("http://api.openai.com/v1/chat/completions", "application/json", strings.NewReader(`{"stream":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
 }
 
 func hasLabel(mf *dto.MetricFamily, name string) bool {
