@@ -17,7 +17,8 @@ import (
 // than quietCores, and it measures what they used during the run; a run
 // during which they used more than busyCores is repeated once, while the
 // budget lasts (a repeat spends it). The criterion looks at the machine
-// only, never at the run's outcome.
+// only, never at the run's outcome. (A rejected run is repeated once too,
+// budget or not: see collector.runQuiet.)
 const (
 	quietCores  = 0.5
 	busyCores   = 0.75
@@ -112,3 +113,7 @@ func waitQuiet(ctx context.Context, budget *time.Duration) (float64, bool) {
 		}
 	}
 }
+
+// Busy reports whether other processes kept more than busyCores of the
+// machine's CPUs busy, on average, during the run.
+func (res *RunResult) Busy() bool { return res.ForeignCores > busyCores }

@@ -196,8 +196,9 @@ func (c *collector) runAll(ctx context.Context) ([][]RunResult, error) {
 }
 
 // runQuiet runs repetition r of sc once the machine is quiet, and once
-// more when other processes used more than busyCores during the run or the
-// run was rejected (its healthy requests missed too often).
+// more when the run was rejected (its healthy requests missed too often),
+// or when other processes used more than busyCores during it while the
+// waiting budget lasts.
 func (c *collector) runQuiet(ctx context.Context, sc *Scenario, r int) (RunResult, error) {
 	th := c.cals[workloadKey(sc.Workload)].thresholds(sc.Workload)
 	for attempt := 0; ; attempt++ {
@@ -213,10 +214,11 @@ func (c *collector) runQuiet(ctx context.Context, sc *Scenario, r int) (RunResul
 			res.ForeignCores = foreignCores(before, after)
 		}
 		res.Repeats = attempt
-		if (res.ForeignCores <= busyCores && res.Rejected == "") || attempt >= 1 || res.Skipped != "" || c.budget <= 0 {
+		busy := res.Busy() && c.budget > 0
+		if (!busy && res.Rejected == "") || attempt >= 1 || res.Skipped != "" {
 			return res, nil
 		}
-		c.budget -= time.Since(res.Start) // a repeat spends the waiting budget
+		c.budget = max(0, c.budget-time.Since(res.Start)) // a repeat spends the waiting budget
 		c.logf("%-28s rep %2d: other processes used %.2f CPUs during the run; %s: repeating it", sc.Name, r, res.ForeignCores, res.Rejected)
 	}
 }
@@ -273,7 +275,7 @@ func machineLoadNote(results [][]RunResult, busyStarts int, budget time.Duration
 			}
 			loads = append(loads, r.ForeignCores)
 			repeated += r.Repeats
-			if r.ForeignCores > busyCores {
+			if r.Busy() {
 				busy++
 			}
 		}

@@ -76,7 +76,7 @@ type RunResult struct {
 	Kernel string `json:"kernel"`
 	// ForeignCores is how many CPUs other processes kept busy during the
 	// run, on average; Repeats how many earlier attempts were discarded
-	// because that exceeded busyCores.
+	// because that exceeded busyCores or they were rejected.
 	ForeignCores float64 `json:"foreign_cores"`
 	Repeats      int     `json:"repeats"`
 }
@@ -248,7 +248,7 @@ func kernelLine(tr *slo.Tracker) string {
 // healthy). The baselines learn from good requests, as the tracker's do;
 // every bad request becomes a sample. Healthy requests (no fault overlapped
 // them) give the run's healthy TTFTs and the share of them that missed an
-// objective: above maxHealthyBad the run is rejected (unless its TTFT
+// objective: above MaxHealthyBad the run is rejected (unless its TTFT
 // objective is tight on purpose).
 func (res *RunResult) label(reqs []Req, sc *Scenario) {
 	var base attribution.Baseline
@@ -285,8 +285,8 @@ func (res *RunResult) label(reqs []Req, sc *Scenario) {
 		res.Samples = append(res.Samples, s)
 	}
 	res.Healthy, res.HealthyBad = healthy, healthyBad
-	if healthy > 0 && float64(healthyBad) > maxHealthyBad*float64(healthy) && !sc.Workload.TightTTFT {
-		res.Rejected = fmt.Sprintf("%d of %d healthy requests missed an objective (> %.0f %%)", healthyBad, healthy, 100*maxHealthyBad)
+	if healthy > 0 && float64(healthyBad) > MaxHealthyBad*float64(healthy) && !sc.Workload.TightTTFT {
+		res.Rejected = fmt.Sprintf("%d of %d healthy requests missed an objective (> %.0f %%)", healthyBad, healthy, 100*MaxHealthyBad)
 	}
 }
 
