@@ -18,7 +18,10 @@ import (
 // TestRunqueueApportionPrivileged: a thread of this process pinned to CPU 0
 // works while spinners load CPU 0. Two requests live over exactly that
 // interval split the run-queue delay the kernel reported during it, half
-// each (not a copy each); a request before the contention gets less.
+// each (not a copy each); a request alone before the contention gets all the
+// delay reported during its own interval. Both are compared with the
+// kernel's own records of each interval, not with each other: on a machine
+// other work keeps busy the request before the contention waits too.
 func TestRunqueueApportionPrivileged(t *testing.T) {
 	testutil.RequireBPF(t)
 	testutil.RequireRootNet(t)
@@ -61,9 +64,12 @@ func TestRunqueueApportionPrivileged(t *testing.T) {
 		}()
 		<-done
 	}
-	quiet := j.Start(clock.Now(), trace.SpanContext{})
+	qstart := clock.Now()
+	quiet := j.Start(qstart, trace.SpanContext{})
 	work(400 * time.Millisecond)
-	sq := j.End(quiet, clock.Now())
+	qend := clock.Now()
+	time.Sleep(50 * time.Millisecond) // let the last events arrive
+	sq := j.End(quiet, qend)
 
 	undo, err := faults.CPUContention{CPUs: []int{0}, Workers: 3}.Inject(t.Context())
 	if err != nil {
@@ -81,18 +87,22 @@ func TestRunqueueApportionPrivileged(t *testing.T) {
 	unsubscribe()
 	<-fed
 
-	// The run-queue delay reported inside [start, end].
-	var total time.Duration
-	mu.Lock()
-	for _, ev := range seen {
-		a, z := ev.Mono-int64(ev.Duration), ev.Mono
-		a, z = max(a, start), min(z, end)
-		if z > a {
-			total += time.Duration(z - a)
+	// The run-queue delay the kernel reported inside [from, to].
+	within := func(from, to int64) time.Duration {
+		var total time.Duration
+		for _, ev := range seen {
+			a, z := ev.Mono-int64(ev.Duration), ev.Mono
+			a, z = max(a, from), min(z, to)
+			if z > a {
+				total += time.Duration(z - a)
+			}
 		}
+		return total
 	}
+	mu.Lock()
+	total, qtotal := within(start, end), within(qstart, qend)
 	mu.Unlock()
-	t.Logf("quiet request: %v; contended requests: %v and %v; kernel total in their interval %v", sq.Runqueue, sb.Runqueue, sc.Runqueue, total)
+	t.Logf("request alone: %v, kernel total in its interval %v; concurrent requests: %v and %v, kernel total in their interval %v", sq.Runqueue, qtotal, sb.Runqueue, sc.Runqueue, total)
 	if sb.Runqueue <= 0 || sb.Runqueue != sc.Runqueue {
 		t.Errorf("contended shares %v and %v, want equal and positive", sb.Runqueue, sc.Runqueue)
 	}
@@ -101,7 +111,11 @@ func TestRunqueueApportionPrivileged(t *testing.T) {
 	if d := sb.Runqueue + sc.Runqueue - total; d < -total/50 || d > total/50 {
 		t.Errorf("shares sum to %v, kernel total %v", sb.Runqueue+sc.Runqueue, total)
 	}
-	if sq.Runqueue >= sb.Runqueue {
-		t.Errorf("quiet request got %v ≥ contended %v", sq.Runqueue, sb.Runqueue)
+	// Alone, a request is credited with all of its interval's delay, and
+	// with the rest of the delay in the ledger buckets its edges fall in:
+	// at most one bucket's worth (10ms) of the pinned thread's waiting at
+	// each edge.
+	if d := sq.Runqueue - qtotal; d < -qtotal/50 || d > qtotal/50+20*time.Millisecond {
+		t.Errorf("request alone credited %v, kernel total in its interval %v", sq.Runqueue, qtotal)
 	}
 }

@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 func TestSmallLab(t *testing.T) {
 	testutil.RequireBPF(t)
 	if testing.Short() {
-		t.Skip("the lab takes about a minute")
+		t.Skip("the small lab takes about three minutes")
 	}
 	if raceEnabled {
 		t.Skip("under -race every request of the service takes several times as long and the workload is no longer the one the lab calibrates and scores; make test runs TestSmallLab without -race in a step of its own")
