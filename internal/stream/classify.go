@@ -144,6 +144,13 @@ func parseUsage(v []byte) Usage {
 	return u
 }
 
+// isObject reports whether v is a JSON object (parseUsage of anything else
+// reports nothing).
+func isObject(v []byte) bool {
+	i := skipWS(v, 0)
+	return i < len(v) && v[i] == '{'
+}
+
 // usageDetail returns the number under key in a usage details object
 // (prompt_tokens_details and the like), or -1.
 func usageDetail(v []byte, key string) int64 {
@@ -187,13 +194,14 @@ func tailUsage(w []byte, u *Usage) {
 	}
 }
 
-// classify decodes one SSE event's data or one NDJSON line.
-func (o *Observer) classify(p, evName []byte, sse bool) Event {
-	ev := Event{Usage: noUsage()}
+// classify decodes one SSE event's data or one NDJSON line into ev (the
+// caller's, so that the Event is not copied on its way to emit).
+func (o *Observer) classify(ev *Event, p, evName []byte, sse bool) {
+	*ev = Event{Usage: noUsage()}
 	p = trimWS(p)
 	if sse && string(p) == "[DONE]" {
 		ev.Done = true
-		return ev
+		return
 	}
 	if string(evName) == "error" {
 		ev.Error = true
@@ -202,7 +210,7 @@ func (o *Observer) classify(p, evName []byte, sse bool) Event {
 		// Not JSON: plain-text SSE data or garbage. Output only when the
 		// dialect is unknown (then every chunk with data counts).
 		ev.Output = o.dialect == DialectUnknown && !ev.Error
-		return ev
+		return
 	}
 	var t top
 	scanTop(&t, p, o.dialect == DialectUnknown || o.dialect == DialectOpenAIChat, &o.memo)
@@ -211,13 +219,13 @@ func (o *Observer) classify(p, evName []byte, sse bool) Event {
 	}
 	switch o.dialect {
 	case DialectOpenAIChat:
-		o.chat(&t, &ev)
+		o.chat(&t, ev)
 	case DialectOpenAIResponses:
-		o.responses(&t, evName, &ev)
+		o.responses(&t, evName, ev)
 	case DialectAnthropic:
-		o.anthropic(&t, evName, &ev)
+		o.anthropic(&t, evName, ev)
 	case DialectOllama:
-		o.ollama(&t, &ev)
+		o.ollama(&t, ev)
 	default:
 		if present(t.errv) {
 			ev.Error = true
@@ -231,7 +239,6 @@ func (o *Observer) classify(p, evName []byte, sse bool) Event {
 	if o.over && (ev.Usage.Input < 0 || ev.Usage.Output < 0) {
 		tailUsage(o.tailWindow(p), &ev.Usage)
 	}
-	return ev
 }
 
 // outputIn reports whether a chat delta or message carries output.
@@ -265,7 +272,7 @@ func (o *Observer) chat(t *top, ev *Event) {
 		ev.Error = true
 	}
 	o.setModel(t.model)
-	if t.usage != nil {
+	if isObject(t.usage) { // most chunks say "usage":null or nothing
 		ev.Usage = parseUsage(t.usage)
 	}
 	if t.chFused {
