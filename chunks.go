@@ -19,7 +19,7 @@ type chunkTimes struct {
 
 // note records ev, observed at now. For an output chunk after the first it
 // returns the gap since the previous one.
-func (c *chunkTimes) note(ev stream.Event, now time.Time) (gap time.Duration, hasGap bool) {
+func (c *chunkTimes) note(ev *stream.Event, now time.Time) (gap time.Duration, hasGap bool) {
 	if ev.Error {
 		c.streamErr = true
 	}

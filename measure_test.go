@@ -90,7 +90,7 @@ func TestMeasure(t *testing.T) {
 			}
 			for m := 0; m <= tc.end; m++ {
 				if ev, ok := events[m]; ok {
-					c.note(ev, at(m))
+					c.note(&ev, at(m))
 				}
 			}
 			x := exchange{start: t0, end: at(tc.end), chunks: &c, streaming: tc.streaming,

@@ -211,11 +211,11 @@ func (r *Request) onWrite(p []byte, now time.Time, contentType string) {
 type serverObs struct {
 	obs  *stream.Observer
 	rq   *Request
-	sink func(stream.Event)
+	sink func(*stream.Event)
 }
 
 // onEvent is the stream observer's sink; it runs inside onWrite.
-func (s *serverObs) onEvent(ev stream.Event) { s.rq.note(ev, s.rq.now) }
+func (s *serverObs) onEvent(ev *stream.Event) { s.rq.note(ev, s.rq.now) }
 
 // getServerObserver takes a server-side observer from the pool, reset for a
 // response with the given Content-Type, delivering its events to rq.

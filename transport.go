@@ -279,7 +279,7 @@ func (c *call) observe(p []byte, now time.Time) {
 }
 
 // onEvent is the observer's sink; it runs inside observe (c.mu held).
-func (c *call) onEvent(ev stream.Event) {
+func (c *call) onEvent(ev *stream.Event) {
 	if gap, ok := c.note(ev, c.now); ok {
 		c.chunkOpt.record(c, gap)
 	}
@@ -552,7 +552,7 @@ func isStreamType(ct string) bool {
 
 // getObserverHint takes an observer from the tracker's pool, reset for a
 // body with the given Content-Type and dialect hint.
-func (t *Tracker) getObserverHint(contentType string, hint stream.Dialect, sink func(stream.Event)) *stream.Observer {
+func (t *Tracker) getObserverHint(contentType string, hint stream.Dialect, sink func(*stream.Event)) *stream.Observer {
 	if o, ok := t.obsPool.Get().(*stream.Observer); ok {
 		o.Reset(contentType, hint, sink)
 		return o

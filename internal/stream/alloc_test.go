@@ -10,7 +10,7 @@ func TestZeroAllocs(t *testing.T) {
 	for _, bc := range benchChunks {
 		t.Run(bc.name, func(t *testing.T) {
 			n := 0
-			o := NewObserver(bc.ct, bc.hint, func(ev Event) {
+			o := NewObserver(bc.ct, bc.hint, func(ev *Event) {
 				if ev.Output {
 					n++
 				}

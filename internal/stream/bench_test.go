@@ -73,7 +73,7 @@ func BenchmarkChunk(b *testing.B) {
 			}
 			b.Run(name, func(b *testing.B) {
 				outputs := 0
-				o := NewObserver(bc.ct, bc.hint, func(ev Event) {
+				o := NewObserver(bc.ct, bc.hint, func(ev *Event) {
 					if ev.Output {
 						outputs++
 					}
@@ -118,11 +118,11 @@ func BenchmarkThroughput(b *testing.B) {
 	for _, g := range goldens() {
 		body := readTestdata(b, g.file)
 		b.Run(g.file, func(b *testing.B) {
-			o := NewObserver(g.ct, DialectUnknown, func(Event) {}, Config{})
+			o := NewObserver(g.ct, DialectUnknown, func(*Event) {}, Config{})
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			for b.Loop() {
-				o.Reset(g.ct, DialectUnknown, func(Event) {})
+				o.Reset(g.ct, DialectUnknown, func(*Event) {})
 				for p := body; len(p) > 0; {
 					n := min(len(p), 4096)
 					o.Write(p[:n])

@@ -77,7 +77,9 @@ func classifyAll(data []byte, m diffMode, ref bool) diffResult {
 		if ref {
 			r.Events = append(r.Events, o.refClassify(p, names[n], m.sse))
 		} else {
-			r.Events = append(r.Events, o.classify(p, names[n], m.sse))
+			var ev Event
+			o.classify(&ev, p, names[n], m.sse)
+			r.Events = append(r.Events, ev)
 		}
 		o.over = false
 	}
@@ -181,9 +183,10 @@ func BenchmarkClassify(b *testing.B) {
 				o.setDefaults()
 				cl := o.classify
 				if impl == "ref" {
-					cl = o.refClassify
+					cl = func(ev *Event, p, evName []byte, sse bool) { *ev = o.refClassify(p, evName, sse) }
 				}
-				cl(prime, nil, true)
+				var ev Event
+				cl(&ev, prime, nil, true)
 				if o.dialect == DialectUnknown {
 					b.Fatal("dialect not detected")
 				}
@@ -194,7 +197,7 @@ func BenchmarkClassify(b *testing.B) {
 				for b.Loop() {
 					k := n % len(payloads)
 					n++
-					if cl(payloads[k], names[k], true).Output {
+					if cl(&ev, payloads[k], names[k], true); ev.Output {
 						outputs++
 					}
 				}
@@ -312,7 +315,8 @@ func TestClassifyResumes(t *testing.T) {
 	_, b := sseNameData(v[1])
 	o := &Observer{}
 	o.setDefaults()
-	o.classify(a, nil, true)
+	var ev Event
+	o.classify(&ev, a, nil, true)
 	var tp top
 	k, i := o.memo.resume(&tp, b, 1, true)
 	if !bytes.HasPrefix(b[i:], []byte(`,"choices"`)) || k != 6 {

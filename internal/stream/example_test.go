@@ -21,7 +21,7 @@ event: message_stop
 data: {"type":"message_stop"}
 
 `
-	o := stream.NewObserver("text/event-stream", stream.DialectUnknown, func(ev stream.Event) {
+	o := stream.NewObserver("text/event-stream", stream.DialectUnknown, func(ev *stream.Event) {
 		// A real caller takes time.Now() here: first Output is TTFT.
 		fmt.Printf("output=%v done=%v finish=%q usage=%+v\n", ev.Output, ev.Done, ev.FinishReason, ev.Usage)
 	}, stream.Config{})

@@ -279,10 +279,10 @@ func (o *Observer) dispatchSSE() {
 		o.evNameN = 0
 		return
 	}
-	ev := o.classify(o.payload(), o.evName[:o.evNameN], true)
+	o.classify(&o.ev, o.payload(), o.evName[:o.evNameN], true)
 	o.resetEvent()
 	o.evNameN = 0
-	o.emit(ev)
+	o.emit()
 }
 
 func (o *Observer) feedNDJSON(b []byte) {
@@ -309,9 +309,9 @@ func (o *Observer) dispatchLine() {
 		o.resetEvent()
 		return
 	}
-	ev := o.classify(p, nil, false)
+	o.classify(&o.ev, p, nil, false)
 	o.resetEvent()
-	o.emit(ev)
+	o.emit()
 }
 
 func (o *Observer) jappend(b []byte) {
@@ -405,6 +405,6 @@ func (o *Observer) finishJSON() {
 	if len(body) == 0 {
 		return
 	}
-	ev := o.classifyBody(body, o.jover)
-	o.emit(ev)
+	o.ev = o.classifyBody(body, o.jover)
+	o.emit()
 }

@@ -30,25 +30,29 @@ func noUsage() Usage {
 	return Usage{Input: -1, Output: -1, CacheRead: -1, CacheWrite: -1, Reasoning: -1}
 }
 
-// merge overwrites the fields of u that r reports and returns whether r
-// reported any.
-func (u *Usage) merge(r Usage) (ok bool) {
+// reported reports whether any field of u is reported (not -1): the sign
+// bit of the fields' AND is clear unless every one is negative.
+func (u *Usage) reported() bool {
+	return u.Input&u.Output&u.CacheRead&u.CacheWrite&u.Reasoning >= 0
+}
+
+// merge overwrites the fields of u that r reports.
+func (u *Usage) merge(r *Usage) {
 	if r.Input >= 0 {
-		u.Input, ok = r.Input, true
+		u.Input = r.Input
 	}
 	if r.Output >= 0 {
-		u.Output, ok = r.Output, true
+		u.Output = r.Output
 	}
 	if r.CacheRead >= 0 {
-		u.CacheRead, ok = r.CacheRead, true
+		u.CacheRead = r.CacheRead
 	}
 	if r.CacheWrite >= 0 {
-		u.CacheWrite, ok = r.CacheWrite, true
+		u.CacheWrite = r.CacheWrite
 	}
 	if r.Reasoning >= 0 {
-		u.Reasoning, ok = r.Reasoning, true
+		u.Reasoning = r.Reasoning
 	}
-	return ok
 }
 
 // fill sets the fields of u that are unreported to those of r.
@@ -145,7 +149,7 @@ const (
 // NewObserver("", DialectUnknown, nil, Config{}). See the package
 // documentation for the concurrency contract.
 type Observer struct {
-	sink     func(Event)
+	sink     func(*Event)
 	maxEvent int
 	maxJSON  int
 	hint     Dialect
@@ -188,6 +192,10 @@ type Observer struct {
 
 	memo topMemo // the previous event's top-level walk (classify.go)
 
+	// ev is the chunk being decoded and delivered: the sink gets a pointer to
+	// it, since an Event is too large to be passed in registers.
+	ev Event
+
 	usage      Usage // the fields reported so far; valid when hasUsage
 	hasUsage   bool
 	model      string
@@ -197,8 +205,9 @@ type Observer struct {
 // NewObserver returns an Observer for a body with the given Content-Type
 // (may be empty: the format is then sniffed), a dialect hint (DialectUnknown:
 // detect from the content) and a sink called synchronously for every decoded
-// chunk (may be nil).
-func NewObserver(contentType string, hint Dialect, sink func(Event), cfg Config) *Observer {
+// chunk (may be nil). The Event the sink is given is valid only during the
+// call: the sink must not keep the pointer.
+func NewObserver(contentType string, hint Dialect, sink func(*Event), cfg Config) *Observer {
 	o := &Observer{maxEvent: cfg.MaxEventBytes, maxJSON: cfg.MaxJSONBytes}
 	if o.maxEvent <= 0 {
 		o.maxEvent = defaultMaxEventBytes
@@ -223,7 +232,7 @@ func (o *Observer) setDefaults() {
 // Reset prepares the Observer for a new body, keeping its Config and its
 // buffers (up to 64 KiB each), as if it had just been returned by
 // NewObserver.
-func (o *Observer) Reset(contentType string, hint Dialect, sink func(Event)) {
+func (o *Observer) Reset(contentType string, hint Dialect, sink func(*Event)) {
 	data, jbuf, tail, tailLin := o.data[:0], o.jbuf[:0], o.tail, o.tailLin
 	if cap(data) > keepBufBytes {
 		data = nil
@@ -291,14 +300,14 @@ func (o *Observer) Write(p []byte) {
 		o.sniffN = 0
 		if o.format == FormatText {
 			if len(pre)+len(rest) > 0 {
-				o.emit(textEvent())
+				o.emitText()
 			}
 			return
 		}
 		o.feed(pre)
 		o.feed(rest)
 	} else if o.format == FormatText {
-		o.emit(textEvent())
+		o.emitText()
 		return
 	} else {
 		o.feed(p)
@@ -333,7 +342,7 @@ func (o *Observer) Close() {
 		pre := o.sniff[:o.sniffN]
 		o.sniffN = 0
 		if o.format == FormatText {
-			o.emit(textEvent())
+			o.emitText()
 		} else {
 			o.feed(pre)
 		}
@@ -354,6 +363,14 @@ func (o *Observer) Close() {
 }
 
 func textEvent() Event { return Event{Output: true, Usage: noUsage()} }
+
+// emitText delivers a plain-text chunk, which never carries usage.
+func (o *Observer) emitText() {
+	if o.sink != nil {
+		o.ev = textEvent()
+		o.sink(&o.ev)
+	}
+}
 
 func (o *Observer) pushSniff(c byte) {
 	if int(o.sniffN) < len(o.sniff) {
@@ -418,15 +435,18 @@ func (o *Observer) start(p []byte) (rest []byte, ok bool) {
 
 // --- results ---
 
-func (o *Observer) emit(ev Event) {
-	if !o.hasUsage {
-		o.usage = noUsage()
-	}
-	if o.usage.merge(ev.Usage) {
-		o.hasUsage = true
+// emit merges the usage of the decoded chunk (o.ev) into the stream's and
+// delivers the chunk. Most chunks carry no usage; theirs is not merged.
+func (o *Observer) emit() {
+	if o.ev.Usage.reported() {
+		if !o.hasUsage {
+			o.usage = noUsage()
+			o.hasUsage = true
+		}
+		o.usage.merge(&o.ev.Usage)
 	}
 	if o.sink != nil {
-		o.sink(ev)
+		o.sink(&o.ev)
 	}
 }
 

@@ -81,7 +81,7 @@ type result struct {
 func run(t testing.TB, ct string, hint Dialect, cfg Config, pieces [][]byte) result {
 	t.Helper()
 	var r result
-	o := NewObserver(ct, hint, func(ev Event) { r.Events = append(r.Events, ev) }, cfg)
+	o := NewObserver(ct, hint, func(ev *Event) { r.Events = append(r.Events, *ev) }, cfg)
 	for _, p := range pieces {
 		c := bytes.Clone(p)
 		o.Write(p)
@@ -323,7 +323,7 @@ func TestSSEFraming(t *testing.T) {
 
 func TestText(t *testing.T) {
 	o := 0
-	obs := NewObserver("text/plain", DialectUnknown, func(ev Event) {
+	obs := NewObserver("text/plain", DialectUnknown, func(ev *Event) {
 		if !ev.Output {
 			t.Errorf("text chunk without output: %+v", ev)
 		}
@@ -339,7 +339,7 @@ func TestText(t *testing.T) {
 
 	// Sniffed text: a prefix of "data:" waits for the next byte.
 	o = 0
-	obs.Reset("", DialectUnknown, func(Event) { o++ })
+	obs.Reset("", DialectUnknown, func(*Event) { o++ })
 	obs.Write([]byte("da"))
 	if o != 0 || obs.Format() != FormatUnknown {
 		t.Fatalf("decided too early: %d %v", o, obs.Format())
@@ -353,7 +353,7 @@ func TestText(t *testing.T) {
 
 	// Undecided at Close.
 	o = 0
-	obs.Reset("", DialectUnknown, func(Event) { o++ })
+	obs.Reset("", DialectUnknown, func(*Event) { o++ })
 	obs.Write([]byte("  \n re"))
 	obs.Close()
 	if o != 1 || obs.Format() != FormatText {
@@ -423,7 +423,7 @@ func TestJSONBecomesNDJSON(t *testing.T) {
 	// An Ollama first line with "done":false is decided at once, before
 	// any second line arrives (so the first token is timed correctly).
 	n := 0
-	o := NewObserver("", DialectUnknown, func(Event) { n++ }, Config{})
+	o := NewObserver("", DialectUnknown, func(*Event) { n++ }, Config{})
 	o.Write(body[:bytes.IndexByte(body, '\n')+1])
 	if n != 1 || o.Format() != FormatNDJSON {
 		t.Errorf("after first line: %d events, format %v; want 1, ndjson", n, o.Format())
@@ -578,7 +578,7 @@ func TestNotRetained(t *testing.T) {
 		body := readTestdata(t, g.file)
 		ref := run(t, g.ct, DialectUnknown, Config{}, whole(body))
 		var r result
-		o := NewObserver(g.ct, DialectUnknown, func(ev Event) { r.Events = append(r.Events, ev) }, Config{})
+		o := NewObserver(g.ct, DialectUnknown, func(ev *Event) { r.Events = append(r.Events, *ev) }, Config{})
 		buf := make([]byte, 7)
 		for p := body; len(p) > 0; {
 			n := copy(buf, p)
@@ -599,7 +599,7 @@ func TestNotRetained(t *testing.T) {
 
 func TestReset(t *testing.T) {
 	var n int
-	o := NewObserver("text/event-stream", DialectUnknown, func(Event) { n++ }, Config{})
+	o := NewObserver("text/event-stream", DialectUnknown, func(*Event) { n++ }, Config{})
 	o.Write(readTestdata(t, "anthropic.sse"))
 	o.Write([]byte("data: partial"))
 	o.Reset("application/x-ndjson", DialectUnknown, nil)
