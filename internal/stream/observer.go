@@ -194,7 +194,8 @@ type Observer struct {
 
 	// ev is the chunk being decoded and delivered: the sink gets a pointer to
 	// it, since an Event is too large to be passed in registers.
-	ev Event
+	ev     Event
+	evText bool // ev holds textEvent(): plain-text chunks are all alike
 
 	usage      Usage // the fields reported so far; valid when hasUsage
 	hasUsage   bool
@@ -206,7 +207,7 @@ type Observer struct {
 // (may be empty: the format is then sniffed), a dialect hint (DialectUnknown:
 // detect from the content) and a sink called synchronously for every decoded
 // chunk (may be nil). The Event the sink is given is valid only during the
-// call: the sink must not keep the pointer.
+// call: the sink must neither keep the pointer nor modify the Event.
 func NewObserver(contentType string, hint Dialect, sink func(*Event), cfg Config) *Observer {
 	o := &Observer{maxEvent: cfg.MaxEventBytes, maxJSON: cfg.MaxJSONBytes}
 	if o.maxEvent <= 0 {
@@ -366,10 +367,13 @@ func textEvent() Event { return Event{Output: true, Usage: noUsage()} }
 
 // emitText delivers a plain-text chunk, which never carries usage.
 func (o *Observer) emitText() {
-	if o.sink != nil {
-		o.ev = textEvent()
-		o.sink(&o.ev)
+	if o.sink == nil {
+		return
 	}
+	if !o.evText {
+		o.ev, o.evText = textEvent(), true
+	}
+	o.sink(&o.ev)
 }
 
 func (o *Observer) pushSniff(c byte) {

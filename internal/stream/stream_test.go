@@ -706,3 +706,28 @@ func TestDialectFromPath(t *testing.T) {
 		}
 	}
 }
+
+// TestTextEventAfterReset checks that every plain-text chunk is delivered as
+// output without usage, also by an Observer whose previous body left a
+// decoded chunk with usage behind.
+func TestTextEventAfterReset(t *testing.T) {
+	var got []Event
+	sink := func(ev *Event) { got = append(got, *ev) }
+	obs := NewObserver("text/event-stream", DialectOpenAIChat, sink, Config{})
+	obs.Write([]byte(`data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":5}}` + "\n\n"))
+	obs.Close()
+	if len(got) != 1 || got[0].Usage.Output != 5 {
+		t.Fatalf("usage chunk: got %+v", got)
+	}
+	for _, ct := range []string{"text/plain", ""} {
+		got = got[:0]
+		obs.Reset(ct, DialectUnknown, sink)
+		obs.Write([]byte("Hello"))
+		obs.Write([]byte(" world"))
+		obs.Close()
+		want := []Event{textEvent(), textEvent()}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("content type %q: (-want +got):\n%s", ct, d)
+		}
+	}
+}
