@@ -140,7 +140,7 @@ func (t *Tracker) spanAttributes(rq *Request, s *sli, j *judgement) []attribute.
 		}
 	}
 	if k := t.kern; k != nil {
-		attrs = kernelAttributes(&rq.kern.sum, &s.calls, k.running.Load(), attrs)
+		attrs = kernelAttributes(&rq.kern.sum, &s.calls, k.path(), attrs)
 	}
 	if j.bad != nil {
 		v := attribution.Attribute(*j.bad, t.attr.model)

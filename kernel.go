@@ -54,7 +54,8 @@ type kernelState struct {
 	loading  bool
 	startErr error
 
-	running    atomic.Bool // probes delivering
+	running    atomic.Bool                // probes delivering
+	live       atomic.Pointer[probes.Set] // the set while delivering
 	tagErrors  atomic.Int64
 	counter    metric.Int64Counter
 	prom       *prometheus.CounterVec
@@ -135,6 +136,8 @@ func (k *kernelState) run(ctx context.Context) {
 	defer unsubscribe()
 	k.running.Store(true)
 	defer k.running.Store(false)
+	k.live.Store(set)
+	defer k.live.Store(nil)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	// Small batches: the joiner's lock is shared with request start and end.
@@ -269,8 +272,10 @@ func (t *Tracker) kernelCallEnd(c *call, end time.Time) correlate.Summary {
 
 // kernelAttributes returns the llm.ebpf.* attributes of a request: the
 // kernel summary, completed from the request's client calls (httptrace) for
-// what the kernel did not show. inProcess says the probes were running.
-func kernelAttributes(sum *correlate.Summary, calls *attribution.Calls, inProcess bool, dst []attribute.KeyValue) []attribute.KeyValue {
+// what the kernel did not show. path is where the running probes' kernel
+// events came from (semconv.PathInProcess, PathSidecar or PathFloor), ""
+// when no probes ran.
+func kernelAttributes(sum *correlate.Summary, calls *attribution.Calls, path string, dst []attribute.KeyValue) []attribute.KeyValue {
 	n := len(dst)
 	dst = sum.AppendAttributes(dst)
 	kernel := len(dst) > n
@@ -300,8 +305,8 @@ func kernelAttributes(sum *correlate.Summary, calls *attribution.Calls, inProces
 		}
 	}
 	switch {
-	case kernel && inProcess:
-		dst = append(dst, semconv.EBPFSignalPath.String(semconv.PathInProcess))
+	case kernel && (path == semconv.PathInProcess || path == semconv.PathSidecar):
+		dst = append(dst, semconv.EBPFSignalPath.String(path))
 	case kernel:
 		// Runtime pollers only (Go scheduler latency, /proc): the floor.
 		dst = append(dst, semconv.EBPFSignalPath.String(semconv.PathFloor))
@@ -344,6 +349,15 @@ func (t *Tracker) KernelStatus() []SignalStatus {
 	return out
 }
 
+// path returns where the running probes' kernel events come from now
+// (probes.Path spells the semconv values), "" when no probes run.
+func (k *kernelState) path() string {
+	if s := k.live.Load(); s != nil {
+		return s.Path().String()
+	}
+	return ""
+}
+
 // probesView is a snapshot of the probes' loading state.
 type probesView struct {
 	set      *probes.Set
@@ -377,7 +391,8 @@ func (t *Tracker) signalStatus(sig probes.Signal, v probesView) SignalStatus {
 		ps := v.set.StatusOf(sig)
 		st.State, st.Reason = ps.State.String(), ps.Reason
 		if ps.State != probes.Off {
-			st.Path = semconv.PathInProcess
+			// in_process or sidecar: where this signal's events come from.
+			st.Path = v.set.Path().String()
 			if sig > probes.SyscallLatency {
 				// /proc and cgroup pollers, runtime/metrics: no privilege.
 				st.Path = semconv.PathFloor

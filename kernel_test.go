@@ -33,11 +33,11 @@ func spanAttrs(s sdktrace.ReadOnlySpan) map[attribute.Key]attribute.Value {
 func TestKernelAttributes(t *testing.T) {
 	ms := time.Millisecond
 	for _, tc := range []struct {
-		name      string
-		sum       correlate.Summary
-		calls     attribution.Calls
-		inProcess bool
-		want      []attribute.KeyValue
+		name  string
+		sum   correlate.Summary
+		calls attribution.Calls
+		path  string
+		want  []attribute.KeyValue
 	}{
 		{name: "nothing"},
 		{
@@ -53,8 +53,8 @@ func TestKernelAttributes(t *testing.T) {
 			name: "kernel evidence wins over httptrace, capped by the wait",
 			sum: correlate.Summary{DNS: 150 * ms, DNSLookups: 2, Retransmits: 3, Runqueue: 400 * ms,
 				Joins: [correlate.NumTiers]int{correlate.TierExact: 5}, Tier: correlate.TierExact, Confidence: 1},
-			calls:     attribution.Calls{N: 1, ProviderWait: 500 * ms, DNS: 151 * ms, Connect: 5 * ms},
-			inProcess: true,
+			calls: attribution.Calls{N: 1, ProviderWait: 500 * ms, DNS: 151 * ms, Connect: 5 * ms},
+			path:  "in_process",
 			want: []attribute.KeyValue{
 				semconv.EBPFDNSLatencyMs.Float64(150), semconv.EBPFTCPRetransmits.Int(3), semconv.EBPFSchedRunqueueDelayMs.Float64(400),
 				semconv.EBPFCorrelationConfidence.Float64(1), semconv.EBPFCorrelationTier.String("trace_id_exact"),
@@ -62,9 +62,22 @@ func TestKernelAttributes(t *testing.T) {
 				semconv.EBPFSignalPath.String("in_process"),
 			},
 		},
+		{
+			name: "served by the sidecar: the same evidence, path sidecar",
+			sum: correlate.Summary{DNS: 150 * ms, DNSLookups: 2, Retransmits: 3, Runqueue: 400 * ms,
+				Joins: [correlate.NumTiers]int{correlate.TierExact: 5}, Tier: correlate.TierExact, Confidence: 1},
+			calls: attribution.Calls{N: 1, ProviderWait: 500 * ms, DNS: 151 * ms, Connect: 5 * ms},
+			path:  "sidecar",
+			want: []attribute.KeyValue{
+				semconv.EBPFDNSLatencyMs.Float64(150), semconv.EBPFTCPRetransmits.Int(3), semconv.EBPFSchedRunqueueDelayMs.Float64(400),
+				semconv.EBPFCorrelationConfidence.Float64(1), semconv.EBPFCorrelationTier.String("trace_id_exact"),
+				semconv.EBPFNetConnectLatencyMs.Float64(5), semconv.EBPFRetrievalKernelAttribMs.Float64(500),
+				semconv.EBPFSignalPath.String("sidecar"),
+			},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := kernelAttributes(&tc.sum, &tc.calls, tc.inProcess, nil)
+			got := kernelAttributes(&tc.sum, &tc.calls, tc.path, nil)
 			if d := cmp.Diff(tc.want, got, cmp.Comparer(func(a, b attribute.Value) bool { return a.Emit() == b.Emit() })); d != "" {
 				t.Errorf("(-want +got):\n%s", d)
 			}

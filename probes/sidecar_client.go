@@ -14,6 +14,7 @@ import (
 
 	"github.com/llmslo/slo/internal/monoclock"
 	"github.com/llmslo/slo/probes/internal/wire"
+	"github.com/llmslo/slo/semconv"
 )
 
 // Path says where a [Set]'s kernel signals come from.
@@ -31,15 +32,17 @@ const (
 	PathFloor
 )
 
-// String returns "inprocess", "sidecar" or "floor" ("auto" for 0).
+// String returns "in_process", "sidecar" or "floor" ("auto" for 0): the
+// values of the llm.ebpf.path attribute (semconv.PathInProcess, ...) and of
+// the tracker's KernelStatus paths.
 func (p Path) String() string {
 	switch p {
 	case PathInProcess:
-		return "inprocess"
+		return semconv.PathInProcess
 	case PathSidecar:
-		return "sidecar"
+		return semconv.PathSidecar
 	case PathFloor:
-		return "floor"
+		return semconv.PathFloor
 	case 0:
 		return "auto"
 	}
@@ -118,6 +121,7 @@ type sidecarClient struct {
 
 	connected atomic.Bool
 	logged    map[string]bool // causes logged once; run goroutine only
+	dropped   uint64          // this session's drops the sidecar reported; run goroutine only
 }
 
 // startSidecar starts the sidecar client for the wanted kernel signals
@@ -223,6 +227,7 @@ func (c *sidecarClient) connect(ctx context.Context) (net.Conn, *wire.Reader, er
 		return nil, nil, err
 	}
 	_ = conn.SetDeadline(time.Time{})
+	c.dropped = 0 // counted per session
 	c.apply(w.Statuses, true)
 	c.connected.Store(true)
 	c.log.Info("probes: kernel signals via the slo-sidecar", "socket", c.socket, "cgroup", w.CgroupID, "signals", c.names(), "in_process", c.inproc[c.want[0]])
@@ -256,7 +261,7 @@ func (c *sidecarClient) apply(st []wire.SignalStatus, all bool) {
 		if state != On {
 			reason = "sidecar: " + x.Reason
 		}
-		c.s.setStatus(sig, state, reason)
+		c.s.setStatus(sig, state, joinDropped(reason, c.dropped))
 	}
 	if all {
 		for _, sig := range c.want {
@@ -265,6 +270,37 @@ func (c *sidecarClient) apply(st []wire.SignalStatus, all bool) {
 			}
 		}
 	}
+}
+
+// noteDropped records the count of this client's events the sidecar
+// dropped (its queue full, or its cgroup over the sidecar's event budget)
+// and says so in the status of every signal that is not off.
+func (c *sidecarClient) noteDropped(n uint64) {
+	c.dropped = n
+	for _, sig := range c.want {
+		st := c.s.StatusOf(sig)
+		if st.State == Off {
+			continue
+		}
+		reason, _, _ := strings.Cut(st.Reason, droppedNote)
+		c.s.setStatus(sig, st.State, joinDropped(strings.TrimSuffix(reason, "; "), n))
+	}
+}
+
+// droppedNote starts the part of a status reason that counts the events
+// the sidecar dropped.
+const droppedNote = "sidecar dropped "
+
+// joinDropped appends the sidecar's drop count to reason.
+func joinDropped(reason string, n uint64) string {
+	if n == 0 {
+		return reason
+	}
+	note := fmt.Sprintf("%s%d of this process's events (its queue full or its cgroup over the sidecar's event budget)", droppedNote, n)
+	if reason == "" {
+		return note
+	}
+	return reason + "; " + note
 }
 
 // down marks every sidecar signal off with err and logs the cause once.
@@ -381,6 +417,13 @@ func (c *sidecarClient) stream(ctx context.Context, conn net.Conn, rd *wire.Read
 			}
 			c.apply(st, false)
 		case wire.TypeHeartbeat:
+			hb, err := wire.DecodeHeartbeat(f.Payload)
+			if err != nil {
+				return err
+			}
+			if hb.Dropped != c.dropped {
+				c.noteDropped(hb.Dropped)
+			}
 		case wire.TypeBye:
 			b, err := wire.DecodeBye(f.Payload)
 			if err != nil {

@@ -21,7 +21,7 @@ func ExampleSet_Path() {
 		return
 	}
 	defer set.Close()
-	fmt.Println("kernel signals:", set.Path()) // inprocess, sidecar or floor
+	fmt.Println("kernel signals:", set.Path()) // in_process, sidecar or floor
 	for _, st := range set.Status() {
 		fmt.Println(st.Signal, st.State, st.Reason)
 	}
