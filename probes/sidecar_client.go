@@ -14,7 +14,6 @@ import (
 
 	"github.com/llmslo/slo/internal/monoclock"
 	"github.com/llmslo/slo/probes/internal/wire"
-	"github.com/llmslo/slo/semconv"
 )
 
 // Path says where a [Set]'s kernel signals come from.
@@ -34,15 +33,17 @@ const (
 
 // String returns "in_process", "sidecar" or "floor" ("auto" for 0): the
 // values of the llm.ebpf.path attribute (semconv.PathInProcess, ...) and of
-// the tracker's KernelStatus paths.
+// the tracker's KernelStatus paths. (Spelled here, not imported: the
+// deploy module checks its manifests against package probes/sidecar
+// without the OpenTelemetry API; a test keeps the two spellings equal.)
 func (p Path) String() string {
 	switch p {
 	case PathInProcess:
-		return semconv.PathInProcess
+		return "in_process"
 	case PathSidecar:
-		return semconv.PathSidecar
+		return "sidecar"
 	case PathFloor:
-		return semconv.PathFloor
+		return "floor"
 	case 0:
 		return "auto"
 	}
