@@ -21,7 +21,9 @@ type Event struct {
 	PID uint32
 	// TID is the thread id, 0 when unknown (softirq context).
 	TID uint32
-	// CgroupID is the cgroup v2 id of the task, 0 when unknown.
+	// CgroupID is the cgroup v2 id the kernel stamped on the event: the
+	// task's cgroup at the event, or for a retransmission the cgroup the
+	// socket was created in; 0 when unknown.
 	CgroupID uint64
 	// Duration is the latency or stall the event measured.
 	Duration time.Duration

@@ -6,7 +6,8 @@
  * (process context), on accept (the connection arrived on a port the target
  * listens on), on send by the target (sockets that existed before the
  * probes: only when claim_on_send is set) and by user space (a tagged
- * socket). */
+ * socket). Every record carries the cgroup the socket was created in
+ * (sk_cgrp_data), read at event time. */
 #include "event.h"
 
 char __license[] SEC("license") = "Dual MIT/GPL";
@@ -111,6 +112,10 @@ int BPF_PROG(slo_tcp_retransmit, const struct sock *sk, const struct sk_buff *sk
 	e->cookie = cookie;
 	e->count = 1;
 	e->pid = owner == 0xffffffff ? 0 : owner;
+	/* The cgroup the socket was created in, stamped by the kernel: it
+	 * stays the owner's after the owning process exited and its pid was
+	 * reused (a closing socket retransmits for minutes). */
+	e->cgroup_id = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
 	e->err = err < 0 ? -err : 0;
 	e->signal = SLO_SIG_TCP_RETRANS;
 	slo_sock_tuple(e, sk);

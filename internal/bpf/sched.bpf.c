@@ -5,7 +5,8 @@
  * both), each switched on and off by user space through its own variable
  * (runq_on, sys_on). Both look at the task switched in only, and only when
  * it belongs to the target process: every other context switch of the host
- * costs one load and compare.
+ * costs one load and compare. Every record carries the cgroup of the task
+ * switched in (its default-hierarchy cgroup's id), read at the switch.
  *
  * Run-queue delay (runq_on): enqueued -> on CPU, after a wakeup or a
  * preemption, per thread of the target process, aggregated into a per-tgid
@@ -56,7 +57,7 @@ const volatile __u64 runq_outlier_ns = 0;
 const volatile __u64 sys_outlier_ns = 0;
 
 static __always_inline void slo_emit_switch(const struct task_struct *next, __u32 sig, __u64 d,
-					    __u32 aux, bool cgroup)
+					    __u32 aux)
 {
 	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -69,8 +70,8 @@ static __always_inline void slo_emit_switch(const struct task_struct *next, __u3
 	e->count = 1;
 	e->pid = next->tgid;
 	e->tid = next->pid;
-	if (cgroup)
-		e->cgroup_id = BPF_CORE_READ(next, cgroups, dfl_cgrp, kn, id);
+	/* The task's cgroup now, not a pid to be resolved later. */
+	e->cgroup_id = BPF_CORE_READ(next, cgroups, dfl_cgrp, kn, id);
 	e->aux = aux;
 	e->signal = sig;
 	bpf_ringbuf_submit(e, 0);
@@ -84,7 +85,7 @@ static __always_inline void slo_runq(const struct task_struct *next, __u32 tgid,
 	__u64 d = clock - queued;
 	slo_hist_add(&runq_hist_self, &runq_hist, tgid, d);
 	if (d >= runq_outlier_ns)
-		slo_emit_switch(next, SLO_SIG_RUNQ, d, bpf_get_smp_processor_id(), false);
+		slo_emit_switch(next, SLO_SIG_RUNQ, d, bpf_get_smp_processor_id());
 }
 
 static __always_inline void slo_sys(struct task_struct *next, __u32 tgid, __u64 clock)
@@ -106,7 +107,7 @@ static __always_inline void slo_sys(struct task_struct *next, __u32 tgid, __u64 
 	__u64 d = clock - left;
 	slo_hist_add(&sys_hist_self, &sys_hist, tgid, d);
 	if (d >= sys_outlier_ns)
-		slo_emit_switch(next, SLO_SIG_SYSCALL, d, k, true);
+		slo_emit_switch(next, SLO_SIG_SYSCALL, d, k);
 }
 
 SEC("tp_btf/sched_switch")

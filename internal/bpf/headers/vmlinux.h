@@ -235,11 +235,16 @@ struct sk_buff_head {
 	struct sk_buff *prev;
 };
 
+struct sock_cgroup_data {
+	struct cgroup *cgroup;
+};
+
 struct sock {
 	struct sock_common __sk_common;
 	struct sk_buff_head sk_receive_queue;
 	u16 sk_protocol;
 	int sk_err;
+	struct sock_cgroup_data sk_cgrp_data;
 };
 
 struct net_device {
