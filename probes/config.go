@@ -25,6 +25,12 @@ type Config struct {
 	// DNSPorts are the UDP ports carrying DNS; empty means {53}. At most 16.
 	// DNS over TCP, TLS or HTTPS is not observed.
 	DNSPorts []uint16
+	// OmitDNSNames keeps DNS query names out of events (DNSInfo.Name stays
+	// empty): the query type, rcode, server and timing are kept. The name
+	// is dropped where the record is decoded — in this process, or in the
+	// slo-sidecar when it runs with -omit-dns-names; a client that sets it
+	// also drops names the sidecar sends.
+	OmitDNSNames bool
 
 	// ClaimOnSend also attributes TCP connections the process opened or
 	// accepted before Start, by claiming a socket when the process sends

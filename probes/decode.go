@@ -69,6 +69,8 @@ type decoder struct {
 	// namespace, reported as pidTo (its pid in the caller's namespace).
 	pidFrom, pidTo uint32
 	names          map[string]string
+	// omitNames leaves DNSInfo.Name empty (Config.OmitDNSNames).
+	omitNames bool
 }
 
 func newDecoder(wallOffset int64) *decoder {
@@ -134,7 +136,9 @@ func (d *decoder) decode(raw []byte, ev *Event) error {
 				ev.DNS.ID = m.id
 				ev.DNS.Rcode = m.rcode
 				ev.DNS.QType = m.qtype
-				ev.DNS.Name = d.intern(m.name[:m.nameLen])
+				if !d.omitNames {
+					ev.DNS.Name = d.intern(m.name[:m.nameLen])
+				}
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package probes
 
 import (
+	"bytes"
 	"encoding/binary"
 	"flag"
 	"net/netip"
@@ -145,6 +146,33 @@ func TestDecodeGolden(t *testing.T) {
 				t.Errorf("decode mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestDecodeOmitDNSNames: with Config.OmitDNSNames the DNS record decodes
+// to the golden event without its query name, the rest unchanged.
+func TestDecodeOmitDNSNames(t *testing.T) {
+	golden, err := os.ReadFile(filepath.Join("testdata", "record_dns.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDecoder(testWallOffset)
+	d.omitNames = true
+	var got Event
+	if err := d.decode(golden, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := goldenRecords[3].want
+	if want.Signal != DNSLatency || want.DNS.Name == "" {
+		t.Fatalf("golden record 3 is not a named DNS event: %+v", want)
+	}
+	want.Time = time.Unix(0, want.Mono+testWallOffset)
+	want.DNS.Name = ""
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })); diff != "" {
+		t.Errorf("decode mismatch (-want +got):\n%s", diff)
+	}
+	if rec := AppendRecord(nil, &got); bytes.Contains(rec, []byte("openai")) {
+		t.Errorf("the record the sidecar would send still holds the name: %x", rec)
 	}
 }
 

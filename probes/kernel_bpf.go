@@ -135,6 +135,7 @@ func kernelMissing(cfg Config) string {
 // initial pid namespace the programs see.
 func newBPFKernel(s *Set, wallOffset int64) *bpfKernel {
 	k := &bpfKernel{dec: newDecoder(wallOffset), target: s.target, nsTarget: s.target}
+	k.dec.omitNames = s.cfg.OmitDNSNames
 	if s.target != 0 && s.target == uint32(os.Getpid()) {
 		// Inside a container getpid() is the pid-namespace id; the
 		// programs compare the kernel's (initial namespace) tgid.

@@ -143,6 +143,7 @@ func (s *Set) startSidecar(ctx context.Context, wallOffset int64) {
 		return
 	}
 	c := &sidecarClient{s: s, inproc: map[Signal]string{}, dec: newDecoder(wallOffset), log: cfg.Logger, logged: map[string]bool{}}
+	c.dec.omitNames = cfg.OmitDNSNames
 	for _, sig := range AllSignals() {
 		if sig.kernel() && cfg.wants(sig) {
 			if st := s.StatusOf(sig); st.State == Off {
