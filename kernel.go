@@ -319,14 +319,15 @@ func kernelAttributes(sum *correlate.Summary, calls *attribution.Calls, path str
 }
 
 // callKernelAttrs returns the llm.ebpf.* attributes of a client call from its
-// own kernel summary (nil when it has none), with the signal path.
+// own kernel summary (nil when it has none), with the signal path
+// (in_process or sidecar, as on the request's span).
 func (t *Tracker) callKernelAttrs(sum *correlate.Summary) []attribute.KeyValue {
 	if sum.IsZero() {
 		return nil
 	}
 	dst := sum.AppendAttributes(make([]attribute.KeyValue, 0, 8))
-	if len(dst) > 0 && t.kern.running.Load() {
-		dst = append(dst, semconv.EBPFSignalPath.String(semconv.PathInProcess))
+	if p := t.kern.path(); len(dst) > 0 && p != "" {
+		dst = append(dst, semconv.EBPFSignalPath.String(p))
 	}
 	return dst
 }
@@ -352,6 +353,9 @@ func (t *Tracker) KernelStatus() []SignalStatus {
 // path returns where the running probes' kernel events come from now
 // (probes.Path spells the semconv values), "" when no probes run.
 func (k *kernelState) path() string {
+	if k == nil {
+		return ""
+	}
 	if s := k.live.Load(); s != nil {
 		return s.Path().String()
 	}
