@@ -18,20 +18,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// initPIDNamespace is PROC_PID_INIT_INO, the inode of the initial pid
-// namespace.
-const initPIDNamespace = 0xEFFFFFFC
-
-// inInitPIDNamespace reports whether this process sees host pids, the ones
-// the BPF programs record.
-func inInitPIDNamespace() bool {
-	var st unix.Stat_t
-	if err := unix.Stat("/proc/self/ns/pid", &st); err != nil {
-		return false
-	}
-	return st.Ino == initPIDNamespace
-}
-
 // cgroup2Mount returns the first cgroup2 mount point of this process.
 func cgroup2Mount() (string, error) {
 	b, err := os.ReadFile("/proc/self/mountinfo")
@@ -211,31 +197,73 @@ type peer struct {
 	pid    int
 	uid    uint32
 	cgroup uint64
+	// how names the source of the cgroup id: "pidfd_info" (the kernel's
+	// word for the process that connected), "proc+pidfd" (/proc, then the
+	// pidfd says that process still lives) or "proc" (/proc alone: a pid
+	// reused between connect and this read goes unnoticed).
+	how string
 }
 
-// peerOf authenticates the peer of fd: SO_PEERCRED for the pid, its cgroup
-// id, and — when SO_PEERPIDFD is available — a check that the pid still
-// names the process that connected (not a reused pid).
+// peerOf authenticates the peer of fd. The pid and uid come from
+// SO_PEERCRED. The cgroup comes, in order of preference, from
+// PIDFD_GET_INFO on the SO_PEERPIDFD pidfd (Linux 6.13: the cgroup of the
+// very process that connected, whatever became of its pid), from
+// /proc/<pid>/cgroup checked against the pidfd (Linux 6.5: the process
+// has not exited, so the pid was not reused), or from /proc alone. None of
+// these needs permission over the peer (no signal is sent).
 func peerOf(fd int, r *cgroupResolver) (peer, error) {
 	uc, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
 	if err != nil {
 		return peer{}, fmt.Errorf("SO_PEERCRED: %w", err)
 	}
-	if uc.Pid <= 0 {
-		return peer{}, errors.New("peer pid not visible in this pid namespace (share the process namespace)")
-	}
+	p := peer{pid: int(uc.Pid), uid: uc.Uid}
 	pidfd, perr := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PEERPIDFD)
 	if perr == nil {
 		defer unix.Close(pidfd)
+		info := unix.PidfdInfo{Mask: unix.PIDFD_INFO_CGROUPID}
+		err := unix.IoctlPidfdInfo(pidfd, &info)
+		switch {
+		case err == nil && info.Mask&unix.PIDFD_INFO_CGROUPID != 0 && info.Cgroupid != 0:
+			p.cgroup, p.how = info.Cgroupid, "pidfd_info"
+			return p, nil
+		case errors.Is(err, unix.ESRCH):
+			return peer{}, fmt.Errorf("peer pid %d exited before authentication", uc.Pid)
+		}
+	}
+	if uc.Pid <= 0 {
+		return peer{}, errors.New("peer pid not visible in this pid namespace (share the process namespace)")
 	}
 	cg, err := r.id(int(uc.Pid))
 	if err != nil {
 		return peer{}, err
 	}
+	p.cgroup, p.how = cg, "proc"
 	if perr == nil {
-		if err := unix.PidfdSendSignal(pidfd, 0, nil, 0); err != nil {
-			return peer{}, fmt.Errorf("peer pid %d exited during authentication: %w", uc.Pid, err)
+		exited, err := pidfdExited(pidfd)
+		if err != nil {
+			return peer{}, fmt.Errorf("peer pid %d: %w", uc.Pid, err)
 		}
+		if exited {
+			return peer{}, fmt.Errorf("peer pid %d exited during authentication", uc.Pid)
+		}
+		p.how = "proc+pidfd"
 	}
-	return peer{pid: int(uc.Pid), uid: uc.Uid, cgroup: cg}, nil
+	return p, nil
+}
+
+// pidfdExited reports whether the process of pidfd has exited: a pidfd is
+// readable (POLLIN) from then on. Unlike pidfd_send_signal, polling needs
+// no permission over the process.
+func pidfdExited(pidfd int) (bool, error) {
+	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, 0)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("poll pidfd: %w", err)
+		}
+		return n > 0 && fds[0].Revents&(unix.POLLIN|unix.POLLHUP) != 0, nil
+	}
 }

@@ -11,48 +11,20 @@ import (
 
 // dispatcher routes events to the clients of their cgroup. It is used by
 // Serve's goroutine only.
+//
+// The cgroup is the one the kernel stamped on the event when it happened
+// (the task's cgroup, or for socket events the cgroup the socket was
+// created in). No pid is resolved to a cgroup here: a pid read later may
+// name another process, in another tenant, than the one the event was
+// about. An event without a stamp goes to nobody.
 type dispatcher struct {
 	s       *Server
 	frame   []byte
-	pids    map[uint32]pidEntry
 	clients []*client
 }
 
-type pidEntry struct {
-	cgroup uint64
-	at     time.Time
-}
-
-// pidTTL bounds how long a pid→cgroup resolution is trusted (pid reuse).
-const pidTTL = 5 * time.Second
-
-// maxPids bounds the pid cache.
-const maxPids = 8192
-
 func newDispatcher(s *Server) *dispatcher {
-	return &dispatcher{s: s, pids: map[uint32]pidEntry{}, frame: make([]byte, 0, 1024)}
-}
-
-func (d *dispatcher) cgroupOf(ev *probes.Event) uint64 {
-	if ev.CgroupID != 0 {
-		return ev.CgroupID
-	}
-	if ev.PID == 0 || !d.s.hostPIDs {
-		return 0
-	}
-	now := time.Now()
-	if e, ok := d.pids[ev.PID]; ok && now.Sub(e.at) < pidTTL {
-		return e.cgroup
-	}
-	cg, err := d.s.cgroups.id(int(ev.PID))
-	if err != nil {
-		cg = 0
-	}
-	if len(d.pids) >= maxPids {
-		clear(d.pids)
-	}
-	d.pids[ev.PID] = pidEntry{cgroup: cg, at: now}
-	return cg
+	return &dispatcher{s: s, frame: make([]byte, 0, 1024)}
 }
 
 func (d *dispatcher) dispatch(ev *probes.Event) {
@@ -61,20 +33,36 @@ func (d *dispatcher) dispatch(ev *probes.Event) {
 	if ev.Signal >= 32 {
 		return
 	}
-	cg := d.cgroupOf(ev)
+	cg := ev.CgroupID
 	if cg == 0 {
 		s.unattributed.Add(1)
 		return
 	}
 	bit := uint32(1) << ev.Signal
+	d.clients = d.clients[:0]
 	s.mu.RLock()
-	d.clients = append(d.clients[:0], s.byCgroup[cg]...)
+	for _, c := range s.byCgroup[cg] {
+		if c.mask&bit != 0 {
+			d.clients = append(d.clients, c)
+		}
+	}
 	s.mu.RUnlock()
+	if len(d.clients) == 0 {
+		return
+	}
+	// One tenant per cgroup: every client of cg shares its budget, charged
+	// only for events one of them asked for.
+	if ten := d.clients[0].ten; !ten.allow(time.Now(), s.cfg.TenantEventRate, float64(s.cfg.TenantEventBurst)) {
+		for _, c := range d.clients {
+			c.countDrop()
+			ten.overBudget.Add(1)
+			s.overBudget.Add(1)
+		}
+		clear(d.clients)
+		return
+	}
 	d.frame = d.frame[:0]
 	for _, c := range d.clients {
-		if c.mask&bit == 0 {
-			continue
-		}
 		if len(d.frame) == 0 {
 			d.frame = wire.AppendFrame(d.frame[:0], wire.TypeEvent, nil)
 			d.frame = probes.AppendRecord(d.frame, ev)
@@ -83,8 +71,10 @@ func (d *dispatcher) dispatch(ev *probes.Event) {
 		}
 		if c.enqueue(d.frame, false) {
 			s.delivered.Add(1)
+			c.ten.delivered.Add(1)
 		} else {
 			s.dropped.Add(1)
+			c.ten.dropped.Add(1)
 		}
 	}
 	clear(d.clients)

@@ -4,12 +4,29 @@
 // its own cgroup.
 //
 // A client is identified by the kernel, never by its own word: the
-// server reads the peer's credentials (SO_PEERPIDFD, else SO_PEERCRED),
-// resolves the pid to its cgroup v2 id through /proc/<pid>/cgroup, checks
-// the process is still the same one (the pidfd is alive), and from then on
-// delivers only events whose cgroup id — or, for events the kernel saw in
-// softirq context, the cgroup of the owning pid — is the client's. The
-// client lives in package probes ([probes.Start] falls back to it).
+// server takes the cgroup v2 id of the process that connected from its
+// pidfd (SO_PEERPIDFD and PIDFD_GET_INFO, Linux 6.13), else resolves the
+// SO_PEERCRED pid through /proc/<pid>/cgroup and checks with the pidfd
+// that the process has not exited meanwhile (Linux 6.5; a pidfd is
+// readable once its process exits, and polling it needs no permission
+// over the process). Without SO_PEERPIDFD a pid that exits and is reused
+// between the client's connect and that /proc read is not detected: the
+// one window the kernel leaves open there.
+//
+// From then on the client receives only events whose cgroup id is its
+// own: the id the kernel stamped on the event when it happened — the
+// cgroup of the task, or for socket events (retransmissions in softirq
+// context included) the cgroup the socket was created in. No pid is
+// resolved to a cgroup on the delivery path, so neither a reused pid nor a
+// socket that outlives its process leaks one tenant's events to another.
+// The client lives in package probes ([probes.Start] falls back to it).
+//
+// # Tenants
+//
+// The clients of one cgroup are a tenant. Each tenant has a connection
+// limit (handshakes count) and an event budget; what it lost, and why, is
+// counted per tenant ([Stats].Tenants) and reported to each client in the
+// heartbeats, which the client shows in its signals' status.
 //
 // # Protocol
 //

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,7 +78,8 @@ func runServerHelper() int {
 
 // runClientHelper is an unprivileged client: it starts probes (auto path),
 // provokes DNS lookups of SLO_SC_NAME at SLO_SC_DNS and traffic to the
-// lossy SLO_SC_TCP for SLO_SC_DUR, and prints what it received.
+// lossy SLO_SC_TCP (each when set) for SLO_SC_DUR, and prints what it
+// received.
 func runClientHelper() int {
 	var mu sync.Mutex
 	enc := json.NewEncoder(os.Stdout)
@@ -102,20 +104,17 @@ func runClientHelper() int {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		dnsAddr := os.Getenv("SLO_SC_DNS")
-		r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "udp4", dnsAddr)
-		}}
-		for ctx.Err() == nil {
-			_, _ = r.LookupHost(ctx, os.Getenv("SLO_SC_NAME"))
-			time.Sleep(200 * time.Millisecond)
+		if dnsAddr := os.Getenv("SLO_SC_DNS"); dnsAddr != "" {
+			lookupUntil(ctx, dnsAddr, os.Getenv("SLO_SC_NAME"), 200*time.Millisecond)
 		}
 	}()
 	go func() {
 		defer wg.Done()
 		// The path drops 30 % of packets each way: one dial (SYNs at 0, 1
 		// and 3 s) fails about one time in eight, so redial until the run ends.
+		if os.Getenv("SLO_SC_TCP") == "" {
+			return
+		}
 		d := net.Dialer{Timeout: 2 * time.Second}
 		conn, err := d.DialContext(ctx, "tcp4", os.Getenv("SLO_SC_TCP"))
 		for err != nil && ctx.Err() == nil {
@@ -148,6 +147,19 @@ func runClientHelper() int {
 			out(helperRecord{Kind: "path", Path: set.Path().String()})
 			return 0
 		}
+	}
+}
+
+// lookupUntil resolves name through the DNS server at dnsAddr (UDP) every
+// pause until ctx ends.
+func lookupUntil(ctx context.Context, dnsAddr, name string, pause time.Duration) {
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "udp4", dnsAddr)
+	}}
+	for ctx.Err() == nil {
+		_, _ = r.LookupHost(ctx, name)
+		time.Sleep(pause)
 	}
 }
 
@@ -257,9 +269,41 @@ func TestUnprivilegedClientsSeeOnlyTheirOwn(t *testing.T) {
 }
 
 func testIsolation(t *testing.T, childServer bool) {
-	ctx := context.Background()
+	rig := newIsolationRig(t, 73)
+	var srv *Server
+	if childServer {
+		serverChild(t, rig.bin, rig.socket, rig.portList(), "SLO_SC_GROUP=65534")
+	} else {
+		set, err := hostWideSet(context.Background(), rig.ports)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { set.Close() }) // after the server's cleanup
+		srv = startServer(t, set, Config{Socket: rig.socket, Group: "65534"})
+	}
+	rig.runClients(t, 65534, 65534)
+	if srv != nil {
+		t.Logf("server stats %+v", srv.Stats())
+	}
+	rig.check(t)
+}
 
-	ns, err := faults.NewNetns("slo-sc", faults.Subnet(73))
+// isolationRig is two tenants' world: a lossy TCP server in a network
+// namespace (30 % loss each way) and a DNS server per tenant with its own
+// delay, plus a shared directory holding a copy of the test binary and the
+// socket path.
+type isolationRig struct {
+	tcp     string
+	clients []*childClient
+	dnsAddr map[*childClient]string
+	ports   []uint16
+	dir     string
+	bin     string
+	socket  string
+}
+
+func newIsolationRig(t *testing.T, subnet uint8) *isolationRig {
+	ns, err := faults.NewNetns("", faults.Subnet(subnet))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,56 +327,57 @@ func testIsolation(t *testing.T, childServer bool) {
 		}
 	}()
 	t.Cleanup(func() { ln.Close(); lwg.Wait() })
-	undo, err := faults.PacketLoss{NS: ns, Port: port, Percent: 30}.Inject(ctx)
+	undo, err := faults.PacketLoss{NS: ns, Port: port, Percent: 30}.Inject(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = undo() })
 
-	clients := []*childClient{{name: "one", delay: 150 * time.Millisecond}, {name: "two", delay: 50 * time.Millisecond}}
-	var ports []uint16
-	dnsAddr := map[*childClient]string{}
-	for _, c := range clients {
+	rig := &isolationRig{
+		tcp:     netip.AddrPortFrom(ns.NSAddr(), port).String(),
+		clients: []*childClient{{name: "one", delay: 150 * time.Millisecond}, {name: "two", delay: 50 * time.Millisecond}},
+		dnsAddr: map[*childClient]string{},
+	}
+	for _, c := range rig.clients {
 		d, err := faults.StartDNS(faults.DNSConfig{Delay: c.delay, Hosts: map[string]netip.Addr{c.name + ".sidecar.test": netip.MustParseAddr("10.213.73.9")}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { d.Close() })
-		ports = append(ports, d.Addr().Port())
-		dnsAddr[c] = d.Addr().String()
+		rig.ports = append(rig.ports, d.Addr().Port())
+		rig.dnsAddr[c] = d.Addr().String()
 	}
+	rig.dir = sharedDir(t)
+	rig.bin = copyTestBinary(t, rig.dir)
+	rig.socket = filepath.Join(rig.dir, "s.sock")
+	return rig
+}
 
-	dir := sharedDir(t)
-	bin := copyTestBinary(t, dir)
-	socket := filepath.Join(dir, "s.sock")
-	var srv *Server
-	if childServer {
-		var ps []string
-		for _, p := range ports {
-			ps = append(ps, strconv.Itoa(int(p)))
-		}
-		serverChild(t, bin, socket, strings.Join(ps, ","), "SLO_SC_GROUP=65534")
-	} else {
-		set, err := hostWideSet(ctx, ports)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { set.Close() }) // after the server's cleanup
-		srv = startServer(t, set, Config{Socket: socket, Group: "65534"})
+// portList is the DNS ports as the -dns-ports flag spells them.
+func (r *isolationRig) portList() string {
+	var ps []string
+	for _, p := range r.ports {
+		ps = append(ps, strconv.Itoa(int(p)))
 	}
+	return strings.Join(ps, ",")
+}
 
-	for _, c := range clients {
+// runClients runs both clients as uid:gid, each in a cgroup of its own,
+// until they finish (6 s of traffic).
+func (r *isolationRig) runClients(t *testing.T, uid, gid uint32) {
+	t.Helper()
+	for _, c := range r.clients {
 		fd, cg := newCgroup(t, "sc-"+c.name)
 		c.cg = cg
-		c.cmd = exec.Command(bin)
+		c.cmd = exec.Command(r.bin)
 		c.cmd.Env = []string{
-			"SLO_SIDECAR_HELPER=client", "SLO_SC_SOCKET=" + socket, "SLO_SC_NAME=" + c.name + ".sidecar.test",
-			"SLO_SC_DNS=" + dnsAddr[c], "SLO_SC_TCP=" + netip.AddrPortFrom(ns.NSAddr(), port).String(), "SLO_SC_DUR=6s",
+			"SLO_SIDECAR_HELPER=client", "SLO_SC_SOCKET=" + r.socket, "SLO_SC_NAME=" + c.name + ".sidecar.test",
+			"SLO_SC_DNS=" + r.dnsAddr[c], "SLO_SC_TCP=" + r.tcp, "SLO_SC_DUR=6s",
 		}
 		c.cmd.Stdout = &c.out
 		c.cmd.Stderr = os.Stderr
 		c.cmd.SysProcAttr = &syscall.SysProcAttr{
-			Credential:  &syscall.Credential{Uid: 65534, Gid: 65534},
+			Credential:  &syscall.Credential{Uid: uid, Gid: gid},
 			UseCgroupFD: true, CgroupFD: fd,
 			Pdeathsig: syscall.SIGKILL,
 		}
@@ -341,11 +386,12 @@ func testIsolation(t *testing.T, childServer bool) {
 		}
 		c.done = make(chan error, 1)
 		go func() { c.done <- c.cmd.Wait() }()
-		t.Cleanup(func() { _ = c.cmd.Process.Kill() })
+		t.Cleanup(func() { _ = c.cmd.Process.Kill(); <-c.done; c.done <- nil })
 	}
-	for _, c := range clients {
+	for _, c := range r.clients {
 		select {
 		case err := <-c.done:
+			c.done <- err
 			if err != nil {
 				t.Errorf("%s: %v", c.name, err)
 			}
@@ -354,76 +400,80 @@ func testIsolation(t *testing.T, childServer bool) {
 		}
 		c.parse(t)
 	}
-	if srv != nil {
-		t.Logf("server stats %+v", srv.Stats())
-	}
+}
 
-	for i, c := range clients {
-		other := clients[1-i]
-		var own helperRecord
-		var pid int
-		for _, r := range c.recs {
-			switch {
-			case r.Kind == "own_conn":
-				own = r
-			case r.Kind == "path" && r.PID != 0:
-				pid = r.PID
-				if r.Path != "sidecar" {
-					t.Errorf("%s: path %s, want sidecar (%s)", c.name, r.Path, r.Error)
+// check asserts that each client was served by the sidecar and received
+// its own DNS-delay and retransmit events and none of the other's.
+func (r *isolationRig) check(t *testing.T) {
+	t.Helper()
+	for i, c := range r.clients {
+		checkClient(t, c, r.clients[1-i])
+	}
+}
+
+func checkClient(t *testing.T, c, other *childClient) {
+	t.Helper()
+	var own helperRecord
+	var pid int
+	for _, r := range c.recs {
+		switch {
+		case r.Kind == "own_conn":
+			own = r
+		case r.Kind == "path" && r.PID != 0:
+			pid = r.PID
+			if r.Path != "sidecar" {
+				t.Errorf("%s: path %s, want sidecar (%s)", c.name, r.Path, r.Error)
+			}
+		case r.Kind == "error":
+			t.Errorf("%s: %s", c.name, r.Error)
+		}
+	}
+	var otherLocal []string
+	for _, r := range other.recs {
+		if r.Kind == "own_conn" {
+			otherLocal = append(otherLocal, r.Local)
+		}
+	}
+	var dnsOwn, dnsOther, rtOwn, rtOther int
+	var minDNS, maxDNS float64
+	for _, r := range c.recs {
+		if r.Kind != "event" {
+			continue
+		}
+		if r.PID != pid && r.PID != 0 {
+			t.Errorf("%s (pid %d): event of pid %d: %+v", c.name, pid, r.PID, r)
+		}
+		switch r.Signal {
+		case "dns_latency":
+			switch r.Name {
+			case c.name + ".sidecar.test":
+				dnsOwn++
+				if minDNS == 0 || r.DurMs < minDNS {
+					minDNS = r.DurMs
 				}
-			case r.Kind == "error":
-				t.Errorf("%s: %s", c.name, r.Error)
+				maxDNS = max(maxDNS, r.DurMs)
+			case other.name + ".sidecar.test":
+				dnsOther++
+			}
+		case "tcp_retransmit":
+			if r.Cookie == own.Cookie && r.Local == own.Local {
+				rtOwn++
+			}
+			if slices.Contains(otherLocal, r.Local) {
+				rtOther++
 			}
 		}
-		var dnsOwn, dnsOther, rtOwn, rtOther int
-		var otherLocal []string
-		for _, r := range other.recs {
-			if r.Kind == "own_conn" {
-				otherLocal = append(otherLocal, r.Local)
-			}
-		}
-		var minDNS, maxDNS float64
-		for _, r := range c.recs {
-			if r.Kind != "event" {
-				continue
-			}
-			if r.PID != pid && r.PID != 0 {
-				t.Errorf("%s (pid %d): event of pid %d: %+v", c.name, pid, r.PID, r)
-			}
-			switch r.Signal {
-			case "dns_latency":
-				switch r.Name {
-				case c.name + ".sidecar.test":
-					dnsOwn++
-					if minDNS == 0 || r.DurMs < minDNS {
-						minDNS = r.DurMs
-					}
-					maxDNS = max(maxDNS, r.DurMs)
-				case other.name + ".sidecar.test":
-					dnsOther++
-				}
-			case "tcp_retransmit":
-				if r.Cookie == own.Cookie && r.Local == own.Local {
-					rtOwn++
-				}
-				for _, l := range otherLocal {
-					if r.Local == l {
-						rtOther++
-					}
-				}
-			}
-		}
-		t.Logf("%s (cgroup %d, pid %d): dns own %d (%.1f–%.1f ms, server delay %v), other %d; retransmits own %d, other %d",
-			c.name, c.cg, pid, dnsOwn, minDNS, maxDNS, c.delay, dnsOther, rtOwn, rtOther)
-		if dnsOwn == 0 || rtOwn == 0 {
-			t.Errorf("%s: own events missing: dns %d, retransmits %d", c.name, dnsOwn, rtOwn)
-		}
-		if dnsOwn > 0 && (minDNS < float64(c.delay.Milliseconds())*0.95 || maxDNS > float64(c.delay.Milliseconds())+1000) {
-			t.Errorf("%s: dns latency %.1f–%.1f ms, want ≈ %v", c.name, minDNS, maxDNS, c.delay)
-		}
-		if dnsOther != 0 || rtOther != 0 {
-			t.Errorf("%s: received %d dns and %d retransmit events of the other client", c.name, dnsOther, rtOther)
-		}
+	}
+	t.Logf("%s (cgroup %d, pid %d): dns own %d (%.1f–%.1f ms, server delay %v), other %d; retransmits own %d, other %d",
+		c.name, c.cg, pid, dnsOwn, minDNS, maxDNS, c.delay, dnsOther, rtOwn, rtOther)
+	if dnsOwn == 0 || rtOwn == 0 {
+		t.Errorf("%s: own events missing: dns %d, retransmits %d", c.name, dnsOwn, rtOwn)
+	}
+	if dnsOwn > 0 && (minDNS < float64(c.delay.Milliseconds())*0.95 || maxDNS > float64(c.delay.Milliseconds())+1000) {
+		t.Errorf("%s: dns latency %.1f–%.1f ms, want ≈ %v", c.name, minDNS, maxDNS, c.delay)
+	}
+	if dnsOther != 0 || rtOther != 0 {
+		t.Errorf("%s: received %d dns and %d retransmit events of the other client", c.name, dnsOther, rtOther)
 	}
 }
 

@@ -13,7 +13,8 @@ import (
 
 // TestMain runs the test binary as a helper process when
 // SLO_SIDECAR_HELPER is set (e2e_linux_test.go): "server" serves a
-// host-wide probes.Set, "client" is an unprivileged client.
+// host-wide probes.Set, "client" is an unprivileged client, "linger", "pass", "holder" and "lookup"
+// are tenants of the leak tests (leak_linux_test.go).
 func TestMain(m *testing.M) {
 	switch os.Getenv("SLO_SIDECAR_HELPER") {
 	case "server":
@@ -22,6 +23,14 @@ func TestMain(m *testing.M) {
 		os.Exit(runClientHelper())
 	case "cgid":
 		os.Exit(runCgidHelper())
+	case "linger":
+		os.Exit(runLingerHelper())
+	case "holder":
+		os.Exit(runHolderHelper())
+	case "pass":
+		os.Exit(runPassHelper())
+	case "lookup":
+		os.Exit(runLookupHelper())
 	}
 	code := m.Run()
 	if code == 0 {

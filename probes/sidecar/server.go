@@ -43,6 +43,18 @@ type Config struct {
 	// MaxClients bounds the connections, handshaking ones included; 0
 	// means 64. Connections beyond it get a Bye and are closed.
 	MaxClients int
+	// MaxClientsPerCgroup bounds the connections of one cgroup (a
+	// tenant), counted from authentication on, handshakes included; 0
+	// means 8. Connections beyond it get a Bye and are closed.
+	MaxClientsPerCgroup int
+	// TenantEventRate is the events per second one tenant's clients may
+	// receive, on average over TenantEventBurst events; 0 means 20000.
+	// Events beyond it are not delivered and are counted against the
+	// tenant (TenantStats.OverBudget, and in each client's heartbeat).
+	TenantEventRate float64
+	// TenantEventBurst is the size of the tenant's budget; 0 means one
+	// second of TenantEventRate.
+	TenantEventBurst int
 	// QueueBytes bounds each client's queue of encoded frames; 0 means
 	// 256 KiB. Events that do not fit are dropped for that client and
 	// counted.
@@ -78,6 +90,15 @@ func (c Config) withDefaults() Config {
 	if c.MaxClients <= 0 {
 		c.MaxClients = 64
 	}
+	if c.MaxClientsPerCgroup <= 0 {
+		c.MaxClientsPerCgroup = 8
+	}
+	if c.TenantEventRate <= 0 {
+		c.TenantEventRate = 20000
+	}
+	if c.TenantEventBurst <= 0 {
+		c.TenantEventBurst = max(1, int(c.TenantEventRate))
+	}
 	if c.QueueBytes <= 0 {
 		c.QueueBytes = 256 << 10
 	}
@@ -105,6 +126,7 @@ func (c Config) withDefaults() Config {
 // Reasons a connection is rejected or ended, the keys of [Stats].
 const (
 	ReasonTooManyClients = "too_many_clients"
+	ReasonTenantLimit    = "tenant_limit"
 	ReasonUnauthorized   = "unauthorized"
 	ReasonVersion        = "version"
 	ReasonProtocol       = "protocol"
@@ -133,25 +155,33 @@ type Stats struct {
 	Delivered uint64
 	// Dropped counts event frames lost because a client's queue was full.
 	Dropped uint64
-	// Unattributed counts events whose cgroup could not be determined
-	// (no cgroup id and no resolvable pid); they go to nobody.
+	// OverBudget counts event frames not delivered because their tenant
+	// exceeded its event budget.
+	OverBudget uint64
+	// Unattributed counts events without a cgroup id stamped by the
+	// kernel; they go to nobody.
 	Unattributed uint64
+	// Tenants are the counters of the tenants connected now, by cgroup id.
+	Tenants []TenantStats
 }
 
 // Server serves kernel events to local clients over a Unix socket. Create
 // it with [NewServer]; its methods are safe for concurrent use.
 type Server struct {
-	cfg      Config
-	src      Source
-	ln       *net.UnixListener
-	log      *slog.Logger
-	v2       string
-	cgroups  *cgroupResolver
-	hostPIDs bool
+	cfg     Config
+	src     Source
+	ln      *net.UnixListener
+	log     *slog.Logger
+	v2      string
+	cgroups *cgroupResolver
+	// authenticate asks the kernel who is on the other end of a
+	// connection (peerOf); tests replace it before Serve.
+	authenticate func(fd int) (peer, error)
 
 	mu       sync.RWMutex
 	clients  map[*client]struct{}
 	byCgroup map[uint64][]*client
+	tenants  map[uint64]*tenant
 	closed   bool
 	statuses []wire.SignalStatus
 
@@ -161,8 +191,9 @@ type Server struct {
 	accepted     uint64
 	rejected     map[string]uint64
 	disconnected map[string]uint64
+	rejectLogs   map[string]rejectLog
 
-	events, delivered, dropped, unattributed atomic.Uint64
+	events, delivered, dropped, overBudget, unattributed atomic.Uint64
 
 	serving   atomic.Bool
 	started   chan struct{} // closed once Serve accepts clients
@@ -184,11 +215,12 @@ func NewServer(src Source, cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
 	s := &Server{
 		cfg: cfg, src: src, log: cfg.Logger, v2: cfg.CgroupRoot,
-		hostPIDs:     inInitPIDNamespace(),
 		clients:      map[*client]struct{}{},
 		byCgroup:     map[uint64][]*client{},
+		tenants:      map[uint64]*tenant{},
 		rejected:     map[string]uint64{},
 		disconnected: map[string]uint64{},
+		rejectLogs:   map[string]rejectLog{},
 		started:      make(chan struct{}),
 		done:         make(chan struct{}),
 	}
@@ -200,6 +232,7 @@ func NewServer(src Source, cfg Config) (*Server, error) {
 		s.v2 = v2
 	}
 	s.cgroups = &cgroupResolver{v2: s.v2}
+	s.authenticate = func(fd int) (peer, error) { return peerOf(fd, s.cgroups) }
 	gid := -1
 	if cfg.Group != "" {
 		if n, err := strconv.Atoi(cfg.Group); err == nil {
@@ -244,9 +277,6 @@ func NewServer(src Source, cfg Config) (*Server, error) {
 	}
 	s.ln = ln
 	s.statuses = s.currentStatuses()
-	if !s.hostPIDs {
-		s.log.Info("sidecar: not in the host pid namespace; events without a cgroup id (tcp_retransmit, runqueue_delay) cannot be attributed and are not delivered")
-	}
 	return s, nil
 }
 
@@ -335,6 +365,7 @@ func (s *Server) Health() error {
 func (s *Server) Stats() Stats {
 	s.mu.RLock()
 	n := len(s.clients)
+	tenants := s.tenantStats()
 	s.mu.RUnlock()
 	s.cmu.Lock()
 	defer s.cmu.Unlock()
@@ -342,7 +373,7 @@ func (s *Server) Stats() Stats {
 		Clients: n, Accepted: s.accepted,
 		Rejected: map[string]uint64{}, Disconnected: map[string]uint64{},
 		Events: s.events.Load(), Delivered: s.delivered.Load(), Dropped: s.dropped.Load(),
-		Unattributed: s.unattributed.Load(),
+		OverBudget: s.overBudget.Load(), Unattributed: s.unattributed.Load(), Tenants: tenants,
 	}
 	for k, v := range s.rejected {
 		st.Rejected[k] = v

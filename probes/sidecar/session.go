@@ -57,10 +57,34 @@ func (s *Server) acceptLoop() {
 // reject sends a Bye and closes a connection that did not become a client.
 func (s *Server) reject(conn *net.UnixConn, reason string, bye wire.ByeReason, text string) {
 	s.count(s.rejected, reason)
-	s.log.Info("sidecar: client rejected", "reason", reason, "detail", text)
+	if n, ok := s.logRejection(reason, time.Now()); ok {
+		s.log.Info("sidecar: client rejected", "reason", reason, "detail", text, "suppressed", n)
+	}
 	_ = conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 	_, _ = conn.Write(wire.AppendFrame(nil, wire.TypeBye, wire.AppendBye(nil, wire.Bye{Reason: bye, Text: text})))
 	conn.Close()
+}
+
+// logRejection reports whether a rejection for reason may be logged at
+// now — at most one line per reason a second, so that a client hammering
+// the socket cannot flood the log — and how many went unlogged since.
+func (s *Server) logRejection(reason string, now time.Time) (uint64, bool) {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	l := s.rejectLogs[reason]
+	if !l.at.IsZero() && now.Sub(l.at) < time.Second {
+		l.suppressed++
+		s.rejectLogs[reason] = l
+		return 0, false
+	}
+	s.rejectLogs[reason] = rejectLog{at: now}
+	return l.suppressed, true
+}
+
+// rejectLog is the last logged rejection of a reason.
+type rejectLog struct {
+	at         time.Time
+	suppressed uint64
 }
 
 // supportedMask is the set of signals a client may ask for: the kernel ones.
@@ -72,7 +96,7 @@ func (s *Server) serveConn(conn *net.UnixConn) {
 	var perr error
 	rc, err := conn.SyscallConn()
 	if err == nil {
-		err = rc.Control(func(fd uintptr) { p, perr = peerOf(int(fd), s.cgroups) })
+		err = rc.Control(func(fd uintptr) { p, perr = s.authenticate(int(fd)) })
 	}
 	if err == nil {
 		err = perr
@@ -81,6 +105,12 @@ func (s *Server) serveConn(conn *net.UnixConn) {
 		s.reject(conn, ReasonUnauthorized, wire.ByeUnauthorized, err.Error())
 		return
 	}
+	ten := s.admit(p.cgroup)
+	if ten == nil {
+		s.reject(conn, ReasonTenantLimit, wire.ByeTooManyClients, fmt.Sprintf("limit %d connections per cgroup", s.cfg.MaxClientsPerCgroup))
+		return
+	}
+	defer s.release(ten)
 	_ = conn.SetReadDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	rd := wire.NewReader(conn, s.cfg.MaxFrame)
 	f, err := rd.Next()
@@ -103,7 +133,7 @@ func (s *Server) serveConn(conn *net.UnixConn) {
 		return
 	}
 	c := &client{
-		srv: s, conn: conn, pid: p.pid, cgroup: p.cgroup, mask: h.Signals & supportedMask,
+		srv: s, ten: ten, conn: conn, pid: p.pid, cgroup: p.cgroup, mask: h.Signals & supportedMask,
 		notify: make(chan struct{}, 1), gone: make(chan struct{}),
 		pend: make([]byte, 0, 4096),
 	}
@@ -124,7 +154,7 @@ func (s *Server) serveConn(conn *net.UnixConn) {
 	s.cmu.Lock()
 	s.accepted++
 	s.cmu.Unlock()
-	s.log.Info("sidecar: client connected", "pid", p.pid, "uid", p.uid, "cgroup", p.cgroup, "signals", fmt.Sprintf("%#x", c.mask))
+	s.log.Info("sidecar: client connected", "pid", p.pid, "uid", p.uid, "cgroup", p.cgroup, "cgroup_from", p.how, "signals", fmt.Sprintf("%#x", c.mask))
 
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); c.writeLoop() }()
@@ -150,6 +180,7 @@ func classify(err error) (string, wire.ByeReason) {
 // client is one connected session.
 type client struct {
 	srv    *Server
+	ten    *tenant
 	conn   *net.UnixConn
 	pid    int
 	cgroup uint64
@@ -183,6 +214,14 @@ func (c *client) enqueue(frame []byte, force bool) bool {
 	default:
 	}
 	return true
+}
+
+// countDrop counts an event the client wanted and did not get; the
+// client learns the total from the heartbeats.
+func (c *client) countDrop() {
+	c.mu.Lock()
+	c.dropped++
+	c.mu.Unlock()
 }
 
 func (c *client) writeLoop() {
