@@ -8,15 +8,22 @@
 // Usage:
 //
 //	slo-sidecar [-socket /run/llmslo/sidecar.sock] [-signals dns_latency,tcp_retransmit,...]
-//	            [-group GROUP] [-mode 0660] [-health :8089] [-max-clients 64] [-log-level info]
+//	            [-group GROUP] [-mode 0660] [-health 127.0.0.1:8089] [-max-clients 64]
+//	            [-max-clients-per-cgroup 8] [-tenant-event-rate 20000] [-omit-dns-names]
+//	            [-log-level info]
 //
 // It needs CAP_BPF, CAP_PERFMON (tracing programs), CAP_NET_ADMIN (the DNS
 // cgroup/sock_create program that gives UDP sockets their cookie),
 // CAP_SYS_RESOURCE (on kernels before 5.11, with
 // -memlock) and BTF at /sys/kernel/btf/vmlinux; no privileged mode. The
-// health endpoint answers GET /healthz with 200 while the socket is served
+// sidecar keeps only sidecar.RuntimeCapabilities once its probes are loaded
+// (in a binary built without cgo, as released; with cgo it says so and
+// keeps them all). The health endpoint answers GET /healthz with 200 while the socket is served
 // and at least one signal works, 503 otherwise, and a JSON body with the
-// signal statuses and server counters.
+// signal statuses and server counters; GET /metrics serves the counters,
+// per tenant (cgroup) among them, as Prometheus text. The endpoint listens
+// on loopback unless -health says otherwise (a pod's probes need the pod
+// address: the manifests set -health=:8089).
 package main
 
 import (
@@ -27,10 +34,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -54,9 +63,12 @@ type options struct {
 	socket, group, health string
 	mode                  os.FileMode
 	maxClients, queue     int
+	perCgroup             int
+	tenantRate            float64
 	signals               []probes.Signal
 	dnsPorts              []uint16
-	memlock               bool
+	memlock, keepCaps     bool
+	omitDNSNames          bool
 	level                 slog.Level
 }
 
@@ -69,11 +81,15 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	signals := fs.String("signals", "", "comma-separated kernel signals (default: every kernel signal except syscall_latency)")
 	fs.StringVar(&o.group, "group", "", "group owning the socket (name or gid)")
 	mode := fs.String("mode", "0660", "socket file mode (octal)")
-	fs.StringVar(&o.health, "health", ":8089", "health endpoint listen address (empty: none)")
+	fs.StringVar(&o.health, "health", "127.0.0.1:8089", "health and metrics endpoint listen address (empty: none)")
 	fs.IntVar(&o.maxClients, "max-clients", 64, "maximum concurrent clients")
+	fs.IntVar(&o.perCgroup, "max-clients-per-cgroup", 8, "maximum concurrent clients of one cgroup (tenant), handshakes included")
+	fs.Float64Var(&o.tenantRate, "tenant-event-rate", 20000, "events per second one tenant may receive")
 	fs.IntVar(&o.queue, "queue-bytes", 256<<10, "per-client queue bound in bytes")
 	dnsPorts := fs.String("dns-ports", "53", "comma-separated UDP ports carrying DNS")
+	fs.BoolVar(&o.omitDNSNames, "omit-dns-names", false, "keep DNS query names out of the events served (type, rcode, server and timing stay)")
 	fs.BoolVar(&o.memlock, "memlock", false, "lift RLIMIT_MEMLOCK (kernels before 5.11)")
+	fs.BoolVar(&o.keepCaps, "keep-capabilities", false, "keep every capability after loading (default: keep only those serving needs)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -132,7 +148,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: o.level}))
-	set, err := probes.Start(ctx, probes.Config{Signals: o.signals, AllProcesses: true, DNSPorts: o.dnsPorts, RemoveMemlock: o.memlock, Logger: log})
+	set, err := probes.Start(ctx, probes.Config{Signals: o.signals, AllProcesses: true, DNSPorts: o.dnsPorts, OmitDNSNames: o.omitDNSNames, RemoveMemlock: o.memlock, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -143,9 +159,18 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	}
 	srv, err := sidecar.NewServer(set, sidecar.Config{
 		Socket: o.socket, Group: o.group, Mode: o.mode, MaxClients: o.maxClients, QueueBytes: o.queue, Logger: log,
+		MaxClientsPerCgroup: o.perCgroup, TenantEventRate: o.tenantRate,
 	})
 	if err != nil {
 		return err
+	}
+	// Least privilege: what loading needed and serving does not, goes.
+	if o.keepCaps {
+		log.Info("capabilities kept (-keep-capabilities)")
+	} else if dropped, err := keepCapabilities(sidecar.RuntimeCapabilities()); err != nil {
+		log.Warn("capabilities kept", "err", err)
+	} else {
+		log.Info("capabilities dropped after loading", "dropped", fmt.Sprintf("%#x", dropped), "kept", strings.Join(sidecar.RuntimeCapabilities(), ","))
 	}
 	// The health endpoint answers (503) before the server accepts clients.
 	addr := ""
@@ -204,5 +229,49 @@ func healthHandler(set *probes.Set, srv *sidecar.Server, sigs []probes.Signal) h
 		}
 		_ = json.NewEncoder(w).Encode(body)
 	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		_, _ = w.Write(appendMetrics(nil, srv.Stats()))
+	})
 	return mux
+}
+
+// appendMetrics appends the server's counters in the Prometheus text
+// format: totals, and per tenant (the cgroup id as label) its connections
+// and what became of its events.
+func appendMetrics(b []byte, st sidecar.Stats) []byte {
+	metric := func(name, typ, help string) {
+		b = fmt.Appendf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+	}
+	metric("llmslo_sidecar_clients", "gauge", "Clients past the handshake.")
+	b = fmt.Appendf(b, "llmslo_sidecar_clients %d\n", st.Clients)
+	metric("llmslo_sidecar_events_total", "counter", "Events read from the probes, by outcome.")
+	for _, o := range []struct {
+		name string
+		n    uint64
+	}{{"delivered", st.Delivered}, {"dropped", st.Dropped}, {"over_budget", st.OverBudget}, {"unattributed", st.Unattributed}} {
+		b = fmt.Appendf(b, "llmslo_sidecar_events_total{outcome=%q} %d\n", o.name, o.n)
+	}
+	metric("llmslo_sidecar_rejected_total", "counter", "Connections refused, by reason.")
+	for _, k := range slices.Sorted(maps.Keys(st.Rejected)) {
+		b = fmt.Appendf(b, "llmslo_sidecar_rejected_total{reason=%q} %d\n", k, st.Rejected[k])
+	}
+	metric("llmslo_sidecar_tenant_connections", "gauge", "Connections of a tenant (cgroup), handshakes included.")
+	for _, t := range st.Tenants {
+		b = fmt.Appendf(b, "llmslo_sidecar_tenant_connections{cgroup=\"%d\"} %d\n", t.Cgroup, t.Connections)
+	}
+	metric("llmslo_sidecar_tenant_events_total", "counter", "Events of a tenant (cgroup) connected now, by outcome.")
+	for _, t := range st.Tenants {
+		for _, o := range []struct {
+			name string
+			n    uint64
+		}{{"delivered", t.Delivered}, {"dropped", t.Dropped}, {"over_budget", t.OverBudget}} {
+			b = fmt.Appendf(b, "llmslo_sidecar_tenant_events_total{cgroup=\"%d\",outcome=%q} %d\n", t.Cgroup, o.name, o.n)
+		}
+	}
+	metric("llmslo_sidecar_tenant_rejected_total", "counter", "Connections of a tenant (cgroup) refused over its limit.")
+	for _, t := range st.Tenants {
+		b = fmt.Appendf(b, "llmslo_sidecar_tenant_rejected_total{cgroup=\"%d\"} %d\n", t.Cgroup, t.Rejected)
+	}
+	return b
 }

@@ -50,6 +50,27 @@ func TestFlags(t *testing.T) {
 	}
 }
 
+// TestFlagDefaults: the health endpoint listens on loopback, DNS names
+// are served unless -omit-dns-names, capabilities are dropped unless
+// -keep-capabilities.
+func TestFlagDefaults(t *testing.T) {
+	var out syncBuffer
+	o, err := parseArgs(nil, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.health != "127.0.0.1:8089" || o.omitDNSNames || o.keepCaps || o.perCgroup != 8 {
+		t.Errorf("defaults %+v", o)
+	}
+	o, err = parseArgs([]string{"-omit-dns-names", "-health=:8089", "-keep-capabilities"}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.health != ":8089" || !o.omitDNSNames || !o.keepCaps {
+		t.Errorf("flags %+v", o)
+	}
+}
+
 func TestServeAndHealth(t *testing.T) {
 	testutil.RequireBPF(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -58,7 +79,7 @@ func TestServeAndHealth(t *testing.T) {
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-socket", socket, "-signals", "dns_latency,tcp_retransmit", "-health", "127.0.0.1:0"}, &logs, ready)
+		done <- run(ctx, []string{"-socket", socket, "-signals", "dns_latency,tcp_retransmit", "-health", "127.0.0.1:0", "-keep-capabilities"}, &logs, ready)
 	}()
 	var addr string
 	select {

@@ -18,3 +18,18 @@ package sidecar
 func Capabilities() []string {
 	return []string{"BPF", "PERFMON", "SYS_RESOURCE", "NET_ADMIN"}
 }
+
+// RuntimeCapabilities returns the capabilities of [Capabilities] the
+// sidecar still needs once its probes are loaded and its socket is served;
+// slo-sidecar drops every other one then. Each call returns a new slice.
+//
+//   - BPF and PERFMON: attach tracing programs later — the DNS packet
+//     programs attach when a DNS query is coming and detach when DNS is
+//     idle, and the overhead guard detaches and re-attaches a signal.
+//   - NET_ADMIN: re-attach the DNS cgroup programs after the guard shed
+//     the signal.
+//
+// SYS_RESOURCE is needed only to raise RLIMIT_MEMLOCK before loading.
+func RuntimeCapabilities() []string {
+	return []string{"BPF", "PERFMON", "NET_ADMIN"}
+}

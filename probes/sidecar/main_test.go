@@ -13,7 +13,9 @@ import (
 
 // TestMain runs the test binary as a helper process when
 // SLO_SIDECAR_HELPER is set (e2e_linux_test.go): "server" serves a
-// host-wide probes.Set, "client" is an unprivileged client, "linger", "pass", "holder" and "lookup"
+// host-wide probes.Set, "client" is an unprivileged client, "capexec"
+// executes a program with a manifest's capabilities
+// (manifest_e2e_linux_test.go), "linger", "pass", "holder" and "lookup"
 // are tenants of the leak tests (leak_linux_test.go).
 func TestMain(m *testing.M) {
 	switch os.Getenv("SLO_SIDECAR_HELPER") {
@@ -23,6 +25,8 @@ func TestMain(m *testing.M) {
 		os.Exit(runClientHelper())
 	case "cgid":
 		os.Exit(runCgidHelper())
+	case "capexec":
+		os.Exit(runCapExecHelper())
 	case "linger":
 		os.Exit(runLingerHelper())
 	case "holder":
