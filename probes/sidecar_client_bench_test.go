@@ -43,7 +43,13 @@ func floorSet(b *testing.B, cfg probes.Config, sig probes.Signal) *probes.Set {
 // server, its Unix socket and the client Set. Both sides run in this
 // process, so cpu-ns/event is the total cost of a path.
 func BenchmarkDelivery(b *testing.B) {
-	ev := probes.Event{Signal: probes.TCPRetransmit, Mono: 1, PID: uint32(os.Getpid()), Count: 1, Cookie: 42}
+	// The sidecar delivers an event to the clients of the cgroup the kernel
+	// stamped on it: this process's.
+	cg, err := sidecar.CgroupID("", os.Getpid())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev := probes.Event{Signal: probes.TCPRetransmit, Mono: 1, PID: uint32(os.Getpid()), Count: 1, Cookie: 42, CgroupID: cg}
 	raw := probes.AppendRecord(nil, &ev)
 	for _, impl := range []string{"inprocess", "sidecar"} {
 		b.Run("impl="+impl, func(b *testing.B) {
