@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 
 	"github.com/llmslo/slo/probes"
@@ -17,7 +18,11 @@ type Dataset struct {
 	// Ops are the Joiner inputs in the order they happened.
 	Ops []Op `json:"ops"`
 	// Truth lists every (event, request) pair that belongs together. An
-	// event absent from Truth belongs to no request of the run.
+	// event absent from Truth belongs to no request of the run. For a
+	// signal the Joiner apportions (run-queue delay, reclaim, block I/O,
+	// syscall latency, CFS throttling, Go scheduler latency, steal, PSI),
+	// a pair says that the request truly suffered that signal, so the
+	// request's share of it is a correct join.
 	Truth []Pair `json:"truth"`
 }
 
@@ -63,19 +68,51 @@ type Pair struct {
 
 // TierResult counts the joins of one tier.
 type TierResult struct {
-	// Joins made at this tier, and how many of them are in the truth.
+	// Joins made at this tier, and how many of them are in the truth. An
+	// apportioned signal counts one join per request with a non-zero
+	// share of it.
 	Joins, Correct int
+}
+
+// Precision is Correct / Joins (1 when nothing was joined).
+func (tr TierResult) Precision() float64 {
+	if tr.Joins == 0 {
+		return 1
+	}
+	return float64(tr.Correct) / float64(tr.Joins)
+}
+
+// Interval is the Wilson score interval of the precision at 95 %
+// confidence ([0, 1] when nothing was joined).
+func (tr TierResult) Interval() (lo, hi float64) {
+	return wilson(tr.Correct, tr.Joins, 1.959963984540054)
+}
+
+// wilson is the Wilson score interval of k successes in n trials at normal
+// quantile z.
+func wilson(k, n int, z float64) (lo, hi float64) {
+	if n <= 0 {
+		return 0, 1
+	}
+	nf, p := float64(n), float64(k)/float64(n)
+	z2 := z * z
+	mid := (p + z2/(2*nf)) / (1 + z2/nf)
+	half := z / (1 + z2/nf) * math.Sqrt(p*(1-p)/nf+z2/(4*nf*nf))
+	return max(mid-half, 0), min(mid+half, 1)
 }
 
 // Result is the evaluation of a Joiner on a Dataset.
 type Result struct {
-	// Tiers holds the joins per tier.
-	Tiers [NumTiers]TierResult
+	// Tiers holds the joins per tier; BySignal the same per tier and
+	// signal (nil maps for tiers without joins).
+	Tiers    [NumTiers]TierResult
+	BySignal [NumTiers]map[probes.Signal]TierResult
 	// Joins and Correct count joins at or above the threshold; Truth the
 	// true pairs and Found those joined at or above the threshold.
 	Joins, Correct, Truth, Found int
 	// Wrong lists joins at or above the threshold that are not in the
-	// truth, Missed true pairs not joined (at most 50 each).
+	// truth, Missed true pairs not joined (at most 50 each). A wrong
+	// apportioned credit has a negative Event: -1 − its signal.
 	Wrong, Missed []Pair
 }
 
@@ -96,28 +133,25 @@ func (r Result) Recall() float64 {
 }
 
 // TierPrecision is the precision of the joins made at tier t.
-func (r Result) TierPrecision(t Tier) float64 {
-	tr := r.Tiers[t]
-	if tr.Joins == 0 {
-		return 1
-	}
-	return float64(tr.Correct) / float64(tr.Joins)
-}
+func (r Result) TierPrecision(t Tier) float64 { return r.Tiers[t].Precision() }
 
 // Evaluate replays ds into a new Joiner configured by cfg (its Observe is
 // replaced) and compares its joins with the truth.
 func Evaluate(ds *Dataset, cfg Config) (Result, error) {
 	e := &evaluation{truth: make(map[evalKey]bool, len(ds.Truth)), ids: map[int]RequestID{},
 		labels: map[RequestID]int{}, found: map[evalKey]bool{}, cur: -1}
-	for _, p := range ds.Truth {
-		if p.Event < 0 || p.Event >= len(ds.Ops) || ds.Ops[p.Event].Kind != OpEvent {
+	keys := make([]evalKey, len(ds.Truth))
+	for i, p := range ds.Truth {
+		if p.Event < 0 || p.Event >= len(ds.Ops) || ds.Ops[p.Event].Kind != OpEvent || ds.Ops[p.Event].Event == nil {
 			return Result{}, fmt.Errorf("correlate: truth pair %+v names no event op", p)
 		}
-		e.truth[evalKey{p.Event, p.Req}] = true
+		keys[i] = truthKey(ds, p)
+		e.truth[keys[i]] = true
 	}
 	e.res.Truth = len(e.truth)
 	cfg.Observe = e.observe
 	e.j = New(cfg)
+	e.j.onShare = e.observeShare
 	for i := range ds.Ops {
 		if err := e.replay(i, &ds.Ops[i]); err != nil {
 			return Result{}, err
@@ -125,16 +159,41 @@ func Evaluate(ds *Dataset, cfg Config) (Result, error) {
 	}
 	e.j.Flush(e.j.now + int64(e.j.cfg.OuterWindow))
 	e.res.Found = len(e.found)
-	for _, p := range ds.Truth {
-		if !e.found[evalKey{p.Event, p.Req}] && len(e.res.Missed) < 50 {
+	missed := map[evalKey]bool{}
+	for i, p := range ds.Truth {
+		if k := keys[i]; !e.found[k] && !missed[k] && len(e.res.Missed) < 50 {
+			missed[k] = true
 			e.res.Missed = append(e.res.Missed, p)
 		}
 	}
 	return e.res, nil
 }
 
-// evalKey is one (event op, request label) pair.
+// evalKey is one (event op, request label) pair; for an apportioned signal
+// ev is shareEv(signal): the request's share of it is one join.
 type evalKey struct{ ev, req int }
+
+// shareEv is the evalKey.ev of the apportioned signal sig (negative, so it
+// names no op).
+func shareEv(sig probes.Signal) int { return -1 - int(sig) }
+
+// apportioned reports whether the Joiner apportions sig (ledger.share)
+// rather than joining its events one by one.
+func apportioned(sig probes.Signal) bool {
+	switch sig {
+	case probes.TCPRetransmit, probes.ConnectLatency, probes.DNSLatency:
+		return false
+	}
+	return true
+}
+
+// truthKey is the evalKey of a truth pair.
+func truthKey(ds *Dataset, p Pair) evalKey {
+	if sig := ds.Ops[p.Event].Event.Signal; apportioned(sig) {
+		return evalKey{shareEv(sig), p.Req}
+	}
+	return evalKey{p.Event, p.Req}
+}
 
 // evaluation is the state of one [Evaluate] run.
 type evaluation struct {
@@ -154,22 +213,38 @@ func (e *evaluation) observe(ev *probes.Event, id RequestID, tier Tier) {
 	if ev.TID != 0 {
 		evIdx = int(ev.TID) - 1
 	}
-	label, ok := e.labels[id]
-	if !ok {
-		return
+	if label, ok := e.labels[id]; ok {
+		e.score(evalKey{evIdx, label}, ev.Signal, tier)
 	}
-	k := evalKey{evIdx, label}
+}
+
+// observeShare scores one apportioned credit (the Joiner's onShare hook).
+func (e *evaluation) observeShare(id RequestID, sig probes.Signal, tier Tier) {
+	if label, ok := e.labels[id]; ok {
+		e.score(evalKey{shareEv(sig), label}, sig, tier)
+	}
+}
+
+// score counts one join of k, of signal sig, at tier.
+func (e *evaluation) score(k evalKey, sig probes.Signal, tier Tier) {
+	if e.res.BySignal[tier] == nil {
+		e.res.BySignal[tier] = map[probes.Signal]TierResult{}
+	}
+	bs := e.res.BySignal[tier][sig]
 	e.res.Tiers[tier].Joins++
+	bs.Joins++
 	if e.truth[k] {
 		e.res.Tiers[tier].Correct++
+		bs.Correct++
 	}
+	e.res.BySignal[tier][sig] = bs
 	if e.j.cfg.Confidence[tier] >= e.j.cfg.Threshold {
 		e.res.Joins++
 		if e.truth[k] {
 			e.res.Correct++
 			e.found[k] = true
 		} else if len(e.res.Wrong) < 50 {
-			e.res.Wrong = append(e.res.Wrong, Pair{Event: evIdx, Req: label})
+			e.res.Wrong = append(e.res.Wrong, Pair{Event: k.ev, Req: k.req})
 		}
 	}
 }

@@ -2,14 +2,20 @@ package correlate
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/llmslo/slo/probes"
 )
 
 // TestEvaluateRecorded replays the labelled data sets recorded from real
-// runs (TestRecordLossPrivileged with SLO_RECORD=1) and checks the joins:
-// precision and recall 1 at the exact tier.
+// runs (TestRecordLossPrivileged and TestRecordTiersPrivileged with
+// SLO_RECORD=1) and checks the joins: precision 1 at the exact tier, and
+// recall 1 where every true owner registered its connection (in tiers.json
+// some connections were never registered, so their events can only be
+// guessed at lower tiers).
 func TestEvaluateRecorded(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
 	if len(files) == 0 {
@@ -36,10 +42,33 @@ func TestEvaluateRecorded(t *testing.T) {
 			if p := res.TierPrecision(TierExact); p != 1 {
 				t.Errorf("exact-tier precision %.3f, want 1", p)
 			}
-			if r := res.Recall(); r != 1 {
+			if r := res.Recall(); fullRecall[filepath.Base(f)] && r != 1 {
 				t.Errorf("recall %.3f, want 1", r)
 			}
 		})
+	}
+}
+
+// fullRecall names the recordings whose every true pair the default Config
+// finds.
+var fullRecall = map[string]bool{"loss.json": true}
+
+// TestWilson checks the interval against hand-computed values:
+// k = n: lo = n/(n+z²); k = 0: hi = z²/(n+z²); 5 of 10: 0.5 ± 0.26341.
+func TestWilson(t *testing.T) {
+	for _, tt := range []struct {
+		k, n   int
+		lo, hi float64
+	}{
+		{115, 115, 115 / (115 + 3.841459), 1},
+		{0, 10, 0, 3.841459 / (10 + 3.841459)},
+		{5, 10, 0.236593, 0.763407},
+		{0, 0, 0, 1},
+	} {
+		lo, hi := TierResult{Joins: tt.n, Correct: tt.k}.Interval()
+		if math.Abs(lo-tt.lo) > 1e-6 || math.Abs(hi-tt.hi) > 1e-6 {
+			t.Errorf("%d of %d: [%.6f, %.6f], want [%.6f, %.6f]", tt.k, tt.n, lo, hi, tt.lo, tt.hi)
+		}
 	}
 }
 
@@ -87,6 +116,10 @@ func logResult(t *testing.T, ds *Dataset, res Result) {
 	}
 	show := func(what string, ps []Pair) {
 		for _, p := range ps {
+			if p.Event < 0 {
+				t.Logf("  %s: req %d: its share of %v", what, p.Req, probes.Signal(-1-p.Event))
+				continue
+			}
 			ev := ds.Ops[p.Event].Event
 			t.Logf("  %s: op %d req %d: %v mono %d cookie %d %v→%v state %d", what, p.Event, p.Req, ev.Signal, ev.Mono, ev.Cookie, ev.Local, ev.Remote, ev.State)
 		}

@@ -85,6 +85,10 @@ type Joiner struct {
 
 	stats Stats
 	cands candidates
+
+	// onShare, when set (by Evaluate), is called for every apportioned
+	// credit: a request's non-zero share of a process- or node-wide signal.
+	onShare func(id RequestID, sig probes.Signal, tier Tier)
 }
 
 // New returns a Joiner configured by cfg (zero fields take their defaults).

@@ -182,8 +182,8 @@ func (l *ledger) spreadAvg(a, b int64, v float64, k int) {
 	}
 }
 
-// share credits r (just ended) with its part of the ledger.
-func (l *ledger) share(j *Joiner, r *reqSlot) {
+// share credits r (just ended, as id) with its part of the ledger.
+func (l *ledger) share(j *Joiner, id RequestID, r *reqSlot) {
 	a, b := r.start, r.end
 	if h := b - l.horizon(); a < h {
 		a = h
@@ -215,49 +215,57 @@ func (l *ledger) share(j *Joiner, r *reqSlot) {
 		}
 	}
 	s := &r.sum
-	credit := func(tier Tier) bool {
-		j.stats.Joins[tier]++
-		conf := j.cfg.Confidence[tier]
-		if conf < j.cfg.Threshold {
-			s.Weak++
-			return false
-		}
-		j.stats.Enriched[tier]++
-		s.Joins[tier]++
-		if tier > s.Tier {
-			s.Tier, s.Confidence = tier, conf
-		}
-		return true
-	}
+	credit := func(tier Tier, sig probes.Signal) bool { return j.credit(id, s, tier, sig) }
 	dur := func(x float64) time.Duration { return time.Duration(x + 0.5) }
-	if d := dur(split[splitRunqueue]); d > 0 && credit(TierPodPID) {
+	if d := dur(split[splitRunqueue]); d > 0 && credit(TierPodPID, probes.RunqueueDelay) {
 		s.Runqueue = d
 	}
-	if d := dur(split[splitReclaim]); d > 0 && credit(TierPodPID) {
+	if d := dur(split[splitReclaim]); d > 0 && credit(TierPodPID, probes.MemReclaim) {
 		s.Reclaim = d
 	}
-	if d := dur(split[splitBlockIO]); d > 0 && credit(TierPodPID) {
+	if d := dur(split[splitBlockIO]); d > 0 && credit(TierPodPID, probes.BlockIO) {
 		s.BlockIO = d
 	}
-	if d := dur(split[splitSyscall]); d > 0 && credit(TierPodPID) {
+	if d := dur(split[splitSyscall]); d > 0 && credit(TierPodPID, probes.SyscallLatency) {
 		s.Syscall = d
 	}
-	if d := dur(cfs); d > 0 && credit(TierPodPID) {
+	if d := dur(cfs); d > 0 && credit(TierPodPID, probes.CFSThrottle) {
 		s.CFSThrottled = d
 	}
 	if avgW[avgGoSched] > 0 {
-		if d := dur(avg[avgGoSched] / avgW[avgGoSched]); d > 0 && credit(TierPodPID) {
+		if d := dur(avg[avgGoSched] / avgW[avgGoSched]); d > 0 && credit(TierPodPID, probes.GoSchedLatency) {
 			s.GoSchedLatency = d
 		}
 	}
 	if avgW[avgSteal] > 0 {
-		if v := avg[avgSteal] / avgW[avgSteal]; v > 0 && credit(TierSvcNode) {
+		if v := avg[avgSteal] / avgW[avgSteal]; v > 0 && credit(TierSvcNode, probes.CPUSteal) {
 			s.StealPct = v
 		}
 	}
 	if avgW[avgPSICPU] > 0 {
-		if v := avg[avgPSICPU] / avgW[avgPSICPU]; v > 0 && credit(TierSvcNode) {
+		if v := avg[avgPSICPU] / avgW[avgPSICPU]; v > 0 && credit(TierSvcNode, probes.PSI) {
 			s.PSICPUPct = v
 		}
 	}
+}
+
+// credit counts request id's share of signal sig at tier in its summary s;
+// it reports whether the share enters s (the tier's confidence reaches the
+// threshold).
+func (j *Joiner) credit(id RequestID, s *Summary, tier Tier, sig probes.Signal) bool {
+	if j.onShare != nil {
+		j.onShare(id, sig, tier)
+	}
+	j.stats.Joins[tier]++
+	conf := j.cfg.Confidence[tier]
+	if conf < j.cfg.Threshold {
+		s.Weak++
+		return false
+	}
+	j.stats.Enriched[tier]++
+	s.Joins[tier]++
+	if tier > s.Tier {
+		s.Tier, s.Confidence = tier, conf
+	}
+	return true
 }

@@ -3,16 +3,12 @@
 package correlate
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptrace"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -54,6 +50,24 @@ func (r *recorder) op(o Op) {
 	r.ds.Ops = append(r.ds.Ops, o)
 }
 
+// feed records the events of set (a subscription of size n) as they come;
+// stop ends the subscription and waits for the last one.
+func (r *recorder) feed(set *probes.Set, n int) (stop func()) {
+	events, unsubscribe := set.Subscribe(n)
+	fed := make(chan struct{})
+	go func() {
+		defer close(fed)
+		for ev := range events {
+			e := ev
+			r.op(Op{Kind: OpEvent, Event: &e})
+		}
+	}()
+	return func() {
+		unsubscribe()
+		<-fed
+	}
+}
+
 func cookieOf(c net.Conn) uint64 {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
@@ -66,6 +80,44 @@ func cookieOf(c net.Conn) uint64 {
 	var v uint64
 	_ = rc.Control(func(fd uintptr) { v, _ = unix.GetsockoptUint64(int(fd), unix.SOL_SOCKET, unix.SO_COOKIE) })
 	return v
+}
+
+// streamServers starts, in a fresh network namespace (closed at the end of
+// the test), an HTTP server on each port that reads the request body and
+// streams 20 SSE chunks 10 ms apart.
+func streamServers(t *testing.T, ports ...int) *faults.Netns {
+	t.Helper()
+	var ns *faults.Netns
+	var err error
+	for n := 200; n < 240 && ns == nil; n++ {
+		ns, err = faults.NewNetns("", faults.Subnet(uint8(n)))
+		if errors.Is(err, faults.ErrPrivilege) {
+			testutil.Skip(t, err.Error())
+		}
+	}
+	if ns == nil {
+		t.Fatal("no free subnet")
+	}
+	t.Cleanup(func() { ns.Close() })
+	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := range 20 {
+			fmt.Fprintf(w, "data: {\"choices\":[{\"delta\":{\"content\":\"t%d\"}}]}\n\n", i)
+			w.(http.Flusher).Flush()
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	for _, port := range ports {
+		ln, err := ns.Listen("tcp4", fmt.Sprintf("%s:%d", ns.NSAddr(), port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: up}
+		go func() { _ = srv.Serve(ln) }()
+		t.Cleanup(func() { srv.Close() })
+	}
+	return ns
 }
 
 // TestRecordLossPrivileged is the labelled-data harness: 20 concurrent
@@ -86,36 +138,8 @@ func TestRecordLossPrivileged(t *testing.T) {
 	if set.StatusOf(probes.TCPRetransmit).State == probes.Off {
 		testutil.Skip(t, "tcp_retransmit off: "+set.StatusOf(probes.TCPRetransmit).Reason)
 	}
-	var ns *faults.Netns
-	for n := 200; n < 240 && ns == nil; n++ {
-		ns, err = faults.NewNetns("", faults.Subnet(uint8(n)))
-		if errors.Is(err, faults.ErrPrivilege) {
-			testutil.Skip(t, err.Error())
-		}
-	}
-	if ns == nil {
-		t.Fatal("no free subnet")
-	}
-	defer ns.Close()
-	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "text/event-stream")
-		for i := range 20 {
-			fmt.Fprintf(w, "data: {\"choices\":[{\"delta\":{\"content\":\"t%d\"}}]}\n\n", i)
-			w.(http.Flusher).Flush()
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
-	for _, port := range []int{9001, 9002} {
-		ln, err := ns.Listen("tcp4", fmt.Sprintf("%s:%d", ns.NSAddr(), port))
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := &http.Server{Handler: up}
-		go func() { _ = srv.Serve(ln) }()
-		defer srv.Close()
-	}
-	undo, err := faults.PacketLoss{NS: ns, Port: 9001, Percent: 30}.Inject(t.Context())
+	ns := streamServers(t, lossyPort, cleanPort)
+	undo, err := faults.PacketLoss{NS: ns, Port: lossyPort, Percent: 30}.Inject(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,74 +151,26 @@ func TestRecordLossPrivileged(t *testing.T) {
 	// default Settle, so it waits longer here (and in the replay).
 	cfg := Config{Settle: 250 * time.Millisecond}
 	rec := &recorder{j: New(cfg), ids: map[int]RequestID{}, ds: Dataset{Name: "20 concurrent streaming requests, 5 with 30% client-side loss (faults.PacketLoss), one connection each"}}
-	events, unsubscribe := set.Subscribe(8192)
-	fed := make(chan struct{})
-	go func() {
-		defer close(fed)
-		for ev := range events {
-			e := ev
-			rec.op(Op{Kind: OpEvent, Event: &e})
-		}
-	}()
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	body := bytes.Repeat([]byte("x"), 256<<10)
-	type own struct {
-		req      int
-		from, to int64
-	}
-	var ownMu sync.Mutex
-	owners := map[uint64]*own{}
+	stopFeed := rec.feed(set, 8192)
+	l := &tierLab{rec: rec, clock: clock, ns: ns, sockets: map[uint64]*owned{}}
 	const n, lossy = 20, 5
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			port := 9002
-			if i < lossy {
-				port = 9001
-			}
+		port := cleanPort
+		if i < lossy {
+			port = lossyPort
+		}
+		wg.Go(func() {
 			rec.op(Op{Kind: OpStart, Req: i, Mono: clock.Now()})
-			var getConn, connStart int64
-			var c Conn
-			ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
-				GetConn:      func(string) { getConn = clock.Now() },
-				ConnectStart: func(string, string) { connStart = clock.Now() },
-				ConnectDone: func(_, addr string, _ error) {
-					if ap, err := netip.ParseAddrPort(addr); err == nil {
-						rec.op(Op{Kind: OpDial, Req: i, From: connStart, To: clock.Now(), Remote: ap})
-					}
-				},
-				GotConn: func(gi httptrace.GotConnInfo) {
-					c = Conn{Cookie: cookieOf(gi.Conn), Local: gi.Conn.LocalAddr().(*net.TCPAddr).AddrPort(), Remote: gi.Conn.RemoteAddr().(*net.TCPAddr).AddrPort()}
-					ownMu.Lock()
-					owners[c.Cookie] = &own{req: i, from: getConn, to: 1 << 62}
-					ownMu.Unlock()
-					rec.op(Op{Kind: OpAcquire, Req: i, Mono: getConn, Cookie: c.Cookie, Local: c.Local, Remote: c.Remote})
-				},
-			})
-			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("http://%s:%d/", ns.NSAddr(), port), bytes.NewReader(body))
-			resp, err := client.Do(req)
-			if err != nil {
+			if err := l.call(i, port, true); err != nil {
 				t.Error(err)
-				return
 			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			now := clock.Now()
-			ownMu.Lock()
-			if o := owners[c.Cookie]; o != nil {
-				o.to = now
-			}
-			ownMu.Unlock()
-			rec.op(Op{Kind: OpRelease, Mono: now, Cookie: c.Cookie, Local: c.Local, Remote: c.Remote})
 			rec.op(Op{Kind: OpEnd, Req: i, Mono: clock.Now()})
-		}()
+		})
 	}
 	wg.Wait()
 	time.Sleep(300 * time.Millisecond) // trailing events
-	unsubscribe()
-	<-fed
+	stopFeed()
 
 	// Truth: an event on a socket belongs to the request that owned it at
 	// that instant.
@@ -204,7 +180,7 @@ func TestRecordLossPrivileged(t *testing.T) {
 		if o.Kind != OpEvent || o.Event.Cookie == 0 {
 			continue
 		}
-		if w := owners[o.Event.Cookie]; w != nil && w.from <= o.Event.Mono && o.Event.Mono <= w.to {
+		if w := l.sockets[o.Event.Cookie]; w != nil && w.from <= o.Event.Mono && o.Event.Mono <= w.to {
 			ds.Truth = append(ds.Truth, Pair{Event: i, Req: w.req})
 			if o.Event.Signal == probes.TCPRetransmit {
 				retrans[w.req]++

@@ -135,7 +135,7 @@ func (j *Joiner) End(id RequestID, mono int64) Summary {
 	j.live--
 	r.end = mono
 	r.state = stEnded
-	j.led.share(j, r)
+	j.led.share(j, id, r)
 	r.sum.DNS = unionLen(r.dns[:r.ndns])
 	if len(j.linger) < j.cfg.MaxRequests {
 		j.growLinger()
