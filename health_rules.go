@@ -48,7 +48,7 @@ func HealthAlerts() []HealthAlert {
 			}},
 		{Name: "LLMSLOCorrelationDegraded", For: "15m",
 			Summary:     "most kernel events join requests below the enrichment threshold",
-			Description: "Over half the joins of the last 15 minutes were at tiers under 0.70 confidence: connection ownership or pod identity is missing (sidecar filtering, socket cookies), so spans carry little kernel evidence.",
+			Description: "Over half the joins of the last 15 minutes were at tiers under the enrichment threshold (0.50 by default, docs/tiers.md): connection ownership or pod identity is missing (sidecar filtering, socket cookies), so spans carry little kernel evidence.",
 			expr: func(sel func(...string) string) string {
 				return "sum without (tier, enriched) (rate(" + sel(semconv.PromCorrelationTotal, `enriched="false"`) + "[15m]))\n/\n" +
 					"sum without (tier, enriched) (rate(" + sel(semconv.PromCorrelationTotal) + "[15m])) > 0.5"

@@ -179,7 +179,11 @@ func TestFailedConnectByDial(t *testing.T) {
 
 func TestApportion(t *testing.T) {
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
-	j := New(Config{})
+	// The confidences and threshold are set here (pod_pid above it,
+	// svc_node below), so the test is about apportioning, not the measured
+	// ones.
+	conf := Config{Confidence: [NumTiers]float64{TierSvcNode: 0.65, TierPodPID: 0.9}, Threshold: 0.7}
+	j := New(conf)
 	// a: [0,100ms), b: [50,150ms). A 40ms run-queue stall during [60,100ms)
 	// overlaps both equally: 20ms each. A 20ms stall during [0,20ms) is a's
 	// alone. CFS: 100ms throttled in the poll period [0,1s) → 10% of each
@@ -210,7 +214,8 @@ func TestApportion(t *testing.T) {
 		t.Errorf("b (-want +got):\n%s", d)
 	}
 	// With a lower threshold the steal shows.
-	j = New(Config{Threshold: 0.6})
+	conf.Threshold = 0.6
+	j = New(conf)
 	c := j.Start(at(0), trace.SpanContext{})
 	ev := probes.Event{Signal: probes.CPUSteal, Mono: at(ms(1000)), Value: 4}
 	j.Add(&ev)

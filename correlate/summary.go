@@ -35,8 +35,8 @@ type Summary struct {
 	// the request (the throttled fraction of each poll period it overlapped).
 	CFSThrottled time.Duration
 	// StealPct is the mean CPU steal (percent) during the request; only set
-	// when node-wide evidence passes the threshold (svc_node is 0.65 <
-	// 0.70 by default).
+	// when node-wide evidence passes the threshold (svc_node is 0.13 <
+	// 0.50 by default).
 	StealPct float64
 	// PSICPUPct is the mean PSI cpu "some" avg10 (percent) during the
 	// request; node-wide, like StealPct.
