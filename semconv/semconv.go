@@ -199,12 +199,12 @@ const (
 	SLOFaultPosterior = attribute.Key("llm.slo.fault_posterior")
 )
 
-// Correlation tiers (docs/design.md §6): names and confidences.
+// Correlation tiers (docs/design.md §6): names and measured confidences (docs/tiers.md).
 const (
 	TierTraceIDExact = "trace_id_exact" // 1.00
-	TierPodPID100ms  = "pod_pid_100ms"  // 0.90
-	TierPodConn250ms = "pod_conn_250ms" // 0.80
-	TierSvcNode500ms = "svc_node_500ms" // 0.65
+	TierPodPID100ms  = "pod_pid_100ms"  // 0.51
+	TierPodConn250ms = "pod_conn_250ms" // 0.05
+	TierSvcNode500ms = "svc_node_500ms" // 0.13
 )
 
 // Fault domains (docs/design.md §7).
