@@ -196,8 +196,8 @@ func (c *collector) runAll(ctx context.Context) ([][]RunResult, error) {
 }
 
 // runQuiet runs repetition r of sc once the machine is quiet, and once
-// more when the run was rejected (its healthy requests missed too often),
-// or when other processes used more than busyCores during it while the
+// more when the run was rejected (its healthy requests missed too often,
+// or it failed: its service ended before the run did), or when other processes used more than busyCores during it while the
 // waiting budget lasts.
 func (c *collector) runQuiet(ctx context.Context, sc *Scenario, r int) (RunResult, error) {
 	th := c.cals[workloadKey(sc.Workload)].thresholds(sc.Workload)
@@ -206,9 +206,15 @@ func (c *collector) runQuiet(ctx context.Context, sc *Scenario, r int) (RunResul
 			c.busyStarts++
 		}
 		before, serr := sampleCPU()
+		started := time.Now()
 		res, err := RunOnce(ctx, c.env, sc, r, th)
 		if err != nil {
-			return res, fmt.Errorf("lab: %s rep %d: %w", sc.Name, r, err)
+			if ctx.Err() != nil {
+				return res, fmt.Errorf("lab: %s rep %d: %w", sc.Name, r, err)
+			}
+			// The service ended before the run did (e.g. killed by the
+			// kernel): the run is rejected, not scored, and repeated once.
+			res = RunResult{Scenario: sc.Name, Rep: r, Start: started, Rejected: "the run failed: " + err.Error()}
 		}
 		if after, aerr := sampleCPU(); serr == nil && aerr == nil {
 			res.ForeignCores = foreignCores(before, after)
