@@ -178,8 +178,8 @@ func TestBuiltinScenariosValidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(scs) != 44 { // 10 families at 4 magnitudes, two fault-free, two with two faults
-		t.Errorf("%d built-in scenarios, want 44", len(scs))
+	if len(scs) != 48 { // 11 families at 4 magnitudes, two fault-free, two with two faults
+		t.Errorf("%d built-in scenarios, want 48", len(scs))
 	}
 	extra, err := load("scenarios/extra/*.yaml")
 	if err != nil {
