@@ -400,12 +400,13 @@ func (c *call) outcome(kind endKind, err error, r *callResult) {
 	}
 }
 
-// classify maps a failure of the call to error.type; a failure after the
-// request context's deadline is a timeout whatever the transport reports
-// (http.Client's Timeout cancels wrapped transports with a plain
-// "request canceled").
+// classify maps a failure of the call to error.type; a failure at or after
+// the request context's deadline is a timeout whatever the transport reports.
+// http.Client's Timeout cancels a wrapped transport through its own timer,
+// with a plain "request canceled", and that timer can fire before the
+// context's does: the context may not say it is done yet.
 func (c *call) classify(err error) string {
-	if ctx := c.ctx; ctx != nil && ctx.Err() != nil {
+	if ctx := c.ctx; ctx != nil {
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= time.Millisecond {
 			return "timeout"
 		}

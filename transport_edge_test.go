@@ -332,3 +332,31 @@ func TestErrorClasses(t *testing.T) {
 		t.Errorf("classifyErr(ErrUnexpectedEOF) = %q", got)
 	}
 }
+
+// deadlineOnly is a context whose deadline has passed but which does not yet
+// say it is done: the moment between http.Client's own timer cancelling a
+// wrapped transport and the context's timer firing.
+type deadlineOnly struct {
+	context.Context
+	dl time.Time
+}
+
+func (d deadlineOnly) Deadline() (time.Time, bool) { return d.dl, true }
+
+func TestTimeoutBeforeContextSaysSo(t *testing.T) {
+	canceled := errors.New("net/http: request canceled")
+	past := deadlineOnly{context.Background(), time.Now().Add(-time.Millisecond)}
+	if past.Err() != nil {
+		t.Fatal("the context says it is done")
+	}
+	if got := (&call{ctx: past}).classify(canceled); got != "timeout" {
+		t.Errorf("after the deadline: classify = %q, want timeout", got)
+	}
+	future := deadlineOnly{context.Background(), time.Now().Add(time.Hour)}
+	if got := (&call{ctx: future}).classify(canceled); got != "cancelled" {
+		t.Errorf("before the deadline: classify = %q, want cancelled", got)
+	}
+	if got := (&call{ctx: context.Background()}).classify(canceled); got != "cancelled" {
+		t.Errorf("no deadline: classify = %q, want cancelled", got)
+	}
+}
