@@ -107,8 +107,11 @@ func TestRunqueueApportionPrivileged(t *testing.T) {
 		t.Errorf("contended shares %v and %v, want equal and positive", sb.Runqueue, sc.Runqueue)
 	}
 	// Apportioned, not copied: the two shares add up to the total, up to
-	// the ledger's 10ms buckets at the interval's edges (2%).
-	if d := sb.Runqueue + sc.Runqueue - total; d < -total/50 || d > total/50 {
+	// the ledger's 10ms buckets at the interval's edges: 2%, and at most
+	// one bucket's worth of waiting at each edge on a machine where other
+	// work keeps the pinned thread waiting too (602ms of shares against a
+	// kernel total of 589ms was seen on a busy runner).
+	if d := sb.Runqueue + sc.Runqueue - total; d < -total/50 || d > total/50+20*time.Millisecond {
 		t.Errorf("shares sum to %v, kernel total %v", sb.Runqueue+sc.Runqueue, total)
 	}
 	// Alone, a request is credited with all of its interval's delay, and
