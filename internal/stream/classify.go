@@ -227,14 +227,7 @@ func (o *Observer) classify(ev *Event, p, evName []byte, sse bool) {
 	case DialectOllama:
 		o.ollama(&t, ev)
 	default:
-		if present(t.errv) {
-			ev.Error = true
-		}
-		if t.usage != nil {
-			ev.Usage = parseUsage(t.usage)
-		}
-		o.setModel(t.model)
-		ev.Output = !ev.Error
+		o.generic(&t, ev)
 	}
 	if o.over && (ev.Usage.Input < 0 || ev.Usage.Output < 0) {
 		tailUsage(o.tailWindow(p), &ev.Usage)
@@ -431,14 +424,7 @@ func (o *Observer) classifyBody(p []byte, over bool) Event {
 	case DialectOllama:
 		o.ollama(&t, &ev)
 	default:
-		if present(t.errv) {
-			ev.Error = true
-		}
-		if t.usage != nil {
-			ev.Usage = parseUsage(t.usage)
-		}
-		o.setModel(t.model)
-		ev.Output = !ev.Error
+		o.generic(&t, &ev)
 	}
 	if o.dialect != DialectOllama {
 		ev.Done = !ev.Error
@@ -447,6 +433,19 @@ func (o *Observer) classifyBody(p []byte, over bool) Event {
 		ev.Usage = noUsage()
 	}
 	return ev
+}
+
+// generic reads a JSON object of no known dialect: an error field makes it an
+// error, anything else is output; usage and model are taken where present.
+func (o *Observer) generic(t *top, ev *Event) {
+	if present(t.errv) {
+		ev.Error = true
+	}
+	if t.usage != nil {
+		ev.Usage = parseUsage(t.usage)
+	}
+	o.setModel(t.model)
+	ev.Output = !ev.Error
 }
 
 func (o *Observer) anthropic(t *top, evName []byte, ev *Event) {
