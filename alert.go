@@ -85,18 +85,25 @@ func (t *Tracker) loop() {
 				}
 			}
 		case <-t.stop:
-			for {
-				select {
-				case inc := <-t.incidents:
-					t.deliver(inc)
-				case ev := <-t.events:
-					t.deliverEvent(ev)
-				default:
-					return
-				}
+			for t.deliverQueued() {
 			}
+			return
 		}
 	}
+}
+
+// deliverQueued delivers one queued incident or event and reports whether
+// there was one.
+func (t *Tracker) deliverQueued() bool {
+	select {
+	case inc := <-t.incidents:
+		t.deliver(inc)
+	case ev := <-t.events:
+		t.deliverEvent(ev)
+	default:
+		return false
+	}
+	return true
 }
 
 func (t *Tracker) deliver(inc incident.Incident) {
