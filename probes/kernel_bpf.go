@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/llmslo/slo/internal/bpf"
+	"github.com/llmslo/slo/probes/internal/cgroupfs"
 )
 
 // attachment is one program and how to attach it.
@@ -421,7 +422,7 @@ func selfTgid() (uint32, error) {
 // cookie program attaches (so it sees only that cgroup's new sockets; the
 // root on hosts that keep processes in the cgroup2 root).
 func cgroup2Dir(pid int) (string, error) {
-	_, v2 := cgroupMounts()
+	_, v2, _ := cgroupfs.Mounts()
 	if v2 == "" {
 		return "", errors.New("no cgroup2 mount (socket cookies of DNS events are 0)")
 	}

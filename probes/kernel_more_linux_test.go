@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/llmslo/slo/internal/testutil"
+	"github.com/llmslo/slo/probes/internal/cgroupfs"
 )
 
 func TestSyscallLatencyPrivileged(t *testing.T) {
@@ -186,7 +187,7 @@ func memoryCgroupRoot() (v1, v2 string) {
 	if _, err := os.Stat("/sys/fs/cgroup/memory/memory.limit_in_bytes"); err == nil {
 		return "/sys/fs/cgroup/memory", ""
 	}
-	_, v2 = cgroupMounts()
+	_, v2, _ = cgroupfs.Mounts()
 	if v2 != "" {
 		_ = os.WriteFile(filepath.Join(v2, "cgroup.subtree_control"), []byte("+memory"), 0o644)
 	}

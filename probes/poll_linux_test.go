@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/llmslo/slo/internal/testutil"
+	"github.com/llmslo/slo/probes/internal/cgroupfs"
 )
 
 // newQuotaCgroup creates a cgroup limited to 10% of one CPU (cgroup v1 cpu
@@ -24,7 +25,7 @@ func newQuotaCgroup(t *testing.T) (dir string, procs string) {
 	if os.Geteuid() != 0 {
 		testutil.Skip(t, "creating cgroups needs root")
 	}
-	v1, v2 := cgroupMounts()
+	v1, v2, _ := cgroupfs.Mounts()
 	name := "slo-probes-test-" + strconv.Itoa(os.Getpid())
 	write := func(file, val string) {
 		t.Helper()

@@ -3,8 +3,6 @@
 package probes
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/llmslo/slo/internal/monoclock"
+	"github.com/llmslo/slo/probes/internal/cgroupfs"
 )
 
 // poller is one polled signal.
@@ -266,43 +265,10 @@ func copyHist(h *metrics.Float64Histogram) *metrics.Float64Histogram {
 	return &metrics.Float64Histogram{Counts: append([]uint64(nil), h.Counts...), Buckets: h.Buckets}
 }
 
-// mounts returns the cgroup v1 cpu hierarchy and cgroup2 mount points.
-func cgroupMounts() (v1cpu, v2 string) {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return "", ""
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		// id parent major:minor root mountpoint opts... - fstype source superopts
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		if !ok {
-			continue
-		}
-		f, g := strings.Fields(pre), strings.Fields(post)
-		if len(f) < 5 || len(g) < 3 {
-			continue
-		}
-		switch g[0] {
-		case "cgroup2":
-			if v2 == "" {
-				v2 = f[4]
-			}
-		case "cgroup":
-			for _, o := range strings.Split(g[2], ",") {
-				if o == "cpu" && v1cpu == "" {
-					v1cpu = f[4]
-				}
-			}
-		}
-	}
-	return v1cpu, v2
-}
-
 // resolveCgroup returns the cgroup directory the pollers read and whether it
 // is a cgroup v2 directory.
 func resolveCgroup(explicit string, pid int) (string, bool) {
-	v1cpu, v2 := cgroupMounts()
+	v1cpu, v2, _ := cgroupfs.Mounts()
 	if explicit != "" {
 		return explicit, v2 != "" && strings.HasPrefix(explicit, v2) && !(v1cpu != "" && strings.HasPrefix(explicit, v1cpu))
 	}

@@ -3,8 +3,6 @@
 package sidecar
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,27 +13,20 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/llmslo/slo/probes/internal/cgroupfs"
 	"golang.org/x/sys/unix"
 )
 
 // cgroup2Mount returns the first cgroup2 mount point of this process.
 func cgroup2Mount() (string, error) {
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	_, v2, err := cgroupfs.Mounts()
 	if err != nil {
 		return "", fmt.Errorf("read mountinfo: %w", err)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		if !ok {
-			continue
-		}
-		f, g := strings.Fields(pre), strings.Fields(post)
-		if len(f) >= 5 && len(g) >= 1 && g[0] == "cgroup2" {
-			return f[4], nil
-		}
+	if v2 == "" {
+		return "", errors.New("no cgroup2 mount")
 	}
-	return "", errors.New("no cgroup2 mount")
+	return v2, nil
 }
 
 // CgroupID returns the cgroup v2 id of process pid — the id BPF programs
