@@ -42,6 +42,9 @@
 // [Config].MaxFanout requests (3), ranked by confidence, then by time gap;
 // once an exact match exists the lower tiers are not consulted. Evidence
 // below [Config].Threshold (0.50) is counted but does not enter the summary.
+// A request's summary is taken at [Joiner.End]: evidence added after that
+// is not in it (a saturated host can delay the ring buffer's reader past
+// the end of a short request).
 //
 // Each tier's confidence is its precision — the share of its joins that
 // were right — measured on labelled recordings of real kernel events
