@@ -197,8 +197,9 @@ func (c *collector) runAll(ctx context.Context) ([][]RunResult, error) {
 
 // runQuiet runs repetition r of sc once the machine is quiet, and once
 // more when the run was rejected (its healthy requests missed too often,
-// or it failed: its service ended before the run did), or when other processes used more than busyCores during it while the
-// waiting budget lasts.
+// or it failed: its service ended before the run did), or when other
+// processes used more than busyCores during it while the waiting budget
+// lasts.
 func (c *collector) runQuiet(ctx context.Context, sc *Scenario, r int) (RunResult, error) {
 	th := c.cals[workloadKey(sc.Workload)].thresholds(sc.Workload)
 	for attempt := 0; ; attempt++ {
