@@ -122,7 +122,7 @@ type sidecarClient struct {
 
 	connected atomic.Bool
 	logged    map[string]bool // causes logged once; run goroutine only
-	dropped   uint64          // this session's drops the sidecar reported; run goroutine only
+	dropped   uint64          // the drops the sidecar reported on this connection; run goroutine only
 }
 
 // startSidecar starts the sidecar client for the wanted kernel signals
