@@ -59,7 +59,9 @@ func assertNoFaultChildren(t *testing.T) {
 }
 
 // startVictim starts a process the test owns (a spinner or a sleeper) and
-// kills it at the end.
+// kills it at the end. The script must run in the shell's own process (a
+// builtin loop, or exec): a faults injector moves that one pid, and a child
+// the shell forked after the move would be in the fault's cgroup as well.
 func startVictim(t *testing.T, script string) int {
 	t.Helper()
 	cmd := exec.Command("/bin/sh", "-c", script)
@@ -269,7 +271,7 @@ func TestCPUThrottle(t *testing.T) {
 
 func TestCgroupSetupFailsHalfway(t *testing.T) {
 	testutil.RequireRootNet(t)
-	victim := startVictim(t, "sleep 60")
+	victim := startVictim(t, "exec sleep 60")
 	origCPU, _ := CgroupOf(victim, "cpu")
 	origMem, _ := CgroupOf(victim, "memory")
 	injected := errors.New("injected")
@@ -337,7 +339,7 @@ func psiMemSome(t *testing.T) time.Duration {
 
 func TestMemoryPressure(t *testing.T) {
 	testutil.RequireRootNet(t)
-	victim := startVictim(t, "sleep 60")
+	victim := startVictim(t, "exec sleep 60")
 	orig, err := CgroupOf(victim, "memory")
 	if err != nil {
 		t.Fatal(err)
@@ -407,7 +409,7 @@ func TestMemoryPressure(t *testing.T) {
 // killer's first choice.
 func TestMemoryPressureHeadroom(t *testing.T) {
 	testutil.RequireRootNet(t)
-	victim := startVictim(t, "sleep 60")
+	victim := startVictim(t, "exec sleep 60")
 	const headroom = 32 << 20
 	undo, cg := injectIn(t, MemoryPressure{Headroom: headroom, PIDs: []int{victim}, Dir: t.TempDir()}, victim, "memory")
 	limitFile := "memory.limit_in_bytes"
@@ -493,7 +495,7 @@ func fileExists(p string) bool {
 
 func TestCgroupRefusesWithoutPrivilege(t *testing.T) {
 	testutil.RequireRootNet(t)
-	victim := startVictim(t, "sleep 60")
+	victim := startVictim(t, "exec sleep 60")
 	err := withoutCap(t, unix.CAP_DAC_OVERRIDE, func() error {
 		// Drop to an unprivileged fsuid on this thread so the cgroupfs
 		// permission check fails as it would for a normal user.
