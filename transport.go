@@ -387,7 +387,7 @@ func (c *call) outcome(kind endKind, err error, r *callResult) {
 		r.errorType, r.cancelled = "cancelled", true
 	case kind == endCanceled:
 		r.errorType, r.cancelled = "cancelled", true
-		if errors.Is(err, context.DeadlineExceeded) {
+		if c.pastDeadline() || errors.Is(err, context.DeadlineExceeded) {
 			r.errorType, r.cancelled = "timeout", false
 		}
 	case c.streamErr:
@@ -401,17 +401,26 @@ func (c *call) outcome(kind endKind, err error, r *callResult) {
 }
 
 // classify maps a failure of the call to error.type; a failure at or after
-// the request context's deadline is a timeout whatever the transport reports.
+// the request context's deadline is a timeout whatever the transport reports
+// (the same holds for a body abandoned when its context ended: outcome).
 // http.Client's Timeout cancels a wrapped transport through its own timer,
 // with a plain "request canceled", and that timer can fire before the
 // context's does: the context may not say it is done yet.
 func (c *call) classify(err error) string {
-	if ctx := c.ctx; ctx != nil {
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= time.Millisecond {
-			return "timeout"
-		}
+	if c.pastDeadline() {
+		return "timeout"
 	}
 	return classifyErr(err)
+}
+
+// pastDeadline reports whether the request context's deadline, if it has
+// one, has passed (to within a millisecond).
+func (c *call) pastDeadline() bool {
+	if c.ctx == nil {
+		return false
+	}
+	dl, ok := c.ctx.Deadline()
+	return ok && time.Until(dl) <= time.Millisecond
 }
 
 // complete reports whether a body closed before EOF was nevertheless read to

@@ -359,4 +359,47 @@ func TestTimeoutBeforeContextSaysSo(t *testing.T) {
 	if got := (&call{ctx: context.Background()}).classify(canceled); got != "cancelled" {
 		t.Errorf("no deadline: classify = %q, want cancelled", got)
 	}
+	// A body abandoned when the context ended, with the cause a plain
+	// cancellation: the deadline decides too.
+	for _, tc := range []struct {
+		name          string
+		ctx           context.Context
+		want          string
+		wantCancelled bool
+	}{
+		{"after the deadline", past, "timeout", false},
+		{"before the deadline", future, "cancelled", true},
+		{"no deadline", context.Background(), "cancelled", true},
+	} {
+		var r callResult
+		(&call{ctx: tc.ctx, status: 200}).outcome(endCanceled, context.Canceled, &r)
+		if r.errorType != tc.want || r.cancelled != tc.wantCancelled {
+			t.Errorf("%s: abandoned body: error.type %q cancelled %v, want %q %v",
+				tc.name, r.errorType, r.cancelled, tc.want, tc.wantCancelled)
+		}
+	}
+}
+
+// TestBodyTimeout checks that http.Client's Timeout firing while the body
+// streams is a timeout, not a cancellation.
+func TestBodyTimeout(t *testing.T) {
+	h := newHarness(t)
+	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	defer stall.Close()
+	base := &http.Transport{}
+	defer base.CloseIdleConnections()
+	client := &http.Client{Transport: h.t.Transport(base), Timeout: 100 * time.Millisecond}
+	_, _, err := post(t, client, stall.URL+"/v1/chat/completions", `{"model":"m","stream":true}`)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	wantAttrs(t, h.lastClientSpan(t), map[attribute.Key]any{semconv.ErrorType: "timeout"})
 }
