@@ -77,7 +77,7 @@ func calibrate(ctx context.Context, env *Env, w Workload, rps float64) (Calibrat
 	defer svc.kill()
 	env.reset(w)
 	load(ctx, svc.url, rps, warmUp, 5*time.Second)
-	if err := svc.send("begin"); err != nil {
+	if _, err := svc.begin(); err != nil {
 		return cal, err
 	}
 	load(ctx, svc.url, rps, calibrationTime, 5*time.Second)

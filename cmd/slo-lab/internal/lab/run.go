@@ -118,10 +118,9 @@ func RunOnce(ctx context.Context, env *Env, sc *Scenario, rep int, cal Threshold
 	}
 	env.reset(sc.Workload)
 	load(ctx, svc.url, sc.Load.RPS, warmUp, 5*time.Second)
-	if err := svc.send("begin"); err != nil {
+	if res.Start, err = svc.begin(); err != nil {
 		return res, err
 	}
-	res.Start = time.Now()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	tl := &timeline{res: &res}

@@ -29,8 +29,9 @@ import (
 // The protocol is JSON lines: the lab writes a serviceConfig on the
 // service's stdin, the service answers {"addr": …} on stdout once its
 // tracker's probes are loaded and it listens; the lab writes "begin" when
-// its warm-up requests are done (requests that start before are not
-// reported) and "stop" at the end of the run; the service then answers a
+// its warm-up requests are done, with the time it began (requests that
+// start before are not reported; the lab's own time, because the service
+// may read the line after the first requests have started) and "stop" at the end of the run; the service then answers a
 // serviceResult and exits.
 const ServiceEnv = "SLO_LAB_SERVICE"
 
@@ -132,14 +133,20 @@ func serve(in *bufio.Reader, out io.Writer) (serviceResult, error) {
 }
 
 // waitCommands reads the lab's commands until "stop" (or the end of its
-// input) and returns when "begin" came.
+// input) and returns when "begin" came: the time the lab wrote with it (the
+// lab's clock when it began, the same host's wall clock), or, without one,
+// the time the line was read.
 func waitCommands(in *bufio.Reader) (time.Time, error) {
 	var begin time.Time
 	for {
 		line, err := in.ReadString('\n')
-		switch strings.TrimSpace(line) {
+		cmd, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
+		switch cmd {
 		case "begin":
 			begin = time.Now()
+			if t, err := time.Parse(time.RFC3339Nano, arg); err == nil {
+				begin = t
+			}
 		case "stop":
 			return begin, nil
 		}

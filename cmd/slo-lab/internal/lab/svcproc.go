@@ -116,6 +116,12 @@ func (s *serviceProc) next(ctx context.Context, d time.Duration) ([]byte, error)
 }
 
 // send writes v to the service as a JSON line (a string as a plain line).
+// begin tells the service the run begins now and returns the time sent.
+func (s *serviceProc) begin() (time.Time, error) {
+	now := time.Now()
+	return now, s.send("begin " + now.Format(time.RFC3339Nano))
+}
+
 func (s *serviceProc) send(v any) error {
 	var b []byte
 	if str, ok := v.(string); ok {

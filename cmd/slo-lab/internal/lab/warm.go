@@ -148,7 +148,7 @@ func DetectOnce(ctx context.Context, env *Env, sc *Scenario, rep int, th Thresho
 		return res, nil
 	}
 	env.reset(sc.Workload)
-	if err := svc.send("begin"); err != nil { // the scenario's time before its fault is the warm-up
+	if _, err := svc.begin(); err != nil { // the scenario's time before its fault is the warm-up
 		return res, err
 	}
 	rr := playDetect(ctx, svc, sc, builders, objs, maxFault, &res)

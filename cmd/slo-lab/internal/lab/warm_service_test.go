@@ -55,8 +55,8 @@ func TestWarmService(t *testing.T) {
 	if err := json.NewDecoder(outR).Decode(&ready); err != nil || ready.Addr == "" {
 		t.Fatalf("service: %q, %v (%s)", ready.Addr, err, (<-done).Err)
 	}
-	_, _ = io.WriteString(inW, "begin\n")
 	faultAt := time.Now()
+	_, _ = io.WriteString(inW, "begin "+faultAt.Format(time.RFC3339Nano)+"\n")
 	var wg sync.WaitGroup
 	for range 60 {
 		wg.Add(1)
