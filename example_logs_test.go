@@ -45,7 +45,7 @@ func ExampleHealthAlerts() {
 	// LLMSLOProbeDown (for 2m): a kernel or runtime signal that delivered in the last hour is off
 	// LLMSLOEventsLost (for 5m): evidence is being lost before use
 	// LLMSLOProbeOverheadHigh (for 1m): the overhead guard turned a signal off
-	// LLMSLOCorrelationDegraded (for 15m): most kernel events join requests below the enrichment threshold
+	// LLMSLOCorrelationDegraded (for 15m): most kernel events with an owner join requests below the enrichment threshold
 	// LLMSLOSidecarDisconnected (for 1m): the slo-sidecar is in use and its session is down
 	// LLMSLOSinkFailing (for 5m): deliveries to an incident or SLO event sink keep failing
 	// LLMSLOEvaluationStale (for 2m): the tracker stopped evaluating its alert rules

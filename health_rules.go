@@ -47,11 +47,13 @@ func HealthAlerts() []HealthAlert {
 				return "increase(" + sel(semconv.PromProbeShed) + "[30m]) > 0"
 			}},
 		{Name: "LLMSLOCorrelationDegraded", For: "15m",
-			Summary:     "most kernel events join requests below the enrichment threshold",
-			Description: "Over half the joins of the last 15 minutes were at tiers under the enrichment threshold (0.50 by default, docs/tiers.md): connection ownership or pod identity is missing (sidecar filtering, socket cookies), so spans carry little kernel evidence.",
+			Summary:     "most kernel events with an owner join requests below the enrichment threshold",
+			Description: "Over half the joins of the last 15 minutes of events that have an owner (a connection, a thread, a process) were at tiers under the enrichment threshold (0.50 by default, docs/tiers.md): connection ownership or pod identity is missing (sidecar filtering, socket cookies), so spans carry little kernel evidence. Node-wide signals (CPU steal, PSI), which join at svc_node by their nature, are not counted; nor is a replica with fewer than 60 such joins in the 15 minutes.",
 			expr: func(sel func(...string) string) string {
-				return "sum without (tier, enriched) (rate(" + sel(semconv.PromCorrelationTotal, `enriched="false"`) + "[15m]))\n/\n" +
-					"sum without (tier, enriched) (rate(" + sel(semconv.PromCorrelationTotal) + "[15m])) > 0.5"
+				owned := sel(semconv.PromCorrelationTotal, `scope="owned"`)
+				return "sum without (tier, enriched, scope) (rate(" + sel(semconv.PromCorrelationTotal, `scope="owned"`, `enriched="false"`) + "[15m]))\n/\n" +
+					"sum without (tier, enriched, scope) (rate(" + owned + "[15m])) > 0.5\n" +
+					"and\nsum without (tier, enriched, scope) (increase(" + owned + "[15m])) >= 60"
 			}},
 		{Name: "LLMSLOSidecarDisconnected", For: "1m",
 			Summary:     "the slo-sidecar is in use and its session is down",

@@ -59,8 +59,7 @@ type kernelState struct {
 	tagErrors  atomic.Int64
 	counter    metric.Int64Counter
 	prom       *prometheus.CounterVec
-	lastJoins  [correlate.NumTiers]uint64
-	lastEnrich [correlate.NumTiers]uint64
+	lastCounts joinCounts                       // the counts exportCounts last exported
 	reqTiers   [correlate.NumTiers]atomic.Int64 // server requests by the best tier of their kernel evidence
 	counterMu  sync.Mutex
 }
@@ -92,14 +91,14 @@ func (t *Tracker) startKernel() {
 	meter := t.cfg.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version()), metric.WithSchemaURL(semconv.SchemaURL))
 	var err error
 	k.counter, err = meter.Int64Counter(semconv.MetricCorrelation,
-		metric.WithDescription("Joins of kernel events to requests, by tier and whether they reached the enrichment threshold."))
+		metric.WithDescription("Joins of kernel events to requests, by tier, whether they reached the enrichment threshold, and whether the event had an owner or was node-wide."))
 	if err != nil {
 		t.cfg.errorHandler(fmt.Errorf("slo: create correlation counter: %w", err))
 	}
 	if t.cfg.registerer != nil {
 		k.prom = prometheus.NewCounterVec(prometheus.CounterOpts{Name: semconv.PromCorrelationTotal,
-			Help: "Joins of kernel events to requests, by tier and whether they reached the enrichment threshold."},
-			[]string{"tier", "enriched"})
+			Help: "Joins of kernel events to requests, by tier, whether they reached the enrichment threshold, and whether the event had an owner or was node-wide."},
+			[]string{"tier", "enriched", "scope"})
 		if err := t.cfg.registerer.Register(k.prom); err != nil {
 			t.cfg.errorHandler(fmt.Errorf("slo: register %s: %w", semconv.PromCorrelationTotal, err))
 			k.prom = nil
@@ -171,31 +170,45 @@ func (k *kernelState) run(ctx context.Context) {
 	}
 }
 
+// joinCounts are the joiner's join counts by tier, scope (owned 0, node 1)
+// and enrichment (weak 0, enriched 1).
+type joinCounts [correlate.NumTiers][2][2]uint64
+
+func countJoins(st correlate.Stats) joinCounts {
+	var c joinCounts
+	for tier := range correlate.NumTiers {
+		c[tier][1][1] = st.NodeEnriched[tier]
+		c[tier][1][0] = st.NodeJoins[tier] - st.NodeEnriched[tier]
+		c[tier][0][1] = st.Enriched[tier] - st.NodeEnriched[tier]
+		c[tier][0][0] = st.Joins[tier] - st.Enriched[tier] - c[tier][1][0]
+	}
+	return c
+}
+
 // exportCounts adds the joins since the last call to the correlation counters.
 func (k *kernelState) exportCounts() {
-	st := k.j.Stats()
+	now := countJoins(k.j.Stats())
 	k.counterMu.Lock()
 	defer k.counterMu.Unlock()
 	for tier := correlate.Tier(1); tier < correlate.NumTiers; tier++ {
-		enr := st.Enriched[tier] - k.lastEnrich[tier]
-		weak := st.Joins[tier] - k.lastJoins[tier] - enr
-		k.lastEnrich[tier], k.lastJoins[tier] = st.Enriched[tier], st.Joins[tier]
-		for _, x := range [2]struct {
-			n   uint64
-			enr bool
-		}{{enr, true}, {weak, false}} {
-			if x.n == 0 {
-				continue
-			}
-			if k.counter != nil {
-				k.counter.Add(context.Background(), int64(x.n), metric.WithAttributes(
-					semconv.SLOCorrelationTier.String(tier.String()), semconv.SLOCorrelationEnriched.Bool(x.enr)))
-			}
-			if k.prom != nil {
-				k.prom.WithLabelValues(tier.String(), boolLabel(x.enr)).Add(float64(x.n))
+		for scope, name := range [2]string{semconv.ScopeOwned, semconv.ScopeNode} {
+			for enr := range 2 {
+				n := now[tier][scope][enr] - k.lastCounts[tier][scope][enr]
+				if n == 0 {
+					continue
+				}
+				if k.counter != nil {
+					k.counter.Add(context.Background(), int64(n), metric.WithAttributes(
+						semconv.SLOCorrelationTier.String(tier.String()), semconv.SLOCorrelationEnriched.Bool(enr == 1),
+						semconv.SLOCorrelationScope.String(name)))
+				}
+				if k.prom != nil {
+					k.prom.WithLabelValues(tier.String(), boolLabel(enr == 1), name).Add(float64(n))
+				}
 			}
 		}
 	}
+	k.lastCounts = now
 }
 
 // stopKernel detaches the probes and stops the correlation goroutine. It runs

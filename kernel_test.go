@@ -148,8 +148,8 @@ func TestKernelFloor(t *testing.T) {
 	}
 }
 
-// TestKernelCounter: joins are counted by tier and enrichment, in OTel and
-// Prometheus.
+// TestKernelCounter: joins are counted by tier, enrichment and scope (owned
+// or node-wide), in OTel and Prometheus.
 func TestKernelCounter(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	h := newHarness(t, WithoutProbes(), WithRegisterer(reg))
@@ -166,6 +166,12 @@ func TestKernelCounter(t *testing.T) {
 	} {
 		k.j.Add(&ev)
 	}
+	// A node-wide signal: CPU steal over the poll, apportioned to a second
+	// request at svc_node (weak), counted apart from the owned events.
+	id2 := k.j.Start(now, trace.SpanContext{})
+	steal := probes.Event{Signal: probes.CPUSteal, Mono: now + int64(time.Second), Value: 4}
+	k.j.Add(&steal)
+	k.j.End(id2, now+int64(500*time.Millisecond))
 	k.j.Flush(now + int64(time.Second))
 	k.exportCounts()
 	mfs, err := reg.Gather()
@@ -178,19 +184,21 @@ func TestKernelCounter(t *testing.T) {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			var tier, enr string
+			var tier, enr, scope string
 			for _, l := range m.GetLabel() {
 				switch l.GetName() {
 				case "tier":
 					tier = l.GetValue()
 				case "enriched":
 					enr = l.GetValue()
+				case "scope":
+					scope = l.GetValue()
 				}
 			}
-			got[tier+"/"+enr] = m.GetCounter().GetValue()
+			got[tier+"/"+enr+"/"+scope] = m.GetCounter().GetValue()
 		}
 	}
-	want := map[string]float64{"trace_id_exact/true": 1, "svc_node_500ms/false": 1}
+	want := map[string]float64{"trace_id_exact/true/owned": 1, "svc_node_500ms/false/owned": 1, "svc_node_500ms/false/node": 1}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("prometheus (-want +got):\n%s", d)
 	}

@@ -79,5 +79,10 @@ func FuzzJoiner(f *testing.F) {
 		if st.Slots > cfg.MaxRequests || st.Conns > cfg.MaxConns || st.Destinations > cfg.MaxDestinations || st.Hosts > cfg.MaxDestinations || st.Names > cfg.MaxDestinations {
 			t.Fatalf("caps exceeded: %+v", st)
 		}
+		for tier := range NumTiers {
+			if st.NodeJoins[tier] > st.Joins[tier] || st.NodeEnriched[tier] > st.Enriched[tier] || st.NodeEnriched[tier] > st.NodeJoins[tier] {
+				t.Fatalf("tier %v: node-wide counts not within the totals: %+v", tier, st)
+			}
+		}
 	})
 }

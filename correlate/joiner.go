@@ -36,6 +36,11 @@ type Stats struct {
 	// per request and apportioned signal with a non-zero share);
 	// Enriched counts those at or above the threshold.
 	Joins, Enriched [NumTiers]uint64
+	// NodeJoins and NodeEnriched count, among Joins and Enriched, the
+	// joins of node-wide signals (CPU steal, PSI). Those have no owner to
+	// join by, so svc_node is the best tier they can reach; a weak join of
+	// theirs says nothing about how well events with an owner join.
+	NodeJoins, NodeEnriched [NumTiers]uint64
 	// Unmatched counts events that joined no request; TooLate those older
 	// than the outer window on arrival.
 	Unmatched, TooLate uint64

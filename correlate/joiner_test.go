@@ -213,6 +213,12 @@ func TestApportion(t *testing.T) {
 	if d := cmp.Diff(Summary{Runqueue: ms(20), Reclaim: ms(10), CFSThrottled: ms(10), Weak: 1, Joins: [NumTiers]int{TierPodPID: 3}, Tier: TierPodPID, Confidence: 0.9}, sb); d != "" {
 		t.Errorf("b (-want +got):\n%s", d)
 	}
+	// The steal join is counted as node-wide; the others are not.
+	if st := j.Stats(); st.NodeJoins != [NumTiers]uint64{TierSvcNode: 1} || st.NodeEnriched != [NumTiers]uint64{} ||
+		st.Joins[TierSvcNode] != 1 || st.Joins[TierPodPID] != 4 {
+		t.Errorf("stats: joins %v node-wide %v enriched %v node-wide enriched %v, want node-wide only the steal at svc_node",
+			st.Joins, st.NodeJoins, st.Enriched, st.NodeEnriched)
+	}
 	// With a lower threshold the steal shows.
 	conf.Threshold = 0.6
 	j = New(conf)
@@ -221,6 +227,9 @@ func TestApportion(t *testing.T) {
 	j.Add(&ev)
 	if s := j.End(c, at(ms(500))); s.StealPct < 3.999 || s.StealPct > 4.001 {
 		t.Errorf("steal %v, want 4", s.StealPct)
+	}
+	if st := j.Stats(); st.NodeEnriched != [NumTiers]uint64{TierSvcNode: 1} {
+		t.Errorf("node-wide enriched %v, want the steal at svc_node", st.NodeEnriched)
 	}
 }
 

@@ -257,12 +257,19 @@ func (j *Joiner) credit(id RequestID, s *Summary, tier Tier, sig probes.Signal) 
 		j.onShare(id, sig, tier)
 	}
 	j.stats.Joins[tier]++
+	node := sig == probes.CPUSteal || sig == probes.PSI
+	if node {
+		j.stats.NodeJoins[tier]++
+	}
 	conf := j.cfg.Confidence[tier]
 	if conf < j.cfg.Threshold {
 		s.Weak++
 		return false
 	}
 	j.stats.Enriched[tier]++
+	if node {
+		j.stats.NodeEnriched[tier]++
+	}
 	s.Joins[tier]++
 	if tier > s.Tier {
 		s.Tier, s.Confidence = tier, conf

@@ -231,7 +231,7 @@ const (
 	MetricBurnRateCoverage   = "llm.slo.burn_rate.coverage"           // gauge, by objective and window: share of the window observed
 	MetricBudgetRemaining    = "llm.slo.error_budget.remaining"       // gauge, fraction
 	MetricIncidents          = "llm.slo.incidents"                    // counter
-	MetricCorrelation        = "llm.slo.correlation"                  // counter, by tier and enriched
+	MetricCorrelation        = "llm.slo.correlation"                  // counter, by tier, enriched and scope
 	// MetricGoodputRequests counts the requests judged by at least one
 	// objective, by llm.slo.good: true when they met every objective that
 	// judged them (goodput), false otherwise.
@@ -296,8 +296,15 @@ const (
 	// SLOCorrelationEnriched is llm.slo.correlation.enriched (bool): the join
 	// reached the enrichment threshold.
 	SLOCorrelationEnriched = attribute.Key("llm.slo.correlation.enriched")
+	// SLOCorrelationScope is llm.slo.correlation.scope: ScopeOwned for an
+	// event that has an owner to join by (a connection, a thread, a
+	// process, a cgroup), ScopeNode for a node-wide one (CPU steal, PSI),
+	// which joins at svc_node_500ms by its nature.
+	SLOCorrelationScope = attribute.Key("llm.slo.correlation.scope")
+	ScopeOwned          = "owned"
+	ScopeNode           = "node"
 	// PromCorrelationTotal is the Prometheus name of [MetricCorrelation],
-	// with labels tier and enriched.
+	// with labels tier, enriched and scope.
 	PromCorrelationTotal = "llm_slo_correlation_total"
 )
 
